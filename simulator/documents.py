@@ -1,0 +1,70 @@
+"""What transports hand to the domain, and what the domain hands back: no sockets, no folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InboundDocument:
+    """A complete file received from an OC, whatever the channel (FTP, SFTP, e-mail)."""
+
+    tenant: str
+    channel: str
+    network: str  # the OI's Interop code of the folder (or mailbox) it came through
+    area: str  # "acces" or "pm": which protocol's folder
+    filename: str
+    content: bytes
+    location: str = ""  # where it was found, for the journal (e.g. IN/COVA/CV)
+
+
+@dataclass(frozen=True)
+class OutboundDocument:
+    """One answer file to emit: a flow of the spec pack and its records."""
+
+    tenant: str
+    network: str
+    flow: str
+    records: list[dict[str, str]]
+    area: str = "acces"
+    channel: str = "ftp"
+
+
+@dataclass(frozen=True)
+class ScheduledEvent:
+    """Something the operator does later, on the virtual clock."""
+
+    due: datetime
+    kind: str
+    tenant: str
+    ref: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A journal line: what happened to one exchange, and how it ended."""
+
+    tenant: str
+    channel: str
+    direction: str  # "in", "out" or "admin"
+    flow: str
+    filename: str
+    outcome: str
+    detail: str = ""
+
+
+@dataclass
+class Effects:
+    """Everything one inbound document or one event produced, committed together."""
+
+    outbound: list[OutboundDocument] = field(default_factory=list)
+    events: list[ScheduledEvent] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def extend(self, other: Effects) -> None:
+        self.outbound.extend(other.outbound)
+        self.events.extend(other.events)
+        self.findings.extend(other.findings)

@@ -1,0 +1,240 @@
+"""The engine: the one thread that changes the operator's state.
+
+Transports submit inbound documents; the admin API submits calls; the clock's due events fire here.
+Each document or event is applied in one SQLite transaction together with the answer files it
+produces (the outbox), then the files are delivered. Because delivery checks the outbox, a kill at
+any point emits every answer exactly once after a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .clock import VirtualClock
+from .documents import Effects, Finding, InboundDocument
+from .operators.covage.access import AccessDesk
+from .specs.codec import SpecPack
+from .store import Store
+from .transports.mailbox import Mailboxes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Inbound:
+    doc: InboundDocument
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class _Call:
+    fn: Callable[[], Any]
+    future: Future
+
+
+_STOP = object()
+
+
+class Engine:
+    def __init__(self, store: Store, clock: VirtualClock, desk: AccessDesk, pack: SpecPack, mailboxes: Mailboxes):
+        self.store = store
+        self.clock = clock
+        self.desk = desk
+        self.pack = pack
+        self.mailboxes = mailboxes
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.processed = 0
+
+    # ------------------------------------------------------------------ public, any thread
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="opsim-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def submit(self, doc: InboundDocument, path: Path | None = None) -> None:
+        """Hand over a complete inbound document; `path` is removed from IN once it is committed."""
+        self._queue.put(_Inbound(doc, path))
+
+    def call(self, fn: Callable[[], Any], timeout: float = 60) -> Any:
+        """Run fn on the engine thread, then due events, and return fn's result."""
+        if threading.current_thread() is self._thread:
+            result = fn()
+            self._run_due_events()
+            return result
+        future: Future = Future()
+        self._queue.put(_Call(fn, future))
+        return future.result(timeout=timeout)
+
+    def note(self, finding: Finding) -> None:
+        """Journal something seen by a transport (login refused, upload aborted, file fetched)."""
+        self._queue.put(finding)
+
+    def idle(self, timeout: float = 10) -> None:
+        """Wait until everything submitted so far has been processed (tests and benchmarks)."""
+        self.call(lambda: None, timeout=timeout)
+
+    # ------------------------------------------------------------------ start-up recovery
+    def recover(self) -> None:
+        """Deliver what was committed but not delivered, and process what waits in IN."""
+        self.call(self._deliver)
+        for drop, path in self.mailboxes.inbound_files():
+            self.submit(self._document(drop.tenant, "ftp", drop.network, drop.area, drop.location,
+                                       drop.filename, path.read_bytes()), path)
+
+    @staticmethod
+    def _document(tenant: str, channel: str, network: str, area: str, location: str, filename: str,
+                  content: bytes) -> InboundDocument:
+        return InboundDocument(tenant, channel, network, area, filename, content, location)
+
+    # ------------------------------------------------------------------ the loop
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self._wait_time())
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            try:
+                self._handle(item)
+            except Exception:  # never let one bad document or event stop the operator
+                log.exception("engine: failed on %r", item)
+            try:
+                self._run_due_events()
+            except Exception:
+                log.exception("engine: failed running due events")
+
+    def _wait_time(self) -> float:
+        if self.clock.frozen:
+            return 1.0
+        due = self.store.next_due()
+        if due is None:
+            return 1.0
+        return min(1.0, max(0.005, (due - self.clock.timestamp()) / self.clock.speed))
+
+    def _handle(self, item: Any) -> None:
+        if item is None:
+            return
+        if isinstance(item, _Inbound):
+            self._process(item)
+        elif isinstance(item, _Call):
+            if item.future.set_running_or_notify_cancel():
+                try:
+                    result = item.fn()
+                    self._run_due_events()
+                    item.future.set_result(result)
+                except BaseException as e:  # the caller gets the error, the engine goes on
+                    item.future.set_exception(e)
+        elif isinstance(item, Finding):
+            self._journal(item, self.clock.now())
+
+    def _process(self, item: _Inbound) -> None:
+        doc, path = item.doc, item.path
+        sha = hashlib.sha256(doc.content).hexdigest()
+        if path is not None:
+            replayed = self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha)
+            if replayed is not None:  # committed before a stop, not yet removed: never answer twice
+                self._remove(path, replayed)
+                return
+        now = self.clock.now()
+        try:
+            with self.store.transaction():
+                effects = self.desk.receive(doc, now)
+                inbound_id = self.store.record_inbound(doc.tenant, doc.location, doc.filename, sha)
+                self._apply(effects, now)
+        except Exception as e:
+            log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
+            self._quarantine(doc, path, e, now)
+            return
+        self.processed += 1
+        if path is not None:
+            self._remove(path, inbound_id)
+        self._deliver()
+
+    def _remove(self, path: Path, inbound_id: int) -> None:
+        path.unlink(missing_ok=True)  # the reader of a folder deletes what it has read
+        self.store.mark_inbound_removed(inbound_id)
+
+    def _quarantine(self, doc: InboundDocument, path: Path | None, error: Exception, now: datetime) -> None:
+        """An internal error must not lose the OC's file: keep it aside and say so in the journal."""
+        keep = self.mailboxes.root / "quarantine" / doc.tenant
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / doc.filename).write_bytes(doc.content)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "internal error",
+                              f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
+
+    def _run_due_events(self) -> None:
+        while True:
+            events = self.store.due_events(self.clock.timestamp())
+            if not events:
+                return
+            for event in events:
+                # An event happens at its due time: dates in the answer are the contract's, not the
+                # moment a frozen clock was advanced past them.
+                at = datetime.fromtimestamp(event.due)
+                try:
+                    with self.store.transaction():
+                        effects = self.desk.on_event(event.kind, event.tenant, event.ref, event.payload, at)
+                        self._apply(effects, at)
+                        self.store.mark_event_done(event.id)
+                except Exception as e:
+                    log.exception("engine: event %s failed", event)
+                    with self.store.transaction():
+                        self.store.mark_event_done(event.id)
+                        self._journal(Finding(event.tenant, "clock", "out", event.kind, "", "internal error",
+                                              f"{type(e).__name__}: {e}"), at)
+            self._deliver()
+
+    # ------------------------------------------------------------------ effects
+    def _apply(self, effects: Effects, now: datetime) -> None:
+        for finding in effects.findings:
+            self._journal(finding, now)
+        for out in effects.outbound:
+            flow = self.pack.flow(out.flow)
+            date = now.strftime("%Y%m%d")
+            seq = self.store.next_sequence(f"file:{out.tenant}:{out.network}:{flow.code}:{date}")
+            filename = self.pack.render_filename(flow, out.network, out.tenant, date, seq)
+            location = self.mailboxes.location("OUT", out.network, out.area)
+            self.store.add_outbound(out.tenant, out.channel, location, filename, out.flow,
+                                    flow.write(out.records), len(out.records), now.isoformat(timespec="seconds"))
+            self._journal(Finding(out.tenant, out.channel, "out", out.flow, filename,
+                                  _summary(out.records), location), now)
+        for event in effects.events:
+            self.store.schedule(event.due.timestamp(), event.kind, event.tenant, event.ref, event.payload)
+
+    def _journal(self, finding: Finding, now: datetime) -> None:
+        self.store.add_journal(now.isoformat(timespec="seconds"), finding.tenant, finding.channel,
+                               finding.direction, finding.flow, finding.filename, finding.outcome,
+                               finding.detail)
+
+    def _deliver(self) -> None:
+        for out in self.store.undelivered():
+            target = self.mailboxes.out_path(out.tenant, out.location, out.filename)
+            # Present already: written before a stop that came before the commit of `delivered`.
+            if not target.exists():
+                self.mailboxes.write_atomically(target, out.content)
+            self.store.mark_delivered(out.id)
+
+
+def _summary(records: list[dict[str, str]]) -> str:
+    states = [v for r in records for k, v in r.items() if k.startswith("Etat") and v in ("OK", "KO")]
+    if not states:
+        return f"{len(records)} lines"
+    return f"{len(records)} lines: {states.count('OK')} OK, {states.count('KO')} KO"

@@ -1,0 +1,1 @@
+"""Operator profiles: each composes capabilities (folder layout, protocols, codes) from data."""

@@ -1,0 +1,504 @@
+"""Protocole Accès 1.2 seen from the OI: the life of an access order.
+
+Cmd_Acces -> AR (at once) -> CR within the contract's delay, with a route optique -> [STOC] Cmd_STOC
+-> CR_STOC from the OC -> CR_MAD ligne -> CR_MES from the OC. Annulation is answered ANNUL before
+CR MAD and RESIL after. Notif_Reprov changes the route between CR and CR MAD (always after a
+Hotline CR). The desk receives parsed documents and returns effects; it never touches a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ...clock import FrenchCalendar
+from ...config import CovageProfile
+from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
+from ...refdata import Address, Line, ReferenceNetwork, Route
+from ...specs.codec import FlowSpec, Record, SpecPack, UnreadableFile
+from ...store import Order, Store
+
+
+class State(StrEnum):
+    ACKNOWLEDGED = "AR_OK"  # AR OK sent, CR pending
+    CR_KO = "CR_KO"
+    ROUTED = "CR_OK"  # route optique given
+    STOC_ORDERED = "STOC_COMMANDE"  # Cmd_STOC sent, CR_STOC awaited
+    CONNECTED = "RACCORDE"  # CR_STOC OK received, CR MAD pending
+    RACCO_KO = "RACCO_KO"
+    DELIVERED = "MAD"  # CR MAD sent: billing starts
+    IN_SERVICE = "MES"  # CR MES received
+    CANCELLED = "ANNULE"
+    TERMINATED = "RESILIE"
+
+
+BEFORE_MAD = {State.ACKNOWLEDGED, State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
+AFTER_MAD = {State.DELIVERED, State.IN_SERVICE}
+REPROVISIONABLE = {State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
+ORDER_TYPES = {"AUTO": "LOCA", "LOCA": "LOCA", "COFI": "COFI"}  # asked -> retained
+
+
+class Reject(Exception):
+    """A line refused with an Annexe 5f code."""
+
+    def __init__(self, code: str, comment: str = ""):
+        super().__init__(code)
+        self.code = code
+        self.comment = comment
+
+
+@dataclass
+class Context:
+    """One inbound document being processed: where answers go and what the file already used."""
+
+    doc: InboundDocument
+    now: datetime
+    effects: Effects
+    refs_in_file: set[str]
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+def day(moment: datetime) -> str:
+    return moment.strftime("%Y%m%d")
+
+
+def route_block(route: Route | dict[str, str], oc: str, n: int = 1) -> dict[str, str]:
+    """The n-th route optique block of a CR / Cmd_STOC / Notif_Reprov line."""
+    r = route if isinstance(route, dict) else route_fields(route)
+    return {f"OC{n}": oc, **{f"{k}{n}": v for k, v in r.items()}}
+
+
+def route_fields(route: Route) -> dict[str, str]:
+    return {
+        "NomModulePm": route.nom_module_pm, "PositionModulePm": route.position_module_pm,
+        "ReferenceCableModulePm": route.reference_cable_module_pm,
+        "InformationTubeModulePm": route.information_tube_module_pm,
+        "InformationFibreModulePm": route.information_fibre_module_pm,
+        "ReferenceCablePBO": route.reference_cable_pbo, "InformationTubePBO": route.information_tube_pbo,
+        "InformationFibrePBO": route.information_fibre_pbo,
+        "ConnecteurPriseNumero": route.connecteur_prise_numero,
+        "ConnecteurPriseCouleur": route.connecteur_prise_couleur,
+    }
+
+
+class AccessDesk:
+    """The OI's order desk for Protocole Accès 1.2."""
+
+    def __init__(self, profile: CovageProfile, pack: SpecPack, networks: dict[str, ReferenceNetwork],
+                 store: Store, calendar: FrenchCalendar):
+        self.profile = profile
+        self.pack = pack
+        self.networks = networks
+        self.store = store
+        self.calendar = calendar
+        self._handlers = {
+            "Cmd_Acces": self._order,
+            "Annul_Acces": self._cancel,
+            "CR_STOC": self._cr_stoc,
+            "CR_MES_Ligne": self._cr_mes,
+        }
+
+    # ------------------------------------------------------------------ inbound files
+    def receive(self, doc: InboundDocument, now: datetime) -> Effects:
+        """Answer every line of an inbound file; a file that cannot be read gets one KO line."""
+        effects = Effects()
+        default_flow = self.pack.flow("Cmd_Acces")
+        name = self.pack.parse_filename(doc.filename)
+        flow = name.flow if name else default_flow
+        try:
+            if name is None:
+                raise UnreadableFile(f"file name {doc.filename!r} does not follow "
+                                     f"{self.pack.filename_pattern} with a known flow code")
+            if flow.name not in self._handlers:
+                raise UnreadableFile(f"{flow.name} is a flow from the OI to the OC, not to be dropped in IN")
+            if name.oc != doc.tenant:
+                raise UnreadableFile(f"file name says OC {name.oc} but the file was sent by {doc.tenant}")
+            if name.oi != doc.network:
+                raise UnreadableFile(f"file name says OI {name.oi} but the file was dropped for {doc.network}")
+            parsed = flow.parse(doc.content)
+        except UnreadableFile as e:
+            self._reply_file_ko(doc, flow, now, str(e), effects)
+            return effects
+        ctx = Context(doc, now, effects, set())
+        handler = self._handlers[flow.name]
+        replies = []
+        ok = ko = 0
+        for record in parsed.records:
+            reply = handler(record, ctx)
+            if reply is not None:
+                replies.append(reply)
+                ok, ko = (ok + 1, ko) if reply.get(flow.reply.get("state", ""), "OK") != "KO" else (ok, ko + 1)
+        if replies:
+            effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies))
+        detail = "; ".join(parsed.warnings)
+        effects.findings.insert(0, Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
+                                           f"{len(parsed.records)} lines: {ok} OK, {ko} KO", detail))
+        return effects
+
+    def _reply_file_ko(self, doc: InboundDocument, flow: FlowSpec, now: datetime, reason: str,
+                       effects: Effects) -> None:
+        reply = flow.reply or self.pack.flow("Cmd_Acces").reply
+        code = self.pack.validation_codes["invalid"]
+        effects.outbound.append(OutboundDocument(doc.tenant, doc.network, reply["flow"], [{
+            reply["state"]: "KO", reply["motif"]: code, reply["date"]: stamp(now),
+            reply["comment"]: f"{doc.filename}: {reason}"[:512],
+            **({"TypeOperation": "ANNUL"} if flow.name == "Annul_Acces" else {}),
+        }]))
+        effects.findings.append(Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
+                                        f"file rejected {code}", reason))
+
+    # ------------------------------------------------------------------ Cmd_Acces
+    def _order(self, record: Record, ctx: Context) -> dict[str, str]:
+        ref = record["ReferenceCommandePriseInterneOC"]
+        answer = {"ReferenceCommandePriseInterneOC": ref, "DateArCommandePrise": stamp(ctx.now)}
+        try:
+            address, line = self._check_order(record, ctx)
+        except Reject as r:
+            return {**answer, "EtatArCommandePrise": "KO", "MotifKoArCommandePrise": r.code,
+                    "Commentaire": (r.comment or self.pack.reject_label(r.code))[:512]}
+        ctx.refs_in_file.add(ref)
+        network = self.networks[ctx.doc.network]
+        prestation = f"{network.arcep}{ctx.doc.tenant}{self.store.next_sequence('prestation'):09d}"
+        data = dict(record.values)
+        data.update({"IdentifiantImmeuble": address.identifiant_immeuble, "Batiment": address.batiment,
+                     "ReferencePrise": line.reference_prise if line else "", "channel": ctx.doc.channel})
+        order = Order(ctx.doc.tenant, ref, prestation, ctx.doc.network, State.ACKNOWLEDGED, data,
+                      ctx.now.isoformat(timespec="seconds"), ctx.now.isoformat(timespec="seconds"))
+        self.store.save_order(order, "AR OK", ctx.doc.filename, new=True)
+        self._later(ctx.effects, ctx.now, "cr_cmd", order, "cr_cmd")
+        return {**answer, "ReferencePrestationPrise": prestation, "EtatArCommandePrise": "OK"}
+
+    def _check_order(self, record: Record, ctx: Context) -> tuple[Address, Line | None]:
+        """The AR checks, in the order an OI runs them: syntax, references, address, PM, PTO."""
+        if record.errors:
+            raise Reject(self.pack.code_for(record.errors), "; ".join(map(str, record.errors)))
+        if record["TypeCommandeDemande"] not in ORDER_TYPES:
+            raise Reject("FIMP12", f"TypeCommandeDemande {record['TypeCommandeDemande']!r} not one of "
+                                   f"{'|'.join(ORDER_TYPES)}")
+        ref = record["ReferenceCommandePriseInterneOC"]
+        if ref in ctx.refs_in_file or self.store.get_order(ctx.doc.tenant, ref):
+            raise Reject("FIMP13", f"ReferenceCommandePriseInterneOC {ref} already used")
+        network = self.networks[ctx.doc.network]
+        address = self._building(network, record)
+        if address.etat_immeuble != "DEPLOYE":
+            code = "FIMP11" if address.etat_immeuble == "EN COURS DE DEPLOIEMENT" else "FIMP10"
+            raise Reject(code, f"{address.identifiant_immeuble} is {address.etat_immeuble}")
+        pm = network.pm(record["ReferencePm"])
+        if pm is None:
+            raise Reject("FIMP07", f"ReferencePm {record['ReferencePm']} unknown")
+        if pm.reference != address.pm:
+            raise Reject("FIMP08", f"the address is served by PM {address.pm}, not {pm.reference}")
+        prestation_pm = record["ReferencePrestationPm"]
+        if prestation_pm:
+            by_prestation = network.pm_by_prestation(prestation_pm)
+            if by_prestation is None:
+                raise Reject("FIMP04", f"ReferencePrestationPm {prestation_pm} unknown")
+            if by_prestation.reference != address.pm:
+                raise Reject("FIMP05", f"ReferencePrestationPm {prestation_pm} does not serve this address")
+        self._check_floor(address, record)
+        return address, self._check_socket(network, address, record, ctx)
+
+    def _building(self, network: ReferenceNetwork, record: Record) -> Address:
+        hexacle = record["CodeAdresseImmeuble"]
+        if hexacle:
+            buildings = network.addresses_by_hexacle(hexacle)
+        elif record["CodeVoieRivoliImmeuble"] and record["NumeroVoieImmeuble"]:
+            buildings = network.addresses_by_rivoli(record["CodeInseeImmeuble"], record["CodeVoieRivoliImmeuble"],
+                                                    record["NumeroVoieImmeuble"],
+                                                    record["ComplementNumeroVoieImmeuble"])
+        else:
+            raise Reject("FIMP15", "CodeAdresseImmeuble, or CodeVoieRivoliImmeuble with NumeroVoieImmeuble, "
+                                   "is mandatory")
+        if not buildings:
+            raise Reject("FADR01", f"address {hexacle or record['CodeVoieRivoliImmeuble']} unknown on "
+                                   f"{network.network}")
+        first = buildings[0]
+        if record["CodeInseeImmeuble"] != first.insee or record["CodePostalImmeuble"] != first.postcode:
+            raise Reject("FIMP16", f"CodeInseeImmeuble/CodePostalImmeuble {record['CodeInseeImmeuble']}/"
+                                   f"{record['CodePostalImmeuble']} do not match the address "
+                                   f"({first.insee}/{first.postcode})")
+        wanted = record["Batiment"]
+        matching = [b for b in buildings if b.batiment == wanted]
+        if not matching and len(buildings) == 1 and buildings[0].batiment == "":
+            matching = buildings  # a house: a building name given by the OC is harmless
+        if not matching:
+            names = ", ".join(b.batiment for b in buildings)
+            raise Reject("FADR02", f"Batiment {wanted!r} unknown at this address (known: {names})")
+        return matching[0]
+
+    def _check_floor(self, address: Address, record: Record) -> None:
+        new_socket = record["PriseExistante"] == "N"
+        for column, known, code in (("Escalier", address.escaliers, "FADR03"),
+                                    ("Etage", address.etages, "FADR04")):
+            value = record[column]
+            if value and value not in known:
+                raise Reject(code, f"{column} {value!r} unknown in {address.identifiant_immeuble} "
+                                   f"(known: {', '.join(known)})")
+            if not value and new_socket and any(known):
+                raise Reject(code, f"{column} is needed to build a socket in {address.identifiant_immeuble}")
+
+    def _check_socket(self, network: ReferenceNetwork, address: Address, record: Record,
+                      ctx: Context) -> Line | None:
+        reference = record["ReferencePrise"]
+        if record["PriseExistante"] == "N":
+            if reference and network.line(reference):
+                raise Reject("FIMP18", f"ReferencePrise {reference} already exists: order it with PriseExistante=O")
+            return None
+        if not reference:
+            return None  # existing socket, reference unknown to the OC: a Hotline CR follows
+        line = network.line(reference)
+        if line is None:
+            raise Reject("FIMP02", f"ReferencePrise {reference} unknown")
+        if line.hexacle != address.hexacle or line.batiment != address.batiment:
+            raise Reject("FIMP03", f"ReferencePrise {reference} is not at this address")
+        for other in self._orders_on_line(ctx.doc.tenant, reference):
+            raise Reject("FIMP19", f"ReferencePrise {reference} is already assigned to order {other}")
+        return line
+
+    def _orders_on_line(self, tenant: str, reference: str) -> list[str]:
+        return self.store.orders_on_socket(tenant, reference, [s.value for s in BEFORE_MAD | AFTER_MAD])
+
+    # ------------------------------------------------------------------ Annul_Acces
+    def _cancel(self, record: Record, ctx: Context) -> dict[str, str]:
+        ref = record["ReferenceCommandePriseInterneOC"]
+        answer = {"ReferenceCommandePriseInterneOC": ref,
+                  "ReferencePrestationPrise": record["ReferencePrestationPrise"],
+                  "DateCrCommandeAnnulPrise": stamp(ctx.now), "TypeOperation": "ANNUL"}
+        order = self.store.get_order(ctx.doc.tenant, ref)
+        try:
+            if record.errors:
+                raise Reject(self.pack.code_for(record.errors), "; ".join(map(str, record.errors)))
+            if order is None:
+                raise Reject("FIMP14", f"no order {ref} for {ctx.doc.tenant}")
+            answer["ReferencePrestationPrise"] = order.prestation
+            answer["TypeOperation"] = "RESIL" if order.state in AFTER_MAD else "ANNUL"
+            given = record["ReferencePrestationPrise"]
+            if given and given != order.prestation:
+                raise Reject("FIMP16", f"ReferencePrestationPrise {given} is not the one of order {ref}")
+            if order.state not in BEFORE_MAD | AFTER_MAD:
+                raise Reject("FIMP16", f"order {ref} is {order.state}: it cannot be cancelled")
+        except Reject as r:
+            return {**answer, "EtatCrAnnResCommandePrise": "KO", "MotifKoCrAnnResCommandePrise": r.code,
+                    "Commentaire": (r.comment or self.pack.reject_label(r.code))[:512]}
+        resil = order.state in AFTER_MAD
+        order.state = State.TERMINATED if resil else State.CANCELLED
+        order.data["Annulation"] = {k: record[k] for k in ("DateAnnulation", "ResponsabiliteAnnulationCommandePrise")}
+        self._touch(order, ctx.now, "CR RESIL OK" if resil else "CR ANNUL OK", ctx.doc.filename)
+        return {**answer, "EtatCrAnnResCommandePrise": "OK"}
+
+    # ------------------------------------------------------------------ CR_STOC
+    def _cr_stoc(self, record: Record, ctx: Context) -> dict[str, str] | None:
+        ref = record["ReferenceCommandePriseInterneOC"]
+        answer = {"ReferenceCommandePriseInterneOC": ref, "ReferencePrestationPrise": record["ReferencePrestationPrise"],
+                  "ReferencePrise": record["ReferencePrise"], "DateMadPrise": day(ctx.now)}
+        order = self.store.get_order(ctx.doc.tenant, ref)
+        try:
+            if record.errors:
+                raise Reject(self.pack.code_for(record.errors), "; ".join(map(str, record.errors)))
+            if order is None:
+                raise Reject("FIMP14", f"no order {ref} for {ctx.doc.tenant}")
+            if record["ReferencePrestationPrise"] != order.prestation:
+                raise Reject("FIMP16", f"ReferencePrestationPrise is not the one of order {ref}")
+            if record["ReferenceCommandeSousTraitantOI"] != order.data.get("ReferenceCommandeSousTraitantOI"):
+                raise Reject("FIMP16", f"ReferenceCommandeSousTraitantOI is not the one of the Cmd_STOC of {ref}")
+            if order.state != State.STOC_ORDERED:
+                raise Reject("FIMP16", f"order {ref} is {order.state}: no CR_STOC is awaited")
+        except Reject as r:
+            return {**answer, "EtatCrMadPrise": "KO", "MotifKoCrMadPrise": r.code,
+                    "Commentaire": (r.comment or self.pack.reject_label(r.code))[:512]}
+        order.data["CrStoc"] = dict(record.values)
+        if record["CrRaccordementPrise"] == "KO":
+            motif = record["MotifKoCrRaccordementPrise"] or "FAUT01"
+            order.state = State.RACCO_KO
+            self._touch(order, ctx.now, f"CR STOC KO {motif}", ctx.doc.filename)
+            ctx.effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Racc_Ko", [{
+                "ReferenceCommandePriseInterneOC": ref, "ReferencePrestationPrise": order.prestation,
+                "DateRaccoKo": stamp(ctx.now), "MotifKoRaccordement": motif,
+                "Commentaire": record["Commentaire"] or self.pack.reject_label(motif)}]))
+            return None
+        if record["NotificationReprovisioningHL"] == "OUI" and record["ReferencePrise"]:
+            order.data["ReferencePrise"] = record["ReferencePrise"]  # the technician re-routed on site
+        order.state = State.CONNECTED
+        self._touch(order, ctx.now, "CR STOC OK", ctx.doc.filename)
+        self._later(ctx.effects, ctx.now, "cr_mad", order, "cr_mad_after_cr_stoc")
+        return None  # the CR MAD answers it, on the clock
+
+    # ------------------------------------------------------------------ CR_MES
+    def _cr_mes(self, record: Record, ctx: Context) -> None:
+        ref = record["ReferenceCommandePriseInterneOC"]
+        order = self.store.get_order(ctx.doc.tenant, ref)
+        problem = ""
+        if record.errors:
+            problem = "; ".join(map(str, record.errors))
+        elif order is None:
+            problem = f"no order {ref}"
+        elif record["ReferencePrestationPrise"] != order.prestation:
+            problem = "ReferencePrestationPrise is not the one of the order"
+        elif order.state != State.DELIVERED:
+            problem = f"order is {order.state}: a CR MES comes after the CR MAD"
+        if problem or order is None:
+            ctx.effects.findings.append(Finding(ctx.doc.tenant, ctx.doc.channel, "in", "CR_MES_Ligne",
+                                                ctx.doc.filename, "line rejected", f"{ref}: {problem}"))
+            return None
+        order.data["CrMes"] = dict(record.values)
+        if record["EtatMesPrise"] == "OK":
+            order.state = State.IN_SERVICE
+        self._touch(order, ctx.now, f"CR MES {record['EtatMesPrise']}", ctx.doc.filename)
+        return None
+
+    # ------------------------------------------------------------------ events on the clock
+    def on_event(self, kind: str, tenant: str, ref: str, payload: dict[str, Any], now: datetime) -> Effects:
+        effects = Effects()
+        order = self.store.get_order(tenant, ref)
+        if order is None:
+            return effects
+        handler = {"cr_cmd": self._emit_cr, "cmd_stoc": self._emit_cmd_stoc, "cr_mad": self._emit_cr_mad,
+                   "reprov": self._emit_reprov}[kind]
+        handler(order, payload, now, effects)
+        return effects
+
+    def _emit_cr(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
+        if order.state != State.ACKNOWLEDGED:
+            return  # cancelled meanwhile: nothing to report
+        network = self.networks[order.network]
+        address = network.address_by_id(order.data["IdentifiantImmeuble"])
+        assert address is not None, "orders only reference known buildings"
+        pm = network.pm_of(address)
+        hotline = order.data["PriseExistante"] == "O" and not order.data["ReferencePrise"]
+        if hotline:
+            line, route = None, None
+        elif order.data["ReferencePrise"]:
+            line = network.line(order.data["ReferencePrise"])
+            route = line.route if line else None
+        else:
+            line, route = None, None
+            order.data["ReferencePrise"] = self._new_socket_reference(network)
+            route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"))
+        pbo_ref = line.pbo if line else address.pbos[0]
+        pbo = network.pbo(pbo_ref)
+        order.data.update({"ReferencePBO": pbo_ref, "Hotline": "O" if hotline else "N"})
+        if route is not None:
+            order.data["Route"] = route_fields(route)
+        cr = {
+            "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
+            "EtatCrCommandePrise": "OK", "DateCrCommandePrise": stamp(now),
+            "TypeCommandeRetenu": ORDER_TYPES[order.data["TypeCommandeDemande"]],
+            "Hotline": "O" if hotline else "N", "ReferencePrise": order.data["ReferencePrise"],
+            "ReferencePm": pm.reference, "ReferencePmTechnique": pm.reference_technique,
+            "LocalisationPm": pm.localisation, "ReferencePBO": pbo_ref,
+            "LocalisationPBO": pbo.localisation if pbo else "", "TypePBO": pbo.type_pbo if pbo else "",
+            "CodeAccesImmeuble": "", "ContactsImmeuble": "", "PmAccessible": "O", "InfoObtentionCle": "",
+            "RaccordementLong": "N",
+            "Commentaire": "CR Hotline: appel du technicien requis, reprovisioning a suivre" if hotline else "",
+        }
+        if route is not None:
+            cr.update(route_block(route, order.tenant))
+        order.state = State.ROUTED
+        self._touch(order, now, "CR OK" + (" Hotline" if hotline else ""))
+        effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [cr]))
+        if hotline:
+            self._later(effects, now, "reprov", order, "hotline_reprov", {"motif": "Commande HOTLINE"})
+        mode = order.data["TypeRacco"]
+        if mode == "STOC":
+            self._later(effects, now, "cmd_stoc", order, "cmd_stoc")
+        else:
+            self._later(effects, now, "cr_mad", order, "oi_connection" if mode == "OI" else "oc_connection")
+
+    def _emit_cmd_stoc(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
+        if order.state != State.ROUTED:
+            return
+        network = self.networks[order.network]
+        address = network.address_by_id(order.data["IdentifiantImmeuble"])
+        assert address is not None
+        pm = network.pm_of(address)
+        pbo = network.pbo(order.data["ReferencePBO"])
+        stoc_ref = f"ST{network.arcep}{self.store.next_sequence('stoc'):010d}"
+        order.data["ReferenceCommandeSousTraitantOI"] = stoc_ref
+        deadline = self.profile.timings["stoc_deadline"].after(now, self.calendar)
+        line = {k: order.data.get(k, "") for k in (
+            "ReferenceCommandePriseInterneOC", "CommuneImmeuble", "CodePostalImmeuble", "CodeInseeImmeuble",
+            "CodeVoieRivoliImmeuble", "NumeroVoieImmeuble", "ComplementNumeroVoieImmeuble", "TypeVoieImmeuble",
+            "LibelleVoieImmeuble", "CodeAdresseImmeuble", "Batiment", "Escalier", "Etage", "NomClient",
+            "PrenomClient", "ContactClient1", "IdRdv", "DateInstall", "ReferencePrise")}
+        line.update({
+            "ReferenceCommandeSousTraitantOI": stoc_ref, "ReferencePrestationPrise": order.prestation,
+            "CodeAdresseImmeuble": address.hexacle, "ReferencePm": pm.reference,
+            "ReferencePmTechnique": pm.reference_technique, "ReferencePBO": order.data["ReferencePBO"],
+            "LocalisationPBO": pbo.localisation if pbo else "", "TypePBO": pbo.type_pbo if pbo else "",
+            "DateLimiteRaccordement": day(deadline), "Commentaire": "",
+        })
+        if "Route" in order.data:
+            line.update(route_block(order.data["Route"], order.tenant))
+        order.state = State.STOC_ORDERED
+        self._touch(order, now, "Cmd STOC")
+        effects.outbound.append(OutboundDocument(order.tenant, order.network, "Cmd_STOC", [line]))
+
+    def _emit_cr_mad(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
+        ready = State.CONNECTED if order.data["TypeRacco"] == "STOC" else State.ROUTED
+        if order.state != ready:
+            return
+        order.state = State.DELIVERED
+        order.data["DateMadPrise"] = day(now)  # billing starts here
+        self._touch(order, now, "CR MAD OK")
+        effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_MAD_Ligne", [{
+            "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
+            "ReferencePrise": order.data["ReferencePrise"], "EtatCrMadPrise": "OK", "DateMadPrise": day(now),
+            "TypeCommandeRetenu": ORDER_TYPES[order.data["TypeCommandeDemande"]],
+            "ReferencePm": order.data["ReferencePm"], "ReferencePBO": order.data.get("ReferencePBO", ""),
+            "Commentaire": ""}]))
+
+    def _emit_reprov(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
+        if order.state not in REPROVISIONABLE:
+            return
+        effects.extend(self.reprovision(order, payload.get("motif", "Fibre HS"), now))
+
+    # ------------------------------------------------------------------ operator actions
+    def reprovision(self, order: Order, motif: str, now: datetime, comment: str = "") -> Effects:
+        """Give the order a new route optique (and, after a Hotline CR, its socket): Notif_Reprov."""
+        effects = Effects()
+        if order.state not in REPROVISIONABLE:
+            raise Reject("FIMP16", f"order {order.ref} is {order.state}: reprovisioning happens between CR and "
+                                   "CR MAD")
+        network = self.networks[order.network]
+        address = network.address_by_id(order.data["IdentifiantImmeuble"])
+        assert address is not None
+        if not order.data["ReferencePrise"]:
+            free = [ln for ln in network.lines_at(address, address.batiment, order.data.get("Escalier", ""),
+                                                   order.data.get("Etage", "")) if not ln.occupied]
+            order.data["ReferencePrise"] = free[0].reference_prise if free else self._new_socket_reference(network)
+        route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"))
+        order.data["Route"] = route_fields(route)
+        decharge = f"DCH{network.arcep}{self.store.next_sequence('decharge'):08d}"
+        pm = network.pm_of(address)
+        self._touch(order, now, "Notif Reprov", motif)
+        effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Reprov", [{
+            "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
+            "ReferencePrise": order.data["ReferencePrise"], "DateNotifReprov": stamp(now), "MotifReprov": motif,
+            "NumeroDecharge": decharge, "ReferencePm": pm.reference, "ReferencePmTechnique": pm.reference_technique,
+            "ReferencePBO": order.data.get("ReferencePBO", ""), **route_block(route, order.tenant),
+            "Commentaire": comment}]))
+        return effects
+
+    # ------------------------------------------------------------------ helpers
+    def _touch(self, order: Order, now: datetime, step: str, detail: str = "") -> None:
+        order.updated = now.isoformat(timespec="seconds")
+        self.store.save_order(order, step, detail)
+
+    def _later(self, effects: Effects, now: datetime, kind: str, order: Order, timing: str,
+               payload: dict[str, Any] | None = None) -> None:
+        due = self.profile.timings[timing].after(now, self.calendar)
+        effects.events.append(ScheduledEvent(due, kind, order.tenant, order.ref, payload or {}))
+
+    def _new_socket_reference(self, network: ReferenceNetwork) -> str:
+        """A socket built for an order: ARCEP format OO-XXXX-XXXX, never one of the network's."""
+        while True:
+            n = self.store.next_sequence(f"socket:{network.network}")
+            digits = f"{n:07d}"
+            reference = f"{network.arcep}-N{digits[:3]}-{digits[3:]}"
+            if network.line(reference) is None:
+                return reference

@@ -1,0 +1,281 @@
+"""One generic codec for every CSV flow, driven by the spec packs (YAML data).
+
+A spec pack describes, for each flow, its columns in order (mandatory flag, maximum length,
+allowed values, format) and its file-name code. Nothing here knows what a Cmd_Acces is: the
+operator domains ask the pack to parse, validate and write records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+PACKS_DIR = Path(__file__).parent
+
+FORMATS: dict[str, re.Pattern[str]] = {
+    "date": re.compile(r"^\d{8}$"),
+    "datetime": re.compile(r"^\d{14}$"),
+    "digits": re.compile(r"^\d+$"),
+    "insee": re.compile(r"^(\d{5}|2[AB]\d{3})$"),
+    "postcode": re.compile(r"^\d{5}$"),
+}
+
+MISSING = "missing"
+INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """A problem with one value of one record; `kind` is MISSING or INVALID."""
+
+    column: str
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.column}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    required: bool = False
+    max: int | None = None
+    exact: int | None = None
+    values: tuple[str, ...] = ()
+    format: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    def check(self, value: str) -> FieldError | None:
+        if not value:
+            return FieldError(self.name, MISSING, "mandatory value missing") if self.required else None
+        if self.max is not None and len(value) > self.max:
+            return FieldError(self.name, INVALID, f"longer than {self.max} characters")
+        if self.exact is not None and len(value) != self.exact:
+            return FieldError(self.name, INVALID, f"must be exactly {self.exact} characters")
+        if self.values and value not in self.values:
+            return FieldError(self.name, INVALID, f"{value!r} not one of {'|'.join(self.values)}")
+        if self.format and not FORMATS[self.format].match(value):
+            return FieldError(self.name, INVALID, f"{value!r} is not a valid {self.format}")
+        return None
+
+
+@dataclass(slots=True)
+class Record:
+    """One data line of a flow file: values by column name, its line number and its errors."""
+
+    values: dict[str, str]
+    line: int
+    errors: list[FieldError] = field(default_factory=list)
+
+    def __getitem__(self, column: str) -> str:
+        return self.values.get(column, "")
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    flow: FlowSpec
+    records: list[Record]
+    warnings: list[str] = field(default_factory=list)
+
+
+class UnreadableFile(Exception):
+    """The file as a whole cannot be read (encoding, header): it gets one KO answer line."""
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    name: str
+    code: str
+    direction: str
+    columns: tuple[Column, ...]
+    folder: str = ""
+    reply: Mapping[str, str] = field(default_factory=dict)
+    pack: SpecPack | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def validate(self, values: Mapping[str, str]) -> list[FieldError]:
+        return [e for c in self.columns if (e := c.check(values.get(c.name, ""))) is not None]
+
+    def parse(self, content: bytes) -> ParsedFile:
+        """Decode, check the header and split the lines; each record carries its field errors."""
+        text, warnings = decode(content, self.pack.read_encodings if self.pack else ("cp1252",))
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=self.separator))
+        rows = [r for r in rows if any(cell.strip() for cell in r)]
+        if not rows:
+            raise UnreadableFile("empty file: no header line")
+        header = [h.strip() for h in rows[0]]
+        while header and header[-1] == "":
+            header.pop()
+        self._check_header(header)
+        width = len(self.columns)
+        records = []
+        for number, row in enumerate(rows[1:], start=2):
+            cells = [c.strip() for c in row]
+            extra = cells[width:]
+            cells = (cells + [""] * width)[:width]
+            record = Record(dict(zip(self.column_names, cells, strict=True)), number)
+            if any(extra):
+                record.errors.append(
+                    FieldError("*", INVALID, f"{len(row)} columns where {width} are expected"))
+            record.errors.extend(self.validate(record.values))
+            records.append(record)
+        return ParsedFile(self, records, warnings)
+
+    def _check_header(self, header: list[str]) -> None:
+        expected = [c for c in self.columns]
+        if len(header) != len(expected):
+            raise UnreadableFile(
+                f"header has {len(header)} columns where {self.name} has {len(expected)}")
+        for got, column in zip(header, expected, strict=True):
+            names = {_fold(column.name), *(_fold(a) for a in column.aliases)}
+            if _fold(got) not in names:
+                raise UnreadableFile(f"header column {got!r} where {column.name!r} is expected")
+
+    def write(self, records: Iterable[Mapping[str, str]]) -> bytes:
+        """Encode records (missing columns are empty) with the header, in the pack's encoding."""
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, delimiter=self.separator, lineterminator="\r\n")
+        names = self.column_names
+        writer.writerow(names)
+        for rec in records:
+            writer.writerow([_clean(rec.get(n, "")) for n in names])
+        encoding = self.pack.write_encoding if self.pack else "iso-8859-1"
+        return out.getvalue().encode(encoding, errors="replace")
+
+    @property
+    def separator(self) -> str:
+        return self.pack.separator if self.pack else ";"
+
+
+@dataclass(frozen=True)
+class FileName:
+    """The parts of a flow file name, parsed or to be rendered."""
+
+    flow: FlowSpec
+    oi: str
+    oc: str
+    date: str
+    seq: str
+
+
+class SpecPack:
+    """A versioned set of flows read from one folder of YAML files."""
+
+    def __init__(self, folder: Path):
+        # pack.yaml holds the pack's settings; the other files add top-level sections (flows, rejects).
+        pack = yaml.safe_load((folder / "pack.yaml").read_text(encoding="utf-8")) or {}
+        data: dict = {}
+        for path in sorted(folder.glob("*.yaml")):
+            if path.name != "pack.yaml":
+                data.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        self.name: str = pack.get("name", folder.name)
+        self.version: str = pack.get("version", "")
+        self.separator: str = pack.get("separator", ";")
+        self.write_encoding: str = pack.get("write_encoding", "iso-8859-1")
+        self.read_encodings: tuple[str, ...] = tuple(pack.get("read_encodings", ["cp1252", "latin-1"]))
+        self.filename_pattern: str = pack["filename"]
+        self.validation_codes: dict[str, str] = dict(pack.get("validation_codes", {}))
+        self.flows: dict[str, FlowSpec] = {}
+        for name, spec in (data.get("flows") or {}).items():
+            columns = tuple(_column(c) for c in spec["columns"])
+            self.flows[name] = FlowSpec(name=name, code=spec["code"], direction=spec["direction"],
+                                        columns=columns, folder=spec.get("folder", ""),
+                                        reply=spec.get("reply", {}), pack=self)
+        self.rejects: dict[str, dict[str, str]] = {
+            code: dict(entry) for code, entry in (data.get("rejects") or {}).items()}
+        self._by_code = {f.code.upper(): f for f in self.flows.values()}
+        codes = "|".join(re.escape(c) for c in sorted(self._by_code, key=len, reverse=True))
+        self._name_re = re.compile(
+            "^" + re.escape(self.filename_pattern)
+            .replace(r"\{oi\}", r"(?P<oi>[A-Z0-9]{2,8})")
+            .replace(r"\{oc\}", r"(?P<oc>[A-Z0-9]{2,8})")
+            .replace(r"\{code\}", rf"(?P<code>{codes})")
+            .replace(r"\{version\}", re.escape(self.version))
+            .replace(r"\{date\}", r"(?P<date>\d{8})")
+            .replace(r"\{seq\}", r"(?P<seq>\d{1,6})") + "$",
+            re.IGNORECASE,
+        )
+
+    def flow(self, name: str) -> FlowSpec:
+        return self.flows[name]
+
+    def parse_filename(self, filename: str) -> FileName | None:
+        m = self._name_re.match(filename)
+        if not m:
+            return None
+        return FileName(self._by_code[m["code"].upper()], m["oi"].upper(), m["oc"].upper(), m["date"], m["seq"])
+
+    def render_filename(self, flow: FlowSpec, oi: str, oc: str, date: str, seq: int) -> str:
+        return self.filename_pattern.format(oi=oi, oc=oc, code=flow.code, version=self.version,
+                                            date=date, seq=f"{seq:06d}")
+
+    def reject_label(self, code: str) -> str:
+        return self.rejects.get(code, {}).get("label", "")
+
+    def code_for(self, errors: list[FieldError]) -> str:
+        """The reject code for field errors: a missing value wins over an invalid one."""
+        kinds = {e.kind for e in errors}
+        return self.validation_codes[MISSING if MISSING in kinds else INVALID]
+
+
+def load_pack(name_or_path: str | Path) -> SpecPack:
+    """A pack shipped with opsim (by name, e.g. 'acces-1.2') or a user's folder of YAML files."""
+    path = Path(name_or_path)
+    if not path.is_dir():
+        path = PACKS_DIR / str(name_or_path)
+    if not (path / "pack.yaml").is_file():
+        raise FileNotFoundError(f"no spec pack at {path} (expected pack.yaml and flows.yaml)")
+    return SpecPack(path)
+
+
+def decode(content: bytes, encodings: Iterable[str]) -> tuple[str, list[str]]:
+    """Text of an inbound file; UTF-8 is accepted but reported, as the protocol says ISO-8859-1."""
+    if b"\x00" in content:
+        raise UnreadableFile("binary content or UTF-16: files must be ISO-8859-1 text")
+    if content.startswith(b"\xef\xbb\xbf"):
+        return content[3:].decode("utf-8", errors="replace"), ["UTF-8 with BOM: ISO-8859-1 expected"]
+    try:
+        text = content.decode("ascii")
+        return text, []
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("utf-8"), ["UTF-8: ISO-8859-1 expected"]
+    except UnicodeDecodeError:
+        pass
+    for encoding in encodings:
+        try:
+            return content.decode(encoding), []
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile("undecodable content: ISO-8859-1 expected")
+
+
+def _column(spec: str | dict) -> Column:
+    if isinstance(spec, str):
+        return Column(spec)
+    return Column(name=spec["name"], required=spec.get("required", False), max=spec.get("max"),
+                  exact=spec.get("exact"), values=tuple(str(v) for v in spec.get("values", ())),
+                  format=spec.get("format"), aliases=tuple(spec.get("aliases", ())))
+
+
+def _fold(name: str) -> str:
+    """Header names compared without case, spaces or accents ('Info Cmd Accès 1' = 'InfoCmdAcces1')."""
+    table = str.maketrans("àâäéèêëîïôöùûüç", "aaaeeeeiioouuuc")
+    return re.sub(r"[\s_]", "", name.lower().translate(table))
+
+
+def _clean(value: object) -> str:
+    # A separator or a line break inside a value would be quoted by csv, but many OC parsers split
+    # naively on ';': keep answer files one physical line per record.
+    return str(value).replace("\r", " ").replace("\n", " ").replace(";", ",")

@@ -1,0 +1,285 @@
+"""SQLite persistence in the data directory: tenants, orders and history, scheduled events, the
+outbox of emitted files, the inbox of processed files, the journal and sequences.
+
+One writer connection belongs to the engine thread; other threads read through their own
+connections (WAL lets them read while the engine writes).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tenants (
+    code TEXT PRIMARY KEY, login TEXT NOT NULL UNIQUE, password TEXT NOT NULL,
+    email TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    tenant TEXT NOT NULL, ref TEXT NOT NULL, prestation TEXT NOT NULL UNIQUE, network TEXT NOT NULL,
+    state TEXT NOT NULL, data TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
+    PRIMARY KEY (tenant, ref));
+CREATE TABLE IF NOT EXISTS order_history (
+    id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, ref TEXT NOT NULL, at_virtual TEXT NOT NULL,
+    at_real REAL NOT NULL, step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS order_history_ref ON order_history (tenant, ref);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, due REAL NOT NULL, kind TEXT NOT NULL, tenant TEXT NOT NULL,
+    ref TEXT NOT NULL, payload TEXT NOT NULL DEFAULT '{}', done INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS events_due ON events (done, due);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, channel TEXT NOT NULL, location TEXT NOT NULL,
+    filename TEXT NOT NULL, flow TEXT NOT NULL, content BLOB NOT NULL, lines INTEGER NOT NULL,
+    at_virtual TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (tenant, location, filename));
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered);
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, location TEXT NOT NULL, filename TEXT NOT NULL,
+    sha256 TEXT NOT NULL, at_real REAL NOT NULL, removed INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS inbox_file ON inbox (tenant, location, filename, sha256);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY, at_virtual TEXT NOT NULL, at_real REAL NOT NULL, tenant TEXT NOT NULL,
+    channel TEXT NOT NULL, direction TEXT NOT NULL, flow TEXT NOT NULL, filename TEXT NOT NULL,
+    outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS sequences (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass
+class Order:
+    """An access order as stored: its keys, state, and the data of its flows (Cmd, route...)."""
+
+    tenant: str
+    ref: str
+    prestation: str
+    network: str
+    state: str
+    data: dict[str, Any]
+    created: str
+    updated: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "ReferenceCommandePriseInterneOC": self.ref,
+                "ReferencePrestationPrise": self.prestation, "network": self.network,
+                "state": self.state, "created": self.created, "updated": self.updated,
+                "data": self.data, "history": self.history}
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    due: float
+    kind: str
+    tenant: str
+    ref: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outbound:
+    id: int
+    tenant: str
+    channel: str
+    location: str
+    filename: str
+    flow: str
+    content: bytes
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._connect()
+        self._db.executescript(SCHEMA)
+        self._local = threading.local()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process kill (only an OS crash may lose the last commits).
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes of one inbound file or one event commit together, or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def reader(self) -> sqlite3.Connection:
+        """A connection for the calling thread's reads (API handlers)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+        return db
+
+    # --- meta and sequences
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                         (key, value))
+
+    def next_sequence(self, key: str) -> int:
+        row = self._db.execute(
+            "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET value = value + 1 "
+            "RETURNING value", (key,)).fetchone()
+        return int(row[0])
+
+    # --- tenants
+    def upsert_tenant(self, code: str, login: str, password_hash: str, email: str = "") -> None:
+        self._db.execute(
+            "INSERT INTO tenants VALUES (?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET "
+            "login = excluded.login, password = excluded.password, email = excluded.email",
+            (code, login, password_hash, email, time.time()))
+
+    def tenants(self, reader: bool = False) -> list[sqlite3.Row]:
+        db = self.reader() if reader else self._db
+        return db.execute("SELECT code, login, password, email FROM tenants ORDER BY code").fetchall()
+
+    # --- orders
+    def get_order(self, tenant: str, ref: str, reader: bool = False) -> Order | None:
+        db = self.reader() if reader else self._db
+        row = db.execute("SELECT * FROM orders WHERE tenant = ? AND ref = ?", (tenant, ref)).fetchone()
+        return _order(row) if row else None
+
+    def save_order(self, order: Order, step: str, detail: str = "", new: bool = False) -> None:
+        data = json.dumps(order.data, ensure_ascii=False)
+        if new:
+            self._db.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (order.tenant, order.ref, order.prestation, order.network, order.state, data,
+                              order.created, order.updated))
+        else:
+            self._db.execute("UPDATE orders SET state = ?, data = ?, updated = ? WHERE tenant = ? AND ref = ?",
+                             (order.state, data, order.updated, order.tenant, order.ref))
+        self._db.execute(
+            "INSERT INTO order_history (tenant, ref, at_virtual, at_real, step, state, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (order.tenant, order.ref, order.updated, time.time(), step, order.state, detail))
+
+    def orders_on_socket(self, tenant: str, reference: str, states: list[str]) -> list[str]:
+        """The tenant's orders in one of `states` that use socket `reference`."""
+        rows = self._db.execute(
+            f"SELECT ref FROM orders WHERE tenant = ? AND json_extract(data, '$.ReferencePrise') = ? "
+            f"AND state IN ({','.join('?' * len(states))})", (tenant, reference, *states))
+        return [r[0] for r in rows]
+
+    def orders(self, tenant: str | None = None, limit: int = 1000) -> list[Order]:
+        db = self.reader()
+        if tenant:
+            rows = db.execute("SELECT * FROM orders WHERE tenant = ? ORDER BY created, ref LIMIT ?",
+                              (tenant, limit))
+        else:
+            rows = db.execute("SELECT * FROM orders ORDER BY created, ref LIMIT ?", (limit,))
+        return [_order(r) for r in rows]
+
+    def order_history(self, tenant: str, ref: str) -> list[dict[str, Any]]:
+        rows = self.reader().execute(
+            "SELECT at_virtual, step, state, detail FROM order_history WHERE tenant = ? AND ref = ? "
+            "ORDER BY id", (tenant, ref))
+        return [dict(r) for r in rows]
+
+    # --- scheduled events
+    def schedule(self, due: float, kind: str, tenant: str, ref: str, payload: dict[str, Any]) -> None:
+        self._db.execute("INSERT INTO events (due, kind, tenant, ref, payload) VALUES (?, ?, ?, ?, ?)",
+                         (due, kind, tenant, ref, json.dumps(payload, ensure_ascii=False)))
+
+    def due_events(self, now: float, limit: int = 500) -> list[Event]:
+        rows = self._db.execute(
+            "SELECT * FROM events WHERE done = 0 AND due <= ? ORDER BY due, id LIMIT ?", (now, limit))
+        return [Event(r["id"], r["due"], r["kind"], r["tenant"], r["ref"], json.loads(r["payload"]))
+                for r in rows]
+
+    def next_due(self) -> float | None:
+        row = self._db.execute("SELECT MIN(due) FROM events WHERE done = 0").fetchone()
+        return row[0]
+
+    def mark_event_done(self, event_id: int) -> None:
+        self._db.execute("UPDATE events SET done = 1 WHERE id = ?", (event_id,))
+
+    def pending_events(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, due, kind, tenant, ref FROM events WHERE done = 0"
+        rows = self.reader().execute(sql + (" AND tenant = ?" if tenant else "") + " ORDER BY due",
+                                     (tenant,) if tenant else ())
+        return [dict(r) for r in rows]
+
+    # --- outbox
+    def add_outbound(self, tenant: str, channel: str, location: str, filename: str, flow: str,
+                     content: bytes, lines: int, at_virtual: str) -> None:
+        self._db.execute(
+            "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (tenant, channel, location, filename, flow, content, lines,
+                                                at_virtual))
+
+    def undelivered(self) -> list[Outbound]:
+        rows = self._db.execute("SELECT * FROM outbox WHERE delivered = 0 ORDER BY id")
+        return [Outbound(r["id"], r["tenant"], r["channel"], r["location"], r["filename"], r["flow"],
+                         r["content"]) for r in rows]
+
+    def mark_delivered(self, outbound_id: int) -> None:
+        self._db.execute("UPDATE outbox SET delivered = 1 WHERE id = ?", (outbound_id,))
+
+    def emitted(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, tenant, channel, location, filename, flow, lines, at_virtual, delivered FROM outbox"
+        rows = self.reader().execute(sql + (" WHERE tenant = ?" if tenant else "") + " ORDER BY id",
+                                     (tenant,) if tenant else ())
+        return [dict(r) for r in rows]
+
+    # --- inbox (processed inbound files, so a crash between commit and removal replays nothing)
+    def record_inbound(self, tenant: str, location: str, filename: str, sha256: str) -> int:
+        cur = self._db.execute(
+            "INSERT INTO inbox (tenant, location, filename, sha256, at_real) VALUES (?, ?, ?, ?, ?)",
+            (tenant, location, filename, sha256, time.time()))
+        return int(cur.lastrowid or 0)
+
+    def unremoved_inbound(self, tenant: str, location: str, filename: str, sha256: str) -> int | None:
+        row = self._db.execute(
+            "SELECT id FROM inbox WHERE tenant = ? AND location = ? AND filename = ? AND sha256 = ? "
+            "AND removed = 0", (tenant, location, filename, sha256)).fetchone()
+        return row[0] if row else None
+
+    def mark_inbound_removed(self, inbound_id: int) -> None:
+        self._db.execute("UPDATE inbox SET removed = 1 WHERE id = ?", (inbound_id,))
+
+    # --- journal
+    def add_journal(self, at_virtual: str, tenant: str, channel: str, direction: str, flow: str,
+                    filename: str, outcome: str, detail: str = "", db: sqlite3.Connection | None = None) -> None:
+        (db or self._db).execute(
+            "INSERT INTO journal (at_virtual, at_real, tenant, channel, direction, flow, filename, outcome, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (at_virtual, time.time(), tenant, channel, direction, flow, filename, outcome, detail))
+
+    def journal(self, tenant: str | None = None, limit: int = 200, since_id: int = 0) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM journal WHERE id > ?"
+        args: list[Any] = [since_id]
+        if tenant:
+            sql += " AND tenant = ?"
+            args.append(tenant)
+        rows = self.reader().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        return [dict(r) for r in rows][::-1]
+
+
+def _order(row: sqlite3.Row) -> Order:
+    return Order(row["tenant"], row["ref"], row["prestation"], row["network"], row["state"],
+                 json.loads(row["data"]), row["created"], row["updated"])

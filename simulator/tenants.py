@@ -1,0 +1,60 @@
+"""The OC accounts (tenants): their codes, logins and salted password hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Account:
+    code: str
+    login: str
+    password_hash: str
+    email: str
+
+
+def hash_password(password: str, salt: str | None = None) -> str:
+    salt = salt or secrets.token_hex(8)
+    return f"{salt}${hashlib.sha256((salt + password).encode()).hexdigest()}"
+
+
+def check_password(password: str, hashed: str) -> bool:
+    salt, _, _ = hashed.partition("$")
+    return hmac.compare_digest(hash_password(password, salt), hashed)
+
+
+class TenantRegistry:
+    """Read by the transports on every login; written through the engine."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._lock = threading.Lock()
+        self._by_login: dict[str, Account] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        accounts = {r["login"]: Account(r["code"], r["login"], r["password"], r["email"])
+                    for r in self._store.tenants(reader=True)}
+        with self._lock:
+            self._by_login = accounts
+
+    def authenticate(self, login: str, password: str) -> Account | None:
+        account = self._by_login.get(login)
+        if account and check_password(password, account.password_hash):
+            return account
+        return None
+
+    def by_login(self, login: str) -> Account | None:
+        return self._by_login.get(login)
+
+    def codes(self) -> list[str]:
+        return sorted(a.code for a in self._by_login.values())
+
+    def __contains__(self, code: str) -> bool:
+        return any(a.code == code for a in self._by_login.values())

@@ -1,0 +1,69 @@
+"""Helpers of the core tests: a real ftplib client and a JSON client for the admin API."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from conformance.client.orders import cmd_acces
+
+__all__ = ["Api", "cmd_acces", "download", "ftp_login", "upload", "wait_for_files"]
+
+
+class Api:
+    """A tiny JSON client for the admin API (real HTTP)."""
+
+    def __init__(self, base: str):
+        self.base = base.rstrip("/") + "/api"
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def get(self, path: str) -> Any:
+        status, body = self.call("GET", path)
+        assert status == 200, body
+        return body
+
+    def post(self, path: str, body: Any = None) -> Any:
+        status, result = self.call("POST", path, body if body is not None else {})
+        assert status in (200, 201), result
+        return result
+
+
+def ftp_login(address: tuple[str, int], login: str = "DEMO", password: str = "demo") -> ftplib.FTP:
+    ftp = ftplib.FTP()
+    ftp.connect(*address, timeout=10)
+    ftp.login(login, password)
+    return ftp
+
+
+def upload(ftp: ftplib.FTP, folder: str, name: str, content: bytes) -> None:
+    ftp.storbinary(f"STOR {folder}/{name}", io.BytesIO(content))
+
+
+def wait_for_files(ftp: ftplib.FTP, folder: str, count: int = 1, timeout: float = 5) -> list[str]:
+    """The .csv files in folder once there are at least `count` of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        names = sorted(n.rsplit("/", 1)[-1] for n in ftp.nlst(folder) if n.endswith(".csv"))
+        if len(names) >= count or time.monotonic() > deadline:
+            return names
+        time.sleep(0.01)
+
+
+def download(ftp: ftplib.FTP, path: str) -> bytes:
+    buf = io.BytesIO()
+    ftp.retrbinary(f"RETR {path}", buf.write)
+    return buf.getvalue()

@@ -1,9 +1,10 @@
 """Timestamps taken inside a running sandbox, without changing the simulator's code.
 
-The probe wraps a few methods of one Engine instance (instance attributes shadow the class's
-methods): when an inbound document was submitted by the FTP thread, when the engine thread started
-and finished it, and how long the desk, the effects and the delivery took. All times are
-`time.perf_counter()` values, comparable with the client's since everything runs in one process.
+The probe wraps a few methods of one Engine instance, of its desk and of its spec pack's flows
+(instance attributes shadow the class's methods): when an inbound document was submitted by the
+FTP thread, when the engine thread started and finished it, and how long parsing, the desk, the
+effects and the delivery took. All times are `time.perf_counter()` values, comparable with the
+client's since everything runs in one process.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ class FileTiming:
     started: float = 0.0  # engine thread: _process begins
     finished: float = 0.0  # engine thread: _process returns (the answer is in OUT)
     receive: float = 0.0  # desk.receive: parse, per-line checks, order inserts
+    parse: float = 0.0  # FlowSpec.parse, inside receive: decode, csv, per-field checks
     apply: float = 0.0  # engine._apply: journal, answer CSV into the outbox, scheduled events
+    write: float = 0.0  # FlowSpec.write, inside apply: the answer CSV
     deliver: float = 0.0  # engine._deliver: answer written to OUT (fsync + rename)
 
     @property
@@ -84,13 +87,16 @@ class EngineProbe:
         engine._apply = self._part("apply", apply)  # type: ignore[method-assign]
         engine._deliver = self._part("deliver", deliver)  # type: ignore[method-assign]
         engine.desk.receive = self._part("receive", receive)  # type: ignore[method-assign]
+        for flow in engine.pack.flows.values():  # frozen dataclasses: set the shadowing attribute directly
+            object.__setattr__(flow, "parse", self._part("parse", flow.parse))
+            object.__setattr__(flow, "write", self._part("write", flow.write))
 
     def _part(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """fn, adding its duration to the current file's `name` field when called inside _process."""
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             timing = self._current
-            if timing is None or threading.current_thread().name != "opsim-engine":
+            if timing is None or threading.current_thread().name != "opsim-engine":  # e.g. the client's own parse
                 return fn(*args, **kwargs)
             start = time.perf_counter()
             try:

@@ -278,38 +278,49 @@ class BulkResult:
     build: float  # client: building and encoding the file (not part of the latency)
     latency: float  # STOR start -> AR listed in OUT
     stor: float  # STOR start -> 226 received
-    upload: float
-    queue: float
+    upload: float  # STOR start -> handed to the engine
+    queue: float  # handed -> engine starts
     timing: FileTiming
-    seen: float
+    seen: float  # engine end -> the client's NLST lists it
     ar: ArSummary
     answer: str
+    journal: str  # the journal's outcome for the inbound file, e.g. "10000 lines: 10000 OK, 0 KO"
 
 
-def bulk(box: Sandbox, probe: EngineProbe, orders: int, poll_sleep: float, progress: Progress,
-         seq: int) -> BulkResult:
+def bulk(box: Sandbox, probe: EngineProbe, orders: int, poll_sleep: float, progress: Progress, seq: int,
+         prefix: str = "BBULK") -> BulkResult:
     """One Cmd_Acces file of `orders` new-socket orders (addresses reused, references distinct)."""
     client = OcClient(box, poll_sleep)
     try:
         progress.step(f"building a {orders}-order Cmd_Acces file")
         b0 = time.perf_counter()
         addresses = client.addresses(min(orders, 500))
-        content = client.content(_orders(addresses, orders, "BBULK"))
+        content = client.content(_orders(addresses, orders, prefix))
         build = time.perf_counter() - b0
         name = client.filename(seq)
-        progress.step(f"uploading {len(content) / 1e6:.1f} MB and waiting for the AR")
+        progress.step(f"uploading {name} ({len(content) / 1e6:.1f} MB), polling OUT every "
+                      f"{poll_sleep * 1000:g} ms for the AR")
         t0 = time.perf_counter()
         client.store(name, content)
         t1 = time.perf_counter()
         answer, seen = client.wait_answer(timeout=300)
         timing = probe.wait_finished(name, timeout=300)
-        progress.step("reading the AR")
+        progress.step(f"reading the AR ({time.perf_counter() - t0:.2f} s after STOR)")
         ar = read_ar(box, client.fetch(answer))
         return BulkResult(orders=orders, size=len(content), build=build, latency=seen - t0, stor=t1 - t0,
                           upload=timing.submitted - t0, queue=timing.started - timing.submitted, timing=timing,
-                          seen=seen - timing.finished, ar=ar, answer=answer)
+                          seen=seen - timing.finished, ar=ar, answer=answer, journal=journal_outcome(box, name))
     finally:
         client.close()
+
+
+def journal_outcome(box: Sandbox, filename: str) -> str:
+    """What GET /api/journal says about an inbound file (its "N lines: x OK, y KO" line)."""
+    url = f"{box.http_url}/api/journal?tenant={TENANT}&limit=50"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        entries = json.load(response)
+    return next((e["outcome"] for e in reversed(entries) if e["filename"] == filename and e["direction"] == "in"),
+                "not in the journal")
 
 
 # ---------------------------------------------------------------------- helpers

@@ -16,14 +16,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 from .clock import VirtualClock
-from .documents import Effects, Finding, InboundDocument
+from .documents import Effects, Finding, InboundDocument, OutboundDocument
 from .operators.covage.access import AccessDesk
 from .specs.codec import SpecPack
-from .store import Store
+from .store import Event, Store
 from .transports.mailbox import Mailboxes
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ class Engine:
     def recover(self) -> None:
         """Deliver what was committed but not delivered, and process what waits in IN."""
         self.call(self._deliver)
+        for tenant, path in self.mailboxes.unfinished_uploads():
+            path.unlink()
+            self.note(Finding(tenant, "ftp", "in", "", "", "upload aborted",
+                              "transfer cut by a server stop (never acknowledged): the file is ignored"))
         for drop, path in self.mailboxes.inbound_files():
             self.submit(self._document(drop.tenant, "ftp", drop.network, drop.area, drop.location,
                                        drop.filename, path.read_bytes()), path)
@@ -185,22 +190,39 @@ class Engine:
             events = self.store.due_events(self.clock.timestamp())
             if not events:
                 return
-            for event in events:
-                # An event happens at its due time: dates in the answer are the contract's, not the
-                # moment a frozen clock was advanced past them.
-                at = datetime.fromtimestamp(event.due)
-                try:
-                    with self.store.transaction():
-                        effects = self.desk.on_event(event.kind, event.tenant, event.ref, event.payload, at)
-                        self._apply(effects, at)
-                        self.store.mark_event_done(event.id)
-                except Exception as e:
-                    log.exception("engine: event %s failed", event)
-                    with self.store.transaction():
-                        self.store.mark_event_done(event.id)
-                        self._journal(Finding(event.tenant, "clock", "out", event.kind, "", "internal error",
-                                              f"{type(e).__name__}: {e}"), at)
+            try:
+                with self.store.transaction():
+                    self._fire(events)
+            except Exception:
+                log.exception("engine: a batch of %d events failed, retrying one by one", len(events))
+                for event in events:
+                    self._fire_alone(event)
             self._deliver()
+
+    def _fire(self, events: list[Event]) -> None:
+        """Due events fire together: the answers of one moment share a file per tenant and flow, as an
+        OI's batch run would emit them."""
+        for due, group in groupby(events, key=lambda e: e.due):
+            # An event happens at its due time: dates in the answer are the contract's, not the moment
+            # a frozen clock was advanced past them.
+            at = datetime.fromtimestamp(due)
+            effects = Effects()
+            for event in group:
+                effects.extend(self.desk.on_event(event.kind, event.tenant, event.ref, event.payload, at))
+                self.store.mark_event_done(event.id)
+            effects.outbound = merge(effects.outbound)
+            self._apply(effects, at)
+
+    def _fire_alone(self, event: Event) -> None:
+        try:
+            with self.store.transaction():
+                self._fire([event])
+        except Exception as e:
+            log.exception("engine: event %s failed", event)
+            with self.store.transaction():
+                self.store.mark_event_done(event.id)
+                self._journal(Finding(event.tenant, "clock", "out", event.kind, "", "internal error",
+                                      f"{type(e).__name__}: {e}"), datetime.fromtimestamp(event.due))
 
     # ------------------------------------------------------------------ effects
     def _apply(self, effects: Effects, now: datetime) -> None:
@@ -231,6 +253,18 @@ class Engine:
             if not target.exists():
                 self.mailboxes.write_atomically(target, out.content)
             self.store.mark_delivered(out.id)
+
+
+def merge(documents: list[OutboundDocument]) -> list[OutboundDocument]:
+    """One document per destination and flow, lines in the order they were produced."""
+    merged: dict[tuple, OutboundDocument] = {}
+    for doc in documents:
+        key = (doc.tenant, doc.network, doc.flow, doc.area, doc.channel)
+        if key in merged:
+            merged[key].records.extend(doc.records)
+        else:
+            merged[key] = OutboundDocument(doc.tenant, doc.network, doc.flow, list(doc.records), doc.area, doc.channel)
+    return list(merged.values())
 
 
 def _summary(records: list[dict[str, str]]) -> str:

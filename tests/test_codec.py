@@ -53,8 +53,9 @@ def test_utf8_is_accepted_with_a_warning():
 
 
 def test_missing_and_invalid_values_are_field_errors():
-    parsed = CMD.parse(CMD.write([valid_cmd(NomClient=""), valid_cmd(TypeRacco="XX"),
-                                  valid_cmd(DateCommandePrise="24/11/2026"), valid_cmd(ComplementNumeroVoieImmeuble="BIS")]))
+    records = [valid_cmd(NomClient=""), valid_cmd(TypeRacco="XX"), valid_cmd(DateCommandePrise="24/11/2026"),
+               valid_cmd(ComplementNumeroVoieImmeuble="BIS")]
+    parsed = CMD.parse(CMD.write(records))
     kinds = [[(e.column, e.kind) for e in r.errors] for r in parsed.records]
     assert kinds == [[("NomClient", MISSING)], [("TypeRacco", INVALID)], [("DateCommandePrise", INVALID)],
                      [("ComplementNumeroVoieImmeuble", INVALID)]]
@@ -115,8 +116,10 @@ def test_a_user_pack_replaces_the_default(tmp_path: Path):
         load_pack(tmp_path / "nowhere")
 
 
-@given(st.lists(st.text(alphabet=st.characters(codec="iso-8859-1", exclude_characters=";", exclude_categories=("Cc",)), max_size=20)
-                .map(str.strip), min_size=35, max_size=35))
+LATIN1_TEXT = st.characters(codec="iso-8859-1", exclude_characters=";", exclude_categories=("Cc",))
+
+
+@given(st.lists(st.text(alphabet=LATIN1_TEXT, max_size=20).map(str.strip), min_size=35, max_size=35))
 def test_any_latin1_line_round_trips(values: list[str]):
     record = dict(zip(CMD.column_names, values, strict=True))
     parsed = CMD.parse(CMD.write([record]))

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.servers import FTPServer
 
 from ..documents import Finding, InboundDocument
@@ -70,6 +70,18 @@ class TenantAuthorizer(DummyAuthorizer):
         return "Goodbye."
 
 
+class SpoolingDTPHandler(DTPHandler):
+    """Moves a finished upload into IN *before* the 226 reply: once the OC is told its file is
+    stored, a crash cannot lose it (pyftpdlib replies first and calls on_file_received after)."""
+
+    def close(self) -> None:
+        if not self._closed and self.receive and self.transfer_finished and self.file_obj is not None:
+            if not self.file_obj.closed:
+                self.file_obj.close()
+            self.cmd_channel.commit_upload(self.file_obj.name)
+        super().close()
+
+
 class TenantFTPHandler(FTPHandler):
     """Uploads to IN go to the spool first; the finished file is moved into IN and submitted."""
 
@@ -77,9 +89,17 @@ class TenantFTPHandler(FTPHandler):
     mailboxes: Mailboxes
     tenants: TenantRegistry
     channel = "ftp"
+    dtp_handler = SpoolingDTPHandler
 
     def on_connect(self) -> None:
         self._spooled: dict[str, str] = {}
+        self._committed: dict[str, str] = {}
+
+    def commit_upload(self, spooled: str) -> None:
+        target = self._spooled.pop(spooled, None)
+        if target is not None:
+            os.replace(spooled, target)
+            self._committed[spooled] = target
 
     def _tenant(self) -> str:
         account = self.tenants.by_login(self.username or "")
@@ -88,7 +108,7 @@ class TenantFTPHandler(FTPHandler):
     def ftp_STOR(self, file: str, mode: str = "w"):  # noqa: ANN201 - pyftpdlib API
         if mode != "w" or self._restart_position or self.mailboxes.drop_of(Path(file)) is None:
             return super().ftp_STOR(file, mode)
-        spooled = str(self.mailboxes.spool_path())
+        spooled = str(self.mailboxes.spool_path(self._tenant()))
         self._spooled[spooled] = file
         if super().ftp_STOR(spooled, mode) is None:
             self._spooled.pop(spooled, None)
@@ -96,12 +116,8 @@ class TenantFTPHandler(FTPHandler):
         return file
 
     def on_file_received(self, file: str) -> None:
-        target = self._spooled.pop(file, None)
-        if target is None:
-            target = file  # APPE or a resumed STOR: written in place
-        else:
-            os.replace(file, target)
-        self._submit(Path(target))
+        # A spooled upload was moved into IN by commit_upload; APPE or a resumed STOR wrote in place.
+        self._submit(Path(self._committed.pop(file, file)))
 
     def on_incomplete_file_received(self, file: str) -> None:
         target = self._spooled.pop(file, file)

@@ -95,8 +95,13 @@ class Mailboxes:
                             if drop and path.is_file() and is_document(path.name):
                                 yield drop, path
 
-    def spool_path(self) -> Path:
-        return self.spool / f"{uuid.uuid4().hex}.part"
+    def spool_path(self, tenant: str) -> Path:
+        return self.spool / f"{tenant}.{uuid.uuid4().hex}.part"
+
+    def unfinished_uploads(self) -> Iterator[tuple[str, Path]]:
+        """Uploads cut by a stop: never acknowledged to the OC, so they are dropped (tenant, path)."""
+        for path in sorted(self.spool.glob("*.part")):
+            yield path.name.split(".", 1)[0], path
 
     def out_path(self, tenant: str, location: str, filename: str) -> Path:
         return self.home(tenant) / location / filename

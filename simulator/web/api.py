@@ -128,7 +128,10 @@ def _tenant_arg() -> str:
 @api.get("/orders")
 def orders():  # noqa: ANN201
     tenant = _tenant_arg()
-    return jsonify([o.as_json() for o in sandbox().store.orders(tenant)])
+    limit = request.args.get("limit", "1000")
+    if not limit.isdigit():
+        abort(400, "limit must be a positive integer")
+    return jsonify([o.as_json() for o in sandbox().store.orders(tenant, int(limit))])
 
 
 @api.get("/orders/<ref>")

@@ -294,7 +294,8 @@ class AccessDesk:
     # ------------------------------------------------------------------ CR_STOC
     def _cr_stoc(self, record: Record, ctx: Context) -> dict[str, str] | None:
         ref = record["ReferenceCommandePriseInterneOC"]
-        answer = {"ReferenceCommandePriseInterneOC": ref, "ReferencePrestationPrise": record["ReferencePrestationPrise"],
+        answer = {"ReferenceCommandePriseInterneOC": ref,
+                  "ReferencePrestationPrise": record["ReferencePrestationPrise"],
                   "ReferencePrise": record["ReferencePrise"], "DateMadPrise": day(ctx.now)}
         order = self.store.get_order(ctx.doc.tenant, ref)
         try:

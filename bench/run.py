@@ -1,0 +1,289 @@
+"""Benchmark of the sandbox as an OC sees it: `python -m bench.run` (`make bench`).
+
+1. FTP drop -> AR latency over --drops single-order Cmd_Acces files (target: median < 50 ms);
+2. one --orders-order Cmd_Acces file -> AR (target: < 1 s), with the engine's share;
+3. sandbox start: Sandbox(config).start() until the FTP server answers (target: < 1.5 s).
+
+The table goes to stdout (or JSON with --json), progress to stderr. Exit status 1 when an answer
+is wrong (missing lines, KO lines), never because a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import scenarios
+from .probes import EngineProbe, FileTiming
+
+TARGETS = {"drop_median_ms": 50.0, "bulk_latency_ms": 1000.0, "start_ms": 1500.0}
+
+
+# ---------------------------------------------------------------------- figures
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def distribution(seconds: Sequence[float]) -> dict[str, float]:
+    """median, p90, p99, max and mean in milliseconds."""
+    ms = [s * 1000 for s in seconds]
+    return {"median": percentile(ms, 50), "p90": percentile(ms, 90), "p99": percentile(ms, 99), "max": max(ms),
+            "mean": statistics.fmean(ms)}
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores, RAM, Python and OS of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram_gib, "python": platform.python_version(),
+            "os": platform.platform()}
+
+
+# ---------------------------------------------------------------------- the run
+def _parts(timings: Sequence[FileTiming]) -> dict[str, dict[str, float]]:
+    """Distributions of the engine's share of each file, by part."""
+    return {
+        "engine": distribution([t.engine for t in timings]),
+        "receive": distribution([t.receive for t in timings]),
+        "parse": distribution([t.parse for t in timings]),
+        "lines": distribution([t.receive - t.parse for t in timings]),
+        "apply": distribution([t.apply for t in timings]),
+        "write": distribution([t.write for t in timings]),
+        "effects": distribution([t.apply - t.write for t in timings]),
+        "deliver": distribution([t.deliver for t in timings]),
+        "other": distribution([t.other for t in timings]),
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the three scenarios; every figure in the result is in milliseconds."""
+    progress = scenarios.Progress()
+    profiles: dict[str, cProfile.Profile] = {}
+    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "machine": machine(),
+                              "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
+                              "options": {k: getattr(args, k) for k in
+                                          ("drops", "orders", "bulk_runs", "starts", "poll_ms", "bulk_poll_ms")},
+                              "targets": TARGETS, "problems": []}
+    with scenarios.sandbox(progress) as (box, start):
+        probe = EngineProbe(box.engine)
+        if args.drops:
+            progress.step(f"{args.drops} single-order drops, one at a time, polling OUT every {args.poll_ms:g} ms")
+            if args.profile:
+                probe.profiler = profiles["drops"] = cProfile.Profile()
+            drops, problems = scenarios.drops(box, probe, args.drops, args.poll_ms / 1000, progress)
+            probe.profiler = None
+            result["problems"] += problems
+            result["drops"] = {
+                "count": len(drops), "ok": sum(d.ok for d in drops),
+                "latency": distribution([d.latency for d in drops]),
+                "stor": distribution([d.stor for d in drops]),
+                "upload": distribution([d.upload for d in drops]),
+                "queue": distribution([d.queue for d in drops]),
+                **_parts([d.timing for d in drops]),
+                "seen": distribution([d.seen for d in drops]),
+            }
+        runs: list[scenarios.BulkResult] = []
+        for i in range(args.bulk_runs if args.orders else 0):
+            progress.step(f"file of {args.orders} orders, run {i + 1}/{args.bulk_runs}")
+            if args.profile and i == 0:
+                probe.profiler = profiles["bulk"] = cProfile.Profile()
+            b = scenarios.bulk(box, probe, args.orders, args.bulk_poll_ms / 1000, progress,
+                               seq=args.drops + 1 + i, prefix=f"BBULK{i}")
+            probe.profiler = None
+            runs.append(b)
+            if len(b.ar.records) != b.orders:
+                result["problems"].append(f"{b.answer}: {len(b.ar.records)} data lines for {b.orders} orders")
+            if b.ar.ko:
+                result["problems"].append(f"{b.answer}: {b.ar.ko} KO lines: {dict(b.ar.motifs.most_common(5))}")
+        if runs:
+            result["bulk"] = {
+                "orders": args.orders, "runs": len(runs), "bytes": runs[0].size,
+                "answers": [{"file": b.answer, "lines": b.ar.lines, "records": len(b.ar.records), "ok": b.ar.ok,
+                             "ko": b.ar.ko, "ko_motifs": dict(b.ar.motifs), "journal": b.journal} for b in runs],
+                "build": distribution([b.build for b in runs]),
+                "latency": distribution([b.latency for b in runs]),
+                "stor": distribution([b.stor for b in runs]),
+                "upload": distribution([b.upload for b in runs]),
+                "queue": distribution([b.queue for b in runs]),
+                **_parts([b.timing for b in runs]),
+                "seen": distribution([b.seen for b in runs]),
+            }
+    if args.starts:
+        progress.step(f"{args.starts} more sandbox starts in fresh data dirs")
+    starts = [start, *scenarios.extra_starts(args.starts, progress)]
+    result["start"] = {
+        "import_ms": start.imported * 1000,
+        "first": {k: v * 1000 for k, v in
+                  (("construct", start.construct), ("start", start.start), ("ready", start.ready),
+                   ("total", start.total))},
+        "runs": len(starts),
+        "total": distribution([s.total for s in starts]),
+        "construct": distribution([s.construct for s in starts]),
+        "start": distribution([s.start for s in starts]),
+        "ready": distribution([s.ready for s in starts]),
+    }
+    result["met"] = met(result)
+    if args.profile:
+        result["profiles"] = write_profiles(profiles, Path(args.profile))
+    return result
+
+
+def met(result: dict[str, Any]) -> dict[str, bool]:
+    """Which targets the run met (the large file: its median over the runs)."""
+    out = {}
+    if "drops" in result:
+        out["drop_median_ms"] = result["drops"]["latency"]["median"] < TARGETS["drop_median_ms"]
+    if "bulk" in result:
+        out["bulk_latency_ms"] = result["bulk"]["latency"]["median"] < TARGETS["bulk_latency_ms"]
+    out["start_ms"] = result["start"]["first"]["total"] < TARGETS["start_ms"]
+    return out
+
+
+def write_profiles(profiles: dict[str, cProfile.Profile], folder: Path, top: int = 30) -> dict[str, str]:
+    """Save each engine-thread profile (.prof, for pstats/snakeviz) and print its top functions on stderr."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, profile in profiles.items():
+        path = folder / f"engine-{name}.prof"
+        profile.dump_stats(path)
+        paths[name] = str(path)
+        out = io.StringIO()
+        stats = pstats.Stats(profile, stream=out)
+        stats.sort_stats("cumulative").print_stats(top)
+        stats.sort_stats("tottime").print_stats(top)
+        print(f"\n===== engine thread profile: {name} ({path})\n{out.getvalue()}", file=sys.stderr)
+    return paths
+
+
+# ---------------------------------------------------------------------- the table
+HEAD = f"{'':48} {'median':>8} {'p90':>8} {'p99':>8} {'max':>8}  target"
+
+
+def _row(label: str, d: dict[str, float] | float, target: str = "", ok: bool | None = None,
+         only: Sequence[str] = ("median", "p90", "p99", "max")) -> str:
+    """One table line: a distribution (the `only` columns of it) or a single value in the median column."""
+    d = d if isinstance(d, dict) else {"median": d}
+    cells = " ".join(f"{d[k]:8.1f}" if k in only and k in d else f"{'':8}" for k in ("median", "p90", "p99", "max"))
+    verdict = "" if ok is None else ("met" if ok else "MISSED")
+    return f"{label:48} {cells}  {target:<14} {verdict}".rstrip()
+
+
+def _engine_rows(d: dict[str, Any], only: Sequence[str]) -> list[str]:
+    return [_row("  engine: file -> AR in OUT", d["engine"], only=only),
+            _row("    desk.receive", d["receive"], only=only),
+            _row("      FlowSpec.parse (decode, csv, field checks)", d["parse"], only=only),
+            _row("      per-line checks, SQLite order inserts", d["lines"], only=only),
+            _row("    engine._apply", d["apply"], only=only),
+            _row("      FlowSpec.write (the AR CSV)", d["write"], only=only),
+            _row("      journal, outbox and event inserts", d["effects"], only=only),
+            _row("    engine._deliver (write, fsync, rename)", d["deliver"], only=only),
+            _row("    rest (sha256, COMMIT, inbox, unlink)", d["other"], only=only)]
+
+
+def table(r: dict[str, Any]) -> str:
+    """The human-readable report."""
+    m, met_ = r["machine"], r["met"]
+    rule = "-" * len(HEAD)
+    lines = [f"opsim benchmark, {r['date']}: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, "
+             f"Python {m['python']}, {m['os']}", f"command: {r['command']}", ""]
+    if "drops" in r:
+        d = r["drops"]
+        lines += [f"1. FTP drop -> AR: {d['count']} single-order Cmd_Acces files, one at a time; "
+                  f"NLST poll every {r['options']['poll_ms']:g} ms (ms)", HEAD, rule,
+                  _row("STOR start -> AR listed in OUT", d["latency"], "median < 50", met_["drop_median_ms"]),
+                  _row("  STOR start -> 226 received", d["stor"]),
+                  _row("  STOR start -> file handed to the engine", d["upload"]),
+                  _row("  engine queue wait", d["queue"]),
+                  *_engine_rows(d, ("median", "p90", "p99", "max")),
+                  _row("  engine done -> AR seen by the NLST poll", d["seen"]),
+                  f"answers: {d['ok']}/{d['count']} ARs with one OK line for the order's reference", ""]
+    if "bulk" in r:
+        b = r["bulk"]
+        only = ("median", "max")
+        lines += [f"2. One Cmd_Acces file of {b['orders']} orders ({b['bytes'] / 1e6:.2f} MB) -> AR: "
+                  f"median and max of {b['runs']} runs; NLST poll every {r['options']['bulk_poll_ms']:g} ms (ms)",
+                  HEAD, rule,
+                  _row("STOR start -> AR complete in OUT", b["latency"], "< 1000", met_["bulk_latency_ms"], only),
+                  _row("  STOR start -> 226 received", b["stor"], only=only),
+                  _row("  STOR start -> file handed to the engine", b["upload"], only=only),
+                  _row("  engine queue wait", b["queue"], only=only),
+                  *_engine_rows(b, only),
+                  _row("  engine done -> AR seen by the NLST poll", b["seen"], only=only),
+                  _row("(not counted) client builds the file", b["build"], only=only)]
+        lines += [f"{a['file']}: {a['lines']} lines = header + {a['records']} records, {a['ok']} OK, {a['ko']} KO; "
+                  f"journal: {a['journal']}" for a in b["answers"]]
+        lines.append("")
+    s = r["start"]
+    f = s["first"]
+    lines += [f"3. Sandbox start: the benchmark's sandbox, then {s['runs']} runs in fresh data dirs (ms)", HEAD, rule,
+              _row("Sandbox(config).start() -> FTP 220 banner", f["total"], "< 1500", met_["start_ms"]),
+              _row("  Sandbox(config): store, reference networks", f["construct"]),
+              _row("  .start(): engine, FTP and HTTP threads", f["start"]),
+              _row("  until the FTP banner is read", f["ready"]),
+              _row(f"Sandbox(config).start() -> FTP 220, {s['runs']} runs", s["total"], only=("median", "max")),
+              _row("(not counted) first import of simulator.sandbox", s["import_ms"]), ""]
+    if r["problems"]:
+        lines += ["PROBLEMS:", *(f"  - {p}" for p in r["problems"])]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- CLI
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--drops", type=int, default=200, help="single-order files for the latency (default 200)")
+    parser.add_argument("--orders", type=int, default=10_000, help="orders in the large file (default 10000)")
+    parser.add_argument("--bulk-runs", type=int, default=3, help="how many such files, one after the other (default 3)")
+    parser.add_argument("--starts", type=int, default=3, help="extra sandbox starts for the start time (default 3)")
+    parser.add_argument("--poll-ms", type=float, default=0.5,
+                        help="single-order drops: sleep between two NLST polls of OUT, in ms (default 0.5; 0 = none)")
+    parser.add_argument("--bulk-poll-ms", type=float, default=10.0,
+                        help="large file: sleep between two NLST polls of OUT, in ms (default 10)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="profile the engine thread (cProfile): DIR/engine-*.prof and a summary on stderr")
+    args = parser.parse_args(argv)
+    if min(args.drops, args.orders, args.bulk_runs, args.starts, args.poll_ms, args.bulk_poll_ms) < 0:
+        parser.error("counts and --poll-ms must not be negative")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = run(args)
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    return 1 if result["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

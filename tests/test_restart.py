@@ -1,0 +1,154 @@
+"""kill -9 during a flow, restart on the same data dir: nothing lost, nothing emitted twice.
+
+This runs the real `opsim up` in a subprocess and talks to it with ftplib and HTTP only.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance.client.orders import cmd_acces
+from simulator.specs.codec import load_pack
+from tests.helpers import Api, download, ftp_login, upload
+
+PACK = load_pack("acces-1.2")
+OUT = "OUT/COVA/CV"
+ORDERS = 1500
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`opsim up` as a user runs it, on fixed ports and one data dir across restarts."""
+
+    def __init__(self, data_dir: Path, config: Path):
+        self.data_dir, self.config = data_dir, config
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        # Fresh ports at each start: a killed server's ports may linger; the data dir is what persists.
+        self.ftp_port, self.http_port = free_port(), free_port()
+        self.api = Api(f"http://127.0.0.1:{self.http_port}")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir), "--config", str(self.config),
+             "--ftp-port", str(self.ftp_port), "--http-port", str(self.http_port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if self.api.call("GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"opsim up did not start: {self.proc.stdout.read() if self.proc.stdout else ''}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=10)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    config = tmp_path / "opsim.toml"
+    config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
+    srv = Server(tmp_path / "data", config)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def collect(srv: Server, ftp_seen: dict[str, bytes]) -> dict[str, bytes]:
+    """Download (and delete, as an OC does) every answer file now in OUT; remember it by name."""
+    ftp = ftp_login(("127.0.0.1", srv.ftp_port))
+    for name in ftp.nlst(OUT):
+        if name.endswith(".csv"):
+            assert name not in ftp_seen, f"{name} emitted twice"
+            ftp_seen[name] = download(ftp, f"{OUT}/{name}")
+            ftp.delete(f"{OUT}/{name}")
+    ftp.close()
+    return ftp_seen
+
+
+def lines_by_flow(files: dict[str, bytes]) -> dict[str, collections.Counter]:
+    """How many answer lines each order got, per flow."""
+    counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for name, content in files.items():
+        parsed = PACK.parse_filename(name)
+        assert parsed is not None, name
+        for record in parsed.flow.parse(content).records:
+            counts[parsed.flow.name][record["ReferenceCommandePriseInterneOC"]] += 1
+    return counts
+
+
+def wait_until(predicate, timeout: float = 30, every: float = 0.1) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(every)
+
+
+@pytest.mark.parametrize("kill_after", [0.0, 0.08, 0.3])
+def test_kill_9_during_a_flow_loses_nothing_and_emits_nothing_twice(server: Server, kill_after: float):
+    addresses = server.api.get("/addresses?network=COVA&limit=50")
+    refs = [f"K{i:05d}" for i in range(ORDERS)]
+    records = [cmd_acces(addresses[i % len(addresses)], ref) for i, ref in enumerate(refs)]
+    name = PACK.render_filename(PACK.flow("Cmd_Acces"), "COVA", "DEMO", "20261124", 1)
+    ftp = ftp_login(("127.0.0.1", server.ftp_port))
+    upload(ftp, "IN/COVA/CV", name, PACK.flow("Cmd_Acces").write(records))
+    ftp.close()
+    server.kill9()  # at once: the file may or may not have been processed
+
+    server.start()
+    seen: dict[str, bytes] = {}
+    wait_until(lambda: lines_by_flow(collect(server, seen))["AR_Cmd_Acces"].total() >= ORDERS)
+    ar = lines_by_flow(seen)["AR_Cmd_Acces"]
+    assert set(ar) == set(refs) and set(ar.values()) == {1}
+    assert len(server.api.get("/orders?tenant=DEMO&limit=10000")) == ORDERS
+
+    # Kill while the CRs of the next working day are being emitted.
+    advancing = threading.Thread(target=lambda: server.api.call("POST", "/clock/advance", {"working_days": 1}))
+    advancing.start()
+    time.sleep(kill_after)
+    server.kill9()
+    advancing.join()
+
+    server.start()
+
+    def all_answered() -> bool:
+        counts = lines_by_flow(collect(server, seen))
+        return counts["CR_Cmd_Acces"].total() >= ORDERS and counts["Cmd_STOC"].total() >= ORDERS
+
+    wait_until(all_answered)
+    time.sleep(0.5)  # anything emitted twice would show up now
+    counts = lines_by_flow(collect(server, seen))
+    for flow in ("AR_Cmd_Acces", "CR_Cmd_Acces", "Cmd_STOC"):
+        assert set(counts[flow]) == set(refs), flow
+        assert set(counts[flow].values()) == {1}, f"{flow}: some order answered twice"
+    states = collections.Counter(o["state"] for o in server.api.get("/orders?tenant=DEMO&limit=10000"))
+    assert states == {"STOC_COMMANDE": ORDERS}
+    emitted = server.api.get("/files?tenant=DEMO")
+    assert sorted(f["filename"] for f in emitted) == sorted(seen)
+    assert all(f["delivered"] for f in emitted)

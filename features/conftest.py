@@ -73,6 +73,7 @@ class World:
     oc: OcFtpClient
     admin: SandboxAdmin
     tenant: str
+    config: Config
     addresses: list[dict[str, Any]] = field(default_factory=list)
     address: dict[str, Any] | None = None
     socket: dict[str, Any] | None = None  # the free existing socket (a line of address["Lignes"]) at hand
@@ -81,6 +82,8 @@ class World:
     last_file: ReceivedFile | None = None
     last_line: dict[str, str] | None = None
     sent_ref: str | None = None  # the order line a reject case is about (None: the file as a whole)
+    sent_file: str | None = None  # the name of the last file dropped as a whole-file reject case
+    unread: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)  # (flow, ref) -> lines
     _refs: int = 0
 
     def new_ref(self) -> str:
@@ -118,11 +121,23 @@ class World:
         return received
 
     def receive_for_order(self, flow: str, ref: str | None = None) -> dict[str, str]:
+        """The next `flow` line about an order: the OI may answer several orders in one file, so the
+        other lines of that file wait in `unread` for their own step."""
         order = self.orders[ref] if ref else self.order
-        line = self.receive(flow, order.ref).line_for(order.ref)
+        waiting = self.unread.get((flow, order.ref))
+        if not waiting:
+            received = self.receive(flow, order.ref)
+            for line in received.records:
+                self.unread.setdefault((flow, line["ReferenceCommandePriseInterneOC"]), []).append(line)
+            waiting = self.unread[(flow, order.ref)]
+        line = waiting.pop(0)
         order.answers[flow] = line
         self.last_line = line
         return line
+
+    def unread_lines(self, flow: str | None = None) -> list[str]:
+        return [f"{f} line for {ref}" for (f, ref), lines in self.unread.items() for _ in lines
+                if flow is None or f == flow]
 
     def expected(self, column: str, token: str) -> str | None:
         """The value a table cell asks for; None for (set), checked apart."""
@@ -173,8 +188,8 @@ def oc(opsim_sandbox: Any, opsim_config: Config, admin: SandboxAdmin) -> Iterato
 
 
 @pytest.fixture
-def world(oc: OcFtpClient, admin: SandboxAdmin) -> World:
-    return World(oc, admin, oc.oc_code)
+def world(oc: OcFtpClient, admin: SandboxAdmin, opsim_config: Config) -> World:
+    return World(oc, admin, oc.oc_code, opsim_config)
 
 
 def table(datatable: list[list[str]]) -> dict[str, str]:
@@ -252,14 +267,15 @@ def file_for_named_order(world: World, flow: str, ref: str, datatable: list[list
 def no_file_of_flow(world: World, flow: str) -> None:
     world.oc.flow(flow)  # a typo in the flow name must not make this step pass
     world.oc.poll()  # answers to a clock move are in OUT when the API call returns: one look is enough
-    arrived = [f.name for f in world.oc.inbox if f.flow_name == flow]
-    assert not arrived, f"unexpected {flow} files: {arrived}"
+    arrived = [f.name for f in world.oc.inbox if f.flow_name == flow] + world.unread_lines(flow)
+    assert not arrived, f"unexpected {flow} answers: {arrived}"
 
 
 @then("no file has arrived")
 def no_file(world: World) -> None:
     world.oc.poll()
-    assert not world.oc.inbox, f"unexpected files: {[f.name for f in world.oc.inbox]}"
+    arrived = [f.name for f in world.oc.inbox] + world.unread_lines()
+    assert not arrived, f"unexpected answers: {arrived}"
 
 
 def route_block(line: Mapping[str, str], n: int = 1) -> dict[str, str]:

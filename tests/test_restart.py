@@ -6,9 +6,11 @@ This runs the real `opsim up` in a subprocess and talks to it with ftplib and HT
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
+import queue
+import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,48 +28,43 @@ OUT = "OUT/COVA/CV"
 ORDERS = 1500
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    """`opsim up` as a user runs it, on fixed ports and one data dir across restarts."""
+    """`opsim up` as a user runs it: port 0 (free ports read from its ready lines), one data dir."""
 
     def __init__(self, data_dir: Path, config: Path):
         self.data_dir, self.config = data_dir, config
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        # Fresh ports at each start: a killed server's ports may linger; the data dir is what persists.
-        self.ftp_port, self.http_port = free_port(), free_port()
-        self.api = Api(f"http://127.0.0.1:{self.http_port}")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir), "--config", str(self.config),
-             "--ftp-port", str(self.ftp_port), "--http-port", str(self.http_port)],
+            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir),
+             "--config", str(self.config),
+             "--ftp-port", "0", "--http-port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda out: [lines.put(line) for line in out], args=(self.proc.stdout,),
+                         daemon=True).start()
+        ready = ""
+        while "http://" not in ready:
             try:
-                if self.api.call("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"opsim up did not start: {self.proc.stdout.read() if self.proc.stdout else ''}")
+                ready += lines.get(timeout=15)
+            except queue.Empty:
+                raise AssertionError(f"opsim up is not ready: {ready!r}") from None
+        ftp = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready)
+        http = re.search(r"(http://127\.0\.0\.1:\d+)", ready)
+        assert ftp and http, f"no ready lines: {ready!r}"
+        self.ftp_port = int(ftp[1])
+        self.api = Api(http[1])
 
     def kill9(self) -> None:
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
-        self.proc.stdout.close()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             self.proc.wait(timeout=10)
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
 
 
 @pytest.fixture
@@ -129,13 +126,19 @@ def test_kill_9_during_a_flow_loses_nothing_and_emits_nothing_twice(server: Serv
     assert len(server.api.get("/orders?tenant=DEMO&limit=10000")) == ORDERS
 
     # Kill while the CRs of the next working day are being emitted.
-    advancing = threading.Thread(target=lambda: server.api.call("POST", "/clock/advance", {"working_days": 1}))
+    def advance() -> None:
+        with contextlib.suppress(OSError):  # the server dies under this request
+            server.api.call("POST", "/clock/advance", {"working_days": 1})
+
+    advancing = threading.Thread(target=advance)
     advancing.start()
     time.sleep(kill_after)
     server.kill9()
     advancing.join()
 
     server.start()
+    if server.api.get("/clock")["now"] < "2026-11-25T10:00:00":  # the kill came before the advance
+        server.api.post("/clock/advance", {"working_days": 1})
 
     def all_answered() -> bool:
         counts = lines_by_flow(collect(server, seen))

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     up.add_argument("--ftp-port", type=int, default=None, help="FTP port, 0 for a free one (default 2121)")
     up.add_argument("--http-port", type=int, default=None, help="HTTP port, 0 for a free one (default 8080)")
+    up.add_argument("--ftp-passive-ports", default=None, metavar="FIRST-LAST",
+                    help="fixed range for FTP data connections, e.g. 30000-30009 in a container (default: any)")
     up.add_argument("--seed", type=int, default=None,
                     help="seed of the generated reference network, fixed at the first start (default 42)")
     up.add_argument("--config", type=Path, default=None, help="TOML file: tenants, Covage profile, clock")
@@ -68,7 +70,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, data_dir=args.data_dir, host=args.host, ftp_port=args.ftp_port,
-                             http_port=args.http_port, seed=args.seed)
+                             http_port=args.http_port, ftp_passive_ports=args.ftp_passive_ports, seed=args.seed)
     except ConfigError as e:
         print(f"opsim: {e}", file=sys.stderr)
         return 2

@@ -68,6 +68,7 @@ class Config:
     host: str = "127.0.0.1"
     ftp_port: int = 2121
     http_port: int = 8080
+    ftp_passive_ports: str = ""  # "30000-30009": a fixed range for containers and firewalls
     seed: int = 42
     demo_tenant: bool = True
     tenants: list[Tenant] = field(default_factory=list)
@@ -109,7 +110,7 @@ def load_config(path: Path | None = None, **flags: Any) -> Config:
             raise ConfigError(f"{path}: {e}") from e
     sandbox = raw.get("sandbox", {})
     config = Config()
-    for key in ("host", "ftp_port", "http_port", "seed", "demo_tenant"):
+    for key in ("host", "ftp_port", "http_port", "ftp_passive_ports", "seed", "demo_tenant"):
         if key in sandbox:
             setattr(config, key, sandbox[key])
     if "data_dir" in sandbox:
@@ -117,6 +118,7 @@ def load_config(path: Path | None = None, **flags: Any) -> Config:
     for key, value in flags.items():
         if value is not None:
             setattr(config, key, Path(value) if key == "data_dir" else value)
+    passive_range(config.ftp_passive_ports)  # refuse a bad range now, not at the first transfer
     config.tenants = [_tenant(t) for t in raw.get("tenants", [])]
     clock = raw.get("clock", {})
     start = clock.get("start")
@@ -126,6 +128,16 @@ def load_config(path: Path | None = None, **flags: Any) -> Config:
                                speed=float(clock.get("speed", 1.0)))
     config.covage = load_profile(dict(raw.get("covage", {})))
     return config
+
+
+def passive_range(text: str) -> list[int] | None:
+    """ "30000-30009" -> the ports; "" -> None (any free port)."""
+    if not text:
+        return None
+    m = re.fullmatch(r"(\d+)-(\d+)", text.strip())
+    if not m or not 1024 <= int(m[1]) <= int(m[2]) <= 65535:
+        raise ConfigError(f"ftp passive ports {text!r}: expected a range such as 30000-30009")
+    return list(range(int(m[1]), int(m[2]) + 1))
 
 
 def _tenant(entry: dict[str, Any]) -> Tenant:

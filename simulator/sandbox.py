@@ -12,7 +12,7 @@ from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 
 from .clock import ClockState, VirtualClock
-from .config import Config
+from .config import Config, passive_range
 from .documents import Finding
 from .engine import Engine
 from .operators.covage.access import AccessDesk, Reject
@@ -60,7 +60,8 @@ class Sandbox:
     def start(self) -> Sandbox:
         self.engine.start()
         self.engine.recover()
-        self.ftp = FtpTransport(self.engine, self.mailboxes, self.tenants, self.config.host, self.config.ftp_port)
+        self.ftp = FtpTransport(self.engine, self.mailboxes, self.tenants, self.config.host, self.config.ftp_port,
+                                passive_range(self.config.ftp_passive_ports))
         self.http = HttpTransport(create_app(self), self.config.host, self.config.http_port)
         self.ftp.start()
         self.http.start()

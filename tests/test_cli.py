@@ -71,3 +71,8 @@ def test_up_is_ready_fast_prints_endpoints_and_stops_on_ctrl_c(tmp_path: Path):
     assert proc.wait(timeout=10) == 0
     assert "stopping" in proc.stdout.read()
     proc.stdout.close()
+
+
+def test_passive_port_range_is_checked(tmp_path: Path, capsys):
+    assert main(["up", "--ftp-passive-ports", "9-3", "--data-dir", str(tmp_path)]) == 2
+    assert "30000-30009" in capsys.readouterr().err

@@ -167,13 +167,15 @@ class TenantFTPHandler(FTPHandler):
 
 
 class FtpTransport:
-    def __init__(self, engine: Engine, mailboxes: Mailboxes, tenants: TenantRegistry, host: str, port: int):
+    def __init__(self, engine: Engine, mailboxes: Mailboxes, tenants: TenantRegistry, host: str, port: int,
+                 passive_ports: list[int] | None = None):
         handler = type("OpsimFTPHandler", (TenantFTPHandler,), {
             "engine": engine, "mailboxes": mailboxes, "tenants": tenants,
             "authorizer": TenantAuthorizer(tenants, mailboxes),
             "banner": "opsim FTP (Covage-style OI sandbox) ready.",
             "auth_failed_timeout": 0.5,
             "permit_foreign_addresses": False,
+            "passive_ports": passive_ports,
         })
         self.server = FTPServer((host, port), handler)
         self.server.max_cons = 256

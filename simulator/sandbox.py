@@ -45,10 +45,8 @@ class Sandbox:
         self.networks: dict[str, ReferenceNetwork] = {
             n.interop: generate_network(n.interop, n.arcep, self.seed, profile.network_size) for n in profile.networks}
         self.mailboxes = Mailboxes(config.data_dir, profile.networks)
-        for tenant in config.all_tenants():
-            existing = {r["code"]: r for r in self.store.tenants()}
-            if tenant.code not in existing:
-                self.store.upsert_tenant(tenant.code, tenant.login, hash_password(tenant.password), tenant.email)
+        for tenant in config.all_tenants():  # the file is the truth for the tenants it names
+            self.store.upsert_tenant(tenant.code, tenant.login, hash_password(tenant.password), tenant.email)
             self.mailboxes.ensure_tree(tenant.code)
         self.tenants = TenantRegistry(self.store)
         self.desk = AccessDesk(profile, self.pack, self.networks, self.store, self.clock.calendar)

@@ -232,15 +232,14 @@ class AccessDesk:
         return matching[0]
 
     def _check_floor(self, address: Address, record: Record) -> None:
-        new_socket = record["PriseExistante"] == "N"
+        # Empty is accepted: the IPE has no staircase or floor, so an OC ordering a new socket from it
+        # may not know them; the technician locates the home on site.
         for column, known, code in (("Escalier", address.escaliers, "FADR03"),
                                     ("Etage", address.etages, "FADR04")):
             value = record[column]
             if value and value not in known:
                 raise Reject(code, f"{column} {value!r} unknown in {address.identifiant_immeuble} "
                                    f"(known: {', '.join(known)})")
-            if not value and new_socket and any(known):
-                raise Reject(code, f"{column} is needed to build a socket in {address.identifiant_immeuble}")
 
     def _check_socket(self, network: ReferenceNetwork, address: Address, record: Record,
                       ctx: Context) -> Line | None:

@@ -130,8 +130,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if runs:
             result["bulk"] = {
                 "orders": args.orders, "runs": len(runs), "bytes": runs[0].size,
-                "answers": [{"file": b.answer, "lines": b.ar.lines, "records": len(b.ar.records), "ok": b.ar.ok,
-                             "ko": b.ar.ko, "ko_motifs": dict(b.ar.motifs), "journal": b.journal} for b in runs],
+                "answers": [{"file": b.answer, "latency_ms": b.latency * 1000, "engine_ms": b.timing.engine * 1000,
+                             "lines": b.ar.lines, "records": len(b.ar.records), "ok": b.ar.ok, "ko": b.ar.ko,
+                             "ko_motifs": dict(b.ar.motifs), "journal": b.journal} for b in runs],
                 "build": distribution([b.build for b in runs]),
                 "latency": distribution([b.latency for b in runs]),
                 "stor": distribution([b.stor for b in runs]),
@@ -242,8 +243,8 @@ def table(r: dict[str, Any]) -> str:
                   *_engine_rows(b, only),
                   _row("  engine done -> AR seen by the NLST poll", b["seen"], only=only),
                   _row("(not counted) client builds the file", b["build"], only=only)]
-        lines += [f"{a['file']}: {a['lines']} lines = header + {a['records']} records, {a['ok']} OK, {a['ko']} KO; "
-                  f"journal: {a['journal']}" for a in b["answers"]]
+        lines += [f"{a['file']} ({a['latency_ms']:.0f} ms): {a['lines']} lines = header + {a['records']} records, "
+                  f"{a['ok']} OK, {a['ko']} KO; journal: {a['journal']}" for a in b["answers"]]
         lines.append("")
     s = r["start"]
     f = s["first"]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .probes import EngineProbe, FileTiming
 
 if TYPE_CHECKING:
+    from simulator.config import Config
     from simulator.sandbox import Sandbox
 
 START = datetime(2026, 11, 24, 10, 0, 0)  # the pytest plugin's DEFAULT_START
@@ -71,7 +72,8 @@ class StartTiming:
         return self.construct + self.start + self.ready
 
 
-def _config(data_dir: Path) -> Any:
+def _config(data_dir: Path) -> Config:
+    """The pytest plugin's configuration: loopback, free ports, clock frozen on START."""
     from simulator.config import ClockConfig, load_config
 
     config = load_config(None, data_dir=data_dir, host="127.0.0.1", ftp_port=0, http_port=0)

@@ -238,8 +238,7 @@ class Engine:
                                     flow.write(out.records), len(out.records), now.isoformat(timespec="seconds"))
             self._journal(Finding(out.tenant, out.channel, "out", out.flow, filename,
                                   _summary(out.records), location), now)
-        for event in effects.events:
-            self.store.schedule(event.due.timestamp(), event.kind, event.tenant, event.ref, event.payload)
+        self.store.schedule([(e.due.timestamp(), e.kind, e.tenant, e.ref, e.payload) for e in effects.events])
 
     def _journal(self, finding: Finding, now: datetime) -> None:
         self.store.add_journal(now.isoformat(timespec="seconds"), finding.tenant, finding.channel,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
@@ -141,6 +143,13 @@ class Store:
         self._db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                          (key, value))
 
+    def reserve_sequence(self, key: str, count: int) -> int:
+        """Reserve `count` numbers at once; returns the first."""
+        row = self._db.execute(
+            "INSERT INTO sequences VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value "
+            "RETURNING value", (key, count)).fetchone()
+        return int(row[0]) - count + 1
+
     def next_sequence(self, key: str) -> int:
         row = self._db.execute(
             "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET value = value + 1 "
@@ -165,7 +174,7 @@ class Store:
         return _order(row) if row else None
 
     def save_order(self, order: Order, step: str, detail: str = "", new: bool = False) -> None:
-        data = json.dumps(order.data, ensure_ascii=False)
+        data = _ENCODE(order.data)
         if new:
             self._db.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (order.tenant, order.ref, order.prestation, order.network, order.state, data,
@@ -177,6 +186,27 @@ class Store:
             "INSERT INTO order_history (tenant, ref, at_virtual, at_real, step, state, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (order.tenant, order.ref, order.updated, time.time(), step, order.state, detail))
+
+    def add_orders(self, orders: list[Order], step: str, detail: str = "") -> None:
+        """Insert new orders and their first history line in one round (large files)."""
+        if not orders:
+            return
+        now = time.time()
+        self._db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+            (o.tenant, o.ref, o.prestation, o.network, o.state, _ENCODE(o.data), o.created, o.updated)
+            for o in orders])
+        self._db.executemany(
+            "INSERT INTO order_history (tenant, ref, at_virtual, at_real, step, state, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", [(o.tenant, o.ref, o.updated, now, step, o.state, detail) for o in orders])
+
+    def existing_refs(self, tenant: str, refs: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(refs), 500):  # SQLite caps the number of parameters
+            chunk = refs[start:start + 500]
+            rows = self._db.execute(
+                f"SELECT ref FROM orders WHERE tenant = ? AND ref IN ({','.join('?' * len(chunk))})", (tenant, *chunk))
+            found.update(r[0] for r in rows)
+        return found
 
     def orders_on_socket(self, tenant: str, reference: str, states: list[str]) -> list[str]:
         """The tenant's orders in one of `states` that use socket `reference`."""
@@ -201,9 +231,11 @@ class Store:
         return [dict(r) for r in rows]
 
     # --- scheduled events
-    def schedule(self, due: float, kind: str, tenant: str, ref: str, payload: dict[str, Any]) -> None:
-        self._db.execute("INSERT INTO events (due, kind, tenant, ref, payload) VALUES (?, ?, ?, ?, ?)",
-                         (due, kind, tenant, ref, json.dumps(payload, ensure_ascii=False)))
+    def schedule(self, events: list[tuple[float, str, str, str, dict[str, Any]]]) -> None:
+        """Insert (due, kind, tenant, ref, payload) events."""
+        self._db.executemany("INSERT INTO events (due, kind, tenant, ref, payload) VALUES (?, ?, ?, ?, ?)",
+                             [(due, kind, tenant, ref, _ENCODE(payload) if payload else "{}")
+                              for due, kind, tenant, ref, payload in events])
 
     def due_events(self, now: float, limit: int = 500) -> list[Event]:
         rows = self._db.execute(

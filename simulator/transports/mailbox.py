@@ -39,6 +39,7 @@ class Mailboxes:
         self.networks = {n.interop: n for n in networks}
         for folder in (self.homes, self.spool, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
+        self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command
 
     def home(self, tenant: str) -> Path:
         return self.homes / tenant
@@ -56,7 +57,7 @@ class Mailboxes:
     def drop_of(self, path: Path) -> Drop | None:
         """The protocol meaning of a file path inside a home, or None if it is not an IN drop."""
         try:
-            rel = path.resolve().relative_to(self.homes.resolve())
+            rel = path.resolve().relative_to(self._homes_real)
         except ValueError:
             return None
         parts = rel.parts
@@ -74,7 +75,7 @@ class Mailboxes:
     def zone(self, tenant: str, path: Path) -> str:
         """'root' (folders above the leaves), 'in', 'out', or 'outside' for a path in a home."""
         try:
-            rel = path.resolve().relative_to(self.home(tenant).resolve()).parts
+            rel = path.resolve().relative_to(self._homes_real / tenant).parts
         except ValueError:
             return "outside"
         if len(rel) < 3 or rel[0] not in ("IN", "OUT") or rel[1] not in self.networks:

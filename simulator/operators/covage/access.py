@@ -8,7 +8,7 @@ Hotline CR). The desk receives parsed documents and returns effects; it never to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -51,12 +51,23 @@ class Reject(Exception):
 
 @dataclass
 class Context:
-    """One inbound document being processed: where answers go and what the file already used."""
+    """One inbound document being processed: where answers go, what the file already used, and the
+    orders it creates (written in one batch: a 10,000-line file is one round of inserts)."""
 
     doc: InboundDocument
     now: datetime
     effects: Effects
-    refs_in_file: set[str]
+    records: list[Record]
+    refs_in_file: set[str] = field(default_factory=set)
+    sockets_in_file: set[str] = field(default_factory=set)
+    known_refs: set[str] | None = None
+    new_orders: list[Order] = field(default_factory=list)
+    next_prestation: int = 0
+    due: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def stamp(self) -> str:
+        return stamp(self.now)
 
 
 def stamp(moment: datetime) -> str:
@@ -124,7 +135,7 @@ class AccessDesk:
         except UnreadableFile as e:
             self._reply_file_ko(doc, flow, now, str(e), effects)
             return effects
-        ctx = Context(doc, now, effects, set())
+        ctx = Context(doc, now, effects, parsed.records)
         handler = self._handlers[flow.name]
         replies = []
         ok = ko = 0
@@ -133,6 +144,7 @@ class AccessDesk:
             if reply is not None:
                 replies.append(reply)
                 ok, ko = (ok + 1, ko) if reply.get(flow.reply.get("state", ""), "OK") != "KO" else (ok, ko + 1)
+        self.store.add_orders(ctx.new_orders, "AR OK", doc.filename)
         if replies:
             effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies))
         detail = "; ".join(parsed.warnings)
@@ -155,22 +167,27 @@ class AccessDesk:
     # ------------------------------------------------------------------ Cmd_Acces
     def _order(self, record: Record, ctx: Context) -> dict[str, str]:
         ref = record["ReferenceCommandePriseInterneOC"]
-        answer = {"ReferenceCommandePriseInterneOC": ref, "DateArCommandePrise": stamp(ctx.now)}
+        answer = {"ReferenceCommandePriseInterneOC": ref, "DateArCommandePrise": ctx.stamp}
         try:
             address, line = self._check_order(record, ctx)
         except Reject as r:
             return {**answer, "EtatArCommandePrise": "KO", "MotifKoArCommandePrise": r.code,
                     "Commentaire": (r.comment or self.pack.reject_label(r.code))[:512]}
         ctx.refs_in_file.add(ref)
+        if line is not None:
+            ctx.sockets_in_file.add(line.reference_prise)
         network = self.networks[ctx.doc.network]
-        prestation = f"{network.arcep}{ctx.doc.tenant}{self.store.next_sequence('prestation'):09d}"
+        if not ctx.next_prestation:  # one reservation per file; numbers of KO lines stay unused
+            ctx.next_prestation = self.store.reserve_sequence("prestation", len(ctx.records))
+        prestation = f"{network.arcep}{ctx.doc.tenant}{ctx.next_prestation:09d}"
+        ctx.next_prestation += 1
         data = dict(record.values)
         data.update({"IdentifiantImmeuble": address.identifiant_immeuble, "Batiment": address.batiment,
                      "ReferencePrise": line.reference_prise if line else "", "channel": ctx.doc.channel})
-        order = Order(ctx.doc.tenant, ref, prestation, ctx.doc.network, State.ACKNOWLEDGED, data,
-                      ctx.now.isoformat(timespec="seconds"), ctx.now.isoformat(timespec="seconds"))
-        self.store.save_order(order, "AR OK", ctx.doc.filename, new=True)
-        self._later(ctx.effects, ctx.now, "cr_cmd", order, "cr_cmd")
+        at = ctx.now.isoformat(timespec="seconds")
+        order = Order(ctx.doc.tenant, ref, prestation, ctx.doc.network, State.ACKNOWLEDGED, data, at, at)
+        ctx.new_orders.append(order)
+        self._later(ctx.effects, ctx.now, "cr_cmd", order, "cr_cmd", cache=ctx.due)
         return {**answer, "ReferencePrestationPrise": prestation, "EtatArCommandePrise": "OK"}
 
     def _check_order(self, record: Record, ctx: Context) -> tuple[Address, Line | None]:
@@ -181,7 +198,10 @@ class AccessDesk:
             raise Reject("FIMP12", f"TypeCommandeDemande {record['TypeCommandeDemande']!r} not one of "
                                    f"{'|'.join(ORDER_TYPES)}")
         ref = record["ReferenceCommandePriseInterneOC"]
-        if ref in ctx.refs_in_file or self.store.get_order(ctx.doc.tenant, ref):
+        if ctx.known_refs is None:  # one query for the whole file
+            ctx.known_refs = self.store.existing_refs(
+                ctx.doc.tenant, [r["ReferenceCommandePriseInterneOC"] for r in ctx.records])
+        if ref in ctx.refs_in_file or ref in ctx.known_refs:
             raise Reject("FIMP13", f"ReferenceCommandePriseInterneOC {ref} already used")
         network = self.networks[ctx.doc.network]
         address = self._building(network, record)
@@ -255,19 +275,18 @@ class AccessDesk:
             raise Reject("FIMP02", f"ReferencePrise {reference} unknown")
         if line.hexacle != address.hexacle or line.batiment != address.batiment:
             raise Reject("FIMP03", f"ReferencePrise {reference} is not at this address")
-        for other in self._orders_on_line(ctx.doc.tenant, reference):
-            raise Reject("FIMP19", f"ReferencePrise {reference} is already assigned to order {other}")
+        taken = self.store.orders_on_socket(ctx.doc.tenant, reference, [s.value for s in BEFORE_MAD | AFTER_MAD])
+        if taken or reference in ctx.sockets_in_file:
+            raise Reject("FIMP19", f"ReferencePrise {reference} is already assigned to order "
+                                   f"{taken[0] if taken else 'of this file'}")
         return line
-
-    def _orders_on_line(self, tenant: str, reference: str) -> list[str]:
-        return self.store.orders_on_socket(tenant, reference, [s.value for s in BEFORE_MAD | AFTER_MAD])
 
     # ------------------------------------------------------------------ Annul_Acces
     def _cancel(self, record: Record, ctx: Context) -> dict[str, str]:
         ref = record["ReferenceCommandePriseInterneOC"]
         answer = {"ReferenceCommandePriseInterneOC": ref,
                   "ReferencePrestationPrise": record["ReferencePrestationPrise"],
-                  "DateCrCommandeAnnulPrise": stamp(ctx.now), "TypeOperation": "ANNUL"}
+                  "DateCrCommandeAnnulPrise": ctx.stamp, "TypeOperation": "ANNUL"}
         order = self.store.get_order(ctx.doc.tenant, ref)
         try:
             if record.errors:
@@ -490,8 +509,13 @@ class AccessDesk:
         self.store.save_order(order, step, detail)
 
     def _later(self, effects: Effects, now: datetime, kind: str, order: Order, timing: str,
-               payload: dict[str, Any] | None = None) -> None:
-        due = self.profile.timings[timing].after(now, self.calendar)
+               payload: dict[str, Any] | None = None, cache: dict[str, datetime] | None = None) -> None:
+        if cache is not None and timing in cache:
+            due = cache[timing]
+        else:
+            due = self.profile.timings[timing].after(now, self.calendar)
+            if cache is not None:
+                cache[timing] = due
         effects.events.append(ScheduledEvent(due, kind, order.tenant, order.ref, payload or {}))
 
     def _new_socket_reference(self, network: ReferenceNetwork) -> str:

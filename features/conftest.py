@@ -36,22 +36,6 @@ ROUTE_COLUMNS = ("NomModulePm", "PositionModulePm", "ReferenceCableModulePm", "I
                  "InformationFibreModulePm", "ReferenceCablePBO", "InformationTubePBO", "InformationFibrePBO",
                  "ConnecteurPriseNumero", "ConnecteurPriseCouleur")
 
-#: Scenarios tagged with one of these fail because of a simulator bug: strict xfail, so a fix shows up as XPASS.
-KNOWN_BUGS = {
-    "bug_cr_pbo_route": (
-        "simulator/operators/covage/access.py _emit_cr: a new socket's ReferencePBO is address.pbos[0] but its "
-        "route comes from network.new_route(), which picks address.pbos[index % len(pbos)]: the CR names one PBO "
-        "and routes the fibre through another"),
-}
-
-
-def pytest_bdd_apply_tag(tag: str, function: Callable[..., object]) -> bool | None:
-    if tag in KNOWN_BUGS:
-        pytest.mark.xfail(reason=KNOWN_BUGS[tag], strict=True)(function)
-        return True
-    return None  # other tags: pytest-bdd's default (a marker of that name)
-
-
 # ---------------------------------------------------------------------------------------------- world
 @dataclass
 class OcOrder:
@@ -147,7 +131,8 @@ class World:
         if token in ("", "(empty)"):
             return ""
         if token == "(as ordered)":
-            return self.order.record.get(column, "")
+            assert column in self.order.record, f"{column} is not a column of the OC's Cmd_Acces line"
+            return self.order.record[column]
         if m := re.fullmatch(r"\(as in (\w+)\)", token):
             flow = m[1]
             assert flow in self.order.answers, f"no {flow} received yet for {self.order.ref}"
@@ -165,7 +150,8 @@ class World:
             want = self.expected(column, token)
             got = line[column]
             if (want is None and not got) or (want is not None and got != want):
-                problems.append(f"{column} = {got!r}, expected {token!r}" + (f" = {want!r}" if want else ""))
+                shown = f"{token!r}" + (f" = {want!r}" if want is not None and want != token else "")
+                problems.append(f"{column} = {got!r}, expected {shown}")
         assert not problems, f"{where}: " + "; ".join(problems)
 
     def order_state(self, ref: str | None = None) -> str:

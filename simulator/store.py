@@ -208,11 +208,11 @@ class Store:
             found.update(r[0] for r in rows)
         return found
 
-    def orders_on_socket(self, tenant: str, reference: str, states: list[str]) -> list[str]:
-        """The tenant's orders in one of `states` that use socket `reference`."""
+    def orders_on_socket(self, tenant: str | None, reference: str, states: list[str]) -> list[str]:
+        """Orders (of `tenant`, or of anyone) in one of `states` that use socket `reference`."""
         rows = self._db.execute(
-            f"SELECT ref FROM orders WHERE tenant = ? AND json_extract(data, '$.ReferencePrise') = ? "
-            f"AND state IN ({','.join('?' * len(states))})", (tenant, reference, *states))
+            f"SELECT ref FROM orders WHERE (? IS NULL OR tenant = ?) AND json_extract(data, '$.ReferencePrise') = ? "
+            f"AND state IN ({','.join('?' * len(states))})", (tenant, tenant, reference, *states))
         return [r[0] for r in rows]
 
     def orders(self, tenant: str | None = None, limit: int = 1000) -> list[Order]:

@@ -102,32 +102,6 @@ Feature: Life of an access order (Protocole Accès 1.2, from Cmd_Acces to CR MES
       | ReferencePrise | (as ordered) |
       | DateMadPrise   | 20261126     |
 
-  Scenario: Hotline: an existing socket the OC cannot name gets its reference and route by Notif_Reprov
-    When the OC orders an existing socket without its ReferencePrise in "OI" mode
-    Then an AR_Cmd_Acces file arrives for the order with
-      | EtatArCommandePrise      | OK    |
-      | ReferencePrestationPrise | (set) |
-    When 1 working day has passed
-    Then a CR_Cmd_Acces file arrives for the order with
-      | EtatCrCommandePrise | OK      |
-      | Hotline             | O       |
-      | ReferencePrise      | (empty) |
-      | ReferencePm         | (as ordered) |
-    And it carries no route optique
-    When 1 working day has passed
-    Then a Notif_Reprov file arrives for the order with
-      | ReferencePrestationPrise | (as in AR_Cmd_Acces) |
-      | MotifReprov              | Commande HOTLINE     |
-      | DateNotifReprov          | 20261126100000       |
-      | NumeroDecharge           | (set)                |
-      | ReferencePm              | (as ordered)         |
-    And its ReferencePrise is a free socket of the ordered staircase and floor
-    And it carries a route optique for the OC
-    When 4 working days have passed
-    Then a CR_MAD_Ligne file arrives for the order with
-      | EtatCrMadPrise | OK                   |
-      | ReferencePrise | (as in Notif_Reprov) |
-
   Scenario: reprovisioning during STOC: a new route by Notif_Reprov, the CR_STOC is still accepted
     Given the OC has ordered a new socket in "STOC" mode and got its AR OK
     And the order has received its CR and its Cmd_STOC
@@ -160,7 +134,6 @@ Feature: Life of an access order (Protocole Accès 1.2, from Cmd_Acces to CR MES
     Then no file has arrived
     And the order is still in state "RACCO_KO"
 
-  @bug_cr_pbo_route
   Scenario: the route optique of a new socket reaches the PBO that the CR names
     Given an apartment building served by several PBOs
     When the OC orders a new socket in "OI" mode

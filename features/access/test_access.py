@@ -46,6 +46,15 @@ def given_building_with_pbos(world: World) -> None:
         is_apartment_building(a) and len({line["ReferencePBO"] for line in a["Lignes"]}) > 1))
 
 
+@given("a free socket on the building's last staircase")
+def free_socket_last_staircase(world: World) -> None:
+    address = apartment_building(world)
+    last = address["Escaliers"][-1]
+    world.socket = next((line for line in address["Lignes"] if line["Escalier"] == last and not line["Occupee"]),
+                        None)
+    assert world.socket is not None, f"no free socket on staircase {last!r} of {address['IdentifiantImmeuble']}"
+
+
 # ---------------------------------------------------------------------------------------------- ordering
 def send_orders(world: World, records: list[Record]) -> str:
     for record in records:
@@ -82,6 +91,16 @@ def order_hotline(world: World, mode: str) -> None:
     record = order_record(world, world.new_ref(), TypeRacco=mode, PriseExistante="O", ReferencePrise="",
                           Escalier=world.socket["Escalier"], Etage=world.socket["Etage"])
     send_orders(world, [record])
+
+
+@when(parsers.parse('the OC orders {n:d} existing sockets without their ReferencePrise in "{mode}" mode in one file'))
+def order_hotlines(world: World, n: int, mode: str) -> None:
+    assert world.socket is not None, "no free socket picked"
+    send_orders(world, [order_record(world, world.new_ref(), TypeRacco=mode, PriseExistante="O", ReferencePrise="",
+                                     Escalier=world.socket["Escalier"], Etage=world.socket["Etage"])
+                        for _ in range(n)])
+    ar = world.receive("AR_Cmd_Acces")
+    assert [line["EtatArCommandePrise"] for line in ar.records] == ["OK"] * n, ar.records
 
 
 @given(parsers.parse('the OC has ordered a new socket in "{mode}" mode and got its AR OK'))
@@ -165,6 +184,23 @@ def free_socket_of_floor(world: World) -> None:
                   and (line["Escalier"], line["Etage"]) == (record["Escalier"], record["Etage"])}
     got = world.last_line["ReferencePrise"]
     assert got in candidates, f"ReferencePrise {got!r} is not one of the free sockets there: {sorted(candidates)}"
+
+
+@then("its ReferencePBO is the PBO of the socket it names")
+def pbo_of_named_socket(world: World) -> None:
+    line = world.last_line
+    assert line is not None
+    socket = line["ReferencePrise"]
+    pbo = {s["ReferencePrise"]: s["ReferencePBO"] for s in apartment_building(world)["Lignes"]}.get(socket)
+    assert pbo is not None, f"{socket} is not a socket of the building"
+    assert line["ReferencePBO"] == pbo, f"ReferencePBO {line['ReferencePBO']}, but {socket} is on {pbo}"
+
+
+@then("each order gets a Notif_Reprov with a ReferencePrise of its own")
+def hotline_sockets_differ(world: World) -> None:
+    sockets = {ref: world.receive_for_order("Notif_Reprov", ref)["ReferencePrise"] for ref in world.orders}
+    assert all(sockets.values()), f"a Notif_Reprov without ReferencePrise: {sockets}"
+    assert len(set(sockets.values())) == len(sockets), f"one socket given to several orders: {sockets}"
 
 
 @then("its route optique reaches the PBO it names")

@@ -281,12 +281,13 @@ class ReferenceNetwork:
         result = [address for address in self.addresses if address.deployed]
         return result if limit is None else result[:limit]
 
-    def new_route(self, address: Address, index: int) -> Route:
+    def new_route(self, address: Address, index: int, pbo: str | None = None) -> Route:
         """A deterministic route for a NEW socket at `address`; `index` is the caller's counter.
 
         The route uses PM positions after those of the existing lines, so it never clashes
-        with them, and different `index` values give different PM positions.
-        Raises ValueError for a building without PBO (not deployed).
+        with them, and different `index` values give different PM positions. `pbo` forces the
+        PBO the fibre goes through (one of the building's), e.g. the one serving the staircase.
+        Raises ValueError for a building without PBO (not deployed) or a PBO not in it.
         """
         if not address.pbos:
             raise ValueError(
@@ -295,8 +296,10 @@ class ReferenceNetwork:
         if index < 0:
             raise ValueError("index must be >= 0")
         pm = self.pm_of(address)
-        pbo_reference = address.pbos[index % len(address.pbos)]
-        pbo_slot = self._pbo_used[pbo_reference] + index // len(address.pbos)
+        if pbo is not None and pbo not in address.pbos:
+            raise ValueError(f"{pbo} does not serve {address.identifiant_immeuble}")
+        pbo_reference = pbo or address.pbos[index % len(address.pbos)]
+        pbo_slot = self._pbo_used[pbo_reference] + (index if pbo else index // len(address.pbos))
         return build_route(pm.reference, pbo_reference, self._pm_used[pm.reference] + index, pbo_slot)
 
     def ipe_record(self, address: Address) -> dict[str, str]:

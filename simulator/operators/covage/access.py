@@ -157,7 +157,7 @@ class AccessDesk:
         reply = flow.reply or self.pack.flow("Cmd_Acces").reply
         code = self.pack.validation_codes["invalid"]
         effects.outbound.append(OutboundDocument(doc.tenant, doc.network, reply["flow"], [{
-            reply["state"]: "KO", reply["motif"]: code, reply["date"]: stamp(now),
+            reply["state"]: "KO", reply["motif"]: code, **({reply["date"]: stamp(now)} if "date" in reply else {}),
             reply["comment"]: f"{doc.filename}: {reason}"[:512],
             **({"TypeOperation": "ANNUL"} if flow.name == "Annul_Acces" else {}),
         }]))
@@ -314,7 +314,7 @@ class AccessDesk:
         ref = record["ReferenceCommandePriseInterneOC"]
         answer = {"ReferenceCommandePriseInterneOC": ref,
                   "ReferencePrestationPrise": record["ReferencePrestationPrise"],
-                  "ReferencePrise": record["ReferencePrise"], "DateMadPrise": day(ctx.now)}
+                  "ReferencePrise": record["ReferencePrise"]}  # no DateMadPrise on KO: billing starts there
         order = self.store.get_order(ctx.doc.tenant, ref)
         try:
             if record.errors:
@@ -389,16 +389,15 @@ class AccessDesk:
         assert address is not None, "orders only reference known buildings"
         pm = network.pm_of(address)
         hotline = order.data["PriseExistante"] == "O" and not order.data["ReferencePrise"]
-        if hotline:
-            line, route = None, None
-        elif order.data["ReferencePrise"]:
-            line = network.line(order.data["ReferencePrise"])
-            route = line.route if line else None
+        line = network.line(order.data["ReferencePrise"]) if order.data["ReferencePrise"] else None
+        route: Route | None = None
+        if line is not None:
+            pbo_ref, route = line.pbo, line.route
         else:
-            line, route = None, None
-            order.data["ReferencePrise"] = self._new_socket_reference(network)
-            route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"))
-        pbo_ref = line.pbo if line else address.pbos[0]
+            pbo_ref = self._pbo_serving(network, address, order.data)
+            if not hotline:  # a socket to build: its reference and a route through the PBO of its staircase
+                order.data["ReferencePrise"] = self._new_socket_reference(network)
+                route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo_ref)
         pbo = network.pbo(pbo_ref)
         order.data.update({"ReferencePBO": pbo_ref, "Hotline": "O" if hotline else "N"})
         if route is not None:
@@ -420,8 +419,13 @@ class AccessDesk:
         order.state = State.ROUTED
         self._touch(order, now, "CR OK" + (" Hotline" if hotline else ""))
         effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [cr]))
-        if hotline:
-            self._later(effects, now, "reprov", order, "hotline_reprov", {"motif": "Commande HOTLINE"})
+        if hotline:  # the connection work waits for the right route
+            self._later(effects, now, "reprov", order, "hotline_reprov", {"motif": "Commande HOTLINE", "hotline": True})
+        else:
+            self._schedule_connection(order, now, effects)
+
+    def _schedule_connection(self, order: Order, now: datetime, effects: Effects) -> None:
+        """Once the route is known: a Cmd_STOC (STOC mode), or the CR MAD when the OI or the OC connects."""
         mode = order.data["TypeRacco"]
         if mode == "STOC":
             self._later(effects, now, "cmd_stoc", order, "cmd_stoc")
@@ -475,6 +479,8 @@ class AccessDesk:
         if order.state not in REPROVISIONABLE:
             return
         effects.extend(self.reprovision(order, payload.get("motif", "Fibre HS"), now))
+        if payload.get("hotline"):
+            self._schedule_connection(order, now, effects)
 
     # ------------------------------------------------------------------ operator actions
     def reprovision(self, order: Order, motif: str, now: datetime, comment: str = "") -> Effects:
@@ -486,11 +492,19 @@ class AccessDesk:
         network = self.networks[order.network]
         address = network.address_by_id(order.data["IdentifiantImmeuble"])
         assert address is not None
-        if not order.data["ReferencePrise"]:
-            free = [ln for ln in network.lines_at(address, address.batiment, order.data.get("Escalier", ""),
-                                                   order.data.get("Etage", "")) if not ln.occupied]
-            order.data["ReferencePrise"] = free[0].reference_prise if free else self._new_socket_reference(network)
-        route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"))
+        if not order.data["ReferencePrise"]:  # after a Hotline CR: the socket the technician found
+            line = self._free_socket(network, address, order)
+            if line is not None:
+                order.data.update(ReferencePrise=line.reference_prise, ReferencePBO=line.pbo)
+                route = line.route
+            else:
+                order.data["ReferencePrise"] = self._new_socket_reference(network)
+                order.data["ReferencePBO"] = self._pbo_serving(network, address, order.data)
+                route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"),
+                                          order.data["ReferencePBO"])
+        else:  # another fibre through the same PBO
+            pbo = order.data.get("ReferencePBO") if order.data.get("ReferencePBO") in address.pbos else None
+            route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo)
         order.data["Route"] = route_fields(route)
         decharge = f"DCH{network.arcep}{self.store.next_sequence('decharge'):08d}"
         pm = network.pm_of(address)
@@ -517,6 +531,23 @@ class AccessDesk:
             if cache is not None:
                 cache[timing] = due
         effects.events.append(ScheduledEvent(due, kind, order.tenant, order.ref, payload or {}))
+
+    def _pbo_serving(self, network: ReferenceNetwork, address: Address, data: dict[str, Any]) -> str:
+        """The PBO of the ordered staircase (that of its existing sockets), else the building's first."""
+        for line in network.lines_at(address, address.batiment, data.get("Escalier", "")):
+            if line.batiment == address.batiment and line.pbo in address.pbos:
+                return line.pbo
+        return address.pbos[0]
+
+    def _free_socket(self, network: ReferenceNetwork, address: Address, order: Order) -> Line | None:
+        """An existing socket on the ordered floor that neither another operator nor a live order holds."""
+        live = [s.value for s in BEFORE_MAD | AFTER_MAD]
+        for line in network.lines_at(address, address.batiment, order.data.get("Escalier", ""),
+                                     order.data.get("Etage", "")):
+            if line.batiment == address.batiment and not line.occupied \
+                    and not self.store.orders_on_socket(None, line.reference_prise, live):
+                return line
+        return None
 
     def _new_socket_reference(self, network: ReferenceNetwork) -> str:
         """A socket built for an order: ARCEP format OO-XXXX-XXXX, never one of the network's."""

@@ -141,7 +141,9 @@ class Sandbox:
         start = self.config.clock.start
         if state is None and start is not None:
             # A new data dir may start at a fixed date (reproducible tests), even in the past.
-            state = ClockState(anchor_virtual=start.timestamp(), anchor_real=time.time(), speed=1.0)
+            # Frozen from the first instant, so a frozen start is exactly `start`.
+            state = ClockState(anchor_virtual=start.timestamp(), anchor_real=time.time(),
+                               speed=0.0 if self.config.clock.frozen else 1.0)
         clock = VirtualClock(state, on_change=lambda s: self.store.set_meta("clock", json.dumps(asdict(s))))
         if stored is None:
             self.store.set_meta("clock", json.dumps(asdict(clock.state)))

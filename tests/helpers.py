@@ -5,14 +5,61 @@ from __future__ import annotations
 import ftplib
 import io
 import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from conformance.client.orders import cmd_acces
 
-__all__ = ["Api", "cmd_acces", "download", "ftp_login", "upload", "wait_for_files"]
+__all__ = ["Api", "OpsimProcess", "cmd_acces", "download", "ftp_login", "upload", "wait_for_files"]
+
+
+class OpsimProcess:
+    """`opsim up` as a user runs it: port 0 (free ports read from its ready lines), one data dir."""
+
+    def __init__(self, data_dir: Path, config: Path):
+        self.data_dir, self.config = data_dir, config
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir),
+             "--config", str(self.config),
+             "--ftp-port", "0", "--http-port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda out: [lines.put(line) for line in out], args=(self.proc.stdout,),
+                         daemon=True).start()
+        ready = ""
+        while "http://" not in ready:
+            try:
+                ready += lines.get(timeout=15)
+            except queue.Empty:
+                raise AssertionError(f"opsim up is not ready: {ready!r}") from None
+        ftp = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready)
+        http = re.search(r"(http://127\.0\.0\.1:\d+)", ready)
+        assert ftp and http, f"no ready lines: {ready!r}"
+        self.ftp_port = int(ftp[1])
+        self.api = Api(http[1])
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=10)
 
 
 class Api:

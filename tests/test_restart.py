@@ -7,12 +7,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
-import queue
-import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,63 +15,24 @@ import pytest
 
 from conformance.client.orders import cmd_acces
 from simulator.specs.codec import load_pack
-from tests.helpers import Api, download, ftp_login, upload
+from tests.helpers import OpsimProcess, download, ftp_login, upload
 
 PACK = load_pack("acces-1.2")
 OUT = "OUT/COVA/CV"
 ORDERS = 1500
 
 
-class Server:
-    """`opsim up` as a user runs it: port 0 (free ports read from its ready lines), one data dir."""
-
-    def __init__(self, data_dir: Path, config: Path):
-        self.data_dir, self.config = data_dir, config
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir),
-             "--config", str(self.config),
-             "--ftp-port", "0", "--http-port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda out: [lines.put(line) for line in out], args=(self.proc.stdout,),
-                         daemon=True).start()
-        ready = ""
-        while "http://" not in ready:
-            try:
-                ready += lines.get(timeout=15)
-            except queue.Empty:
-                raise AssertionError(f"opsim up is not ready: {ready!r}") from None
-        ftp = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready)
-        http = re.search(r"(http://127\.0\.0\.1:\d+)", ready)
-        assert ftp and http, f"no ready lines: {ready!r}"
-        self.ftp_port = int(ftp[1])
-        self.api = Api(http[1])
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            self.proc.wait(timeout=10)
-
-
 @pytest.fixture
 def server(tmp_path: Path):
     config = tmp_path / "opsim.toml"
     config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
-    srv = Server(tmp_path / "data", config)
+    srv = OpsimProcess(tmp_path / "data", config)
     srv.start()
     yield srv
     srv.stop()
 
 
-def collect(srv: Server, ftp_seen: dict[str, bytes]) -> dict[str, bytes]:
+def collect(srv: OpsimProcess, ftp_seen: dict[str, bytes]) -> dict[str, bytes]:
     """Download (and delete, as an OC does) every answer file now in OUT; remember it by name."""
     ftp = ftp_login(("127.0.0.1", srv.ftp_port))
     for name in ftp.nlst(OUT):
@@ -108,7 +63,7 @@ def wait_until(predicate, timeout: float = 30, every: float = 0.1) -> None:  # n
 
 
 @pytest.mark.parametrize("kill_after", [0.0, 0.08, 0.3])
-def test_kill_9_during_a_flow_loses_nothing_and_emits_nothing_twice(server: Server, kill_after: float):
+def test_kill_9_during_a_flow_loses_nothing_and_emits_nothing_twice(server: OpsimProcess, kill_after: float):
     addresses = server.api.get("/addresses?network=COVA&limit=50")
     refs = [f"K{i:05d}" for i in range(ORDERS)]
     records = [cmd_acces(addresses[i % len(addresses)], ref) for i, ref in enumerate(refs)]

@@ -12,8 +12,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import holidays
+
+# The protocols' dates and times carry no zone: they are French civil time, whatever the host's zone.
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def to_timestamp(moment: datetime) -> float:
+    """A protocol (naive, French civil) time as a POSIX timestamp."""
+    return moment.replace(tzinfo=PARIS).timestamp() if moment.tzinfo is None else moment.timestamp()
+
+
+def from_timestamp(timestamp: float) -> datetime:
+    """A POSIX timestamp as a protocol (naive, French civil) time."""
+    return datetime.fromtimestamp(timestamp, PARIS).replace(tzinfo=None)
 
 
 class FrenchCalendar:
@@ -102,8 +116,8 @@ class VirtualClock:
         return s.anchor_virtual + (self._real_time() - s.anchor_real) * s.speed
 
     def now(self) -> datetime:
-        """Naive local (Europe/Paris civil) time: the protocols' dates carry no zone."""
-        return datetime.fromtimestamp(self.timestamp())
+        """Naive French civil time, as the protocols' dates."""
+        return from_timestamp(self.timestamp())
 
     @property
     def frozen(self) -> bool:
@@ -139,9 +153,9 @@ class VirtualClock:
     def set_time(self, moment: datetime) -> None:
         """Jump to a moment; only forward, so nothing scheduled is ever skipped backwards."""
         with self._lock:
-            if moment.timestamp() < self.timestamp():
+            if to_timestamp(moment) < self.timestamp():
                 raise ValueError("the virtual clock cannot go back in time")
-            self._set(moment.timestamp(), self._state.speed)
+            self._set(to_timestamp(moment), self._state.speed)
 
     def advance(self, hours: float = 0, working_days: int = 0, seconds: float = 0) -> datetime:
         if hours < 0 or working_days < 0 or seconds < 0:
@@ -149,7 +163,7 @@ class VirtualClock:
         with self._lock:
             target = self.calendar.add_working_days(self.now(), working_days)
             target += timedelta(hours=hours, seconds=seconds)
-            self._set(target.timestamp(), self._state.speed)
+            self._set(to_timestamp(target), self._state.speed)
             return target
 
     def describe(self) -> dict:

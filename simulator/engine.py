@@ -20,7 +20,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from .clock import VirtualClock
+from .clock import VirtualClock, from_timestamp, to_timestamp
 from .documents import Effects, Finding, InboundDocument, OutboundDocument
 from .operators.covage.access import AccessDesk
 from .specs.codec import SpecPack
@@ -205,7 +205,7 @@ class Engine:
         for due, group in groupby(events, key=lambda e: e.due):
             # An event happens at its due time: dates in the answer are the contract's, not the moment
             # a frozen clock was advanced past them.
-            at = datetime.fromtimestamp(due)
+            at = from_timestamp(due)
             effects = Effects()
             for event in group:
                 effects.extend(self.desk.on_event(event.kind, event.tenant, event.ref, event.payload, at))
@@ -222,7 +222,7 @@ class Engine:
             with self.store.transaction():
                 self.store.mark_event_done(event.id)
                 self._journal(Finding(event.tenant, "clock", "out", event.kind, "", "internal error",
-                                      f"{type(e).__name__}: {e}"), datetime.fromtimestamp(event.due))
+                                      f"{type(e).__name__}: {e}"), from_timestamp(event.due))
 
     # ------------------------------------------------------------------ effects
     def _apply(self, effects: Effects, now: datetime) -> None:
@@ -238,7 +238,7 @@ class Engine:
                                     flow.write(out.records), len(out.records), now.isoformat(timespec="seconds"))
             self._journal(Finding(out.tenant, out.channel, "out", out.flow, filename,
                                   _summary(out.records), location), now)
-        self.store.schedule([(e.due.timestamp(), e.kind, e.tenant, e.ref, e.payload) for e in effects.events])
+        self.store.schedule([(to_timestamp(e.due), e.kind, e.tenant, e.ref, e.payload) for e in effects.events])
 
     def _journal(self, finding: Finding, now: datetime) -> None:
         self.store.add_journal(now.isoformat(timespec="seconds"), finding.tenant, finding.channel,

@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 
-from .clock import ClockState, VirtualClock
+from .clock import ClockState, VirtualClock, to_timestamp
 from .config import Config, passive_range
 from .documents import Finding
 from .engine import Engine
@@ -142,7 +142,7 @@ class Sandbox:
         if state is None and start is not None:
             # A new data dir may start at a fixed date (reproducible tests), even in the past.
             # Frozen from the first instant, so a frozen start is exactly `start`.
-            state = ClockState(anchor_virtual=start.timestamp(), anchor_real=time.time(),
+            state = ClockState(anchor_virtual=to_timestamp(start), anchor_real=time.time(),
                                speed=0.0 if self.config.clock.frozen else 1.0)
         clock = VirtualClock(state, on_change=lambda s: self.store.set_meta("clock", json.dumps(asdict(s))))
         if stored is None:

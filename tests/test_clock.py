@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from simulator.clock import ClockState, Delay, FrenchCalendar, VirtualClock
+from simulator.clock import ClockState, Delay, FrenchCalendar, VirtualClock, from_timestamp, to_timestamp
 
 CAL = FrenchCalendar()
 
@@ -58,7 +58,7 @@ def test_real_time_runs_and_freeze_stops_it():
 
 def test_acceleration_and_advance():
     real = FakeTime()
-    clock = VirtualClock(ClockState(datetime(2026, 11, 24, 10).timestamp(), real.t, 1.0), real_time=real)
+    clock = VirtualClock(ClockState(to_timestamp(datetime(2026, 11, 24, 10)), real.t, 1.0), real_time=real)
     clock.set_speed(60)
     real.t += 60
     assert clock.now() == datetime(2026, 11, 24, 11)
@@ -69,6 +69,12 @@ def test_acceleration_and_advance():
         clock.advance(hours=-1)
     with pytest.raises(ValueError):
         clock.set_time(datetime(2026, 1, 1))
+
+
+def test_protocol_time_is_french_civil_time_whatever_the_host_zone():
+    assert from_timestamp(to_timestamp(datetime(2026, 11, 24, 10))) == datetime(2026, 11, 24, 10)
+    assert to_timestamp(datetime(2026, 11, 24, 10)) == datetime(2026, 11, 24, 9, tzinfo=UTC).timestamp()
+    assert to_timestamp(datetime(2026, 7, 1, 10)) == datetime(2026, 7, 1, 8, tzinfo=UTC).timestamp()
 
 
 def test_every_change_is_handed_to_the_persister():

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import Api, ftp_login
+from tests.helpers import Api, OpsimProcess, ftp_login
+
+
+@pytest.fixture
+def opsim_process(tmp_path: Path):
+    """A real `opsim up` subprocess (clock frozen on 2026-11-24 10:00), stopped after the test."""
+    config = tmp_path / "opsim.toml"
+    config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
+    process = OpsimProcess(tmp_path / "data", config)
+    process.start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture

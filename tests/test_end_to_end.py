@@ -7,23 +7,10 @@ import ftplib
 import io
 import json
 import urllib.request
-from pathlib import Path
-
-import pytest
 
 from tests.helpers import OpsimProcess, download, ftp_login, upload, wait_for_files
 
 IN, OUT = "IN/COVA/CV", "OUT/COVA/CV"
-
-
-@pytest.fixture
-def opsim(tmp_path: Path):
-    config = tmp_path / "opsim.toml"
-    config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
-    process = OpsimProcess(tmp_path / "data", config)
-    process.start()
-    yield process
-    process.stop()
 
 
 def csv_file(header: list[str], row: dict[str, str]) -> bytes:
@@ -45,14 +32,15 @@ def fetch(ftp: ftplib.FTP, flow_code: str) -> dict[str, str]:
     raise AssertionError(f"no {flow_code} file in {OUT}: {ftp.nlst(OUT)}")
 
 
-def advance(opsim: OpsimProcess, days: int) -> None:
-    req = urllib.request.Request(f"{opsim.api.base}/clock/advance", data=json.dumps({"working_days": days}).encode(),
-                                 method="POST", headers={"Content-Type": "application/json"})
+def advance(opsim_process: OpsimProcess, days: int) -> None:
+    body = json.dumps({"working_days": days}).encode()
+    req = urllib.request.Request(f"{opsim_process.api.base}/clock/advance", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
     urllib.request.urlopen(req, timeout=30).close()
 
 
-def test_stoc_order_from_cmd_to_cr_mes_with_ftplib(opsim: OpsimProcess):
-    address = opsim.api.get("/addresses?network=COVA&limit=1")[0]
+def test_stoc_order_from_cmd_to_cr_mes_with_ftplib(opsim_process: OpsimProcess):
+    address = opsim_process.api.get("/addresses?network=COVA&limit=1")[0]
     cmd_header = """
         ReferenceCommandePriseInterneOC CommuneImmeuble CodePostalImmeuble CodeInseeImmeuble
         CodeVoieRivoliImmeuble NumeroVoieImmeuble ComplementNumeroVoieImmeuble TypeVoieImmeuble
@@ -67,14 +55,14 @@ def test_stoc_order_from_cmd_to_cr_mes_with_ftplib(opsim: OpsimProcess):
              "CodeAdresseImmeuble": address["CodeAdresseImmeuble"], "Batiment": address["BatimentImmeuble"],
              "TypeRacco": "STOC", "NomClient": "MARTIN", "ReferencePm": address["ReferencePM"],
              "PriseExistante": "N", "TypeCommandeDemande": "AUTO", "DateCommandePrise": "20261124"}
-    ftp = ftp_login(("127.0.0.1", opsim.ftp_port))
+    ftp = ftp_login(("127.0.0.1", opsim_process.ftp_port))
     upload(ftp, IN, "COVA_DEMO_CMD_ACCES_V12_20261124_1.csv", csv_file(cmd_header, order))
 
     ar = fetch(ftp, "ARCMD_ACCES")
     assert (ar["ReferenceCommandePriseInterneOC"], ar["EtatArCommandePrise"]) == ("E2E-1", "OK")
     assert wait_for_files(ftp, OUT, timeout=0.3) == []  # the CR waits for its working day
 
-    advance(opsim, 1)
+    advance(opsim_process, 1)
     cr = fetch(ftp, "CrCMD_ACCES")
     assert cr["EtatCrCommandePrise"] == "OK" and cr["DateCrCommandePrise"] == "20261125100000"
     assert cr["OC1"] == "DEMO" and cr["NomModulePm1"] and cr["ConnecteurPriseNumero1"] and cr["ReferencePrise"]
@@ -103,9 +91,9 @@ def test_stoc_order_from_cmd_to_cr_mes_with_ftplib(opsim: OpsimProcess):
         "ReferenceCommandePriseInterneOC": "E2E-1", "ReferencePrestationPrise": ar["ReferencePrestationPrise"],
         "ReferencePrise": cr["ReferencePrise"], "EtatMesPrise": "OK", "DateMesPrise": "20261125"}))
     for _ in range(100):
-        if opsim.api.get("/orders/E2E-1?tenant=DEMO")["state"] == "MES":
+        if opsim_process.api.get("/orders/E2E-1?tenant=DEMO")["state"] == "MES":
             break
-    order_state = opsim.api.get("/orders/E2E-1?tenant=DEMO")
+    order_state = opsim_process.api.get("/orders/E2E-1?tenant=DEMO")
     assert order_state["state"] == "MES"
     assert [h["step"] for h in order_state["history"]] == ["AR OK", "CR OK", "Cmd STOC", "CR STOC OK", "CR MAD OK",
                                                            "CR MES OK"]

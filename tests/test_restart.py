@@ -9,7 +9,6 @@ import collections
 import contextlib
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,16 +19,6 @@ from tests.helpers import OpsimProcess, download, ftp_login, upload
 PACK = load_pack("acces-1.2")
 OUT = "OUT/COVA/CV"
 ORDERS = 1500
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    config = tmp_path / "opsim.toml"
-    config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
-    srv = OpsimProcess(tmp_path / "data", config)
-    srv.start()
-    yield srv
-    srv.stop()
 
 
 def collect(srv: OpsimProcess, ftp_seen: dict[str, bytes]) -> dict[str, bytes]:
@@ -63,50 +52,50 @@ def wait_until(predicate, timeout: float = 30, every: float = 0.1) -> None:  # n
 
 
 @pytest.mark.parametrize("kill_after", [0.0, 0.08, 0.3])
-def test_kill_9_during_a_flow_loses_nothing_and_emits_nothing_twice(server: OpsimProcess, kill_after: float):
-    addresses = server.api.get("/addresses?network=COVA&limit=50")
+def test_kill_9_during_a_flow_loses_nothing_and_emits_nothing_twice(opsim_process: OpsimProcess, kill_after: float):
+    addresses = opsim_process.api.get("/addresses?network=COVA&limit=50")
     refs = [f"K{i:05d}" for i in range(ORDERS)]
     records = [cmd_acces(addresses[i % len(addresses)], ref) for i, ref in enumerate(refs)]
     name = PACK.render_filename(PACK.flow("Cmd_Acces"), "COVA", "DEMO", "20261124", 1)
-    ftp = ftp_login(("127.0.0.1", server.ftp_port))
+    ftp = ftp_login(("127.0.0.1", opsim_process.ftp_port))
     upload(ftp, "IN/COVA/CV", name, PACK.flow("Cmd_Acces").write(records))
     ftp.close()
-    server.kill9()  # at once: the file may or may not have been processed
+    opsim_process.kill9()  # at once: the file may or may not have been processed
 
-    server.start()
+    opsim_process.start()
     seen: dict[str, bytes] = {}
-    wait_until(lambda: lines_by_flow(collect(server, seen))["AR_Cmd_Acces"].total() >= ORDERS)
+    wait_until(lambda: lines_by_flow(collect(opsim_process, seen))["AR_Cmd_Acces"].total() >= ORDERS)
     ar = lines_by_flow(seen)["AR_Cmd_Acces"]
     assert set(ar) == set(refs) and set(ar.values()) == {1}
-    assert len(server.api.get("/orders?tenant=DEMO&limit=10000")) == ORDERS
+    assert len(opsim_process.api.get("/orders?tenant=DEMO&limit=10000")) == ORDERS
 
     # Kill while the CRs of the next working day are being emitted.
     def advance() -> None:
         with contextlib.suppress(OSError):  # the server dies under this request
-            server.api.call("POST", "/clock/advance", {"working_days": 1})
+            opsim_process.api.call("POST", "/clock/advance", {"working_days": 1})
 
     advancing = threading.Thread(target=advance)
     advancing.start()
     time.sleep(kill_after)
-    server.kill9()
+    opsim_process.kill9()
     advancing.join()
 
-    server.start()
-    if server.api.get("/clock")["now"] < "2026-11-25T10:00:00":  # the kill came before the advance
-        server.api.post("/clock/advance", {"working_days": 1})
+    opsim_process.start()
+    if opsim_process.api.get("/clock")["now"] < "2026-11-25T10:00:00":  # the kill came before the advance
+        opsim_process.api.post("/clock/advance", {"working_days": 1})
 
     def all_answered() -> bool:
-        counts = lines_by_flow(collect(server, seen))
+        counts = lines_by_flow(collect(opsim_process, seen))
         return counts["CR_Cmd_Acces"].total() >= ORDERS and counts["Cmd_STOC"].total() >= ORDERS
 
     wait_until(all_answered)
     time.sleep(0.5)  # anything emitted twice would show up now
-    counts = lines_by_flow(collect(server, seen))
+    counts = lines_by_flow(collect(opsim_process, seen))
     for flow in ("AR_Cmd_Acces", "CR_Cmd_Acces", "Cmd_STOC"):
         assert set(counts[flow]) == set(refs), flow
         assert set(counts[flow].values()) == {1}, f"{flow}: some order answered twice"
-    states = collections.Counter(o["state"] for o in server.api.get("/orders?tenant=DEMO&limit=10000"))
+    states = collections.Counter(o["state"] for o in opsim_process.api.get("/orders?tenant=DEMO&limit=10000"))
     assert states == {"STOC_COMMANDE": ORDERS}
-    emitted = server.api.get("/files?tenant=DEMO")
+    emitted = opsim_process.api.get("/files?tenant=DEMO")
     assert sorted(f["filename"] for f in emitted) == sorted(seen)
     assert all(f["delivered"] for f in emitted)

@@ -75,6 +75,7 @@ def test_extra_columns_are_an_error_but_a_trailing_separator_is_not():
     (b"", "empty"),
     (b"Foo;Bar\r\n1;2\r\n", "header has 2 columns"),
     ("x".encode("utf-16"), "UTF-16"),
+    ((";".join(CMD.column_names) + "\r\n" + "X" * 200_000 + "\r\n").encode(), "not a readable CSV"),
 ])
 def test_unreadable_files_say_why(content: bytes, reason: str):
     with pytest.raises(UnreadableFile, match=reason):

@@ -115,7 +115,10 @@ class FlowSpec:
     def parse(self, content: bytes) -> ParsedFile:
         """Decode, check the header and split the lines; each record carries its field errors."""
         text, warnings = decode(content, self.pack.read_encodings if self.pack else ("cp1252",))
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=self.separator))
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=self.separator))
+        except csv.Error as e:  # e.g. a field over the csv module's 128 KiB limit
+            raise UnreadableFile(f"not a readable CSV file: {e}") from e
         rows = [r for r in rows if any(cell.strip() for cell in r)]
         if not rows:
             raise UnreadableFile("empty file: no header line")

@@ -1,0 +1,65 @@
+"""Properties of the access desk on generated files: every data line gets exactly one answer line."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conformance.client.orders import cmd_acces
+from simulator.clock import FrenchCalendar
+from simulator.config import load_profile
+from simulator.documents import InboundDocument
+from simulator.operators.covage.access import AccessDesk
+from simulator.refdata import generate_network
+from simulator.specs.codec import load_pack
+from simulator.store import Store
+
+PACK = load_pack("acces-1.2")
+CMD = PACK.flow("Cmd_Acces")
+PROFILE = load_profile({})
+NETWORK = generate_network("COVA", "CV", 42, 60)
+STORE = Store(Path(tempfile.mkdtemp()) / "props.sqlite3")
+DESK = AccessDesk(PROFILE, PACK, {"COVA": NETWORK}, STORE, FrenchCalendar())
+ADDRESSES = [dict(NETWORK.ipe_record(a), ReferencePrestationPM=NETWORK.pm_of(a).reference_prestation)
+             for a in NETWORK.deployed(20)]
+FILES = itertools.count(1)
+NOW = datetime(2026, 11, 24, 10)
+
+junk = st.text(alphabet=st.characters(codec="cp1252", exclude_characters=";\r\n\"", exclude_categories=("Cc",)),
+               max_size=40)
+mutation = st.tuples(st.sampled_from(CMD.column_names), st.one_of(st.just(""), junk))
+line = st.tuples(st.sampled_from(range(len(ADDRESSES))), st.lists(mutation, max_size=4),
+                 st.sampled_from(["", "dup"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(line, min_size=1, max_size=12))
+def test_every_line_gets_exactly_one_answer(lines):
+    number = next(FILES)
+    records = []
+    for index, (address, mutations, dup) in enumerate(lines):
+        ref = f"P{number}-{0 if dup else index}"
+        record = cmd_acces(ADDRESSES[address], ref)
+        record.update(dict(mutations))
+        records.append(record)
+    name = PACK.render_filename(CMD, "COVA", "DEMO", "20261124", number)
+    doc = InboundDocument("DEMO", "ftp", "COVA", "acces", name, CMD.write(records))
+    with STORE.transaction():
+        effects = DESK.receive(doc, NOW)
+    sent = [r for r in CMD.parse(doc.content).records]  # what the operator saw after the codec's cleaning
+    [answer] = [o for o in effects.outbound if o.flow == "AR_Cmd_Acces"]
+    assert len(answer.records) == len(sent)
+    for got, line_sent in zip(answer.records, sent, strict=True):
+        assert got["ReferenceCommandePriseInterneOC"] == line_sent["ReferenceCommandePriseInterneOC"]
+        assert got["EtatArCommandePrise"] in ("OK", "KO")
+        assert (got["EtatArCommandePrise"] == "KO") == bool(got.get("MotifKoArCommandePrise"))
+        if got["EtatArCommandePrise"] == "KO":
+            assert got["MotifKoArCommandePrise"] in PACK.rejects and got["Commentaire"]
+    accepted = [a["ReferenceCommandePriseInterneOC"] for a in answer.records if a["EtatArCommandePrise"] == "OK"]
+    assert len(accepted) == len(set(accepted)), "a reference was accepted twice"
+    assert all(STORE.get_order("DEMO", ref) for ref in accepted)

@@ -36,3 +36,20 @@ Feature: Cancelling an access order (Annul_Acces)
       | MotifKoCrAnnResCommandePrise | (empty)              |
       | DateCrCommandeAnnulPrise     | (now)                |
     And the order is in state "RESILIE"
+
+  Scenario: cancelling after the CR and the Cmd_STOC, before the CR MAD, is still an ANNUL
+    Given the OC has ordered a new socket in "STOC" mode and got its AR OK
+    And 1 working day has passed
+    Then a Cmd_STOC file arrives for the order with
+      | ReferenceCommandeSousTraitantOI | (set) |
+    When the OC cancels the order
+    Then a CR_Annulation_Acces file arrives for the order with
+      | TypeOperation             | ANNUL |
+      | EtatCrAnnResCommandePrise | OK    |
+    And the order is in state "ANNULE"
+    When the OC answers the Cmd_STOC with a CR_STOC OK
+    Then a CR_MAD_Ligne file arrives for the order with
+      | EtatCrMadPrise    | KO     |
+      | MotifKoCrMadPrise | FIMP16 |
+      | DateMadPrise      | (empty) |
+    And the order is still in state "ANNULE"

@@ -81,6 +81,14 @@ class Engine:
         self._queue.put(_Call(fn, future))
         return future.result(timeout=timeout)
 
+    def perform(self, action: Callable[[datetime], Effects]) -> None:
+        """Run an operator action (engine thread, inside `call`): its effects commit and deliver as a
+        document's would. An exception rolls everything back and reaches the caller."""
+        now = self.clock.now()
+        with self.store.transaction():
+            self._apply(action(now), now)
+        self._deliver()
+
     def note(self, finding: Finding) -> None:
         """Journal something seen by a transport (login refused, upload aborted, file fetched)."""
         self._queue.put(finding)

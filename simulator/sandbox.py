@@ -9,11 +9,12 @@ import logging
 import re
 import time
 from dataclasses import asdict
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from .clock import ClockState, VirtualClock, to_timestamp
 from .config import Config, passive_range
-from .documents import Finding
+from .documents import Effects, Finding
 from .engine import Engine
 from .operators.covage.access import AccessDesk, Reject
 from .refdata import ReferenceNetwork, generate_network
@@ -104,7 +105,7 @@ class Sandbox:
         self.store.upsert_tenant(code, login, hash_password(password), email)
         self.mailboxes.ensure_tree(code)
         self.tenants.reload()
-        self.engine._journal(Finding(code, "api", "admin", "", "", "tenant created", email), self.clock.now())
+        self.engine.note(Finding(code, "api", "admin", "", "", "tenant created", email))
         return None
 
     def mailboxes_for(self, code: str) -> list[str]:
@@ -112,17 +113,17 @@ class Sandbox:
                 for d in ("IN", "OUT") for a in ("acces", "pm")]
 
     def reprovision(self, tenant: str, ref: str, motif: str) -> str | None:
-        order = self.store.get_order(tenant, ref)
-        if order is None:
-            return f"no order {ref} for {tenant}"
-        now = self.clock.now()
+        """Operator action: a new route optique for an order (Notif_Reprov); returns an error or None."""
+        def action(now: datetime) -> Effects:
+            order = self.store.get_order(tenant, ref)
+            if order is None:
+                raise Reject("FIMP14", f"no order {ref} for {tenant}")
+            return self.desk.reprovision(order, motif, now)
+
         try:
-            with self.store.transaction():
-                effects = self.desk.reprovision(order, motif, now)
-                self.engine._apply(effects, now)
+            self.engine.perform(action)
         except Reject as r:
             return r.comment
-        self.engine._deliver()
         return None
 
     # ------------------------------------------------------------------ persisted settings

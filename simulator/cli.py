@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--http-port", type=int, default=None, help="HTTP port, 0 for a free one (default 8080)")
     up.add_argument("--ftp-passive-ports", default=None, metavar="FIRST-LAST",
                     help="fixed range for FTP data connections, e.g. 30000-30009 in a container (default: any)")
+    up.add_argument("--ftp-masquerade-address", default=None, metavar="IP",
+                    help="address given in PASV replies when clients connect through NAT (e.g. Docker on a Mac)")
     up.add_argument("--seed", type=int, default=None,
                     help="seed of the generated reference network, fixed at the first start (default 42)")
     up.add_argument("--config", type=Path, default=None, help="TOML file: tenants, Covage profile, clock")
@@ -70,7 +72,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, data_dir=args.data_dir, host=args.host, ftp_port=args.ftp_port,
-                             http_port=args.http_port, ftp_passive_ports=args.ftp_passive_ports, seed=args.seed)
+                             http_port=args.http_port, ftp_passive_ports=args.ftp_passive_ports,
+                             ftp_masquerade_address=args.ftp_masquerade_address, seed=args.seed)
     except ConfigError as e:
         print(f"opsim: {e}", file=sys.stderr)
         return 2

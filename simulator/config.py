@@ -69,6 +69,7 @@ class Config:
     ftp_port: int = 2121
     http_port: int = 8080
     ftp_passive_ports: str = ""  # "30000-30009": a fixed range for containers and firewalls
+    ftp_masquerade_address: str = ""  # the address PASV replies give, when clients reach us through NAT
     seed: int = 42
     demo_tenant: bool = True
     tenants: list[Tenant] = field(default_factory=list)
@@ -110,7 +111,8 @@ def load_config(path: Path | None = None, **flags: Any) -> Config:
             raise ConfigError(f"{path}: {e}") from e
     sandbox = raw.get("sandbox", {})
     config = Config()
-    for key in ("host", "ftp_port", "http_port", "ftp_passive_ports", "seed", "demo_tenant"):
+    for key in ("host", "ftp_port", "http_port", "ftp_passive_ports", "ftp_masquerade_address", "seed",
+                "demo_tenant"):
         if key in sandbox:
             setattr(config, key, sandbox[key])
     if "data_dir" in sandbox:

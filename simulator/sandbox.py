@@ -60,7 +60,7 @@ class Sandbox:
         self.engine.start()
         self.engine.recover()
         self.ftp = FtpTransport(self.engine, self.mailboxes, self.tenants, self.config.host, self.config.ftp_port,
-                                passive_range(self.config.ftp_passive_ports))
+                                passive_range(self.config.ftp_passive_ports), self.config.ftp_masquerade_address)
         self.http = HttpTransport(create_app(self), self.config.host, self.config.http_port)
         self.ftp.start()
         self.http.start()

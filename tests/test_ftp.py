@@ -170,3 +170,17 @@ def test_big_answer_is_never_seen_half_written(opsim_sandbox, addresses, order_f
     body = download(ftp, f"{OUT}/{files[0]}")
     assert body.count(b"\r\n") == len(addresses) * 100 + 1
     ftp.close()
+
+
+def test_passive_range_and_masquerade_address_reach_pasv_replies(opsim_config):
+    from simulator.sandbox import Sandbox
+
+    opsim_config.ftp_passive_ports = "30100-30104"
+    opsim_config.ftp_masquerade_address = "127.0.0.2"
+    with Sandbox(opsim_config) as box:
+        ftp = ftp_login(box.ftp_address)
+        reply = ftp.sendcmd("PASV")  # 227 Entering passive mode (h1,h2,h3,h4,p1,p2).
+        numbers = [int(n) for n in reply[reply.index("(") + 1:reply.index(")")].split(",")]
+        assert numbers[:4] == [127, 0, 0, 2]
+        assert 30100 <= numbers[4] * 256 + numbers[5] <= 30104
+        ftp.close()

@@ -168,7 +168,7 @@ class TenantFTPHandler(FTPHandler):
 
 class FtpTransport:
     def __init__(self, engine: Engine, mailboxes: Mailboxes, tenants: TenantRegistry, host: str, port: int,
-                 passive_ports: list[int] | None = None):
+                 passive_ports: list[int] | None = None, masquerade_address: str | None = None):
         handler = type("OpsimFTPHandler", (TenantFTPHandler,), {
             "engine": engine, "mailboxes": mailboxes, "tenants": tenants,
             "authorizer": TenantAuthorizer(tenants, mailboxes),
@@ -176,6 +176,7 @@ class FtpTransport:
             "auth_failed_timeout": 0.5,
             "permit_foreign_addresses": False,
             "passive_ports": passive_ports,
+            "masquerade_address": masquerade_address or None,
         })
         self.server = FTPServer((host, port), handler)
         self.server.max_cons = 256

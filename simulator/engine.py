@@ -54,7 +54,6 @@ class Engine:
         self.mailboxes = mailboxes
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self.processed = 0
 
     # ------------------------------------------------------------------ public, any thread
     def start(self) -> None:
@@ -174,7 +173,6 @@ class Engine:
             log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
             self._quarantine(doc, path, e, now)
             return
-        self.processed += 1
         if path is not None:
             self._remove(path, inbound_id)
         self._deliver()

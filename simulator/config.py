@@ -35,6 +35,7 @@ class Tenant:
     login: str
     password: str
     email: str = ""
+    api_token: str = ""  # Bearer token of this tenant on the admin API (sees only its own data)
 
 
 @dataclass
@@ -65,7 +66,10 @@ class ClockConfig:
 @dataclass
 class Config:
     data_dir: Path = Path(".opsim")
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # FTP (and later the other OC-facing endpoints)
+    admin_host: str = "127.0.0.1"  # the admin API, apart: it moves the clock and reads every tenant
+    admin_token: str = ""  # Bearer token for mutating calls and cross-tenant reads ("" = none)
+    admin_open: bool = False  # serve the admin API without a token beyond loopback, when told explicitly
     ftp_port: int = 2121
     http_port: int = 8080
     ftp_passive_ports: str = ""  # "30000-30009": a fixed range for containers and firewalls

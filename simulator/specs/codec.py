@@ -21,16 +21,16 @@ import yaml
 PACKS_DIR = Path(__file__).parent
 
 
-
-def _calendar(pattern: str, layout: str) -> Callable[[str], bool]:
-    """A date format: the digits, and a real calendar day (no 20261399, no 99999999)."""
-    shape = re.compile(pattern)
+def _calendar(digits: int) -> Callable[[str], bool]:
+    """A date (8 digits) or date-time (14 digits) that is a real moment: no 20261399, no 99999999."""
+    shape = re.compile(rf"^\d{{{digits}}}$")
 
     def check(value: str) -> bool:
         if not shape.match(value):
             return False
+        parts = [int(value[i:i + 2]) for i in range(4, digits, 2)]  # faster than strptime on big files
         try:
-            datetime.strptime(value, layout)
+            datetime(int(value[:4]), *parts)
         except ValueError:
             return False
         return True
@@ -49,8 +49,8 @@ def _regex(pattern: str) -> Callable[[str], bool]:
 
 #: Column formats (the `format:` of a column in flows.yaml), also used for the fields of file names.
 FORMATS: dict[str, Callable[[str], bool]] = {
-    "date": _calendar(r"^\d{8}$", "%Y%m%d"),
-    "datetime": _calendar(r"^\d{14}$", "%Y%m%d%H%M%S"),
+    "date": _calendar(8),
+    "datetime": _calendar(14),
     "digits": _regex(r"^\d+$"),
     "insee": _regex(r"^(\d{5}|2[AB]\d{3})$"),
     "postcode": _regex(r"^\d{5}$"),
@@ -128,6 +128,11 @@ class FormulaGuard:
     @cached_property
     def _first(self) -> frozenset[str]:
         return frozenset(self.triggers + self.signs)
+
+    @cached_property
+    def suspects(self) -> frozenset[str]:
+        """First characters worth a closer look (a cheap test before is_formula on every cell)."""
+        return self._first | {" "}
 
     def is_formula(self, value: str) -> bool:
         # Leading blanks are ignored: many readers (this codec too) trim cells before looking at them.
@@ -209,8 +214,10 @@ class FlowSpec:
         # Every column is looked at for formulas (any of them may be echoed or opened in a spreadsheet);
         # a column holding one is reported for that alone.
         guard = self.guard
+        suspects = guard.suspects
         formulas = [FieldError(name, FORMULA, "value would run as a formula in a spreadsheet")
-                    for name in self.column_names if guard.is_formula(values.get(name, ""))]
+                    for name in self.column_names
+                    if (v := values.get(name)) and v[0] in suspects and guard.is_formula(v)]
         if not formulas:
             return [e for c in self._ruled if (e := c.check(values.get(c.name, ""))) is not None]
         bad = {e.column for e in formulas}
@@ -260,10 +267,11 @@ class FlowSpec:
         out = io.StringIO(newline="")
         writer = csv.writer(out, delimiter=self.separator, lineterminator="\r\n")
         names = self.column_names
-        defuse = self.guard.defuse
+        defuse, suspects = self.guard.defuse, self.guard.suspects
         writer.writerow(names)
         for rec in records:
-            writer.writerow([defuse(_clean(rec.get(n, ""))) for n in names])
+            cells = [_clean(rec.get(n, "")) for n in names]
+            writer.writerow([defuse(c) if c and c[0] in suspects else c for c in cells])
         encoding = self.pack.write_encoding if self.pack else "iso-8859-1"
         return out.getvalue().encode(encoding, errors="replace")
 

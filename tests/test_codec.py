@@ -285,3 +285,11 @@ def test_no_written_cell_ever_starts_a_formula(values: list[str]):
     for written, value in zip(line, values, strict=True):  # a cell is only prefixed, and only if it would run
         cleaned = value.replace("\r", " ").replace("\n", " ").replace(";", ",")
         assert written == cleaned or (written == "'" + cleaned and RUNS.match(cleaned))
+
+
+def test_a_pack_with_a_misspelt_formula_key_says_so(tmp_path: Path):
+    for f in (Path(__file__).parents[1] / "simulator/specs/acces-1.2").glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text(encoding="utf-8").replace("  escape:", "  escpae:"),
+                                       encoding="utf-8")
+    with pytest.raises(ValueError, match="formula has unknown keys escpae"):
+        load_pack(tmp_path)

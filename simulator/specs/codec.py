@@ -311,6 +311,9 @@ class SpecPack:
         # A pack written before the formula rule still gets it: the OWASP defaults, refused as invalid.
         self.validation_codes.setdefault(FORMULA, self.validation_codes.get(INVALID, ""))
         formula = pack.get("formula") or {}
+        unknown = set(formula) - {"triggers", "signs", "number", "escape"}
+        if unknown:
+            raise ValueError(f"{folder / 'pack.yaml'}: formula has unknown keys {', '.join(sorted(unknown))}")
         self.formula = FormulaGuard(**{k: tuple(v) if isinstance(v, list) else v for k, v in formula.items()})
         self.flows: dict[str, FlowSpec] = {}
         for name, spec in (data.get("flows") or {}).items():

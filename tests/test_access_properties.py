@@ -21,6 +21,7 @@ from simulator.store import Store
 
 PACK = load_pack("acces-1.2")
 CMD = PACK.flow("Cmd_Acces")
+AR = PACK.flow("AR_Cmd_Acces")
 PROFILE = load_profile({})
 NETWORK = generate_network("COVA", "CV", 42, 60)
 STORE = Store(Path(tempfile.mkdtemp()) / "props.sqlite3")
@@ -63,3 +64,58 @@ def test_every_line_gets_exactly_one_answer(lines):
     accepted = [a["ReferenceCommandePriseInterneOC"] for a in answer.records if a["EtatArCommandePrise"] == "OK"]
     assert len(accepted) == len(set(accepted)), "a reference was accepted twice"
     assert all(STORE.get_order("DEMO", ref) for ref in accepted)
+
+
+INBOUND = [f for f in PACK.flows.values() if f.direction == "OC->OI"]
+blank_line = st.sampled_from(["", " ", ";", ";;;", " ; ;", "\t"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(INBOUND), st.lists(blank_line, max_size=5), st.sampled_from(["\r\n", "\n"]))
+def test_every_file_is_answered_or_journaled_even_without_data_line(flow, blanks, eol):
+    """A header and nothing else: flows with an answer flow get one KO line, the others a finding."""
+    number = next(FILES)
+    name = PACK.render_filename(flow, "COVA", "DEMO", "20261124", number)
+    content = (eol.join([";".join(flow.column_names), *blanks]) + eol).encode("ascii")
+    doc = InboundDocument("DEMO", "ftp", "COVA", "acces", name, content)
+    with STORE.transaction():
+        effects = DESK.receive(doc, NOW)
+    if flow.answer_flow:
+        reply = flow.reply
+        [answer] = effects.outbound
+        [line] = answer.records
+        assert answer.flow == flow.answer_flow
+        assert (line[reply["state"]], line[reply["motif"]], line[reply["comment"]]) == (
+            "KO", "FIMP16", f"{name}: no data line")
+    else:
+        assert effects.outbound == []  # CR_STOC, CR_MES: no answer flow in Accès 1.2
+        assert [(f.flow, f.outcome) for f in effects.findings] == [(flow.name, "no data line")]
+    assert effects.events == []
+
+
+formula = st.tuples(st.sampled_from(["=", "@", "+", "-"]),
+                    st.text(alphabet=st.characters(codec="cp1252", exclude_characters=";\r\n\"",
+                                                   exclude_categories=("Cc",)), min_size=1, max_size=20)
+                    ).map("".join).filter(lambda v: PACK.formula.is_formula(v) and v == v.strip())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(CMD.column_names), formula, st.sampled_from(range(len(ADDRESSES))))
+def test_a_formula_in_any_column_is_refused_naming_it(column, value, address):
+    """Whatever else the line holds, a formula makes it KO FIMP16, and the comment names the column."""
+    number = next(FILES)
+    record = cmd_acces(ADDRESSES[address], f"F{number}")
+    record[column] = value
+    names = CMD.column_names  # written by hand: the codec's writer would defuse the formula
+    content = (";".join(names) + "\r\n" + ";".join(record.get(n, "") for n in names) + "\r\n").encode("cp1252")
+    doc = InboundDocument("DEMO", "ftp", "COVA", "acces", PACK.render_filename(CMD, "COVA", "DEMO", "20261124",
+                                                                                  number), content)
+    with STORE.transaction():
+        effects = DESK.receive(doc, NOW)
+    [answer] = effects.outbound
+    [line] = answer.records
+    assert (line["EtatArCommandePrise"], line["MotifKoArCommandePrise"]) == ("KO", "FIMP16")
+    assert f"{column}: value would run as a formula in a spreadsheet" in line["Commentaire"]
+    assert STORE.get_order("DEMO", record["ReferenceCommandePriseInterneOC"]) is None
+    written = AR.write(answer.records).decode("iso-8859-1").split("\r\n")[1]
+    assert not any(PACK.formula.is_formula(cell) for cell in written.split(";"))

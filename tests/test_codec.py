@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from simulator.specs.codec import INVALID, MISSING, UnreadableFile, decode, load_pack
+from simulator.specs.codec import FORMULA, INVALID, MISSING, BadFileName, UnreadableFile, decode, load_pack
 
 PACK = load_pack("acces-1.2")
 CMD = PACK.flow("Cmd_Acces")
@@ -128,8 +131,8 @@ def test_any_latin1_line_round_trips(values: list[str]):
     assume(encoded.isascii() or not _valid_utf8(encoded))
     record = dict(zip(CMD.column_names, values, strict=True))
     parsed = CMD.parse(CMD.write([record]))
-    if any(values):
-        assert parsed.records[0].values == record
+    if any(values):  # what a spreadsheet would run comes back defused (see the formula tests)
+        assert parsed.records[0].values == {k: PACK.formula.defuse(v) for k, v in record.items()}
     else:
         assert parsed.records == []  # blank lines are not records
 
@@ -149,3 +152,144 @@ def test_decode_never_crashes_on_bytes(data: bytes):
     except UnreadableFile:
         return
     assert isinstance(text, str)
+
+
+# ---------------------------------------------------------------- files without data lines
+@pytest.mark.parametrize("after_header", ["", "\r\n", "\r\n\r\n  \r\n", ";;;;\r\n;\r\n"])
+def test_a_header_without_data_lines_parses_to_no_record(after_header: str):
+    content = (";".join(CMD.column_names) + "\r\n" + after_header).encode("ascii")
+    assert CMD.parse(content).records == []
+
+
+def test_flows_say_whether_the_protocol_answers_them():
+    answers = {name: flow.answer_flow for name, flow in PACK.flows.items() if flow.direction == "OC->OI"}
+    # CR_STOC and CR_MES have no answer flow in Accès 1.2 (spec: decisions after the first capability).
+    assert answers == {"Cmd_Acces": "AR_Cmd_Acces", "Annul_Acces": "CR_Annulation_Acces",
+                       "CR_STOC": None, "CR_MES_Ligne": None}
+
+
+# ---------------------------------------------------------------- dates
+@pytest.mark.parametrize("date", ["99999999", "20261399", "20261100", "20260230", "20250229", "00000101"])
+def test_file_names_with_an_impossible_date_are_refused_naming_it(date: str):
+    name = f"COVA_DEMO_ANNUL_ACCES_V12_{date}_1.csv"
+    assert PACK.parse_filename(name) is None
+    with pytest.raises(BadFileName, match=f"date '{date}' is not a valid date") as refused:
+        PACK.check_filename(name)
+    assert refused.value.flow is PACK.flow("Annul_Acces")  # so it is answered with that flow's answer
+
+
+def test_file_names_with_real_dates_are_accepted():
+    for date in ("20261124", "20240229", "20261231"):
+        assert PACK.check_filename(f"COVA_DEMO_CMD_ACCES_V12_{date}_1.csv").date == date
+    with pytest.raises(BadFileName, match="does not follow") as refused:
+        PACK.check_filename("COVA_DEMO_NOPE_V12_20261124_1.csv")
+    assert refused.value.flow is None
+
+
+@pytest.mark.parametrize("column, value", [("DateCommandePrise", "20261399"), ("DateInstall", "20260231"),
+                                           ("DateCommandePrise", "99999999")])
+def test_date_columns_must_be_calendar_days(column: str, value: str):
+    [record] = CMD.parse(CMD.write([valid_cmd(**{column: value})])).records
+    assert [(e.column, e.kind) for e in record.errors] == [(column, INVALID)]
+    assert "AAAAMMJJ" in str(record.errors[0])
+    datetime_flow = PACK.flow("CR_STOC")
+    values = {c: "X" for c in datetime_flow.column_names} | {"CrRaccordementPrise": "OK",
+                                                             "PrisePosee": "OUI",
+                                                             "NotificationReprovisioningHL": "NON"}
+    assert datetime_flow.validate(values | {"DateRaccordementPrise": "20261124103000"}) == []
+    [error] = datetime_flow.validate(values | {"DateRaccordementPrise": "20261124256000"})
+    assert error.column == "DateRaccordementPrise"
+
+
+# ---------------------------------------------------------------- formulas (CSV injection)
+@pytest.mark.parametrize("column, value", [
+    ("ReferenceCommandePriseInterneOC", "=1+1"),
+    ("NomClient", "@SUM(1)"),
+    ("ContactClient1", "+cmd|' /C calc'!A0"),
+    ("CommentaireCmdAcces", "-2+3"),
+    ("PrenomClient", "=HYPERLINK(\"http://x.test\",\"clic\")"),
+    ("InfoCmdAcces1", "-A1"),
+])
+def test_values_a_spreadsheet_would_run_are_refused_naming_the_column(column: str, value: str):
+    raw = ";".join(CMD.column_names) + "\r\n" + ";".join(valid_cmd(**{column: value}).values()) + "\r\n"
+    [record] = CMD.parse(raw.encode("latin-1")).records
+    assert [(e.column, e.kind) for e in record.errors] == [(column, FORMULA)]
+    assert str(record.errors[0]) == f"{column}: value would run as a formula in a spreadsheet"
+    assert PACK.code_for(record.errors) == "FIMP16"
+
+
+def test_a_formula_decides_the_code_even_with_a_missing_value():
+    errors = CMD.validate(valid_cmd(NomClient="", ReferenceCommandePriseInterneOC="=1"))
+    assert {(e.column, e.kind) for e in errors} == {("ReferenceCommandePriseInterneOC", FORMULA),
+                                                    ("NomClient", MISSING)}
+    assert PACK.code_for(errors) == PACK.validation_codes["formula"] == "FIMP16"
+
+
+@pytest.mark.parametrize("value", ["+33612345678", "-12", "-0,5", "+1.25", "-18.5 dBm", "-", "+", "A-1",
+                                   "JEAN-PIERRE", "X=Y", "O'NEIL"])
+def test_numbers_phone_numbers_and_plain_text_are_data(value: str):
+    assert CMD.validate(valid_cmd(ContactClient1=value)) == []
+    assert f";{value};".encode("latin-1") in CMD.write([valid_cmd(ContactClient1=value)])
+
+
+def test_the_writer_defuses_formulas_with_a_single_quote():
+    content = CMD.write([valid_cmd(ReferenceCommandePriseInterneOC="=1+1", NomClient="@SUM(1)",
+                                   PrenomClient="\t=X", CommentaireCmdAcces="  =1")])
+    [_, line] = content.decode("latin-1").split("\r\n")[:2]
+    cells = line.split(";")
+    assert cells[0] == "'=1+1" and cells[CMD.column_names.index("NomClient")] == "'@SUM(1)"
+    assert cells[CMD.column_names.index("PrenomClient")] == "'\t=X"
+    assert cells[CMD.column_names.index("CommentaireCmdAcces")] == "'  =1"
+    # What opsim writes, it reads back without a formula error (the quote is data), and never twice.
+    [record] = CMD.parse(content).records
+    assert record.errors == [] and record["ReferenceCommandePriseInterneOC"] == "'=1+1"
+    assert CMD.write([record.values]) == content
+
+
+def test_a_pack_without_the_formula_section_still_guards(tmp_path: Path):
+    for f in (Path(__file__).parents[1] / "simulator/specs/acces-1.2").glob("*.yaml"):
+        text = f.read_text(encoding="utf-8")
+        if f.name == "pack.yaml":
+            text = text[:text.index("  # A value a spreadsheet")]  # a pack written before the rule
+            assert "formula" not in text
+        (tmp_path / f.name).write_text(text, encoding="utf-8")
+    pack = load_pack(tmp_path)
+    flow = pack.flow("Cmd_Acces")
+    errors = flow.validate(valid_cmd(NomClient="@SUM(1)"))
+    assert [e.kind for e in errors] == [FORMULA] and pack.code_for(errors) == "FIMP16"
+    assert b";'@SUM(1);" in flow.write([valid_cmd(NomClient="@SUM(1)")])
+
+
+def test_a_pack_sets_its_own_triggers(tmp_path: Path):
+    for f in (Path(__file__).parents[1] / "simulator/specs/acces-1.2").glob("*.yaml"):
+        text = f.read_text(encoding="utf-8").replace('triggers: ["=", "@",', 'triggers: ["=", "@", "!",')
+        (tmp_path / f.name).write_text(text, encoding="utf-8")
+    flow = load_pack(tmp_path).flow("Cmd_Acces")
+    assert [e.column for e in flow.validate(valid_cmd(NomClient="!X"))] == ["NomClient"]
+    assert CMD.validate(valid_cmd(NomClient="!X")) == []  # the default pack has no such trigger
+
+
+#: The OWASP rule, written independently of the codec: what no written cell may start with.
+RUNS = re.compile(r"^ *([=@\t\r]|[+-](?!\d+(?:[.,]\d+)?(?: ?[A-Za-z]+)?$).)", re.DOTALL)
+CELL = st.tuples(st.sampled_from(["", "=", "@", "+", "-", "\t", " =", "  @", "+3", "-1"]),
+                 st.text(alphabet=st.characters(codec="iso-8859-1"), max_size=12)).map("".join)
+
+
+@given(st.lists(CELL, min_size=35, max_size=35))
+def test_no_written_cell_ever_starts_a_formula(values: list[str]):
+    record = dict(zip(CMD.column_names, values, strict=True))
+    content = CMD.write([record])
+    [header, line] = list(csv.reader(io.StringIO(content.decode("iso-8859-1"), newline=""), delimiter=";"))
+    assert header == CMD.column_names
+    assert [cell for cell in line if RUNS.match(cell)] == []
+    for written, value in zip(line, values, strict=True):  # a cell is only prefixed, and only if it would run
+        cleaned = value.replace("\r", " ").replace("\n", " ").replace(";", ",")
+        assert written == cleaned or (written == "'" + cleaned and RUNS.match(cleaned))
+
+
+def test_a_pack_with_a_misspelt_formula_key_says_so(tmp_path: Path):
+    for f in (Path(__file__).parents[1] / "simulator/specs/acces-1.2").glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text(encoding="utf-8").replace("  escape:", "  escpae:"),
+                                       encoding="utf-8")
+    with pytest.raises(ValueError, match="formula has unknown keys escpae"):
+        load_pack(tmp_path)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -19,16 +20,56 @@ import yaml
 
 PACKS_DIR = Path(__file__).parent
 
-FORMATS: dict[str, re.Pattern[str]] = {
-    "date": re.compile(r"^\d{8}$"),
-    "datetime": re.compile(r"^\d{14}$"),
-    "digits": re.compile(r"^\d+$"),
-    "insee": re.compile(r"^(\d{5}|2[AB]\d{3})$"),
-    "postcode": re.compile(r"^\d{5}$"),
+
+def _calendar(digits: int) -> Callable[[str], bool]:
+    """A date (8 digits) or date-time (14 digits) that is a real moment: no 20261399, no 99999999."""
+    shape = re.compile(rf"^\d{{{digits}}}$")
+
+    def check(value: str) -> bool:
+        if not shape.match(value):
+            return False
+        parts = [int(value[i:i + 2]) for i in range(4, digits, 2)]  # faster than strptime on big files
+        try:
+            datetime(int(value[:4]), *parts)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
+def _regex(pattern: str) -> Callable[[str], bool]:
+    shape = re.compile(pattern)
+
+    def check(value: str) -> bool:
+        return shape.match(value) is not None
+
+    return check
+
+
+#: Column formats (the `format:` of a column in flows.yaml), also used for the fields of file names.
+FORMATS: dict[str, Callable[[str], bool]] = {
+    "date": _calendar(8),
+    "datetime": _calendar(14),
+    "digits": _regex(r"^\d+$"),
+    "insee": _regex(r"^(\d{5}|2[AB]\d{3})$"),
+    "postcode": _regex(r"^\d{5}$"),
+}
+
+#: What a format looks like, for the reasons given to the OC.
+FORMAT_HINTS: dict[str, str] = {"date": "AAAAMMJJ, a real calendar day", "datetime": "AAAAMMJJHHMMSS"}
+
+#: The fields of a file-name pattern: what each matches, and the format its value must then pass.
+NAME_FIELDS: dict[str, tuple[str, str | None]] = {
+    "oi": (r"[A-Z0-9]{2,8}", None),
+    "oc": (r"[A-Z0-9]{2,8}", None),
+    "date": (r"\d{8}", "date"),
+    "seq": (r"\d{1,6}", None),
 }
 
 MISSING = "missing"
 INVALID = "invalid"
+FORMULA = "formula"  # a value a spreadsheet would run (CSV injection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +103,51 @@ class Column:
             return FieldError(self.name, INVALID, f"must be exactly {self.exact} characters")
         if self.values and value not in self.values:
             return FieldError(self.name, INVALID, f"{value!r} not one of {'|'.join(self.values)}")
-        if self.format and not FORMATS[self.format].match(value):
-            return FieldError(self.name, INVALID, f"{value!r} is not a valid {self.format}")
+        if self.format and not FORMATS[self.format](value):
+            return FieldError(self.name, INVALID, f"{value!r} is not a valid {_described(self.format)}")
         return None
+
+
+@dataclass(frozen=True)
+class FormulaGuard:
+    """CSV injection (OWASP): which values a spreadsheet would run as a formula, and how to defuse them.
+
+    One rule for both directions: such a value is refused on input (a field error of kind FORMULA), and
+    any such cell is written with `escape` in front, so even an echoed value cannot run.
+    """
+
+    triggers: tuple[str, ...] = ("=", "@", "\t", "\r")  # a cell starting with one of these is a formula
+    signs: tuple[str, ...] = ("+", "-")  # ... and so is one starting with a sign, unless it is a number
+    number: str = r"^[+-]\d+(?:[.,]\d+)?(?: ?[A-Za-z]+)?$"
+    escape: str = "'"
+
+    @cached_property
+    def _number(self) -> re.Pattern[str]:
+        return re.compile(self.number)
+
+    @cached_property
+    def _first(self) -> frozenset[str]:
+        return frozenset(self.triggers + self.signs)
+
+    @cached_property
+    def suspects(self) -> frozenset[str]:
+        """First characters worth a closer look (a cheap test before is_formula on every cell)."""
+        return self._first | {" "}
+
+    def is_formula(self, value: str) -> bool:
+        # Leading blanks are ignored: many readers (this codec too) trim cells before looking at them.
+        head = value.lstrip(" ")
+        if not head or head[0] not in self._first:
+            return False
+        if head[0] in self.triggers:
+            return True
+        return len(head) > 1 and not self._number.match(head)  # a lone sign runs nothing
+
+    def defuse(self, value: str) -> str:
+        return self.escape + value if self.is_formula(value) else value
+
+
+DEFAULT_GUARD = FormulaGuard()
 
 
 @dataclass(slots=True)
@@ -90,6 +173,14 @@ class UnreadableFile(Exception):
     """The file as a whole cannot be read (encoding, header): it gets one KO answer line."""
 
 
+class BadFileName(UnreadableFile):
+    """The file name does not follow the pack's pattern; `flow` is the flow its code names, if any."""
+
+    def __init__(self, reason: str, flow: FlowSpec | None = None):
+        super().__init__(reason)
+        self.flow = flow
+
+
 @dataclass(frozen=True)
 class FlowSpec:
     name: str
@@ -98,7 +189,17 @@ class FlowSpec:
     columns: tuple[Column, ...]
     folder: str = ""
     reply: Mapping[str, str] = field(default_factory=dict)
+    answered: bool = True  # False: the protocol has no answer flow for it (errors are journal findings)
     pack: SpecPack | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def answer_flow(self) -> str | None:
+        """The flow that answers this one's files, or None when the protocol has none."""
+        return self.reply.get("flow") if self.answered else None
+
+    @property
+    def guard(self) -> FormulaGuard:
+        return self.pack.formula if self.pack else DEFAULT_GUARD
 
     @cached_property
     def column_names(self) -> list[str]:
@@ -110,7 +211,18 @@ class FlowSpec:
         return [c for c in self.columns if c.required or c.max or c.exact or c.values or c.format]
 
     def validate(self, values: Mapping[str, str]) -> list[FieldError]:
-        return [e for c in self._ruled if (e := c.check(values.get(c.name, ""))) is not None]
+        # Every column is looked at for formulas (any of them may be echoed or opened in a spreadsheet);
+        # a column holding one is reported for that alone.
+        guard = self.guard
+        suspects = guard.suspects
+        formulas = [FieldError(name, FORMULA, "value would run as a formula in a spreadsheet")
+                    for name in self.column_names
+                    if (v := values.get(name)) and v[0] in suspects and guard.is_formula(v)]
+        if not formulas:
+            return [e for c in self._ruled if (e := c.check(values.get(c.name, ""))) is not None]
+        bad = {e.column for e in formulas}
+        return formulas + [e for c in self._ruled if c.name not in bad
+                           and (e := c.check(values.get(c.name, ""))) is not None]
 
     def parse(self, content: bytes) -> ParsedFile:
         """Decode, check the header and split the lines; each record carries its field errors."""
@@ -155,9 +267,11 @@ class FlowSpec:
         out = io.StringIO(newline="")
         writer = csv.writer(out, delimiter=self.separator, lineterminator="\r\n")
         names = self.column_names
+        defuse, suspects = self.guard.defuse, self.guard.suspects
         writer.writerow(names)
         for rec in records:
-            writer.writerow([_clean(rec.get(n, "")) for n in names])
+            cells = [_clean(rec.get(n, "")) for n in names]
+            writer.writerow([defuse(c) if c and c[0] in suspects else c for c in cells])
         encoding = self.pack.write_encoding if self.pack else "iso-8859-1"
         return out.getvalue().encode(encoding, errors="replace")
 
@@ -194,35 +308,52 @@ class SpecPack:
         self.read_encodings: tuple[str, ...] = tuple(pack.get("read_encodings", ["cp1252", "latin-1"]))
         self.filename_pattern: str = pack["filename"]
         self.validation_codes: dict[str, str] = dict(pack.get("validation_codes", {}))
+        # A pack written before the formula rule still gets it: the OWASP defaults, refused as invalid.
+        self.validation_codes.setdefault(FORMULA, self.validation_codes.get(INVALID, ""))
+        formula = pack.get("formula") or {}
+        unknown = set(formula) - {"triggers", "signs", "number", "escape"}
+        if unknown:
+            raise ValueError(f"{folder / 'pack.yaml'}: formula has unknown keys {', '.join(sorted(unknown))}")
+        self.formula = FormulaGuard(**{k: tuple(v) if isinstance(v, list) else v for k, v in formula.items()})
         self.flows: dict[str, FlowSpec] = {}
         for name, spec in (data.get("flows") or {}).items():
             columns = tuple(_column(c) for c in spec["columns"])
+            reply = spec.get("reply", {})
             self.flows[name] = FlowSpec(name=name, code=spec["code"], direction=spec["direction"],
-                                        columns=columns, folder=spec.get("folder", ""),
-                                        reply=spec.get("reply", {}), pack=self)
+                                        columns=columns, folder=spec.get("folder", ""), reply=reply,
+                                        answered=spec.get("answered", bool(reply)), pack=self)
         self.rejects: dict[str, dict[str, str]] = {
             code: dict(entry) for code, entry in (data.get("rejects") or {}).items()}
         self._by_code = {f.code.upper(): f for f in self.flows.values()}
         codes = "|".join(re.escape(c) for c in sorted(self._by_code, key=len, reverse=True))
-        self._name_re = re.compile(
-            "^" + re.escape(self.filename_pattern)
-            .replace(r"\{oi\}", r"(?P<oi>[A-Z0-9]{2,8})")
-            .replace(r"\{oc\}", r"(?P<oc>[A-Z0-9]{2,8})")
-            .replace(r"\{code\}", rf"(?P<code>{codes})")
-            .replace(r"\{version\}", re.escape(self.version))
-            .replace(r"\{date\}", r"(?P<date>\d{8})")
-            .replace(r"\{seq\}", r"(?P<seq>\d{1,6})") + "$",
-            re.IGNORECASE,
-        )
+        pattern = (re.escape(self.filename_pattern)
+                   .replace(r"\{code\}", rf"(?P<code>{codes})")
+                   .replace(r"\{version\}", re.escape(self.version)))
+        for name, (regex, _) in NAME_FIELDS.items():
+            pattern = pattern.replace(rf"\{{{name}\}}", rf"(?P<{name}>{regex})")
+        self._name_re = re.compile("^" + pattern + "$", re.IGNORECASE)
 
     def flow(self, name: str) -> FlowSpec:
         return self.flows[name]
 
-    def parse_filename(self, filename: str) -> FileName | None:
+    def check_filename(self, filename: str) -> FileName:
+        """The parts of an inbound file's name, or BadFileName saying what is wrong with it."""
         m = self._name_re.match(filename)
         if not m:
+            raise BadFileName(f"file name {filename!r} does not follow {self.filename_pattern} "
+                              "with a known flow code")
+        flow = self._by_code[m["code"].upper()]
+        for name, (_, fmt) in NAME_FIELDS.items():
+            if fmt and not FORMATS[fmt](m[name]):
+                raise BadFileName(f"file name {filename!r}: {name} {m[name]!r} is not a valid "
+                                  f"{_described(fmt)}", flow)
+        return FileName(flow, m["oi"].upper(), m["oc"].upper(), m["date"], m["seq"])
+
+    def parse_filename(self, filename: str) -> FileName | None:
+        try:
+            return self.check_filename(filename)
+        except BadFileName:
             return None
-        return FileName(self._by_code[m["code"].upper()], m["oi"].upper(), m["oc"].upper(), m["date"], m["seq"])
 
     def render_filename(self, flow: FlowSpec, oi: str, oc: str, date: str, seq: int) -> str:
         return self.filename_pattern.format(oi=oi, oc=oc, code=flow.code, version=self.version,
@@ -232,9 +363,11 @@ class SpecPack:
         return self.rejects.get(code, {}).get("label", "")
 
     def code_for(self, errors: list[FieldError]) -> str:
-        """The reject code for field errors: a missing value wins over an invalid one."""
+        """The reject code for field errors: a formula wins (it is why the line is refused whatever else
+        is wrong), then a missing value, then an invalid one."""
         kinds = {e.kind for e in errors}
-        return self.validation_codes[MISSING if MISSING in kinds else INVALID]
+        kind = FORMULA if FORMULA in kinds else MISSING if MISSING in kinds else INVALID
+        return self.validation_codes[kind]
 
 
 def load_pack(name_or_path: str | Path) -> SpecPack:
@@ -276,6 +409,10 @@ def _column(spec: str | dict) -> Column:
     return Column(name=spec["name"], required=spec.get("required", False), max=spec.get("max"),
                   exact=spec.get("exact"), values=tuple(str(v) for v in spec.get("values", ())),
                   format=spec.get("format"), aliases=tuple(spec.get("aliases", ())))
+
+
+def _described(fmt: str) -> str:
+    return f"{fmt} ({FORMAT_HINTS[fmt]})" if fmt in FORMAT_HINTS else fmt
 
 
 def _fold(name: str) -> str:

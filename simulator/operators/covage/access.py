@@ -17,7 +17,7 @@ from ...clock import FrenchCalendar
 from ...config import CovageProfile
 from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
 from ...refdata import Address, Line, ReferenceNetwork, Route
-from ...specs.codec import FlowSpec, Record, SpecPack, UnreadableFile
+from ...specs.codec import BadFileName, FlowSpec, Record, SpecPack, UnreadableFile
 from ...store import Order, Store
 
 
@@ -118,13 +118,14 @@ class AccessDesk:
     def receive(self, doc: InboundDocument, now: datetime) -> Effects:
         """Answer every line of an inbound file; a file that cannot be read gets one KO line."""
         effects = Effects()
-        default_flow = self.pack.flow("Cmd_Acces")
-        name = self.pack.parse_filename(doc.filename)
-        flow = name.flow if name else default_flow
+        default_flow = self.pack.flow("Cmd_Acces")  # what a name without a known flow code is answered as
         try:
-            if name is None:
-                raise UnreadableFile(f"file name {doc.filename!r} does not follow "
-                                     f"{self.pack.filename_pattern} with a known flow code")
+            name = self.pack.check_filename(doc.filename)
+        except BadFileName as e:  # a known flow code with a bad date is answered in that flow's answer
+            self._reply_file_ko(doc, e.flow or default_flow, now, str(e), effects)
+            return effects
+        flow = name.flow
+        try:
             if flow.name not in self._handlers:
                 raise UnreadableFile(f"{flow.name} is a flow from the OI to the OC, not to be dropped in IN")
             if name.oc != doc.tenant:
@@ -134,6 +135,9 @@ class AccessDesk:
             parsed = flow.parse(doc.content)
         except UnreadableFile as e:
             self._reply_file_ko(doc, flow, now, str(e), effects)
+            return effects
+        if not parsed.records:
+            self._no_data_line(doc, flow, now, parsed.warnings, effects)
             return effects
         ctx = Context(doc, now, effects, parsed.records)
         handler = self._handlers[flow.name]
@@ -151,6 +155,18 @@ class AccessDesk:
         effects.findings.insert(0, Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
                                            f"{len(parsed.records)} lines: {ok} OK, {ko} KO", detail))
         return effects
+
+    def _no_data_line(self, doc: InboundDocument, flow: FlowSpec, now: datetime, warnings: list[str],
+                      effects: Effects) -> None:
+        """A header and no data line: the OC must still see the file was read. Flows with an answer flow
+        get a KO answer like an unreadable file; the others (CR_STOC, CR_MES) a journal finding only."""
+        reason = "; ".join(["no data line", *warnings])
+        if flow.answer_flow:
+            self._reply_file_ko(doc, flow, now, reason, effects)
+        else:
+            detail = "; ".join([f"no data line: {flow.name} has no answer flow, nothing is sent back", *warnings])
+            effects.findings.append(Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
+                                            "no data line", detail))
 
     def _reply_file_ko(self, doc: InboundDocument, flow: FlowSpec, now: datetime, reason: str,
                        effects: Effects) -> None:

@@ -60,7 +60,7 @@ arcep = "CX"
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[[tenants]]\ncode = "ACME"\n', "no password"),
+    ('[[tenants]]\ncode = "ACME"\n', "missing key tenants.password"),
     ('[[tenants]]\ncode = "a b"\npassword = "x"\n', "2 to 8"),
     ('[covage.timings]\ncr_cmd = "soon"\n', "covage.timings"),
     ('[[covage.networks]]\ninterop = "TOOLONG"\narcep = "X"\n', "4 letters"),

@@ -193,6 +193,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     from .sandbox import Sandbox  # heavy imports only when serving
     from .startup import StartupError
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `docker stop`, systemd, kill: a clean stop
     box = None
     try:
         box = Sandbox(config)
@@ -203,10 +205,28 @@ def cmd_up(args: argparse.Namespace) -> int:
     except SystemExit:  # werkzeug exits when it cannot listen (a port taken between our probe and its bind)
         _error(f"cannot start: the admin API cannot listen on {config.admin_host} port {config.http_port}")
         return _abandon(box)
+    except KeyboardInterrupt:
+        _abandon(box)
+        return 130
     except Exception as e:  # noqa: BLE001 - a data dir or spec pack we cannot use: one line, details with -v
         log.debug("start-up failed", exc_info=True)
         _error(f"cannot start: {type(e).__name__}: {e}" + ("" if args.verbose else " (-v for details)"))
         return _abandon(box)
+    try:  # from here on, Ctrl-C at any moment stops the sandbox cleanly
+        _print_ready(box, config)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        try:
+            print("opsim: stopping", flush=True)
+        finally:  # even when nobody reads our output any more
+            box.stop()
+    return 0
+
+
+def _print_ready(box: Any, config: Config) -> None:
     host, ftp_port = box.ftp_address
     networks = ", ".join(f"{n.interop}/{n.arcep}" for n in config.covage.networks)
     print(f"opsim {box.version} ready (data dir {config.data_dir}, seed {box.seed}, clock "
@@ -222,18 +242,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if not is_loopback(config.admin_host) and not config.admin_token:
         _error(f"warning: the admin API on {config.admin_host} has no token (--admin-open)")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    try:
-        print("opsim: stopping", flush=True)
-    finally:  # even when nobody reads our output any more
-        box.stop()
-    return 0
 
 
 def _abandon(box: Any) -> int:

@@ -161,6 +161,8 @@ def _moment(value: Any) -> datetime:
 
 def _delay(value: Any) -> Delay:
     _check(isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool) and value >= 0))
+    # Delay.parse would round "1.5 working days" down without a word: working days are whole.
+    _check(not (isinstance(value, str) and re.search(r"\.\d*[1-9]\d*\s*w", value.lower())))
     return Delay.parse(value)
 
 
@@ -431,7 +433,11 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, 
     config.clock = ClockConfig(start=clock.get("start"), frozen=clock.get("frozen", False),
                                speed=clock.get("speed", 1.0))
     config.covage = load_profile(values.get("covage", {}))
-    _check_consistency(config)
+    try:
+        _check_entries(config)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
+    _check_exposure(config)
     return config
 
 
@@ -450,7 +456,14 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve beyond this machine
 
 
-def _check_consistency(config: Config) -> None:
+def _check_entries(config: Config) -> None:
+    """What one entry cannot show: tenants and networks must be distinct."""
+    if not config.covage.networks:
+        raise ConfigError("covage.networks: expected at least one [[covage.networks]] entry")
+    interops = [n.interop for n in config.covage.networks]
+    for code in interops:
+        if interops.count(code) > 1:
+            raise ConfigError(f"covage.networks: {code} is defined twice")
     tenants = config.all_tenants()
     for what in ("code", "login", "api_token"):
         owners: dict[str, str] = {}
@@ -466,6 +479,9 @@ def _check_consistency(config: Config) -> None:
         if what == "api_token" and config.admin_token in owners:
             raise ConfigError(f"tenants: {owners[config.admin_token]}'s api_token is the admin token: give each "
                               f"its own")
+
+
+def _check_exposure(config: Config) -> None:
     if not is_loopback(config.admin_host) and not config.admin_token and not config.admin_open:
         raise ConfigError(
             f"the admin API on {config.admin_host} needs a token (whoever reaches it can move the clock and read "

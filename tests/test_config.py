@@ -122,6 +122,8 @@ def test_unknown_keys_and_sections_name_the_closest_valid_one(tmp_path: Path, te
     ("[covage]\nnetwork_size = 0\n", "covage.network_size = 0: expected an integer >= 1"),
     ('[covage]\nacces_spec = "acces-9"\n', 'covage.acces_spec = "acces-9": expected a spec pack name'),
     ('[covage.timings]\ncr_cmd = "soon"\n', 'covage.timings.cr_cmd = "soon": expected a delay such as'),
+    ('[covage.timings]\ncr_cmd = "1.5 working days"\n', 'cr_cmd = "1.5 working days": expected a delay'),
+    ("[covage]\nnetworks = []\n", "covage.networks: expected at least one [[covage.networks]] entry"),
     ('[[tenants]]\ncode = "ACME"\npassword = 1234\n', "[[tenants]] entry 1: tenants.password = 1234: expected a non"),
     ('[[tenants]]\ncode = "ACME"\npassword = "x"\napi_token = 5\n', "tenants.api_token = 5: expected a token"),
     ('[tenants]\ncode = "ACME"\n', "tenants: expected an array of tables [[tenants]], not a table [tenants]"),
@@ -212,6 +214,8 @@ def test_flags_and_environment_are_checked_like_the_file_and_never_echo_a_token(
     ('[[tenants]]\ncode = "ACME"\nlogin = "DEMO"\npassword = "a"\n', "tenants: DEMO and ACME have the same login DEMO"),
     ('[[tenants]]\ncode = "ACME"\npassword = "a"\napi_token = "t1"\n[[tenants]]\ncode = "BETA"\npassword = "b"\n'
      'api_token = "t1"\n', "tenants: ACME and BETA have the same api_token"),
+    ('[[covage.networks]]\ninterop = "COVX"\narcep = "CX"\n[[covage.networks]]\ninterop = "covx"\narcep = "CY"\n',
+     "covage.networks: COVX is defined twice"),
     ('[sandbox]\nadmin_token = "t1"\n[[tenants]]\ncode = "ACME"\npassword = "a"\napi_token = "t1"\n',
      "tenants: ACME's api_token is the admin token"),
 ])

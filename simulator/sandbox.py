@@ -40,6 +40,13 @@ class Sandbox:
         self.config = config
         self.version = VERSION
         self._lock = DataDirLock(config.data_dir).acquire()  # one sandbox per data dir, held until stop()
+        try:
+            self._build(config)
+        except BaseException:  # a sandbox that cannot be built must not keep its data dir locked
+            self._lock.release()
+            raise
+
+    def _build(self, config: Config) -> None:
         self.store = Store(config.data_dir / "opsim.sqlite3")
         self.seed = self._seed()
         self.clock = self._clock()

@@ -1,143 +1,348 @@
-"""`opsim`: start the sandbox and drive it from a shell."""
+"""`opsim`: start the sandbox, check its configuration, and drive a running one from a shell.
+
+Exit codes: 0 done, 1 the sandbox cannot start or answered an error, 2 a usage or configuration error.
+Every error is one line on stderr starting with `opsim:`; no traceback reaches the user.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from .config import ConfigError, load_config
+from .config import (
+    ADMIN_TOKEN_ENV,
+    Config,
+    ConfigError,
+    effective_values,
+    is_loopback,
+    load_config,
+    render,
+    schema_template,
+)
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_URL = f"http://127.0.0.1:{Config.http_port}"
+log = logging.getLogger("opsim")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
+    if not hasattr(args, "run"):  # `opsim` or `opsim config` alone
+        (getattr(args, "help_of", None) or parser).print_help()
         return 2
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `opsim ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opsim",
         description="Wholesale operator sandbox: a Covage-style FTTH OI (Protocole Accès 1.2 over FTP) "
-                    "with a virtual clock and an admin API.")
+                    "with a virtual clock and an admin API.",
+        epilog="Exit codes: 0 done, 1 cannot start or the sandbox answered an error, 2 usage or configuration "
+               "error.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    up = sub.add_parser("up", help="start the sandbox in the foreground (Ctrl-C stops it)",
-                        description="Start the sandbox in the foreground: FTP for the OC files, HTTP for the "
-                                    "admin API. Prints one ready line per endpoint and the demo credentials.")
-    up.add_argument("--data-dir", type=Path, default=None,
-                    help="where orders, files and the journal are kept (default ./.opsim)")
-    up.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
-    up.add_argument("--ftp-port", type=int, default=None, help="FTP port, 0 for a free one (default 2121)")
-    up.add_argument("--http-port", type=int, default=None, help="HTTP port, 0 for a free one (default 8080)")
-    up.add_argument("--ftp-passive-ports", default=None, metavar="FIRST-LAST",
-                    help="fixed range for FTP data connections, e.g. 30000-30009 in a container (default: any)")
-    up.add_argument("--ftp-masquerade-address", default=None, metavar="IP",
-                    help="address given in PASV replies when clients connect through NAT (e.g. Docker on a Mac)")
-    up.add_argument("--seed", type=int, default=None,
-                    help="seed of the generated reference network, fixed at the first start (default 42)")
-    up.add_argument("--config", type=Path, default=None, help="TOML file: tenants, Covage profile, clock")
+    up = sub.add_parser(
+        "up", help="start the sandbox in the foreground (Ctrl-C stops it)",
+        description="Start the sandbox in the foreground: FTP for the OC files on --host, the admin API on "
+                    "--admin-host. Prints one ready line per endpoint, then each tenant's login (and the demo "
+                    "tenant's password). Flags override the --config file.",
+        epilog=f"The admin API moves the clock and reads every tenant: on an address other than loopback it needs "
+               f"a token (--admin-token, {ADMIN_TOKEN_ENV} or [sandbox] admin_token) or an explicit --admin-open. "
+               f"Exits 1 when a port or the data dir is taken, 2 on a configuration error. "
+               f"`opsim config schema` documents the configuration file.")
+    _config_flags(up)
     up.add_argument("-v", "--verbose", action="store_true", help="log every FTP command and HTTP request")
     up.set_defaults(run=cmd_up)
 
-    status = sub.add_parser("status", help="ask a running sandbox how it is")
-    status.add_argument("--url", default=DEFAULT_URL, help=f"sandbox HTTP address (default {DEFAULT_URL})")
+    status = sub.add_parser("status", help="ask a running sandbox how it is (GET /api/health)",
+                            description="Print a running sandbox's health: endpoints, tenants, networks, clock.")
+    _remote_flags(status)
     status.set_defaults(run=cmd_status)
 
-    clock = sub.add_parser("clock", help="show or move a running sandbox's virtual clock",
-                           description="Show the virtual clock, or freeze, resume or advance it.")
-    clock.add_argument("action", nargs="?", default="show", choices=["show", "freeze", "resume", "advance"])
-    clock.add_argument("--hours", type=float, default=0, help="with advance: hours to move forward")
-    clock.add_argument("--working-days", type=int, default=0,
+    clock = sub.add_parser(
+        "clock", help="show or move a running sandbox's virtual clock",
+        description="Show the virtual clock, or freeze, resume (optionally accelerated) or advance it.",
+        epilog="Examples: opsim clock advance --working-days 1; opsim clock advance --hours 4; "
+               "opsim clock resume --speed 60; opsim clock freeze")
+    clock.add_argument("action", nargs="?", default="show", choices=["show", "freeze", "resume", "advance"],
+                       help="default: show")
+    clock.add_argument("--hours", type=_non_negative(float), default=0,
+                       help="with advance: hours to move forward")
+    clock.add_argument("--working-days", type=_non_negative(int), default=0,
                        help="with advance: French working days to move forward")
-    clock.add_argument("--url", default=DEFAULT_URL, help=f"sandbox HTTP address (default {DEFAULT_URL})")
+    clock.add_argument("--speed", type=_positive_float, default=None,
+                       help="with resume: virtual seconds per real second (e.g. 60)")
+    _remote_flags(clock)
     clock.set_defaults(run=cmd_clock)
+
+    config = sub.add_parser("config", help="check a configuration file, or document the file's keys",
+                            description="Check a configuration file, or print the documented schema.")
+    config.set_defaults(help_of=config)
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
+    check = config_sub.add_parser(
+        "check", help="validate a file and print the effective configuration",
+        description="Validate FILE as `opsim up --config FILE` would, with the same flags and environment, and "
+                    "print the effective configuration (defaults, then the file, then the environment, then "
+                    "flags) as TOML. Passwords and tokens are hidden unless --show-secrets. Exits 2 on an error.")
+    check.add_argument("file", type=Path, nargs="?", default=None, metavar="FILE",
+                       help="the TOML file (none: the defaults)")
+    _config_flags(check, with_file=False)
+    check.add_argument("--show-secrets", action="store_true", help="print passwords and tokens too")
+    check.set_defaults(run=cmd_config_check)
+    schema = config_sub.add_parser(
+        "schema", help="print every section and key, documented, with its default",
+        description="Print every section and key of the configuration file with its type, default, flag and "
+                    "environment variable, as a TOML file that is itself valid.")
+    schema.set_defaults(run=cmd_config_schema)
     return parser
 
 
+def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
+    """The flags of `opsim up`, also taken by `opsim config check` to show what `up` would use."""
+    d = Config
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help=f"where orders, files and the journal are kept (default ./{d.data_dir})")
+    p.add_argument("--host", default=None, metavar="ADDRESS",
+                   help=f"address of FTP and the OC-facing endpoints (default {d.host}; 0.0.0.0 for every "
+                        f"interface); the admin API listens on --admin-host")
+    p.add_argument("--admin-host", default=None, metavar="ADDRESS",
+                   help=f"address of the admin API (default {d.admin_host}); any other than loopback needs "
+                        f"--admin-token or --admin-open")
+    p.add_argument("--admin-token", default=None, metavar="TOKEN",
+                   help=f"Bearer token the admin API requires (default: ${ADMIN_TOKEN_ENV}, then the file; "
+                        f"prefer the variable: flags show in `ps`)")
+    p.add_argument("--admin-open", action="store_true", default=None,
+                   help="serve the admin API beyond loopback without a token (anyone reaching it can move the "
+                        "clock and read every tenant)")
+    p.add_argument("--ftp-port", type=int, default=None,
+                   help=f"FTP port, 0 for a free one (default {d.ftp_port})")
+    p.add_argument("--http-port", type=int, default=None,
+                   help=f"admin API (HTTP) port, 0 for a free one (default {d.http_port})")
+    p.add_argument("--ftp-passive-ports", default=None, metavar="FIRST-LAST",
+                   help="fixed range for FTP data connections, e.g. 30000-30009 in a container (default: any)")
+    p.add_argument("--ftp-masquerade-address", default=None, metavar="IP",
+                   help="address given in PASV replies when clients connect through NAT (e.g. Docker on a Mac)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of the generated reference network, fixed at the first start (default {d.seed})")
+    if with_file:
+        p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                       help="TOML file: tenants, Covage profile, clock (`opsim config schema` lists its keys)")
+
+
+_FLAG_KEYS = ("data_dir", "host", "admin_host", "admin_token", "admin_open", "ftp_port", "http_port",
+              "ftp_passive_ports", "ftp_masquerade_address", "seed")
+
+
+def _load(args: argparse.Namespace, path: Path | None) -> Config | None:
+    try:
+        return load_config(path, env=os.environ, **{k: getattr(args, k) for k in _FLAG_KEYS})
+    except ConfigError as e:
+        _error(str(e))
+        return None
+
+
+def _error(message: str) -> None:
+    print(f"opsim: {message}", file=sys.stderr, flush=True)
+
+
+def _non_negative(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)  # argparse reports a ValueError as "invalid <kind> value"
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text}: the virtual clock only moves forward")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: expected a number > 0") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: expected a number > 0")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- up
 def cmd_up(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = load_config(args.config, data_dir=args.data_dir, host=args.host, ftp_port=args.ftp_port,
-                             http_port=args.http_port, ftp_passive_ports=args.ftp_passive_ports,
-                             ftp_masquerade_address=args.ftp_masquerade_address, seed=args.seed)
-    except ConfigError as e:
-        print(f"opsim: {e}", file=sys.stderr)
+    config = _load(args, args.config)
+    if config is None:
         return 2
     from .sandbox import Sandbox  # heavy imports only when serving
+    from .startup import StartupError
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `docker stop`, systemd, kill: a clean stop
+    box = None
     try:
-        box = Sandbox(config).start()
-    except OSError as e:
-        print(f"opsim: cannot start: {e}", file=sys.stderr)
-        return 1
+        box = Sandbox(config)
+        box.start()
+    except StartupError as e:
+        _error(f"cannot start: {e}")
+        return _abandon(box)
+    except SystemExit:  # werkzeug exits when it cannot listen (a port taken between our probe and its bind)
+        _error(f"cannot start: the admin API cannot listen on {config.admin_host} port {config.http_port}")
+        return _abandon(box)
+    except KeyboardInterrupt:
+        _abandon(box)
+        return 130
+    except Exception as e:  # noqa: BLE001 - a data dir or spec pack we cannot use: one line, details with -v
+        log.debug("start-up failed", exc_info=True)
+        _error(f"cannot start: {type(e).__name__}: {e}" + ("" if args.verbose else " (-v for details)"))
+        return _abandon(box)
+    try:  # from here on, Ctrl-C at any moment stops the sandbox cleanly
+        _print_ready(box, config)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        try:
+            print("opsim: stopping", flush=True)
+        finally:  # even when nobody reads our output any more
+            box.stop()
+    return 0
+
+
+def _print_ready(box: Any, config: Config) -> None:
     host, ftp_port = box.ftp_address
     networks = ", ".join(f"{n.interop}/{n.arcep}" for n in config.covage.networks)
     print(f"opsim {box.version} ready (data dir {config.data_dir}, seed {box.seed}, clock "
           f"{box.clock.now().isoformat(timespec='seconds')}{' frozen' if box.clock.frozen else ''})")
     print(f"  ftp   ftp://{host}:{ftp_port}  Protocole Accès 1.2, Covage profile, networks {networks}")
-    print(f"  http  {box.http_url}/api  admin API (health, clock, addresses, orders, journal, tenants)")
+    print(f"  http  {box.http_url}/api  admin API (health, clock, addresses, orders, journal, tenants)"
+          + (", Bearer token required" if config.admin_token else ""))
+    demo = config.demo_tenant and not any(t.code == "DEMO" for t in config.tenants)
     for tenant in config.all_tenants():
-        print(f"  tenant {tenant.code}: login {tenant.login} password {tenant.password}")
+        # Only the demo tenant's password is public; the others' stay in their file (and out of CI logs).
+        secret = f" password {tenant.password}" if demo and tenant.code == "DEMO" else ""
+        print(f"  tenant {tenant.code}: login {tenant.login}{secret}")
     sys.stdout.flush()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    print("opsim: stopping", flush=True)
-    box.stop()
+    if not is_loopback(config.admin_host) and not config.admin_token:
+        _error(f"warning: the admin API on {config.admin_host} has no token (--admin-open)")
+
+
+def _abandon(box: Any) -> int:
+    """Stop what a failed start left running; exit code 1."""
+    if box is not None:
+        try:
+            box.stop()
+        except Exception:  # noqa: BLE001 - already reporting the first error
+            log.debug("stop after a failed start", exc_info=True)
+    return 1
+
+
+# ---------------------------------------------------------------------------------------------- config
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = _load(args, args.file)
+    if config is None:
+        return 2
+    source = f"{args.file} is valid" if args.file else "no file: the defaults"
+    print(f"# {source}; effective configuration (defaults, file, {ADMIN_TOKEN_ENV}, flags):")
+    print(render(effective_values(config), show_secrets=args.show_secrets), end="")
     return 0
 
 
-def _call(url: str, method: str = "GET", body: dict | None = None) -> dict:
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    print(schema_template(), end="")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- remote
+def _remote_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=DEFAULT_URL, help=f"the sandbox's admin API address (default {DEFAULT_URL})")
+    p.add_argument("--token", default=None,
+                   help=f"admin API Bearer token (default ${ADMIN_TOKEN_ENV}); needed when the sandbox has one")
+
+
+def _call(args: argparse.Namespace, path: str, method: str = "GET", body: dict | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    token = args.token if args.token is not None else os.environ.get(ADMIN_TOKEN_ENV, "")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(args.url.rstrip("/") + path, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
 
-def _remote(fn):  # noqa: ANN001, ANN202 - wraps the HTTP sub-commands' error handling
+def _remote(fn: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], int]:
+    """The HTTP sub-commands: print the JSON answer, or one line saying what went wrong."""
     def run(args: argparse.Namespace) -> int:
         try:
-            print(json.dumps(fn(args), indent=2, ensure_ascii=False))
-            return 0
+            answer = fn(args)
+        except _UsageError as e:
+            _error(str(e))
+            return 2
         except urllib.error.HTTPError as e:
-            print(f"opsim: {e.code} {e.read().decode(errors='replace')}", file=sys.stderr)
+            _error(f"{e.code} {_http_detail(e)}" + (
+                f" (give the admin token with --token or {ADMIN_TOKEN_ENV})" if e.code in (401, 403) else ""))
+            return 1
         except urllib.error.URLError as e:
-            print(f"opsim: no sandbox at {args.url} ({e.reason}); start one with `opsim up`", file=sys.stderr)
-        return 1
+            _error(f"no sandbox at {args.url} ({e.reason}); start one with `opsim up`")
+            return 1
+        except (OSError, ValueError) as e:  # a timeout, a reset, a URL that is not http://, a non-JSON answer
+            _error(f"{args.url}: {e}")
+            return 1
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        return 0
     return run
 
 
-@_remote
-def cmd_status(args: argparse.Namespace) -> dict:
-    return _call(f"{args.url}/api/health")
+class _UsageError(Exception):
+    pass
+
+
+def _http_detail(e: urllib.error.HTTPError) -> str:
+    text = e.read().decode(errors="replace")
+    try:
+        body = json.loads(text)
+        return f"{body.get('error', e.reason)}: {body['detail']}" if body.get("detail") else str(body.get("error"))
+    except (ValueError, AttributeError, KeyError):
+        return f"{e.reason}: {' '.join(text.split())[:200]}"
 
 
 @_remote
-def cmd_clock(args: argparse.Namespace) -> dict:
-    base = f"{args.url}/api/clock"
+def cmd_status(args: argparse.Namespace) -> Any:
+    return _call(args, "/api/health")
+
+
+@_remote
+def cmd_clock(args: argparse.Namespace) -> Any:
+    if args.action != "advance" and (args.hours or args.working_days):
+        raise _UsageError("--hours and --working-days go with `opsim clock advance`")
+    if args.action != "resume" and args.speed is not None:
+        raise _UsageError("--speed goes with `opsim clock resume`")
     if args.action == "show":
-        return _call(base)
+        return _call(args, "/api/clock")
     if args.action == "advance":
-        return _call(f"{base}/advance", "POST", {"hours": args.hours, "working_days": args.working_days})
-    return _call(f"{base}/{args.action}", "POST", {})
+        if not (args.hours or args.working_days):
+            raise _UsageError("clock advance needs --hours N or --working-days N")
+        return _call(args, "/api/clock/advance", "POST", {"hours": args.hours, "working_days": args.working_days})
+    body = {"speed": args.speed} if args.speed is not None else {}
+    return _call(args, f"/api/clock/{args.action}", "POST", body)
 
 
 def _version() -> str:

@@ -1,14 +1,23 @@
-"""Sandbox configuration: defaults, then a TOML file, then command-line flags.
+"""Sandbox configuration: defaults, then a TOML file, then the environment, then command-line flags.
 
 With no file at all the sandbox serves the Covage profile's two networks to tenant DEMO/demo.
+
+SCHEMA below is the one description of the file: every section and key, its type and checks, its
+documentation. It validates a file (an unknown key, a wrong type or a bad value is a one-line
+`ConfigError` naming the key) and documents it (`opsim config schema` renders it as a TOML template).
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import json
+import math
 import re
 import tomllib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +25,11 @@ from .clock import Delay
 
 PROFILE_FILE = Path(__file__).parent / "operators" / "covage" / "profile.toml"
 CODE = re.compile(r"^[A-Z0-9]{2,8}$")
+ADMIN_TOKEN_ENV = "OPSIM_ADMIN_TOKEN"
 
 
 class ConfigError(ValueError):
-    """The configuration cannot be used; the message says which key and why."""
+    """The configuration cannot be used; the message says which key and why, on one line."""
 
 
 @dataclass(frozen=True)
@@ -87,53 +97,85 @@ class Config:
         return tenants
 
 
-def load_profile(overrides: dict[str, Any]) -> CovageProfile:
-    data = tomllib.loads(PROFILE_FILE.read_text(encoding="utf-8"))
-    timings = {**data.pop("timings"), **overrides.pop("timings", {})}
-    data.update(overrides)
-    networks = [Network(str(n["interop"]).upper(), str(n["arcep"]).upper(), n.get("name", ""))
-                for n in data.pop("networks")]
-    for n in networks:
-        if not re.fullmatch(r"[A-Z]{4}", n.interop) or not re.fullmatch(r"[A-Z0-9]{2}", n.arcep):
-            raise ConfigError(f"covage.networks: {n.interop}/{n.arcep}: Interop code is 4 letters, ARCEP 2")
-    try:
-        parsed = {k: Delay.parse(v) for k, v in timings.items()}
-    except ValueError as e:
-        raise ConfigError(f"covage.timings: {e}") from e
-    return CovageProfile(networks=networks, timings=parsed, **data)
+# ---------------------------------------------------------------------------------------------- value kinds
+@dataclass(frozen=True)
+class Kind:
+    """A type of value: `convert` returns the Python value or raises ValueError; `expected` names a
+    valid value in error messages and in the schema's documentation."""
+
+    expected: str
+    convert: Callable[[Any], Any]
 
 
-def load_config(path: Path | None = None, **flags: Any) -> Config:
-    """Defaults, overridden by the file, overridden by flags that are not None."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise ConfigError(f"configuration file not found: {path}") from e
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: {e}") from e
-    sandbox = raw.get("sandbox", {})
-    config = Config()
-    for key in ("host", "ftp_port", "http_port", "ftp_passive_ports", "ftp_masquerade_address", "seed",
-                "demo_tenant"):
-        if key in sandbox:
-            setattr(config, key, sandbox[key])
-    if "data_dir" in sandbox:
-        config.data_dir = Path(sandbox["data_dir"])
-    for key, value in flags.items():
-        if value is not None:
-            setattr(config, key, Path(value) if key == "data_dir" else value)
-    passive_range(config.ftp_passive_ports)  # refuse a bad range now, not at the first transfer
-    config.tenants = [_tenant(t) for t in raw.get("tenants", [])]
-    clock = raw.get("clock", {})
-    start = clock.get("start")
-    if isinstance(start, str):
-        start = datetime.fromisoformat(start)
-    config.clock = ClockConfig(start=start, frozen=bool(clock.get("frozen", False)),
-                               speed=float(clock.get("speed", 1.0)))
-    config.covage = load_profile(dict(raw.get("covage", {})))
-    return config
+def _check(ok: bool) -> None:
+    if not ok:
+        raise ValueError
+
+
+def _text(value: Any) -> str:
+    _check(isinstance(value, str))
+    return value
+
+
+def _word(value: Any) -> str:
+    """Non-empty, no blanks: hosts, logins, tokens (a token travels in an HTTP header)."""
+    _check(isinstance(value, str) and bool(value) and not re.search(r"\s", value))
+    return value
+
+
+def _token(value: Any) -> str:
+    _check(isinstance(value, str) and not re.search(r"[^\x21-\x7e]", value))
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    _check(isinstance(value, bool))
+    return value
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        # TOML's true is a Python int: refuse it explicitly.
+        _check(isinstance(value, int) and not isinstance(value, bool) and low <= value
+               and (high is None or value <= high))
+        return value
+    return convert
+
+
+def _positive_number(value: Any) -> float:
+    _check(isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0)
+    return float(value)
+
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?")
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, datetime):  # a TOML date-time, unquoted
+        return value
+    if isinstance(value, date):  # a TOML date: midnight
+        return datetime.combine(value, time())
+    _check(isinstance(value, str) and bool(_ISO.fullmatch(value.strip())))
+    return datetime.fromisoformat(value.strip())  # still raises ValueError on 2026-13-45
+
+
+def _delay(value: Any) -> Delay:
+    _check(isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool) and value >= 0))
+    # Delay.parse would round "1.5 working days" down without a word: working days are whole.
+    _check(not (isinstance(value, str) and re.search(r"\.\d*[1-9]\d*\s*w", value.lower())))
+    return Delay.parse(value)
+
+
+def _path(value: Any) -> Path:
+    _check(isinstance(value, str | Path) and str(value) != "")
+    return Path(value)
+
+
+def _code(pattern: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        _check(isinstance(value, str) and re.fullmatch(pattern, value.upper()) is not None)
+        return value.upper()
+    return convert
 
 
 def passive_range(text: str) -> list[int] | None:
@@ -146,10 +188,399 @@ def passive_range(text: str) -> list[int] | None:
     return list(range(int(m[1]), int(m[2]) + 1))
 
 
-def _tenant(entry: dict[str, Any]) -> Tenant:
-    code = str(entry.get("code", "")).upper()
-    if not CODE.match(code):
-        raise ConfigError(f"tenants: code {code!r} must be 2 to 8 letters or digits (the OC's Interop code)")
-    if not entry.get("password"):
-        raise ConfigError(f"tenants: {code} has no password")
-    return Tenant(code, str(entry.get("login", code)), str(entry["password"]), str(entry.get("email", "")))
+def _passive(value: Any) -> str:
+    passive_range(_text(value))  # ConfigError is a ValueError
+    return value
+
+
+def _spec_pack(value: Any) -> str:
+    from .specs.codec import PACKS_DIR
+
+    _check(isinstance(value, str) and bool(value))
+    path = Path(value) if Path(value).is_dir() else PACKS_DIR / value
+    _check((path / "pack.yaml").is_file())
+    return value
+
+
+TEXT = Kind("a string", _text)
+WORD = Kind("a non-empty string without spaces", _word)
+HOST = Kind("an IP address or host name, such as 127.0.0.1 or 0.0.0.0", _word)
+TOKEN = Kind("a token of printable characters without spaces (empty: none)", _token)
+BOOL = Kind("true or false", _boolean)
+PORT = Kind("a port number from 0 to 65535 (0: any free port)", _integer(0, 65535))
+SEED = Kind("an integer >= 0", _integer(0))
+SIZE = Kind("an integer >= 1", _integer(1))
+SPEED = Kind("a number > 0", _positive_number)
+MOMENT = Kind("a date-time such as 2026-11-24T10:00:00", _moment)
+DELAY = Kind('a delay such as "1 working day", "4 hours", "30 min" or "0"', _delay)
+PATH = Kind("a path", _path)
+PASSIVE = Kind('a port range such as "30000-30009" (empty: any)', _passive)
+SPEC = Kind('a spec pack name ("acces-1.2") or a folder holding pack.yaml', _spec_pack)
+TENANT_CODE = Kind("2 to 8 letters or digits (the OC's Interop code)", _code(r"[A-Z0-9]{2,8}"))
+INTEROP = Kind("4 letters (the network's Interop code)", _code(r"[A-Z]{4}"))
+ARCEP = Kind("2 letters or digits (the ARCEP code)", _code(r"[A-Z0-9]{2}"))
+
+
+# ---------------------------------------------------------------------------------------------- the schema
+@dataclass(frozen=True)
+class Key:
+    kind: Kind
+    doc: str
+    flag: str = ""  # the `opsim up` flag that overrides it
+    env: str = ""  # the environment variable that overrides it
+    required: bool = False
+    example: Any = None  # shown by `opsim config schema` when there is no default
+    secret: bool = False  # hidden by `opsim config check` unless asked
+
+
+@dataclass(frozen=True)
+class Table:
+    doc: str
+    keys: Mapping[str, Key | Table]
+    array: bool = False  # [[name]]: any number of entries
+
+
+def _profile_timings() -> dict[str, str]:
+    """The profile's timing names and their comments: the names are the only valid covage.timings keys."""
+    docs: dict[str, str] = {}
+    section = ""
+    for line in PROFILE_FILE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            section = line.strip()
+        elif section == "[timings]" and (m := re.match(r"(\w+)\s*=\s*\"[^\"]*\"\s*(?:#\s*(.*))?", line)):
+            docs[m[1]] = m[2] or ""
+    return docs
+
+
+SCHEMA: dict[str, Table] = {
+    "sandbox": Table("the sandbox process", {
+        "data_dir": Key(PATH, "where orders, files and the journal are kept (relative to the current directory)",
+                        "--data-dir"),
+        "host": Key(HOST, "address of FTP and the other OC-facing endpoints", "--host"),
+        "admin_host": Key(HOST, "address of the admin API (it moves the clock and reads every tenant)",
+                          "--admin-host"),
+        "admin_token": Key(TOKEN, "Bearer token of the admin API; required when admin_host is not loopback",
+                           "--admin-token", ADMIN_TOKEN_ENV, secret=True),
+        "admin_open": Key(BOOL, "serve the admin API beyond loopback without a token (explicit opt-in)",
+                          "--admin-open"),
+        "ftp_port": Key(PORT, "FTP control port", "--ftp-port"),
+        "http_port": Key(PORT, "HTTP port of the admin API", "--http-port"),
+        "ftp_passive_ports": Key(PASSIVE, "fixed range for FTP data connections (containers, firewalls)",
+                                 "--ftp-passive-ports"),
+        "ftp_masquerade_address": Key(TEXT, "address given in PASV replies when clients come through NAT",
+                                      "--ftp-masquerade-address"),
+        "seed": Key(SEED, "seed of the generated reference network, fixed for a data dir at its first start",
+                    "--seed"),
+        "demo_tenant": Key(BOOL, "create the demo OC, login DEMO password demo"),
+    }),
+    "clock": Table("the virtual clock", {
+        "start": Key(MOMENT, "virtual time of a new data dir (default: real time)",
+                     example="2026-11-24T10:00:00"),
+        "frozen": Key(BOOL, "time stands still until advanced or resumed"),
+        "speed": Key(SPEED, "virtual seconds per real second"),
+    }),
+    "tenants": Table("one entry per OC (commercial operator)", {
+        "code": Key(TENANT_CODE, "the OC's Interop code, its folder name", required=True, example="ACME"),
+        "login": Key(WORD, "FTP login (default: the code)", example="ACME"),
+        "password": Key(WORD, "FTP password", required=True, example="s3cret", secret=True),
+        "email": Key(TEXT, "the OC's contact address", example="noc@acme.test"),
+        "api_token": Key(TOKEN, "Bearer token of this OC on the admin API (sees only its own data)",
+                         example="", secret=True),
+    }, array=True),
+    "covage": Table("overrides of the Covage operator profile", {
+        "name": Key(TEXT, "the operator's name"),
+        "refinterne1": Key(TEXT, "first part of the OI's internal references"),
+        "refinterne2": Key(TEXT, "second part of the OI's internal references"),
+        "mail_domain": Key(TEXT, "domain of the OI's e-mail addresses"),
+        "acces_spec": Key(SPEC, "Protocole Accès spec pack: its flows, columns and reject codes"),
+        "network_size": Key(SIZE, "buildings of the generated reference network of each delegation"),
+        "timings": Table("protocol delays on the virtual clock",
+                         {name: Key(DELAY, doc) for name, doc in _profile_timings().items()}),
+        "networks": Table("the OI's networks (replace the profile's list)", {
+            "interop": Key(INTEROP, "Interop code, folder IN/<interop>/", required=True, example="COVA"),
+            "arcep": Key(ARCEP, "ARCEP code, folder IN/<interop>/<arcep>/", required=True, example="CV"),
+            "name": Key(TEXT, "a label", example="Covage delegation A"),
+        }, array=True),
+    }),
+}
+
+
+def _paths(table: Mapping[str, Key | Table], prefix: str = "") -> Iterator[str]:
+    for name, spec in table.items():
+        yield prefix + name
+        if isinstance(spec, Table):
+            yield from _paths(spec.keys, f"{prefix}{name}.")
+
+
+def _show(value: Any) -> str:
+    """A value as the file wrote it."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return _toml(value)
+
+
+def _unknown(path: str, name: str, table: Mapping[str, Key | Table], value: Any) -> str:
+    what = "section" if isinstance(value, dict) or (isinstance(value, list) and value and
+                                                    all(isinstance(v, dict) for v in value)) else "key"
+    # A key put in the wrong section or above every section header first, then a typo.
+    near = difflib.get_close_matches(name.lower(), list(table), n=1, cutoff=0.8)
+    elsewhere = [p for p in _paths(SCHEMA) if p.rsplit(".", 1)[-1] == name.lower() and p != path]
+    vague = difflib.get_close_matches(name.lower(), list(table), n=1)
+    for guess in (elsewhere, near, vague):
+        if guess:
+            return f"unknown {what} {path} (did you mean {guess[0]}?)"
+    return f"unknown {what} {path} (known: {', '.join(table)})"
+
+
+def validate(raw: Mapping[str, Any], table: Mapping[str, Key | Table] = SCHEMA, prefix: str = "",
+             entry: str = "") -> dict[str, Any]:
+    """Checked and converted values of a parsed TOML document; the first mistake is a ConfigError."""
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        path = prefix + name
+        spec = table.get(name)
+        if spec is None:
+            raise ConfigError(entry + _unknown(path, name, table, value))
+        if isinstance(spec, Table) and spec.array:
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                hint = f", not a table [{path}]" if isinstance(value, dict) else f", not {_show(value)}"
+                raise ConfigError(f"{entry}{path}: expected an array of tables [[{path}]]{hint}")
+            out[name] = [validate(v, spec.keys, path + ".", f"[[{path}]] entry {i}: ")
+                         for i, v in enumerate(value, 1)]
+        elif isinstance(spec, Table):
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                raise ConfigError(f"{entry}{path}: expected a table [{path}], not an array of tables [[{path}]]")
+            if not isinstance(value, dict):
+                raise ConfigError(f"{entry}{path} = {_show(value)}: expected a table [{path}]")
+            out[name] = validate(value, spec.keys, path + ".", entry)
+        else:
+            try:
+                out[name] = spec.kind.convert(value)
+            except (ValueError, TypeError):
+                raise ConfigError(f"{entry}{path} = {_show(value)}: expected {spec.kind.expected}") from None
+    for name, spec in table.items():
+        if isinstance(spec, Key) and spec.required and name not in raw:
+            raise ConfigError(f"{entry}missing key {prefix}{name} ({spec.doc})")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a configuration file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read it (permission denied)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text (a TOML file is UTF-8)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
+_PROFILE = validate(tomllib.loads(PROFILE_FILE.read_text(encoding="utf-8")), SCHEMA["covage"].keys, "covage.")
+
+
+def load_profile(overrides: Mapping[str, Any]) -> CovageProfile:
+    """The Covage profile with validated overrides (from `validate`: timings are Delays)."""
+    values = {**_PROFILE, **overrides, "timings": {**_PROFILE["timings"], **overrides.get("timings", {})}}
+    networks = [Network(n["interop"], n["arcep"], n.get("name", "")) for n in values.pop("networks")]
+    return CovageProfile(networks=networks, **values)
+
+
+_SANDBOX_KEYS: Mapping[str, Key | Table] = SCHEMA["sandbox"].keys
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, **flags: Any) -> Config:
+    """Defaults, overridden by the file, by the environment `env` (OPSIM_ADMIN_TOKEN), then by flags
+    that are not None (named as the [sandbox] keys: ftp_port=0)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_toml(path)
+        try:
+            values = validate(raw)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+    config = Config()
+    for key, value in values.get("sandbox", {}).items():
+        setattr(config, key, value)
+    overrides: list[tuple[str, str, Any]] = []  # (key, where the value comes from, value)
+    for key, spec in _SANDBOX_KEYS.items():
+        if isinstance(spec, Key) and spec.env and env and env.get(spec.env):
+            overrides.append((key, spec.env, env[spec.env]))
+    for key, value in flags.items():
+        if value is not None:
+            spec = _SANDBOX_KEYS[key]  # a KeyError here is a programming error, not a user's
+            overrides.append((key, getattr(spec, "flag", "") or key, value))
+    for key, source, value in overrides:
+        spec = _SANDBOX_KEYS[key]
+        assert isinstance(spec, Key)
+        try:
+            setattr(config, key, spec.kind.convert(value))
+        except (ValueError, TypeError):
+            shown = "" if spec.secret else f" {value}"  # never echo a token
+            raise ConfigError(f"{source}{shown}: expected {spec.kind.expected}") from None
+    config.tenants = [_tenant(t) for t in values.get("tenants", [])]
+    clock = values.get("clock", {})
+    config.clock = ClockConfig(start=clock.get("start"), frozen=clock.get("frozen", False),
+                               speed=clock.get("speed", 1.0))
+    config.covage = load_profile(values.get("covage", {}))
+    try:
+        _check_entries(config)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
+    _check_exposure(config)
+    return config
+
+
+def _tenant(entry: Mapping[str, Any]) -> Tenant:
+    code = entry["code"]
+    return Tenant(code, entry.get("login", code), entry["password"], entry.get("email", ""),
+                  entry.get("api_token", ""))
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve beyond this machine
+
+
+def _check_entries(config: Config) -> None:
+    """What one entry cannot show: tenants and networks must be distinct."""
+    if not config.covage.networks:
+        raise ConfigError("covage.networks: expected at least one [[covage.networks]] entry")
+    interops = [n.interop for n in config.covage.networks]
+    for code in interops:
+        if interops.count(code) > 1:
+            raise ConfigError(f"covage.networks: {code} is defined twice")
+    tenants = config.all_tenants()
+    for what in ("code", "login", "api_token"):
+        owners: dict[str, str] = {}
+        for t in tenants:
+            value = getattr(t, what)
+            if value in owners:
+                if what == "code":
+                    raise ConfigError(f"tenants: {value} is defined twice")
+                shown = "" if what == "api_token" else f" {value}"  # never print a token
+                raise ConfigError(f"tenants: {owners[value]} and {t.code} have the same {what}{shown}")
+            if value:
+                owners[value] = t.code
+        if what == "api_token" and config.admin_token in owners:
+            raise ConfigError(f"tenants: {owners[config.admin_token]}'s api_token is the admin token: give each "
+                              f"its own")
+
+
+def _check_exposure(config: Config) -> None:
+    if not is_loopback(config.admin_host) and not config.admin_token and not config.admin_open:
+        raise ConfigError(
+            f"the admin API on {config.admin_host} needs a token (whoever reaches it can move the clock and read "
+            f"every tenant): give one with --admin-token, {ADMIN_TOKEN_ENV} or [sandbox] admin_token, "
+            f"or pass --admin-open to serve it without one")
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+def delay_text(delay: Delay) -> str:
+    """A Delay as the profile writes it ("1 working day", "4 hours", "0")."""
+    if delay.working_days:
+        return f"{delay.working_days} working day{'s' if delay.working_days != 1 else ''}"
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        if delay.seconds and delay.seconds % size == 0:
+            n = delay.seconds / size
+            return f"{n:g} {unit}{'s' if n != 1 else ''}"
+    return "0" if not delay.seconds else f"{delay.seconds:g} seconds"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return json.dumps(value.isoformat())
+    if isinstance(value, Delay):
+        return json.dumps(delay_text(value))
+    return json.dumps(str(value), ensure_ascii=False)  # JSON string escapes are TOML basic-string escapes
+
+
+def effective_values(config: Config) -> dict[str, Any]:
+    """The configuration in the file's shape (what `render` writes)."""
+    p = config.covage
+    return {
+        "sandbox": {k: getattr(config, k) for k in _SANDBOX_KEYS},
+        "clock": {k: v for k, v in vars(config.clock).items() if v is not None},
+        "tenants": [{k: v for k, v in vars(t).items() if v or k in ("code", "password")} for t in config.tenants],
+        "covage": {"name": p.name, "refinterne1": p.refinterne1, "refinterne2": p.refinterne2,
+                   "mail_domain": p.mail_domain, "acces_spec": p.acces_spec, "network_size": p.network_size,
+                   "timings": dict(p.timings), "networks": [vars(n) for n in p.networks]},
+    }
+
+
+def render(values: Mapping[str, Any], docs: bool = False, show_secrets: bool = True) -> str:
+    """A TOML document of `values` in the schema's order; with `docs`, every key's documentation."""
+    lines: list[str] = []
+
+    documented: set[str] = set()  # the entries of an array are documented once
+
+    def comment(spec: Key | Table, where: str) -> None:
+        if not docs or where in documented:
+            return
+        documented.add(where)
+        if isinstance(spec, Table):
+            lines.append(f"# {spec.doc[0].upper()}{spec.doc[1:]}.")
+            return
+        extra = [spec.kind.expected] + ["required"] * spec.required + [f"flag {spec.flag}"] * bool(spec.flag) \
+            + [f"env {spec.env}"] * bool(spec.env)
+        lines.append(f"# {spec.doc[0].upper()}{spec.doc[1:]}: {'; '.join(extra)}.")
+
+    def table(header: str, schema: Mapping[str, Key | Table], data: Mapping[str, Any], spec: Table) -> None:
+        lines.append("")
+        comment(spec, header)
+        lines.append(header)
+        for name, key in schema.items():
+            if isinstance(key, Table):
+                continue
+            comment(key, f"{header}.{name}")
+            if name not in data:
+                if docs and key.example is not None:
+                    lines.append(f"# {name} = {_toml(key.example)}")
+            elif key.secret and not show_secrets and data[name]:
+                lines.append(f"# {name} = (hidden: --show-secrets)")
+            else:
+                lines.append(f"{name} = {_toml(data[name])}")
+        for name, sub in schema.items():
+            if isinstance(sub, Table):
+                entries = data.get(name, [] if sub.array else {})
+                path = f"{header.strip('[]')}.{name}"
+                for entry in entries if sub.array else [entries]:
+                    table(f"[[{path}]]" if sub.array else f"[{path}]", sub.keys, entry, sub)
+
+    for name, spec in SCHEMA.items():
+        data = values.get(name, [] if spec.array else {})
+        if spec.array and not data and docs:
+            # Document an empty array with an example entry, commented out: it is not a default.
+            start = len(lines)
+            table(f"[[{name}]]", spec.keys, {k: s.example for k, s in spec.keys.items()
+                                             if isinstance(s, Key) and s.example}, spec)
+            lines[start:] = [line if not line or line.startswith("#") else f"# {line}" for line in lines[start:]]
+        for entry in data if spec.array else [data]:
+            table(f"[[{name}]]" if spec.array else f"[{name}]", spec.keys, entry, spec)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def schema_template() -> str:
+    """Every section and key with its documentation and default: a valid configuration file itself."""
+    head = ("# opsim configuration file (TOML), given with `opsim up --config FILE`. Every key is optional;\n"
+            "# the values below are the defaults. Flags of `opsim up` override the file, and so does the\n"
+            f"# environment variable {ADMIN_TOKEN_ENV}.\n\n")
+    return head + render(effective_values(Config()), docs=True)

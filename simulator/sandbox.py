@@ -19,6 +19,7 @@ from .engine import Engine
 from .operators.covage.access import AccessDesk, Reject
 from .refdata import ReferenceNetwork, generate_network
 from .specs.codec import load_pack
+from .startup import DataDirLock, check_ports
 from .store import Store
 from .tenants import TenantRegistry, hash_password
 from .transports.ftp import FtpTransport
@@ -38,6 +39,14 @@ class Sandbox:
     def __init__(self, config: Config):
         self.config = config
         self.version = VERSION
+        self._lock = DataDirLock(config.data_dir).acquire()  # one sandbox per data dir, held until stop()
+        try:
+            self._build(config)
+        except BaseException:  # a sandbox that cannot be built must not keep its data dir locked
+            self._lock.release()
+            raise
+
+    def _build(self, config: Config) -> None:
         self.store = Store(config.data_dir / "opsim.sqlite3")
         self.seed = self._seed()
         self.clock = self._clock()
@@ -57,6 +66,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ life
     def start(self) -> Sandbox:
+        check_ports(self.config)
         self.engine.start()
         self.engine.recover()
         self.ftp = FtpTransport(self.engine, self.mailboxes, self.tenants, self.config.host, self.config.ftp_port,
@@ -72,6 +82,7 @@ class Sandbox:
                 transport.stop()
         self.engine.stop()
         self.store.close()
+        self._lock.release()
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -1,0 +1,200 @@
+"""Capabilities and the operators they make up: the contract between the engine and the domain.
+
+A capability (Protocole Accès, PM, SAV, order help, feeds, certificates...) is a class under
+`simulator/operators/<operator>/` that *declares* what it takes and offers:
+
+- `areas`: the layout areas whose inbound files it receives (a profile's `[layout]` names the folders),
+  and `channels`, the channels those files may come by (ftp, sftp, mail);
+- `events`: the kinds of scheduled event it handles (it schedules them itself, through its Effects);
+- `actions`: the operator actions it offers to the admin API.
+
+and implements `receive`, `on_event` and `act` as pure domain code: documents and arguments in,
+`Effects` out. An operator is a profile (data) plus the capabilities it names; the engine routes by
+these declarations through `Operators` and never imports a concrete operator. Adding a capability is
+a new module and a line in the operator's profile.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .clock import FrenchCalendar
+from .documents import Effects, InboundDocument, OutboundDocument
+from .layout import Layout
+from .refdata import ReferenceNetwork, generate_network
+from .specs.codec import SpecPack, load_pack
+from .store import Store
+
+if TYPE_CHECKING:
+    from .operators.profile import OperatorProfile
+
+
+class ActionRefused(Exception):
+    """An operator action that cannot be done now (unknown order, wrong state): the message says why."""
+
+
+class CapabilityError(Exception):
+    """A profile names a capability that cannot be built (no such module or class, bad declaration)."""
+
+
+@dataclass
+class OperatorContext:
+    """What every capability of one operator is built with."""
+
+    profile: OperatorProfile
+    store: Store
+    calendar: FrenchCalendar
+    seed: int
+    _packs: dict[str, SpecPack] = field(default_factory=dict)
+
+    @property
+    def operator(self) -> str:
+        return self.profile.key
+
+    def pack(self, name_or_path: str) -> SpecPack:
+        """A spec pack by name ("acces-1.2") or folder, loaded once per operator."""
+        if name_or_path not in self._packs:
+            self._packs[name_or_path] = load_pack(name_or_path)
+        return self._packs[name_or_path]
+
+    @cached_property
+    def reference_networks(self) -> dict[str, ReferenceNetwork]:
+        """The seeded reference network of each of the operator's networks, made on first use."""
+        size = int(self.profile.settings.get("network_size", 300))
+        return {n.interop: generate_network(n.interop, n.arcep, self.seed, size) for n in self.profile.networks}
+
+
+class Capability:
+    """Base of every capability; subclasses set the declarations and override what they handle."""
+
+    name: ClassVar[str] = ""
+    areas: ClassVar[tuple[str, ...]] = ()
+    channels: ClassVar[tuple[str, ...]] = ("ftp",)
+    events: ClassVar[tuple[str, ...]] = ()
+    actions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, context: OperatorContext):
+        self.context = context
+
+    #: The spec pack whose flows this capability writes (None: it writes no file).
+    pack: SpecPack | None = None
+
+    def receive(self, doc: InboundDocument, now: datetime) -> Effects:
+        raise NotImplementedError(f"{type(self).__name__} declares areas but does not receive files")
+
+    def on_event(self, kind: str, tenant: str, ref: str, payload: dict[str, Any], now: datetime) -> Effects:
+        raise NotImplementedError(f"{type(self).__name__} declares events but does not handle them")
+
+    def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
+        raise NotImplementedError(f"{type(self).__name__} declares actions but does not perform them")
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """An outbound document as a file: the folder it goes to, its name and its bytes."""
+
+    location: str
+    filename: str
+    content: bytes
+
+
+class Operator:
+    """One operator at run time: its profile, its folder layout and its capabilities."""
+
+    def __init__(self, profile: OperatorProfile, capabilities: list[Capability]):
+        self.profile = profile
+        self.key = profile.key
+        self.layout: Layout = profile.folder_layout()
+        self.capabilities = {c.name: c for c in capabilities}
+        self._by_area: dict[str, Capability] = {}
+        for capability in capabilities:
+            for area in capability.areas:
+                if area in self._by_area:
+                    raise CapabilityError(f"{self.key}: {capability.name} and {self._by_area[area].name} "
+                                          f"both take the files of area {area}")
+                if area not in self.layout.areas:
+                    raise CapabilityError(f"{self.key}: {capability.name} takes area {area}, which the "
+                                          f"profile's layout does not have")
+                self._by_area[area] = capability
+
+    def receiver(self, area: str, channel: str) -> Capability | None:
+        capability = self._by_area.get(area)
+        if capability is None or channel not in capability.channels:
+            return None
+        return capability
+
+    def render(self, source: Capability, out: OutboundDocument, now: datetime,
+               sequence: Callable[[str], int]) -> RenderedFile:
+        """Name and write an answer file with the source capability's spec pack."""
+        pack = source.pack
+        if pack is None:
+            raise CapabilityError(f"{self.key}.{source.name} emitted {out.flow} but has no spec pack")
+        flow = pack.flow(out.flow)
+        date = now.strftime("%Y%m%d")
+        seq = sequence(f"file:{out.tenant}:{out.network}:{flow.code}:{date}")
+        filename = pack.render_filename(flow, out.network, out.tenant, date, seq)
+        return RenderedFile(self.layout.location("out", out.area, out.network), filename, flow.write(out.records))
+
+
+class Operators(Mapping[str, Operator]):
+    """Every enabled operator, by key: the engine's routing table."""
+
+    def __init__(self, operators: list[Operator]):
+        self._operators = {o.key: o for o in operators}
+
+    def __getitem__(self, key: str) -> Operator:
+        return self._operators[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._operators)
+
+    def __len__(self) -> int:
+        return len(self._operators)
+
+    def capability(self, operator: str, name: str) -> Capability:
+        try:
+            return self._operators[operator].capabilities[name]
+        except KeyError:
+            raise CapabilityError(f"no capability {operator}.{name}") from None
+
+    def event_handler(self, qualified: str) -> tuple[Capability, str]:
+        """The capability and kind of a stored event kind "operator:capability:kind"."""
+        operator, name, kind = qualified.split(":", 2)
+        capability = self.capability(operator, name)
+        if kind not in capability.events:
+            raise CapabilityError(f"{operator}.{name} does not handle events of kind {kind}")
+        return capability, kind
+
+    def action(self, operator: str, name: str, action: str) -> Capability:
+        capability = self.capability(operator, name)
+        if action not in capability.actions:
+            raise CapabilityError(f"{operator}.{name} offers no action {action} "
+                                  f"(it offers: {', '.join(capability.actions) or 'none'})")
+        return capability
+
+
+def qualified_kind(capability: Capability, kind: str) -> str:
+    """How an event is stored: which operator and capability handle it, then its kind."""
+    if kind not in capability.events:
+        raise CapabilityError(f"{capability.name} schedules an event of kind {kind} it does not declare")
+    return f"{capability.context.operator}:{capability.name}:{kind}"
+
+
+def build_operator(profile: OperatorProfile, context: OperatorContext) -> Operator:
+    """Import and build the capabilities a profile names ("package.module:Class")."""
+    capabilities = []
+    for spec in profile.capabilities:
+        module_name, _, class_name = spec.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as e:
+            raise CapabilityError(f"{profile.key}: capability {spec} cannot be loaded: {e}") from None
+        if not (isinstance(cls, type) and issubclass(cls, Capability) and cls.name):
+            raise CapabilityError(f"{profile.key}: {spec} is not a named Capability subclass")
+        capabilities.append(cls(context))
+    return Operator(profile, capabilities)

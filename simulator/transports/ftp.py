@@ -20,6 +20,7 @@ from pathlib import Path
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.filesystems import AbstractedFS, FilesystemError
 from pyftpdlib.handlers import DTPHandler, FTPHandler
+from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 from pyftpdlib.utils import strerror
 
@@ -424,7 +425,9 @@ class FtpTransport:
             if limit < max_cons + reserve:
                 log.warning("ftp: open files limit %s: at most %s FTP sockets", limit, limit - reserve)
                 max_cons = max(64, limit - reserve)
-        self.server = FTPServer((host, port), handler, backlog=backlog)
+        # Its own loop: pyftpdlib's default is one IOLoop per process, which two sandboxes in one process
+        # (two pytest fixtures, a benchmark) would then poll from two threads at once.
+        self.server = FTPServer((host, port), handler, ioloop=IOLoop.factory(), backlog=backlog)
         self.server.max_cons = max_cons
         self.server.max_cons_per_ip = max_cons_per_ip
         self.sweep_every = sweep_every

@@ -1,10 +1,12 @@
 """Capacity benchmark: N concurrent FTP sessions (`python -m bench.ftp_sessions --sessions 500`).
 
-Each session is one OC (its own tenant, created through the admin API before the clock starts): it
+Each session is one OC (its own tenant, created through the admin API beforehand): it
 connects, logs in, drops a one-order Cmd_Acces file into IN, polls OUT until its AR is there, checks
 the AR answers its own reference with OK, fetches and deletes it, and quits. All sessions start
-together (a barrier), each on its own client thread. The report gives the errors (any exception or
-wrong answer; the target is 0), the total time, and per-session times (p50, p90, p99, max).
+together (a barrier), each on its own client thread, and (unless --no-hold) wait for each other once
+logged in, so that all N control connections are open at once when the N uploads start. The report
+gives the errors (any exception or wrong answer; the target is 0), the total time, and per-session
+times (p50, p90, p99, max).
 
 The sandbox runs in this process, on loopback, as in `python -m bench.run` (so the client threads and
 the server share one interpreter); `--process` runs `opsim up` in a subprocess instead. Exit status 1
@@ -26,7 +28,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,13 +139,18 @@ def prepare(endpoint: Endpoint, count: int, progress: Progress) -> list[Session]
     return sessions
 
 
-def run_session(endpoint: Endpoint, s: Session, start: float, poll: float, timeout: float) -> None:
-    """One OC's whole session; any failure is recorded in s.error, never raised."""
+def run_session(endpoint: Endpoint, s: Session, start: float, poll: float, timeout: float,
+                logged_in: threading.Barrier | None = None) -> None:
+    """One OC's whole session; any failure is recorded in s.error, never raised. With `logged_in`, the
+    session waits there once logged in (a failed one passes it too, so that the others go on)."""
     ftp = ftplib.FTP(timeout=timeout)
+    waiting = logged_in
     try:
         ftp.connect(*endpoint.ftp)
         ftp.login(s.tenant, f"pw{s.tenant}")
         s.connected = time.perf_counter() - start
+        if waiting is not None:
+            waiting, _ = None, waiting.wait(timeout)
         ftp.storbinary(f"STOR {IN}/{s.filename}", io.BytesIO(s.content))
         s.stored = time.perf_counter() - start
         deadline = time.perf_counter() + timeout
@@ -169,17 +176,22 @@ def run_session(endpoint: Endpoint, s: Session, start: float, poll: float, timeo
     except Exception as e:  # the benchmark counts every failure, of any kind
         s.error = f"{type(e).__name__}: {e}"
         ftp.close()
+        if waiting is not None:
+            with suppress(threading.BrokenBarrierError):
+                waiting.wait(timeout)
 
 
 def run_sessions(endpoint: Endpoint, sessions: list[Session], poll: float, timeout: float,
-                 progress: Progress) -> float:
-    """All sessions at once (a barrier); the wall time from the start to the last session's end."""
+                 progress: Progress, hold: bool = True) -> float:
+    """All sessions at once (a barrier); with `hold`, all logged in before any upload. The wall time
+    from the start to the last session's end."""
     barrier = threading.Barrier(len(sessions) + 1)
+    logged_in = threading.Barrier(len(sessions)) if hold else None
     start_box: list[float] = []
 
     def worker(s: Session) -> None:
         barrier.wait()
-        run_session(endpoint, s, start_box[0], poll, timeout)
+        run_session(endpoint, s, start_box[0], poll, timeout, logged_in)
 
     threads = [threading.Thread(target=worker, args=(s,), name=f"oc-{s.tenant}", daemon=True) for s in sessions]
     for t in threads:
@@ -213,9 +225,10 @@ def table(r: dict[str, Any]) -> str:
     head = f"{'':44} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8}"
     lines = [f"opsim FTP sessions, {r['date']}: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['os']}",
              f"command: {r['command']}", "",
-             f"{r['sessions']} concurrent sessions ({r['options']['mode']} sandbox): {r['ok']} OK, "
+             f"{r['sessions']} concurrent sessions ({r['options']['mode']} sandbox"
+             f"{', all logged in before the uploads' if r['options']['hold'] else ''}): {r['ok']} OK, "
              f"{r['errors']} errors; all done in {r['total_ms'] / 1000:.2f} s", head, "-" * len(head)]
-    rows = (("session: connect .. QUIT answered", "session"), ("  logged in", "login"),
+    rows = (("session: connect .. QUIT answered", "session"), ("  logged in (the last one: all)", "login"),
             ("  order file stored (226)", "stored"), ("  its AR listed in OUT", "answered"))
     for label, key in rows:
         d = r[key]
@@ -227,13 +240,14 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def measure(count: int, poll_ms: float, timeout: float, mode: str, progress: Progress) -> dict[str, Any]:
+def measure(count: int, poll_ms: float, timeout: float, mode: str, hold: bool,
+            progress: Progress) -> dict[str, Any]:
     sandbox = subprocess_sandbox if mode == "process" else in_process
     with sandbox(progress) as endpoint:
         sessions = prepare(endpoint, count, progress)
-        wall = run_sessions(endpoint, sessions, poll_ms / 1000, timeout, progress)
-        return report(sessions, wall, {"sessions": count, "poll_ms": poll_ms, "timeout_s": timeout, "mode": mode},
-                      endpoint.extra)
+        wall = run_sessions(endpoint, sessions, poll_ms / 1000, timeout, progress, hold)
+        return report(sessions, wall, {"sessions": count, "poll_ms": poll_ms, "timeout_s": timeout, "mode": mode,
+                                       "hold": hold}, endpoint.extra)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,12 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll-ms", type=float, default=50.0, help="sleep between two NLST polls of OUT (default 50)")
     parser.add_argument("--timeout", type=float, default=120.0, help="per-session socket and answer timeout, s")
     parser.add_argument("--process", action="store_true", help="run `opsim up` in a subprocess")
+    parser.add_argument("--no-hold", dest="hold", action="store_false",
+                        help="do not wait for all sessions to be logged in before the uploads")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= 5000:
         parser.error("--sessions: 1 to 5000")
     result = measure(args.sessions, args.poll_ms, args.timeout, "process" if args.process else "in-process",
-                     Progress())
+                     args.hold, Progress())
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 1 if result["errors"] else 0
 

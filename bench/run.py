@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             endpoint = ftp_sessions.Endpoint(box.ftp_address, box.http_url, box.pack)
             sessions = ftp_sessions.prepare(endpoint, args.sessions, progress)
             wall = ftp_sessions.run_sessions(endpoint, sessions, 0.05, 120.0, progress)
-            result["sessions"] = ftp_sessions.report(sessions, wall, {"mode": "in-process"}, {})
+            result["sessions"] = ftp_sessions.report(sessions, wall, {"mode": "in-process", "hold": True}, {})
             if result["sessions"]["errors"]:
                 result["problems"].append(f"{result['sessions']['errors']} of {args.sessions} FTP sessions failed: "
                                           f"{result['sessions']['error_kinds']}")

@@ -170,11 +170,17 @@ def test_default_data_dir_is_relative_to_the_working_directory_and_cwd_works(tmp
 
 
 # ---------------------------------------------------------------------- lftp
+LFTP_REPLIES: list[str] = []
+
+
 def lftp(port: int, script: str, cwd: Path) -> str:
+    """Run an lftp script; its stdout. The server's replies (lftp's debug '<--- ' lines) are kept."""
     done = subprocess.run([tool("lftp"), "-u", "DEMO,demo", "-p", str(port), "127.0.0.1", "-e",
-                           f"set cmd:fail-exit yes; set net:max-retries 1; set cache:enable no; {script}; bye"],
+                           "set cmd:fail-exit yes; set net:max-retries 1; set cache:enable no; debug 3; "
+                           f"{script}; bye"],
                           cwd=cwd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"lftp {script!r} failed ({done.returncode}): {done.stdout}{done.stderr}"
+    LFTP_REPLIES.extend(line for line in done.stderr.splitlines() if line.startswith("<--- "))
     return done.stdout
 
 
@@ -183,6 +189,7 @@ def test_lftp_runs_an_order_life_with_a_relative_data_dir(relative_opsim: OpsimA
     work.mkdir()
     api = relative_opsim.api
     port = relative_opsim.ftp_port
+    LFTP_REPLIES.clear()
     name, content = order_file(api, "LFTP0001", 1)
     (work / name).write_bytes(content)
 
@@ -202,5 +209,6 @@ def test_lftp_runs_an_order_life_with_a_relative_data_dir(relative_opsim: OpsimA
     assert "LFTP0001" in refs_in((work / "cr.csv").read_bytes(), "CR_Cmd_Acces")
     listing = lftp(port, f"cd /{OUT}; cls", cwd=work)
     assert cr not in listing
-    assert ".opsim" not in listing and str(relative_opsim.data_path) not in listing
+    assert any('250 "/OUT/COVA/CV" is the current directory.' in r for r in LFTP_REPLIES), LFTP_REPLIES
+    assert leaks(LFTP_REPLIES, relative_opsim) == []
     assert "Traceback" not in relative_opsim.log_text()

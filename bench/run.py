@@ -3,7 +3,9 @@
 1. FTP drop -> AR latency over --drops single-order Cmd_Acces files (target: median < 50 ms);
 2. a Cmd_Acces file of --orders orders -> AR, --bulk-runs times (target: median < 1 s), with the
    engine's share and where it goes;
-3. sandbox start: Sandbox(config).start() until the FTP server answers (target: < 1.5 s).
+3. sandbox start: Sandbox(config).start() until the FTP server answers (target: < 1.5 s);
+4. with --sessions N: N concurrent FTP sessions, each an OC dropping one order and fetching its AR
+   (target: 0 errors; `python -m bench.ftp_sessions` runs this one alone).
 
 The table goes to stdout (or JSON with --json), progress to stderr. Exit status 1 when an answer
 is wrong (missing lines, KO lines), never because a target is missed.
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "machine": machine(),
                               "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
                               "options": {k: getattr(args, k) for k in
-                                          ("drops", "orders", "bulk_runs", "starts", "poll_ms", "bulk_poll_ms")},
+                                          ("drops", "orders", "bulk_runs", "starts", "poll_ms", "bulk_poll_ms",
+                                           "sessions")},
                               "targets": TARGETS, "problems": []}
     with scenarios.sandbox(progress) as (box, start):
         probe = EngineProbe(box.engine)
@@ -141,6 +144,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 **_parts([b.timing for b in runs]),
                 "seen": distribution([b.seen for b in runs]),
             }
+        if args.sessions:
+            from . import ftp_sessions  # imports this module: a late import avoids the cycle
+
+            progress.step(f"{args.sessions} concurrent FTP sessions, one tenant each")
+            endpoint = ftp_sessions.Endpoint(box.ftp_address, box.http_url, box.pack)
+            sessions = ftp_sessions.prepare(endpoint, args.sessions, progress)
+            wall = ftp_sessions.run_sessions(endpoint, sessions, 0.05, 120.0, progress)
+            result["sessions"] = ftp_sessions.report(sessions, wall, {"mode": "in-process", "hold": True}, {})
+            if result["sessions"]["errors"]:
+                result["problems"].append(f"{result['sessions']['errors']} of {args.sessions} FTP sessions failed: "
+                                          f"{result['sessions']['error_kinds']}")
     if args.starts:
         progress.step(f"{args.starts} more sandbox starts in fresh data dirs")
     starts = [start, *scenarios.extra_starts(args.starts, progress)]
@@ -169,6 +183,8 @@ def met(result: dict[str, Any]) -> dict[str, bool]:
     if "bulk" in result:
         out["bulk_latency_ms"] = result["bulk"]["latency"]["median"] < TARGETS["bulk_latency_ms"]
     out["start_ms"] = result["start"]["first"]["total"] < TARGETS["start_ms"]
+    if "sessions" in result:
+        out["session_errors"] = result["sessions"]["errors"] == 0
     return out
 
 
@@ -255,6 +271,14 @@ def table(r: dict[str, Any]) -> str:
               _row("  until the FTP banner is read", f["ready"]),
               _row(f"Sandbox(config).start() -> FTP 220, {s['runs']} runs", s["total"], only=("median", "max")),
               _row("(not counted) first import of simulator.sandbox", s["import_ms"]), ""]
+    if "sessions" in r:
+        c = r["sessions"]
+        lines += [f"4. {c['sessions']} concurrent FTP sessions, one tenant each: login, drop one order, fetch its AR "
+                  f"(ms from their common start)", HEAD, rule,
+                  _row("connect .. QUIT answered", c["session"] or float("nan"), "0 errors", met_["session_errors"]),
+                  _row("  order file stored (226)", c["stored"] or float("nan")),
+                  _row("  its AR listed in OUT", c["answered"] or float("nan")),
+                  f"{c['ok']} OK, {c['errors']} errors, all done in {c['total_ms'] / 1000:.2f} s", ""]
     if r["problems"]:
         lines += ["PROBLEMS:", *(f"  - {p}" for p in r["problems"])]
     return "\n".join(lines)
@@ -271,11 +295,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="single-order drops: sleep between two NLST polls of OUT, in ms (default 0.5; 0 = none)")
     parser.add_argument("--bulk-poll-ms", type=float, default=10.0,
                         help="large file: sleep between two NLST polls of OUT, in ms (default 10)")
+    parser.add_argument("--sessions", type=int, default=0,
+                        help="concurrent FTP sessions, one tenant each (default 0: skipped; 500 for the target)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--profile", metavar="DIR",
                         help="profile the engine thread (cProfile): DIR/engine-*.prof and a summary on stderr")
     args = parser.parse_args(argv)
-    if min(args.drops, args.orders, args.bulk_runs, args.starts, args.poll_ms, args.bulk_poll_ms) < 0:
+    if min(args.drops, args.orders, args.bulk_runs, args.starts, args.poll_ms, args.bulk_poll_ms, args.sessions) < 0:
         parser.error("counts and --poll-ms must not be negative")
     return args
 

@@ -1,31 +1,71 @@
 """FTP access to the tenants' trees (pyftpdlib), extended through its hooks only.
 
 Each OC logs in to its own home and sees nothing else. It may write only in the IN leaves and
-read and delete in the OUT leaves. A complete upload becomes an inbound document; an aborted
-one is journaled and dropped.
+read and delete in the OUT leaves. Every upload to IN (STOR, APPE, STOU, REST then STOR) is written
+to the spool and moved into IN only once complete: a complete upload becomes an inbound document,
+an aborted one is journaled and dropped, and nothing partial ever reaches IN. Bad input (odd names,
+NUL bytes, the tree's own folders) gets a protocol reply, never a traceback or a dropped session.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
+import time
+import uuid
 from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
+from pyftpdlib.filesystems import AbstractedFS, FilesystemError
 from pyftpdlib.handlers import DTPHandler, FTPHandler
+from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
+from pyftpdlib.utils import strerror
 
 from ..documents import Finding, InboundDocument
 from ..engine import Engine
 from ..tenants import TenantRegistry
 from .mailbox import Mailboxes, is_document
 
+try:
+    import resource
+except ImportError:  # not POSIX: no descriptor limit to raise
+    resource = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 # pyftpdlib configures its own stderr logging unless its logger has a handler: ours goes through logging.
 logging.getLogger("pyftpdlib").addHandler(logging.NullHandler())
 
 PERMS = {"root": "el", "in": "elrwadf", "out": "elrd", "outside": ""}
+NAME_MAX = 255  # bytes in one file name on the usual file systems (ext4, xfs, tmpfs, APFS)
+
+# Capacity defaults. pyftpdlib's max_cons counts every socket of its loop: control connections,
+# passive listeners and data connections, so a session that transfers holds up to three.
+MAX_CONS = 4096
+BACKLOG = 1024
+SWEEP_EVERY = 5.0  # seconds between two sweeps of IN for files that waited too long
+
+
+def bad_name(name: str) -> str | None:
+    """Why `name` cannot be a file name in IN, or None."""
+    if len(os.fsencode(name)) > NAME_MAX:
+        return f"longer than {NAME_MAX} bytes"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "control characters in the name"
+    return None
+
+
+class TenantFS(AbstractedFS):
+    """pyftpdlib's virtual file system, with a `chdir` that never changes the process's working
+    directory: pyftpdlib's `os.chdir` is process-wide, so it raced with the engine and HTTP threads
+    and, with a relative data dir, mapped every later path wrongly."""
+
+    def chdir(self, path: str) -> None:
+        if not os.path.isdir(path):
+            raise FilesystemError("Not a directory" if os.path.lexists(path) else "No such directory")
+        self.cwd = self.fs2ftp(path)
 
 
 class TenantAuthorizer(DummyAuthorizer):
@@ -52,6 +92,7 @@ class TenantAuthorizer(DummyAuthorizer):
     def get_home_dir(self, username: str) -> str:
         code = self._code(username)
         self.mailboxes.ensure_tree(code)
+        # Mailboxes.root is absolute and resolved: pyftpdlib maps real <-> virtual paths by prefix.
         return str(self.mailboxes.home(code))
 
     def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
@@ -72,13 +113,18 @@ class TenantAuthorizer(DummyAuthorizer):
 
 class SpoolingDTPHandler(DTPHandler):
     """Moves a finished upload into IN *before* the 226 reply: once the OC is told its file is
-    stored, a crash cannot lose it (pyftpdlib replies first and calls on_file_received after)."""
+    stored, a crash cannot lose it (pyftpdlib replies first and calls on_file_received after).
+    If the move is refused (quota, file system error), the reply says so and the upload counts as
+    incomplete: the spooled file is dropped and journaled."""
 
     def close(self) -> None:
         if not self._closed and self.receive and self.transfer_finished and self.file_obj is not None:
             if not self.file_obj.closed:
                 self.file_obj.close()
-            self.cmd_channel.commit_upload(self.file_obj.name)
+            refused = self.cmd_channel.commit_upload(self.file_obj.name)
+            if refused is not None:
+                self.transfer_finished = False
+                self._resp = (refused, log.info)
         super().close()
 
 
@@ -90,42 +136,190 @@ class TenantFTPHandler(FTPHandler):
     tenants: TenantRegistry
     channel = "ftp"
     dtp_handler = SpoolingDTPHandler
+    abstracted_fs = TenantFS
 
     def on_connect(self) -> None:
-        self._spooled: dict[str, str] = {}
+        self._spooled: dict[str, str] = {}  # spool path -> its target in IN
         self._committed: dict[str, str] = {}
 
-    def commit_upload(self, spooled: str) -> None:
-        target = self._spooled.pop(spooled, None)
-        if target is not None:
+    # ------------------------------------------------------------------ every command
+    def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        # A NUL byte makes os.* raise ValueError deep in pyftpdlib, which dropped the session.
+        if "\x00" in line:
+            self.respond("501 Syntax error: NUL byte in the command.")
+            return
+        try:
+            super().pre_process_command(line, cmd, arg)
+        except Exception:  # a bug of ours or pyftpdlib's: answer it and keep the session
+            log.exception("ftp: %s %r failed", cmd, arg)
+            self.respond("451 Requested action aborted: local error in processing.")
+
+    # ------------------------------------------------------------------ uploads
+    def _refuse(self, reply: str, target: str = "", outcome: str = "upload refused") -> None:
+        self.respond(reply)
+        self.engine.note(Finding(self._tenant(), self.channel, "in", "", Path(target).name if target else "",
+                                 outcome, reply))
+
+    def _check_target(self, file: str) -> bool:
+        """Whether `file` may receive an upload; if not, the refusal was sent."""
+        drop = self.mailboxes.drop_of(Path(file))
+        if drop is None:  # deeper than the IN leaves, or not a folder of the tree
+            self.respond("550 Uploads go in IN/<OI>/<ARCEP>/ or IN/<OI>/<ARCEP>/PM/.")
+            return False
+        reason = bad_name(drop.filename)
+        if reason is not None:
+            self._refuse(f"553 File name not allowed: {reason}.", "")
+            return False
+        if os.path.isdir(file):
+            self.respond("550 That name is a folder of the exchange layout.")
+            return False
+        over = self.mailboxes.over_quota(self._tenant(), extra_files=0 if os.path.isfile(file) else 1)
+        if over is not None:
+            self._refuse(f"552 Quota exceeded: {over}. Files not ending in .csv are never processed; "
+                         "delete or rename them.", file)
+            return False
+        return True
+
+    def _spool(self, target: str) -> str:
+        spooled = str(self.mailboxes.spool_path(self._tenant()))
+        self._spooled[spooled] = target
+        return spooled
+
+    def ftp_STOR(self, file: str, mode: str = "w"):  # noqa: ANN201 - pyftpdlib API
+        """STOR, APPE (mode 'a') and REST+STOR: all written to the spool, moved into IN when complete.
+        Appending or resuming copies what is in IN to the spool first (REST: its first n bytes)."""
+        rest = self._restart_position
+        self._restart_position = 0
+        if not self._check_target(file):
+            return None
+        exists = os.path.isfile(file)
+        if (mode == "a" or rest) and exists and is_document(Path(file).name):
+            # A .csv in IN is already a document handed to the engine, which deletes it once read:
+            # appending to it would process its first part twice.
+            self.respond("550 This .csv file was already received and is being processed: "
+                         "it cannot be appended to or resumed. Upload the whole file under a new name.")
+            return None
+        if rest:
+            if not exists:
+                self.respond("550 No such file to resume.")
+                return None
+            size = os.path.getsize(file)
+            if rest > size:
+                self.respond(f"554 REST position ({rest}) > file size ({size}).")
+                return None
+        spooled = self._spool(file)
+        try:
+            if exists and (mode == "a" or rest):
+                with open(file, "rb") as src, open(spooled, "wb") as dst:
+                    if rest:
+                        dst.write(src.read(rest))
+                    else:
+                        shutil.copyfileobj(src, dst)
+                mode = "a"
+            result = super().ftp_STOR(spooled, mode)
+        except OSError as e:
+            result = None
+            self.respond(f"451 Requested action aborted: {strerror(e)}.")
+        if result is None:
+            self._spooled.pop(spooled, None)
+            Path(spooled).unlink(missing_ok=True)
+            return None
+        return file
+
+    def ftp_STOU(self, line: str):  # noqa: ANN201 - pyftpdlib API
+        """STOU: a unique name in the folder (of `line`, or the current one), through the spool."""
+        if self._restart_position:
+            self.respond("450 Can't STOU while REST request is pending.")
+            return None
+        if line:
+            folder, prefix = os.path.split(self.fs.ftp2fs(line))
+            prefix += "."
+        else:
+            folder, prefix = self.fs.ftp2fs(self.fs.cwd), "ftpd."
+        target = os.path.join(folder, prefix + uuid.uuid4().hex[:8])
+        if not self.fs.validpath(target) or not self.authorizer.has_perm(self.username, "w", target):
+            self.respond("550 Not enough privileges.")
+            return None
+        if not self._check_target(target):
+            return None
+        spooled = self._spool(target)
+        try:
+            fd = open(spooled, "wb")  # noqa: SIM115 - the data channel closes it
+        except OSError as e:
+            self._spooled.pop(spooled, None)
+            self.respond(f"450 {strerror(e)}.")
+            return None
+        filename = os.path.basename(target)
+        if self.data_channel is not None:
+            self.respond(f"125 FILE: {filename}")
+            self.data_channel.file_obj = fd
+            self.data_channel.enable_receiving(self._current_type, "STOU")
+        else:
+            self.respond(f"150 FILE: {filename}")
+            self._in_dtp_queue = (fd, "STOU")
+        return filename
+
+    def commit_upload(self, spooled: str) -> str | None:
+        """Move a complete upload into IN; None, or the reply refusing it (the spool file is kept
+        for on_incomplete_file_received to drop)."""
+        target = self._spooled.get(spooled)
+        if target is None:
+            return None
+        replacing = os.path.isfile(target)
+        try:
+            size = os.path.getsize(spooled)
+        except OSError as e:
+            return f"451 Requested action aborted: {strerror(e)}; file not stored."
+        over = self.mailboxes.over_quota(self._tenant(), 0 if replacing else 1,
+                                         size - (os.path.getsize(target) if replacing else 0))
+        if over is not None:
+            return f"552 Quota exceeded: {over}; file not stored."
+        try:
             os.replace(spooled, target)
-            self._committed[spooled] = target
+        except OSError as e:
+            return f"451 Requested action aborted: {strerror(e)}; file not stored."
+        del self._spooled[spooled]
+        self._committed[spooled] = target
+        return None
 
     def _tenant(self) -> str:
         account = self.tenants.by_login(self.username or "")
         return account.code if account else (self.username or "?")
 
-    def ftp_STOR(self, file: str, mode: str = "w"):  # noqa: ANN201 - pyftpdlib API
-        if mode != "w" or self._restart_position or self.mailboxes.drop_of(Path(file)) is None:
-            return super().ftp_STOR(file, mode)
-        spooled = str(self.mailboxes.spool_path(self._tenant()))
-        self._spooled[spooled] = file
-        if super().ftp_STOR(spooled, mode) is None:
-            self._spooled.pop(spooled, None)
-            return None
-        return file
-
     def on_file_received(self, file: str) -> None:
-        # A spooled upload was moved into IN by commit_upload; APPE or a resumed STOR wrote in place.
-        self._submit(Path(self._committed.pop(file, file)))
+        # Every upload to IN was spooled; a name not in _committed was not ours to submit.
+        target = self._committed.pop(file, None)
+        if target is not None:
+            self._submit(Path(target))
 
     def on_incomplete_file_received(self, file: str) -> None:
         target = self._spooled.pop(file, file)
         Path(file).unlink(missing_ok=True)
         self.engine.note(Finding(self._tenant(), self.channel, "in", "", Path(target).name,
-                                 "upload aborted", "transfer interrupted: the file is ignored"))
+                                 "upload aborted", "transfer interrupted or refused: the file is ignored"))
+
+    # ------------------------------------------------------------------ the tree's folders
+    def ftp_RMD(self, path: str) -> None:
+        # MKD is refused, so every folder of a home is a folder of the protocol's layout.
+        self.respond("550 Folders of the exchange layout cannot be removed.")
+
+    def ftp_RNFR(self, path: str) -> None:
+        if os.path.isdir(path):
+            self.respond("550 Folders of the exchange layout cannot be renamed.")
+            return
+        super().ftp_RNFR(path)
 
     def ftp_RNTO(self, path: str):  # noqa: ANN201 - pyftpdlib API
+        if self._rnfr:
+            reason = bad_name(os.path.basename(path))
+            if os.path.isdir(path):
+                reason = "that name is a folder of the exchange layout"
+            elif self.mailboxes.drop_of(Path(path)) is None:
+                reason = "files stay in IN/<OI>/<ARCEP>/ or IN/<OI>/<ARCEP>/PM/"
+            if reason is not None:
+                self._rnfr = None
+                self.respond(f"553 File name not allowed: {reason}.")
+                return None
         result = super().ftp_RNTO(path)
         if result is not None:
             self._submit(Path(result[1]))
@@ -133,23 +327,41 @@ class TenantFTPHandler(FTPHandler):
 
     def _submit(self, path: Path) -> None:
         drop = self.mailboxes.drop_of(path)
-        if drop is None:
+        if drop is None or not path.is_file():
             return
         if not is_document(drop.filename):
+            hours = self.mailboxes.waiting_max_age / 3600
             self.engine.note(Finding(drop.tenant, self.channel, "in", "", drop.filename, "waiting",
-                                     "not a .csv file: processed once renamed to .csv"))
+                                     f"not a .csv file: processed once renamed to .csv, removed after {hours:g} h"))
+            return
+        try:
+            content = path.read_bytes()
+        except OSError:  # deleted or renamed by the OC meanwhile: nothing to process
             return
         doc = InboundDocument(drop.tenant, self.channel, drop.network, drop.area, drop.filename,
-                              path.read_bytes(), drop.location)
+                              content, drop.location)
         self.engine.submit(doc, path)
 
+    # ------------------------------------------------------------------ directories
+    def ftp_CWD(self, path: str):  # noqa: ANN201 - pyftpdlib API
+        # pyftpdlib's CWD saves and restores os.getcwd() around a real chdir: TenantFS never chdirs.
+        try:
+            self.fs.chdir(path)
+        except (OSError, FilesystemError) as err:
+            self.respond(f"550 {strerror(err)}.")
+            return None
+        self.respond(f'250 "{self.fs.cwd}" is the current directory.')
+        return path
+
+    # ------------------------------------------------------------------ downloads, journal
     def on_file_sent(self, file: str) -> None:
         self.engine.note(Finding(self._tenant(), self.channel, "out", "", Path(file).name, "downloaded"))
 
     def ftp_DELE(self, path: str):  # noqa: ANN201 - pyftpdlib API
         result = super().ftp_DELE(path)
         if result is not None:
-            self.engine.note(Finding(self._tenant(), self.channel, "out", "", Path(path).name, "deleted"))
+            direction = "in" if self.mailboxes.drop_of(Path(path)) else "out"
+            self.engine.note(Finding(self._tenant(), self.channel, direction, "", Path(path).name, "deleted"))
         return result
 
     def on_login_failed(self, username: str, password: str) -> None:
@@ -166,9 +378,37 @@ class TenantFTPHandler(FTPHandler):
         log.warning(msg)
 
 
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft limit on open descriptors towards `wanted` (up to the hard limit); the new limit."""
+    if resource is None:
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        except (ValueError, OSError) as e:
+            log.warning("ftp: cannot raise the open files limit from %s to %s: %s", soft, new, e)
+    return wanted if soft == resource.RLIM_INFINITY else soft
+
+
 class FtpTransport:
+    """The FTP server on its own thread.
+
+    max_cons: sockets of the FTP loop (control + passive listeners + data), pyftpdlib's max_cons;
+    lowered if the open files limit cannot be raised to fit it. max_cons_per_ip: control connections
+    from one address (0: unlimited; loopback clients all share 127.0.0.1). backlog: listen() queue.
+    timeout: seconds an idle control connection is kept. sweep_every: seconds between two sweeps of
+    IN for files that can never be processed (their age limit is Mailboxes.waiting_max_age).
+    """
+
     def __init__(self, engine: Engine, mailboxes: Mailboxes, tenants: TenantRegistry, host: str, port: int,
-                 passive_ports: list[int] | None = None, masquerade_address: str | None = None):
+                 passive_ports: list[int] | None = None, masquerade_address: str | None = None, *,
+                 max_cons: int = MAX_CONS, max_cons_per_ip: int = 0, backlog: int = BACKLOG,
+                 timeout: float = 300, sweep_every: float = SWEEP_EVERY):
+        self.engine = engine
+        self.mailboxes = mailboxes
         handler = type("OpsimFTPHandler", (TenantFTPHandler,), {
             "engine": engine, "mailboxes": mailboxes, "tenants": tenants,
             "authorizer": TenantAuthorizer(tenants, mailboxes),
@@ -177,9 +417,20 @@ class FtpTransport:
             "permit_foreign_addresses": False,
             "passive_ports": passive_ports,
             "masquerade_address": masquerade_address or None,
+            "timeout": timeout,
         })
-        self.server = FTPServer((host, port), handler)
-        self.server.max_cons = 256
+        reserve = 256  # SQLite, HTTP, the spool and the files being served
+        if max_cons:
+            limit = raise_fd_limit(max_cons + reserve)
+            if limit < max_cons + reserve:
+                log.warning("ftp: open files limit %s: at most %s FTP sockets", limit, limit - reserve)
+                max_cons = max(64, limit - reserve)
+        # Its own loop: pyftpdlib's default is one IOLoop per process, which two sandboxes in one process
+        # (two pytest fixtures, a benchmark) would then poll from two threads at once.
+        self.server = FTPServer((host, port), handler, ioloop=IOLoop.factory(), backlog=backlog)
+        self.server.max_cons = max_cons
+        self.server.max_cons_per_ip = max_cons_per_ip
+        self.sweep_every = sweep_every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -194,11 +445,41 @@ class FtpTransport:
 
     def _serve(self) -> None:
         # One poll at a time, so stop() is seen within 50 ms and close_all runs on this thread.
+        next_sweep = 0.0
         while not self._stop.is_set():
             self.server.ioloop.loop(timeout=0.05, blocking=False)
+            if self.sweep_every > 0 and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + self.sweep_every
+                self.sweep()
         self.server.close_all()
+
+    def sweep(self) -> int:
+        """Remove the files of IN that can never be processed and waited too long; how many."""
+        removed = 0
+        try:
+            for drop, path, age in list(self.mailboxes.expired_waiting()):
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed += 1
+                self.engine.note(Finding(drop.tenant, "ftp", "in", "", drop.filename, "removed",
+                                         f"not a .csv file: never processed; removed after {_duration(age)} "
+                                         f"in {drop.location} (limit {_duration(self.mailboxes.waiting_max_age)})"))
+        except OSError as e:  # a sweep must never stop the server
+            log.warning("ftp: sweep of IN failed: %s", e)
+        return removed
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+

@@ -4,11 +4,15 @@ Each tenant has a home with IN/<OI>/<ARCEP>/ (+ PM/) where it drops and OUT/<OI>
 where it picks up. Uploads are written to a spool outside every home and moved into IN only once
 complete, so a half-received file is never seen as a document. Answer files reach OUT by an atomic
 rename, so an OC never reads a half-written one.
+
+What waits in IN is bounded: a per-tenant quota (files and bytes) and an age after which files that
+can never be processed (not .csv) are removed.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,16 +34,47 @@ class Drop:
     filename: str
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What waits in a tenant's IN folders."""
+
+    files: int
+    bytes: int
+
+
+# Defaults of the limits on IN (see Mailboxes): generous for a sandbox, finite for a shared one.
+IN_MAX_FILES = 2000
+IN_MAX_BYTES = 512 * 1024 * 1024
+WAITING_MAX_AGE = 3600.0  # seconds of real time a file that is not a document may wait in IN
+
+
 class Mailboxes:
-    def __init__(self, root: Path, networks: list[Network]):
+    """The tenants' trees under `root`.
+
+    in_max_files, in_max_bytes: quota on what waits in a tenant's IN folders (0: no limit); the file
+    transports refuse an upload that would exceed it (FTP: 552).
+    waiting_max_age: seconds (real time, on the file's mtime) after which a file in IN that can never
+    be processed (not a .csv name) is removed by `expired_waiting`'s caller.
+    """
+
+    def __init__(self, root: Path, networks: list[Network], in_max_files: int = IN_MAX_FILES,
+                 in_max_bytes: int = IN_MAX_BYTES, waiting_max_age: float = WAITING_MAX_AGE):
+        # Absolute and resolved: FTP maps virtual paths onto it, and a relative root would follow
+        # whatever the process's working directory is (a relative --data-dir broke CWD).
+        root = Path(root).resolve()
         self.root = root
         self.homes = root / "ftp"
         self.spool = root / "spool"
         self.tmp = root / "tmp"
         self.networks = {n.interop: n for n in networks}
+        self.in_max_files = in_max_files
+        self.in_max_bytes = in_max_bytes
+        self.waiting_max_age = waiting_max_age
         for folder in (self.homes, self.spool, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command
+        self._layout = {tuple(p for p in self.location(d, n, a).split("/")[:depth])
+                        for n in self.networks for a in AREAS for d in ("IN", "OUT") for depth in range(1, 5)}
 
     def home(self, tenant: str) -> Path:
         return self.homes / tenant
@@ -83,6 +118,73 @@ class Mailboxes:
         if rel[2] != self.networks[rel[1]].arcep:
             return "root"
         return rel[0].lower()
+
+    def is_layout(self, tenant: str, path: Path) -> bool:
+        """Whether path is the tenant's home or one of the folders of its tree (never to be removed)."""
+        try:
+            rel = path.resolve().relative_to(self._homes_real / tenant).parts
+        except ValueError:
+            return False
+        return rel == () or rel in self._layout
+
+    def in_folders(self, tenant: str) -> Iterator[Path]:
+        for network in self.networks:
+            for area in AREAS:
+                yield self.home(tenant) / self.location("IN", network, area)
+
+    def usage(self, tenant: str) -> Usage:
+        """Files and bytes now waiting in the tenant's IN folders."""
+        files = size = 0
+        for folder in self.in_folders(tenant):
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        files += 1
+                        size += entry.stat(follow_symlinks=False).st_size
+                except OSError:  # removed meanwhile (the engine deletes what it read)
+                    continue
+        return Usage(files, size)
+
+    def over_quota(self, tenant: str, extra_files: int = 0, extra_bytes: int = 0) -> str | None:
+        """Why `extra` more files/bytes in IN would exceed the tenant's quota, or None."""
+        if not self.in_max_files and not self.in_max_bytes:
+            return None
+        used = self.usage(tenant)
+        if self.in_max_files and used.files + extra_files > self.in_max_files:
+            return f"{used.files} files already wait in IN (limit {self.in_max_files})"
+        if self.in_max_bytes and used.bytes + extra_bytes > self.in_max_bytes:
+            return (f"{used.bytes + extra_bytes} bytes would wait in IN (limit {self.in_max_bytes}); "
+                    f"{used.files} files wait there now")
+        return None
+
+    def expired_waiting(self, now: float | None = None) -> Iterator[tuple[Drop, Path, float]]:
+        """Files in IN that can never be processed (not .csv) and older than waiting_max_age: (drop,
+        path, age in seconds). The caller removes them and journals it."""
+        if self.waiting_max_age <= 0:
+            return
+        now = time.time() if now is None else now
+        for home in sorted(self.homes.iterdir()):
+            for folder in self.in_folders(home.name):
+                try:
+                    entries = list(os.scandir(folder))
+                except OSError:
+                    continue
+                for entry in entries:
+                    if is_document(entry.name):
+                        continue
+                    try:
+                        if not entry.is_file(follow_symlinks=False):
+                            continue
+                        age = now - entry.stat(follow_symlinks=False).st_mtime
+                    except OSError:
+                        continue
+                    drop = self.drop_of(Path(entry.path))
+                    if drop is not None and age > self.waiting_max_age:
+                        yield drop, Path(entry.path), age
 
     def inbound_files(self) -> Iterator[tuple[Drop, Path]]:
         """Files waiting in every IN folder (at start-up: what arrived before a stop)."""

@@ -364,9 +364,12 @@ class TenantFTPHandler(FTPHandler):
             self.engine.note(Finding(self._tenant(), self.channel, direction, "", Path(path).name, "deleted"))
         return result
 
-    def on_login_failed(self, username: str, password: str) -> None:
-        self.engine.note(Finding(username or "?", self.channel, "in", "", "", "login refused",
+    def handle_auth_failed(self, msg: str, password: str) -> None:
+        # Journaled now, before pyftpdlib's delayed 530: a client that reads the journal after its
+        # refusal always finds it (pyftpdlib calls on_login_failed only after the reply is sent).
+        self.engine.note(Finding(self.username or "?", self.channel, "in", "", "", "login refused",
                                  f"from {self.remote_ip}"))
+        super().handle_auth_failed(msg, password)
 
     def log(self, msg: str, logfun=None) -> None:  # noqa: ANN001 - quieter than pyftpdlib's INFO lines
         log.debug(msg)

@@ -35,6 +35,8 @@ class _QuietHandler(WSGIRequestHandler):
         except ValueError:
             name, detail = "Error", explain or message or ""
         self.log_request(code)
+        if getattr(self, "request_version", "") == "HTTP/0.9":  # the default before the line is parsed:
+            self.request_version = "HTTP/1.0"  # answer with a status line all the same (nobody speaks 0.9)
         body = json.dumps({"error": name, "detail": detail}).encode()
         self.send_response_only(code, name)
         self.send_header("Content-Type", "application/json")

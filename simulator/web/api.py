@@ -41,7 +41,7 @@ def create_app(box: Sandbox) -> Flask:
     """Application factory: one app per sandbox, no global state."""
     app = Flask("opsim")
     app.config["SANDBOX"] = box
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # larger bodies: 413 before they are read
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1  # larger bodies: 413 (see auth._parse_body)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.before_request(guard)
     app.register_blueprint(api)

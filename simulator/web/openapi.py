@@ -163,7 +163,8 @@ PATHS: dict[str, Any] = {
         public=True)},
     "/api/openapi.json": {"get": _operation(
         "openapi: this document", "anyone",
-        {"200": _ok("the OpenAPI document", {"type": "object"}), "421": MISDIRECTED}, public=True)},
+        {"200": _ok("the OpenAPI document", {"type": "object"}), "401": UNAUTHORIZED, "421": MISDIRECTED},
+        public=True)},
     "/api/clock": {"get": _operation(
         "clock_get: the virtual time", "any valid token",
         {"200": _ok("the clock", _ref("Clock")), **COMMON})},

@@ -14,6 +14,7 @@ import base64
 import http.client
 import json
 import math
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ ADMIN_TOKEN = "fuzz-admin"
 DOC = openapi.document(VERSION)
 OPERATIONS = [(path, method) for path, item in DOC["paths"].items() for method in item]
 TIMEOUT = 15  # seconds: an answer slower than this is a hang
-EXAMPLES = int(__import__("os").environ.get("FUZZ_EXAMPLES", "50"))  # per operation; about 700 requests in all
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "80"))  # per operation; about 1100 requests in all
 
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -68,6 +69,8 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 EDGE_TEXT = ["", "0", "1", "-1", "2", "1000", "1001", "²", "٣", "１", "𝟙", "9" * 40, "1e308", "NaN", "inf", "-0",
              "1.5", " 1", "true", "null", "[]", "{}", "DEMO", "demo", "ACME", "COVA", "COVB", "FUZZ1", "%", "\x00",
              "A" * 300, "é", "\ud7ff", "../../etc", "'; DROP TABLE orders; --"]
+EDGE_NUMBERS = [1e308, -1e308, 1e-308, 5e-324, -0.0, 2**63, -2**63, 2**64, 10**30, MAX_SPEED, MAX_SPEED + 0.5,
+                43_920, 43_921, 1300, 1301, 158_112_000, 0.01, 0.009]
 text = st.one_of(st.sampled_from(EDGE_TEXT), st.text(max_size=40), st.integers(-2**70, 2**70).map(str),
                  st.floats().map(repr))
 
@@ -97,7 +100,7 @@ def param_value(param: dict[str, Any]) -> st.SearchStrategy[str]:
 
 def json_values() -> st.SearchStrategy[Any]:
     scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**80, 2**80), st.floats(), text,
-                        st.integers(0, 60_000), st.floats(0, 2 * MAX_SPEED))
+                        st.integers(0, 60_000), st.floats(0, 2 * MAX_SPEED), st.sampled_from(EDGE_NUMBERS))
     return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                          st.dictionaries(text, inner, max_size=4)), max_leaves=12)
 
@@ -106,9 +109,10 @@ def near(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     """Values around what a property's schema allows (inside and just outside its bounds)."""
     low, high = schema.get("minimum", 0), schema.get("maximum", 100)
     if schema["type"] == "integer":
-        return st.integers(low - 2, int(high * 1.2) + 2)
+        return st.one_of(st.integers(low - 2, int(high * 1.2) + 2), st.sampled_from(EDGE_NUMBERS))
     if schema["type"] == "number":
-        return st.one_of(st.floats(low - 1, high * 1.2), st.integers(math.ceil(low), int(high)))
+        return st.one_of(st.floats(low - 1, high * 1.2), st.integers(math.ceil(low), int(high)),
+                         st.sampled_from(EDGE_NUMBERS))
     if "pattern" in schema:
         return st.from_regex(schema["pattern"], fullmatch=True)
     return st.text(min_size=schema.get("minLength", 0), max_size=schema.get("maxLength", 20) + 2)
@@ -121,13 +125,13 @@ def body_for(op: dict[str, Any]) -> st.SearchStrategy[bytes | None]:
     keys = st.sampled_from(list(properties)) if properties else text
     shaped = st.dictionaries(st.one_of(keys, keys, text), json_values(), max_size=4)
     plausible = st.fixed_dictionaries({}, optional={k: near(v) for k, v in properties.items()})
-    encoded = st.one_of(shaped, json_values(), plausible, plausible).map(
+    encoded = st.one_of(shaped, json_values(), *[plausible] * 6).map(
         lambda v: json.dumps(v, allow_nan=True).encode())
     raw = st.one_of(st.binary(max_size=200), st.sampled_from([
         b"NaN", b"Infinity", b'{"speed": 1e400}', b'{"hours": -Infinity}', b"[" * 5000, b"{" * 3000, b'{"a":' * 40,
         b'{"code": "\\udfff", "password": "x"}', b'{"working_days": ' + b"9" * 5000 + b"}", b"\xef\xbb\xbf{}",
         b'{"hours": 1, "hours": "x"}']))
-    return st.one_of(st.none(), encoded, encoded, raw)
+    return st.one_of(st.none(), encoded, encoded, encoded, raw)
 
 
 @st.composite
@@ -142,18 +146,22 @@ def requests(draw: st.DrawFn, path: str, method: str) -> dict[str, Any]:
             query[param["name"]] = draw(param_value(param))
     if draw(st.integers(0, 9)) == 0:
         query[draw(text)] = draw(text)  # an unknown parameter
-    headers = {"Host": "127.0.0.1"}
-    token = draw(st.sampled_from([ADMIN_TOKEN, ADMIN_TOKEN, ADMIN_TOKEN, "demo", "wrong", None]))
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    headers = {"Host": "127.0.0.1", "Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
     body = draw(body_for(op)) if method == "post" else None
-    content_type = draw(st.sampled_from(["application/json"] * 4 + ["application/json; charset=utf-8",
-                                                                     "text/plain", "application/x-www-form-urlencoded",
-                                                                     None]))
-    if content_type:
-        headers["Content-Type"] = content_type
-    if draw(st.integers(0, 9)) == 0:
-        headers["Origin"] = draw(st.sampled_from(["http://evil.example", "null", "http://127.0.0.1"]))
+    if draw(st.integers(0, 3)) == 0:  # a quarter of the requests are wrong before the body: token, type, origin
+        token = draw(st.sampled_from(["demo", "wrong", "", None]))
+        if token is None:
+            del headers["Authorization"]
+        else:
+            headers["Authorization"] = f"Bearer {token}"
+        content_type = draw(st.sampled_from(["application/json; charset=utf-8", "text/plain",
+                                             "application/x-www-form-urlencoded", None]))
+        if content_type is None:
+            del headers["Content-Type"]
+        else:
+            headers["Content-Type"] = content_type
+        if draw(st.booleans()):
+            headers["Origin"] = draw(st.sampled_from(["http://evil.example", "null", "http://127.0.0.1"]))
     target = url_path + ("?" + urlencode(query) if query else "")
     return {"method": method.upper(), "target": target, "headers": headers, "body": body}
 

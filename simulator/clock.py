@@ -6,6 +6,8 @@ advancing moves the anchor. French working days exclude weekends and public holi
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import threading
 import time
@@ -18,6 +20,14 @@ import holidays
 
 # The protocols' dates and times carry no zone: they are French civil time, whatever the host's zone.
 PARIS = ZoneInfo("Europe/Paris")
+
+# Bounds of the clock, so no call can push it where datetime overflows (a data dir must stay usable).
+MIN_SPEED = 0.01  # slower than this is a freeze
+MAX_SPEED = 10_000.0  # one real second is under three virtual hours
+MAX_ADVANCE_SECONDS = 5 * 366 * 86400  # one advance moves at most about five years...
+MAX_ADVANCE_WORKING_DAYS = 1_300  # ...or five years of working days
+MIN_TIMESTAMP = 0.0  # 1970: protocol dates are recent
+MAX_TIMESTAMP = 32_503_680_000.0  # 3000-01-01 UTC, far from datetime's year 9999 even with protocol delays
 
 
 def to_timestamp(moment: datetime) -> float:
@@ -113,7 +123,8 @@ class VirtualClock:
 
     def timestamp(self) -> float:
         s = self._state
-        return s.anchor_virtual + (self._real_time() - s.anchor_real) * s.speed
+        # Capped: a clock left running fast for ages stops at the bound instead of overflowing datetime.
+        return min(s.anchor_virtual + (self._real_time() - s.anchor_real) * s.speed, MAX_TIMESTAMP)
 
     def now(self) -> datetime:
         """Naive French civil time, as the protocols' dates."""
@@ -145,8 +156,8 @@ class VirtualClock:
                 self._set(self.timestamp(), self._state.speed_before_freeze or 1.0)
 
     def set_speed(self, speed: float) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive (use freeze to stop the clock)")
+        if not _number(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
+            raise ValueError(f"speed must be a number from {MIN_SPEED} to {MAX_SPEED:g} (use freeze to stop the clock)")
         with self._lock:
             self._set(self.timestamp(), speed, before_freeze=speed)
 
@@ -155,14 +166,24 @@ class VirtualClock:
         with self._lock:
             if to_timestamp(moment) < self.timestamp():
                 raise ValueError("the virtual clock cannot go back in time")
+            if to_timestamp(moment) > MAX_TIMESTAMP:
+                raise ValueError(f"the virtual clock stops at {from_timestamp(MAX_TIMESTAMP):%Y-%m-%d}")
             self._set(to_timestamp(moment), self._state.speed)
 
     def advance(self, hours: float = 0, working_days: int = 0, seconds: float = 0) -> datetime:
+        if not (_number(hours) and _number(seconds) and isinstance(working_days, int)
+                and not isinstance(working_days, bool)):
+            raise ValueError("hours and seconds are finite numbers, working_days an integer")
         if hours < 0 or working_days < 0 or seconds < 0:
             raise ValueError("the virtual clock only moves forward")
+        if hours * 3600 + seconds > MAX_ADVANCE_SECONDS or working_days > MAX_ADVANCE_WORKING_DAYS:
+            raise ValueError(f"one advance moves at most {MAX_ADVANCE_SECONDS // 3600} hours and "
+                             f"{MAX_ADVANCE_WORKING_DAYS} working days")
         with self._lock:
             target = self.calendar.add_working_days(self.now(), working_days)
             target += timedelta(hours=hours, seconds=seconds)
+            if to_timestamp(target) > MAX_TIMESTAMP:
+                raise ValueError(f"the virtual clock stops at {from_timestamp(MAX_TIMESTAMP):%Y-%m-%d}")
             self._set(to_timestamp(target), self._state.speed)
             return target
 
@@ -175,3 +196,39 @@ class VirtualClock:
             "working_day": self.calendar.is_working_day(now.date()),
             "holiday": self.calendar.holiday_name(now.date()),
         }
+
+
+def _number(value: object) -> bool:
+    """A finite int or float, not a bool (True is an int to Python, not a duration to a user)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def restore_state(stored: str, real_now: float, fallback_virtual: float) -> tuple[ClockState, str | None]:
+    """The clock state read from a data dir, made usable: (state, what was repaired or None).
+
+    An old bug stored an infinite speed, after which every start failed with OverflowError; whatever
+    is stored, the sandbox must start. A bad state is kept at its last sane virtual time (the anchor),
+    frozen, so nothing scheduled fires by surprise; `fallback_virtual` is used when the anchor is bad too.
+    """
+    try:
+        raw = json.loads(stored)
+        if not isinstance(raw, dict):
+            raise ValueError("not an object")
+        anchor_virtual, anchor_real, speed = raw["anchor_virtual"], raw["anchor_real"], raw["speed"]
+        before = raw.get("speed_before_freeze", 1.0)
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        return ClockState(fallback_virtual, real_now, 0.0), f"unreadable clock state ({e}): frozen at a default time"
+    sane_before = before if _number(before) and MIN_SPEED <= before <= MAX_SPEED else 1.0
+    if not (_number(anchor_virtual) and MIN_TIMESTAMP <= anchor_virtual <= MAX_TIMESTAMP):
+        return (ClockState(fallback_virtual, real_now, 0.0, sane_before),
+                f"clock anchor {anchor_virtual!r} out of range: frozen at a default time")
+    if not _number(anchor_real) or abs(anchor_real - real_now) > 1000 * 366 * 86400:
+        return ClockState(anchor_virtual, real_now, 0.0, sane_before), "clock real anchor out of range: frozen"
+    if not (_number(speed) and (speed == 0 or MIN_SPEED <= speed <= MAX_SPEED)):
+        return (ClockState(anchor_virtual, real_now, 0.0, sane_before),
+                f"clock speed {speed!r} out of range: frozen at its last time")
+    now = anchor_virtual + (real_now - anchor_real) * speed
+    if not MIN_TIMESTAMP <= now <= MAX_TIMESTAMP:
+        return ClockState(anchor_virtual, real_now, 0.0, sane_before), "clock ran out of range: frozen at its last time"
+    repaired = None if sane_before == before else f"speed before freeze {before!r} out of range: 1.0"
+    return ClockState(float(anchor_virtual), float(anchor_real), float(speed), float(sane_before)), repaired

@@ -12,8 +12,8 @@ from dataclasses import asdict
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from .clock import ClockState, VirtualClock, to_timestamp
-from .config import Config, passive_range
+from .clock import ClockState, VirtualClock, restore_state, to_timestamp
+from .config import Config, ConfigError, is_loopback, passive_range
 from .documents import Effects, Finding
 from .engine import Engine
 from .operators.covage.access import AccessDesk, Reject
@@ -28,6 +28,9 @@ from .transports.mailbox import Mailboxes
 from .web.api import create_app
 
 log = logging.getLogger(__name__)
+
+#: The admin API token of the built-in demo tenant DEMO (it sees only DEMO's orders, journal and files).
+DEMO_API_TOKEN = "demo"
 
 try:
     VERSION = version("opsim")
@@ -55,8 +58,11 @@ class Sandbox:
         self.networks: dict[str, ReferenceNetwork] = {
             n.interop: generate_network(n.interop, n.arcep, self.seed, profile.network_size) for n in profile.networks}
         self.mailboxes = Mailboxes(config.data_dir, profile.networks)
+        builtin_demo = config.demo_tenant and not any(t.code == "DEMO" for t in config.tenants)
         for tenant in config.all_tenants():  # the file is the truth for the tenants it names
-            self.store.upsert_tenant(tenant.code, tenant.login, hash_password(tenant.password), tenant.email)
+            token = tenant.api_token or (DEMO_API_TOKEN if builtin_demo and tenant.code == "DEMO" else "")
+            self.store.upsert_tenant(tenant.code, tenant.login, hash_password(tenant.password), tenant.email,
+                                     hash_password(token) if token else "")
             self.mailboxes.ensure_tree(tenant.code)
         self.tenants = TenantRegistry(self.store)
         self.desk = AccessDesk(profile, self.pack, self.networks, self.store, self.clock.calendar)
@@ -66,12 +72,22 @@ class Sandbox:
 
     # ------------------------------------------------------------------ life
     def start(self) -> Sandbox:
-        check_ports(self.config)
+        admin_host = self.config.admin_host
+        try:
+            if not self.config.admin_token and not self.config.admin_open and not is_loopback(admin_host):
+                # Defence in depth (the CLI refuses first): anyone reaching it would read every tenant.
+                raise ConfigError(f"the admin API would listen on {admin_host} with no admin token: set an "
+                                  "admin token, keep it on 127.0.0.1, or say admin_open explicitly")
+            check_ports(self.config)
+        except BaseException:
+            self.store.close()  # a sandbox that cannot start leaves its data dir free
+            self._lock.release()
+            raise
         self.engine.start()
         self.engine.recover()
         self.ftp = FtpTransport(self.engine, self.mailboxes, self.tenants, self.config.host, self.config.ftp_port,
                                 passive_range(self.config.ftp_passive_ports), self.config.ftp_masquerade_address)
-        self.http = HttpTransport(create_app(self), self.config.host, self.config.http_port)
+        self.http = HttpTransport(create_app(self), admin_host, self.config.http_port)
         self.ftp.start()
         self.http.start()
         return self
@@ -99,21 +115,23 @@ class Sandbox:
     def http_url(self) -> str:
         assert self.http is not None, "the sandbox is not started"
         host, port = self.http.address
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def endpoints(self) -> dict[str, str]:
         host, port = self.ftp_address
         return {"ftp": f"ftp://{host}:{port}", "http": self.http_url, "api": f"{self.http_url}/api"}
 
     # ------------------------------------------------------------------ operations (engine thread)
-    def add_tenant(self, code: str, password: str, email: str = "", login: str | None = None) -> str | None:
+    def add_tenant(self, code: str, password: str, email: str = "", login: str | None = None,
+                   api_token: str = "") -> str | None:
         """Create an OC account and its folders; returns an error message or None."""
         login = login or code
         if not re.fullmatch(r"[A-Z0-9]{2,8}", code):
             return "code must be 2 to 8 capital letters or digits (the OC's Interop code)"
         if code in self.tenants or self.tenants.by_login(login):
             return f"tenant {code} (login {login}) already exists"
-        self.store.upsert_tenant(code, login, hash_password(password), email)
+        self.store.upsert_tenant(code, login, hash_password(password), email,
+                                 hash_password(api_token) if api_token else "")
         self.mailboxes.ensure_tree(code)
         self.tenants.reload()
         self.engine.note(Finding(code, "api", "admin", "", "", "tenant created", email))
@@ -149,8 +167,15 @@ class Sandbox:
 
     def _clock(self) -> VirtualClock:
         stored = self.store.get_meta("clock")
-        state = ClockState(**json.loads(stored)) if stored else None
         start = self.config.clock.start
+        state = None
+        if stored:
+            # Whatever is stored (an infinite speed once was), the data dir must open.
+            fallback = to_timestamp(start) if start is not None else time.time()
+            state, repaired = restore_state(stored, time.time(), fallback)
+            if repaired:
+                log.warning("data dir clock repaired: %s", repaired)
+                self.store.set_meta("clock", json.dumps(asdict(state)))
         if state is None and start is not None:
             # A new data dir may start at a fixed date (reproducible tests), even in the past.
             # Frozen from the first instant, so a frozen start is exactly `start`.
@@ -164,3 +189,4 @@ class Sandbox:
         if self.config.clock.frozen:
             clock.freeze()
         return clock
+

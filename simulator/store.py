@@ -23,7 +23,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
     code TEXT PRIMARY KEY, login TEXT NOT NULL UNIQUE, password TEXT NOT NULL,
-    email TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL);
+    email TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, api_token TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS orders (
     tenant TEXT NOT NULL, ref TEXT NOT NULL, prestation TEXT NOT NULL UNIQUE, network TEXT NOT NULL,
     state TEXT NOT NULL, data TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
@@ -102,7 +102,14 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._connect()
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._local = threading.local()
+
+    def _migrate(self) -> None:
+        """Bring a data dir written by an older version up to this schema (columns added since)."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(tenants)")}
+        if "api_token" not in columns:  # salted hash of the tenant's admin API token, '' = none
+            self._db.execute("ALTER TABLE tenants ADD COLUMN api_token TEXT NOT NULL DEFAULT ''")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -157,15 +164,19 @@ class Store:
         return int(row[0])
 
     # --- tenants
-    def upsert_tenant(self, code: str, login: str, password_hash: str, email: str = "") -> None:
+    def upsert_tenant(self, code: str, login: str, password_hash: str, email: str = "",
+                      api_token_hash: str = "") -> None:
+        """Create or update a tenant; an empty `api_token_hash` keeps the token it may already have."""
         self._db.execute(
-            "INSERT INTO tenants VALUES (?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET "
-            "login = excluded.login, password = excluded.password, email = excluded.email",
-            (code, login, password_hash, email, time.time()))
+            "INSERT INTO tenants (code, login, password, email, created_at, api_token) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(code) DO UPDATE SET login = excluded.login, password = excluded.password, "
+            "email = excluded.email, api_token = CASE WHEN excluded.api_token = '' THEN tenants.api_token "
+            "ELSE excluded.api_token END",
+            (code, login, password_hash, email, time.time(), api_token_hash))
 
     def tenants(self, reader: bool = False) -> list[sqlite3.Row]:
         db = self.reader() if reader else self._db
-        return db.execute("SELECT code, login, password, email FROM tenants ORDER BY code").fetchall()
+        return db.execute("SELECT code, login, password, email, api_token FROM tenants ORDER BY code").fetchall()
 
     # --- orders
     def get_order(self, tenant: str, ref: str, reader: bool = False) -> Order | None:
@@ -215,13 +226,17 @@ class Store:
             f"AND state IN ({','.join('?' * len(states))})", (tenant, tenant, reference, *states))
         return [r[0] for r in rows]
 
-    def orders(self, tenant: str | None = None, limit: int = 1000) -> list[Order]:
-        db = self.reader()
+    def orders(self, tenant: str | None = None, limit: int = 1000,
+               after: tuple[str, str] | None = None) -> list[Order]:
+        """Orders by (created, ref); `after` is the (created, ref) of the last one of the previous page."""
+        sql, args = "SELECT * FROM orders WHERE 1", []
         if tenant:
-            rows = db.execute("SELECT * FROM orders WHERE tenant = ? ORDER BY created, ref LIMIT ?",
-                              (tenant, limit))
-        else:
-            rows = db.execute("SELECT * FROM orders ORDER BY created, ref LIMIT ?", (limit,))
+            sql += " AND tenant = ?"
+            args.append(tenant)
+        if after is not None:
+            sql += " AND (created, ref) > (?, ?)"
+            args.extend(after)
+        rows = self.reader().execute(sql + " ORDER BY created, ref LIMIT ?", (*args, limit))
         return [_order(r) for r in rows]
 
     def order_history(self, tenant: str, ref: str) -> list[dict[str, Any]]:
@@ -272,10 +287,15 @@ class Store:
     def mark_delivered(self, outbound_id: int) -> None:
         self._db.execute("UPDATE outbox SET delivered = 1 WHERE id = ?", (outbound_id,))
 
-    def emitted(self, tenant: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT id, tenant, channel, location, filename, flow, lines, at_virtual, delivered FROM outbox"
-        rows = self.reader().execute(sql + (" WHERE tenant = ?" if tenant else "") + " ORDER BY id",
-                                     (tenant,) if tenant else ())
+    def emitted(self, tenant: str | None = None, limit: int = -1, after_id: int = 0) -> list[dict[str, Any]]:
+        """Answer files by id, from the one after `after_id`; `limit` -1 means all."""
+        sql = ("SELECT id, tenant, channel, location, filename, flow, lines, at_virtual, delivered FROM outbox "
+               "WHERE id > ?")
+        args: list[Any] = [after_id]
+        if tenant:
+            sql += " AND tenant = ?"
+            args.append(tenant)
+        rows = self.reader().execute(sql + " ORDER BY id LIMIT ?", (*args, limit))
         return [dict(r) for r in rows]
 
     # --- inbox (processed inbound files, so a crash between commit and removal replays nothing)
@@ -302,9 +322,14 @@ class Store:
             "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (at_virtual, time.time(), tenant, channel, direction, flow, filename, outcome, detail))
 
-    def journal(self, tenant: str | None = None, limit: int = 200, since_id: int = 0) -> list[dict[str, Any]]:
+    def journal(self, tenant: str | None = None, limit: int = 200, since_id: int = 0,
+                before_id: int | None = None) -> list[dict[str, Any]]:
+        """The latest `limit` lines with since_id < id (< before_id, to page back), oldest first."""
         sql = "SELECT * FROM journal WHERE id > ?"
         args: list[Any] = [since_id]
+        if before_id is not None:
+            sql += " AND id < ?"
+            args.append(before_id)
         if tenant:
             sql += " AND tenant = ?"
             args.append(tenant)

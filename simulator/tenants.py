@@ -1,4 +1,4 @@
-"""The OC accounts (tenants): their codes, logins and salted password hashes."""
+"""The OC accounts (tenants): their codes, logins, and salted hashes of their FTP password and admin API token."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class Account:
     login: str
     password_hash: str
     email: str
+    api_token_hash: str = ""  # '' = no token: the tenant cannot read the admin API alone
 
 
 def hash_password(password: str, salt: str | None = None) -> str:
@@ -29,6 +30,11 @@ def check_password(password: str, hashed: str) -> bool:
     return hmac.compare_digest(hash_password(password, salt), hashed)
 
 
+def new_api_token() -> str:
+    """A tenant's admin API token, given once to whoever created the tenant (only its hash is kept)."""
+    return secrets.token_urlsafe(24)
+
+
 class TenantRegistry:
     """Read by the transports on every login; written through the engine."""
 
@@ -39,7 +45,7 @@ class TenantRegistry:
         self.reload()
 
     def reload(self) -> None:
-        accounts = {r["login"]: Account(r["code"], r["login"], r["password"], r["email"])
+        accounts = {r["login"]: Account(r["code"], r["login"], r["password"], r["email"], r["api_token"])
                     for r in self._store.tenants(reader=True)}
         with self._lock:
             self._by_login = accounts
@@ -48,6 +54,15 @@ class TenantRegistry:
         account = self._by_login.get(login)
         if account and check_password(password, account.password_hash):
             return account
+        return None
+
+    def by_api_token(self, token: str) -> Account | None:
+        """The tenant whose admin API token this is (salted hashes: each is checked, tenants are few)."""
+        if not token:
+            return None
+        for account in list(self._by_login.values()):
+            if account.api_token_hash and check_password(token, account.api_token_hash):
+                return account
         return None
 
     def by_login(self, login: str) -> Account | None:

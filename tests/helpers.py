@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -63,25 +64,42 @@ class OpsimProcess:
 
 
 class Api:
-    """A tiny JSON client for the admin API (real HTTP)."""
+    """A tiny JSON client for the admin API (real HTTP), with an optional bearer token."""
 
-    def __init__(self, base: str):
-        self.base = base.rstrip("/") + "/api"
+    def __init__(self, base: str, token: str | None = None):
+        self.root = base.rstrip("/")
+        self.base = self.root + "/api"
+        self.token = token
+        self.headers: dict[str, str] = {}  # of the last answer
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """(status, parsed JSON); `token` overrides the client's for one call."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        token = token if token is not None else self.token
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
+                self.headers = dict(resp.headers)
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as e:
+            self.headers = dict(e.headers)
             return e.code, json.loads(e.read() or b"null")
 
     def get(self, path: str) -> Any:
+        """The answer; for a list asked with a `limit` above one page, the following pages up to `limit`."""
         status, body = self.call("GET", path)
         assert status == 200, body
-        return body
+        wanted = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("limit")
+        while isinstance(body, list) and wanted and len(body) < int(wanted[0]) and "X-Next-Cursor" in self.headers:
+            link = self.headers["Link"].split(";")[0].strip("<>")
+            status, more = self.call("GET", link.removeprefix("/api"))
+            assert status == 200, more
+            body += more
+        return body[:int(wanted[0])] if isinstance(body, list) and wanted else body
 
     def post(self, path: str, body: Any = None) -> Any:
         status, result = self.call("POST", path, body if body is not None else {})

@@ -24,26 +24,50 @@ class AdminError(RuntimeError):
 
 
 class SandboxAdmin:
-    """The admin API of a sandbox at `base_url` (e.g. http://127.0.0.1:8080)."""
+    """The admin API of a sandbox at `base_url` (e.g. http://127.0.0.1:8080).
 
-    def __init__(self, base_url: str, timeout: float = 30.0):
+    `token` is sent as `Authorization: Bearer <token>`: the sandbox's admin token, or a tenant's token
+    (which reads that tenant's orders, addresses and the clock, but cannot move the clock). A sandbox
+    with no admin token configured (the default, on loopback) needs none.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.token = token
 
     # ------------------------------------------------------------------ HTTP
     def get(self, path: str, **params: str | int) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        return self._call(urllib.request.Request(f"{self.base_url}/api{path}{query}"))
+        return self._call(urllib.request.Request(f"{self.base_url}/api{path}{query}", headers=self._auth()))
+
+    def get_all(self, path: str, **params: str | int) -> list[Any]:
+        """Every item of a paged list (orders, journal, files, addresses), following X-Next-Cursor."""
+        items: list[Any] = []
+        cursor: str | None = None
+        while True:
+            query = urllib.parse.urlencode({**params, **({"cursor": cursor} if cursor else {})})
+            page, cursor = self._call(urllib.request.Request(f"{self.base_url}/api{path}?{query}",
+                                                             headers=self._auth()), next_cursor=True)
+            items.extend(page)
+            if not cursor:
+                return items
 
     def post(self, path: str, body: dict[str, Any], **params: str | int) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         request = urllib.request.Request(f"{self.base_url}/api{path}{query}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
+                                         headers={"Content-Type": "application/json", **self._auth()},
+                                         method="POST")
         return self._call(request)
 
-    def _call(self, request: urllib.request.Request) -> Any:
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _call(self, request: urllib.request.Request, next_cursor: bool = False) -> Any:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                if next_cursor:
+                    return json.load(response), response.headers.get("X-Next-Cursor")
                 return json.load(response)
         except urllib.error.HTTPError as e:
             body = e.read().decode("utf-8", errors="replace")
@@ -75,7 +99,8 @@ class SandboxAdmin:
         return self.get("/addresses", network=network, limit=limit)
 
     def orders(self, tenant: str) -> list[dict[str, Any]]:
-        return self.get("/orders", tenant=tenant)
+        """All the tenant's orders (every page)."""
+        return self.get_all("/orders", tenant=tenant)
 
     def order(self, ref: str, tenant: str) -> dict[str, Any]:
         return self.get(f"/orders/{urllib.parse.quote(ref, safe='')}", tenant=tenant)

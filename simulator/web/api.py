@@ -1,14 +1,34 @@
-"""The admin REST API (Flask blueprint): health, clock, reference data, orders, journal, tenants."""
+"""The admin REST API (Flask blueprint): health, clock, reference data, orders, journal, tenants.
+
+Who may call what is declared on each view (`access`) and enforced by `auth.guard`; every parameter and
+body is checked here before it reaches the engine, so a bad request gets a 4xx JSON error, never a 500.
+The OpenAPI document (`openapi.py`) describes the same routes and bounds.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import logging
+import re
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from ..clock import MAX_SPEED, MIN_SPEED
+from ..tenants import new_api_token
+from . import openapi
+from .auth import ADMIN, ANY, MAX_BODY, PUBLIC, SCOPED, TENANT, access, guard, principal
+from .openapi import MAX_PAGE, MAX_TEXT
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
+
+log = logging.getLogger(__name__)
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -21,87 +41,226 @@ def create_app(box: Sandbox) -> Flask:
     """Application factory: one app per sandbox, no global state."""
     app = Flask("opsim")
     app.config["SANDBOX"] = box
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1  # larger bodies: 413 (see auth._parse_body)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.merge_slashes = False  # "//" would redirect (an HTML 308) instead of answering JSON
+    app.before_request(guard)
     app.register_blueprint(api)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):  # noqa: ANN202
+        if e.response is not None:  # a complete answer given to abort (401 with WWW-Authenticate)
+            return e.response
         return jsonify(error=e.name, detail=e.description), e.code
+
+    @app.errorhandler(Exception)
+    def internal_error(e: Exception):  # noqa: ANN202
+        # A bug still answers JSON; the traceback goes to the log, not to the caller.
+        log.exception("admin API: %s %s failed", request.method, request.path)
+        return jsonify(error="Internal Server Error", detail=f"{type(e).__name__} (see the sandbox log)"), 500
 
     return app
 
 
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+def _engine_call(fn: Any) -> Any:
+    """Run on the engine thread; the clock's own checks (ValueError) are the caller's error."""
+    box = sandbox()
+    try:
+        return box.engine.call(fn)
+    except ValueError as e:
+        abort(400, str(e))
+    except FutureTimeout:
+        abort(503, "the engine is busy: the call did not finish within 60 s (it may still complete)")
+
+
+# ---------------------------------------------------------------- parameters and bodies
+def _body(allowed: set[str], required: bool = True) -> dict[str, Any]:
+    """The JSON object body (parsed by guard), with only the `allowed` keys."""
+    body = g.get("body")
+    if body is None and not required:
+        return {}
     if not isinstance(body, dict):
         abort(400, "a JSON object body is expected")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        abort(400, f"unknown field {unknown[0][:50]!r} (expected: {', '.join(sorted(allowed)) or 'none'})")
     return body
 
 
+def _number(body: dict[str, Any], key: str, integer: bool = False) -> Any:
+    value = body.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+        abort(400, f"{key} must be {'an integer' if integer else 'a number'}")
+    return value
+
+
+def _text(body: dict[str, Any], key: str, default: str | None = None, pattern: str | None = None,
+          max_length: int = MAX_TEXT) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str) or not value and default is None:
+        abort(400, f"{key} is required, as a string" if value is None else f"{key} must be a non-empty string")
+    if len(value) > max_length:
+        abort(400, f"{key} is longer than {max_length} characters")
+    if pattern and not re.fullmatch(pattern, value):
+        abort(400, f"{key} {value[:50]!r} does not match {pattern}")
+    return value
+
+
+_DIGITS = re.compile(r"[0-9]{1,30}")  # ASCII only: '²'.isdigit() is True but int('²') fails
+
+
+def _int_arg(name: str, default: int, minimum: int, maximum: int, clamp: bool = False) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not _DIGITS.fullmatch(raw):
+        abort(400, f"{name} must be an integer from {minimum} to {maximum}")
+    value = int(raw)
+    if value < minimum or value > maximum and not clamp:
+        abort(400, f"{name} must be an integer from {minimum} to {maximum}")
+    return min(value, maximum)
+
+
+def _limit(default: int = MAX_PAGE) -> int:
+    """Items per page: over MAX_PAGE is served as MAX_PAGE, the rest by cursor."""
+    return _int_arg("limit", default, 1, MAX_PAGE, clamp=True)
+
+
+def _encode_cursor(kind: str, *values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps([kind, *values]).encode()).decode().rstrip("=")
+
+
+def _cursor(kind: str, *types: type) -> list[Any] | None:
+    """The values of an opaque cursor given by a previous page of the same list; 400 if forged."""
+    raw = request.args.get("cursor")
+    if raw is None:
+        return None
+    try:
+        if len(raw) > 1000:
+            raise ValueError("too long")
+        decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        decoded = None
+    if (not isinstance(decoded, list) or len(decoded) != len(types) + 1 or decoded[0] != kind
+            or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(decoded[1:], types, strict=True))
+            or any(isinstance(v, int) and not 0 <= v < 2**63 for v in decoded[1:])):
+        abort(400, "cursor is not one this list gave (use the X-Next-Cursor of the previous page)")
+    return decoded[1:]
+
+
+def _page(items: list[Any], next_cursor: str | None) -> Response:
+    """A list answer as before (a JSON array); the next page, if any, in Link and X-Next-Cursor."""
+    response = jsonify(items)
+    if next_cursor is not None:
+        args = request.args.to_dict()
+        args["cursor"] = next_cursor
+        response.headers["X-Next-Cursor"] = next_cursor
+        response.headers["Link"] = f'<{request.path}?{urlencode(args)}>; rel="next"'
+    return response
+
+
+def _tenant_arg() -> str:
+    tenant = request.args.get("tenant", "").upper()
+    if not tenant:
+        abort(400, "the tenant query parameter is required (e.g. ?tenant=DEMO)")
+    if tenant not in sandbox().tenants:
+        abort(404, f"no tenant {tenant[:50]}")
+    return tenant
+
+
+def _optional_tenant() -> str | None:
+    # No existence check: the journal also keeps lines of logins that are no tenant (login refused).
+    return request.args.get("tenant", "").upper() or None
+
+
+# ---------------------------------------------------------------- health, document
 @api.get("/health")
+@access(PUBLIC)
 def health():  # noqa: ANN201
     box = sandbox()
-    return jsonify(status="ok", version=box.version, endpoints=box.endpoints(), tenants=box.tenants.codes(),
-                   networks=[n.interop for n in box.config.covage.networks], clock=box.clock.describe())
+    who = principal()
+    answer: dict[str, Any] = {"status": "ok", "version": box.version}
+    if who.kind != "anonymous":  # anonymous: no endpoints nor tenant list to map the sandbox with
+        answer["endpoints"] = box.endpoints()
+        answer["tenants"] = box.tenants.codes() if who.admin else [who.tenant]
+        answer["networks"] = [n.interop for n in box.config.covage.networks]
+    answer["clock"] = box.clock.describe()
+    return jsonify(answer)
+
+
+@api.get("/openapi.json")
+@access(PUBLIC)
+def openapi_document():  # noqa: ANN201
+    return jsonify(openapi.document(sandbox().version))
 
 
 # ---------------------------------------------------------------- clock
 @api.get("/clock")
+@access(ANY)
 def clock_get():  # noqa: ANN201
     return jsonify(sandbox().clock.describe())
 
 
 @api.post("/clock/advance")
+@access(ADMIN)
 def clock_advance():  # noqa: ANN201
-    body = _json_body()
-    try:
-        hours = float(body.get("hours", 0))
-        working_days = int(body.get("working_days", 0))
-        seconds = float(body.get("seconds", 0))
-    except (TypeError, ValueError):
-        abort(400, "hours and seconds are numbers, working_days an integer")
+    body = _body({"hours", "working_days", "seconds"})
+    hours, seconds = _number(body, "hours"), _number(body, "seconds")
+    working_days = _number(body, "working_days", integer=True)
     if not (hours or working_days or seconds):
         abort(400, 'give {"hours": n} or {"working_days": n}')
-    if min(hours, working_days, seconds) < 0:
-        abort(400, "the virtual clock only moves forward")
     box = sandbox()
-    box.engine.call(lambda: box.clock.advance(hours=hours, working_days=working_days, seconds=seconds))
+    # VirtualClock.advance checks the bounds (finite, forward, at most a few years): its ValueError is a 400.
+    _engine_call(lambda: box.clock.advance(hours=hours, working_days=working_days, seconds=seconds))
     return jsonify(box.clock.describe())
 
 
 @api.post("/clock/freeze")
+@access(ADMIN)
 def clock_freeze():  # noqa: ANN201
+    _body(set(), required=False)
     box = sandbox()
-    box.engine.call(box.clock.freeze)
+    _engine_call(box.clock.freeze)
     return jsonify(box.clock.describe())
 
 
 @api.post("/clock/resume")
+@access(ADMIN)
 def clock_resume():  # noqa: ANN201
-    box = sandbox()
-    body = request.get_json(silent=True) or {}
-    speed = body.get("speed") if isinstance(body, dict) else None
-    if speed is not None and (not isinstance(speed, int | float) or speed <= 0):
-        abort(400, "speed must be a positive number")
-    box.engine.call(box.clock.resume)
+    body = _body({"speed"}, required=False)
+    speed = body.get("speed")
     if speed is not None:
-        box.engine.call(lambda: box.clock.set_speed(float(speed)))
+        speed = _number(body, "speed")
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            abort(400, f"speed must be from {MIN_SPEED} to {MAX_SPEED:g}")
+    box = sandbox()
+
+    def resume() -> None:  # one engine call: never resumed at the old speed if the new one is refused
+        box.clock.resume()
+        if speed is not None:
+            box.clock.set_speed(float(speed))
+
+    _engine_call(resume)
     return jsonify(box.clock.describe())
 
 
 # ---------------------------------------------------------------- reference data
 @api.get("/addresses")
+@access(ANY)
 def addresses():  # noqa: ANN201
     box = sandbox()
     code = request.args.get("network", box.config.covage.networks[0].interop).upper()
     network = box.networks.get(code)
     if network is None:
-        abort(404, f"no network {code} (known: {', '.join(box.networks)})")
-    limit = request.args.get("limit", "50")
-    if not limit.isdigit():
-        abort(400, "limit must be a positive integer")
+        abort(404, f"no network {code[:20]} (known: {', '.join(box.networks)})")
+    limit = _limit(50)
+    cursor = _cursor("addresses", str, int)
+    if cursor is not None and cursor[0] != code:
+        abort(400, "cursor is of another network")
+    start = cursor[1] if cursor else 0
+    deployed = network.deployed()
     out = []
-    for address in network.deployed(int(limit)):
+    for address in deployed[start:start + limit]:
         record: dict[str, Any] = network.ipe_record(address)
         pm = network.pm_of(address)
         record["ReferencePrestationPM"] = pm.reference_prestation
@@ -112,47 +271,44 @@ def addresses():  # noqa: ANN201
         record["Escaliers"] = list(address.escaliers)
         record["Etages"] = list(address.etages)
         out.append(record)
-    return jsonify(out)
+    more = start + limit < len(deployed)
+    return _page(out, _encode_cursor("addresses", code, start + limit) if more else None)
 
 
 # ---------------------------------------------------------------- orders
-def _tenant_arg() -> str:
-    tenant = request.args.get("tenant", "").upper()
-    if not tenant:
-        abort(400, "the tenant query parameter is required (e.g. ?tenant=DEMO)")
-    if tenant not in sandbox().tenants:
-        abort(404, f"no tenant {tenant}")
-    return tenant
-
-
 @api.get("/orders")
+@access(TENANT)
 def orders():  # noqa: ANN201
     tenant = _tenant_arg()
-    limit = request.args.get("limit", "1000")
-    if not limit.isdigit():
-        abort(400, "limit must be a positive integer")
-    return jsonify([o.as_json() for o in sandbox().store.orders(tenant, int(limit))])
+    limit = _limit()
+    after = _cursor("orders", str, str)
+    found = sandbox().store.orders(tenant, limit + 1, tuple(after) if after else None)  # type: ignore[arg-type]
+    page = found[:limit]
+    more = len(found) > limit
+    return _page([o.as_json() for o in page],
+                 _encode_cursor("orders", page[-1].created, page[-1].ref) if more else None)
 
 
 @api.get("/orders/<ref>")
+@access(TENANT)
 def order(ref: str):  # noqa: ANN201
     tenant = _tenant_arg()
     box = sandbox()
     found = box.store.get_order(tenant, ref, reader=True)
     if found is None:
-        abort(404, f"no order {ref} for {tenant}")
+        abort(404, f"no order {ref[:100]} for {tenant}")
     found.history = box.store.order_history(tenant, ref)
     return jsonify(found.as_json())
 
 
 @api.post("/orders/<ref>/reprovision")
+@access(ADMIN)
 def reprovision(ref: str):  # noqa: ANN201
     """Operator action: change the route optique of an order between CR and CR MAD (Notif_Reprov)."""
     tenant = _tenant_arg()
-    body = request.get_json(silent=True) or {}
-    motif = str(body.get("motif", "Fibre HS"))
+    motif = _text(_body({"motif"}, required=False), "motif", default="Fibre HS")
     box = sandbox()
-    error = box.engine.call(lambda: box.reprovision(tenant, ref, motif))
+    error = _engine_call(lambda: box.reprovision(tenant, ref, motif))
     if error:
         abort(409, error)
     return order(ref)
@@ -160,39 +316,48 @@ def reprovision(ref: str):  # noqa: ANN201
 
 # ---------------------------------------------------------------- journal, files, tenants
 @api.get("/journal")
+@access(SCOPED)
 def journal():  # noqa: ANN201
-    tenant = request.args.get("tenant", "").upper() or None
-    try:
-        limit = int(request.args.get("limit", "200"))
-        since = int(request.args.get("since", "0"))
-    except ValueError:
-        abort(400, "limit and since are integers")
-    return jsonify(sandbox().store.journal(tenant, limit, since))
+    """Newest first by pages (each page oldest first, as before): the cursor walks back in time."""
+    tenant = _optional_tenant()
+    limit = _limit(200)
+    since = _int_arg("since", 0, 0, 2**63 - 1)
+    before = _cursor("journal", int)
+    lines = sandbox().store.journal(tenant, limit + 1, since, before[0] if before else None)
+    more = len(lines) > limit
+    page = lines[1:] if more else lines  # the extra line is the oldest: it opens the next page
+    return _page(page, _encode_cursor("journal", page[0]["id"]) if more else None)
 
 
 @api.get("/files")
+@access(SCOPED)
 def files():  # noqa: ANN201
-    tenant = request.args.get("tenant", "").upper() or None
-    return jsonify(sandbox().store.emitted(tenant))
+    tenant = _optional_tenant()
+    limit = _limit()
+    after = _cursor("files", int)
+    found = sandbox().store.emitted(tenant, limit + 1, after[0] if after else 0)
+    page = found[:limit]
+    return _page(page, _encode_cursor("files", page[-1]["id"]) if len(found) > limit else None)
 
 
 @api.get("/tenants")
+@access(ADMIN)
 def tenants():  # noqa: ANN201
-    return jsonify([{"code": r["code"], "login": r["login"], "email": r["email"]}
+    return jsonify([{"code": r["code"], "login": r["login"], "email": r["email"], "api_token": bool(r["api_token"])}
                     for r in sandbox().store.tenants(reader=True)])
 
 
 @api.post("/tenants")
+@access(ADMIN)
 def add_tenant():  # noqa: ANN201
-    body = _json_body()
-    code = str(body.get("code", "")).upper()
-    password = body.get("password")
-    if not isinstance(password, str) or not password:
-        abort(400, "password is required")
+    body = _body({"code", "password", "email", "login"})
+    code = _text(body, "code", max_length=8).upper()
+    password = _text(body, "password")
+    email = _text(body, "email", default="")
+    login = _text(body, "login", default=code, pattern=r"[!-~]{1,64}", max_length=64)
+    token = new_api_token()
     box = sandbox()
-    error = box.engine.call(lambda: box.add_tenant(code, password, str(body.get("email", "")),
-                                                   str(body.get("login", code))))
+    error = _engine_call(lambda: box.add_tenant(code, password, email, login, api_token=token))
     if error:
         abort(400, error)
-    return jsonify(code=code, login=str(body.get("login", code)),
-                   folders=box.mailboxes_for(code)), 201
+    return jsonify(code=code, login=login, folders=box.mailboxes_for(code), api_token=token), 201

@@ -1,0 +1,238 @@
+"""The OpenAPI 3.1 document of the admin API, served at GET /api/openapi.json.
+
+Kept in Python beside the views (not a data file) so it ships in every install and takes its bounds
+from the same constants the views enforce; a test checks that it names exactly the routes Flask serves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..clock import MAX_ADVANCE_SECONDS, MAX_ADVANCE_WORKING_DAYS, MAX_SPEED, MIN_SPEED
+from .auth import MAX_BODY
+
+MAX_PAGE = 1000  # items of one list answer; more come by cursor (Link: rel="next", X-Next-Cursor)
+MAX_TEXT = 256  # characters of a free text field (motif, email, password)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _ok(description: str, schema: dict[str, Any], paged: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if paged:
+        answer["headers"] = {
+            "Link": {"description": 'the next page: `</api/...&cursor=...>; rel="next"` (absent on the last page)',
+                     "schema": {"type": "string"}},
+            "X-Next-Cursor": {"description": "the cursor of the next page (absent on the last page)",
+                              "schema": {"type": "string"}}}
+    return answer
+
+
+def _param(name: str, where: str, description: str, schema: dict[str, Any], required: bool = False) -> dict:
+    return {"name": name, "in": where, "required": required, "description": description, "schema": schema}
+
+
+TENANT_REQUIRED = _param("tenant", "query", "the tenant's code (e.g. DEMO); a tenant token may name only its own",
+                         {"type": "string", "minLength": 1, "maxLength": 8}, required=True)
+TENANT_OPTIONAL = _param("tenant", "query", "one tenant's code; without it every tenant's (admin token)",
+                         {"type": "string", "maxLength": 8})
+LIMIT = _param("limit", "query", f"items per page, at most {MAX_PAGE} (more is served as {MAX_PAGE}, with a "
+               "cursor to the rest)", {"type": "integer", "minimum": 1})
+CURSOR = _param("cursor", "query", "the X-Next-Cursor (or Link rel=next) of the previous page; opaque",
+                {"type": "string"})
+REF = _param("ref", "path", "the order's ReferenceCommandePriseInterneOC", {"type": "string", "minLength": 1},
+             required=True)
+
+
+def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+BAD = _error("invalid parameter or body (the detail says which and why)")
+UNAUTHORIZED = _error("no token, or an unknown one, while an admin token is configured")
+FORBIDDEN = _error("the token is not allowed here (a tenant token on an admin call or another tenant), "
+                   "or a cross-site write (Origin is not the Host)")
+TOO_LARGE = _error(f"body over {MAX_BODY} bytes")
+NOT_JSON = _error("a mutating call without Content-Type: application/json")
+MISDIRECTED = _error("with no admin token configured, a Host header that is not a loopback name")
+COMMON = {"401": UNAUTHORIZED, "403": FORBIDDEN, "421": MISDIRECTED}
+WRITE = {**COMMON, "400": BAD, "413": TOO_LARGE, "415": NOT_JSON}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error", "detail"],
+              "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
+    "Clock": {"type": "object", "required": ["now", "frozen", "speed", "working_day", "holiday"],
+              "properties": {"now": {"type": "string", "description": "virtual French civil time, ISO 8601"},
+                             "frozen": {"type": "boolean"}, "speed": {"type": "number"},
+                             "working_day": {"type": "boolean"}, "holiday": {"type": ["string", "null"]}}},
+    "Health": {"type": "object", "required": ["status", "version", "clock"],
+               "description": "anonymous callers (with an admin token configured) get status, version, clock",
+               "properties": {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"},
+                              "endpoints": {"type": "object", "additionalProperties": {"type": "string"}},
+                              "tenants": {"type": "array", "items": {"type": "string"}},
+                              "networks": {"type": "array", "items": {"type": "string"}},
+                              "clock": _ref("Clock")}},
+    "Address": {"type": "object", "description": "an IPE line keyed by its column names, with its sockets",
+                "required": ["ReferencePrestationPM", "ReferencePrise", "Lignes", "Escaliers", "Etages"],
+                "properties": {"ReferencePrestationPM": {"type": "string"},
+                               "ReferencePrise": {"type": "array", "items": {"type": "string"}},
+                               "Lignes": {"type": "array", "items": {"type": "object"}},
+                               "Escaliers": {"type": "array", "items": {"type": "string"}},
+                               "Etages": {"type": "array", "items": {"type": "string"}}}},
+    "Order": {"type": "object",
+              "required": ["tenant", "ReferenceCommandePriseInterneOC", "ReferencePrestationPrise", "network",
+                           "state", "created", "updated", "data", "history"],
+              "properties": {"tenant": {"type": "string"}, "ReferenceCommandePriseInterneOC": {"type": "string"},
+                             "ReferencePrestationPrise": {"type": "string"}, "network": {"type": "string"},
+                             "state": {"type": "string"}, "created": {"type": "string"},
+                             "updated": {"type": "string"}, "data": {"type": "object"},
+                             "history": {"type": "array", "items": {
+                                 "type": "object", "required": ["at_virtual", "step", "state", "detail"],
+                                 "properties": {"at_virtual": {"type": "string"}, "step": {"type": "string"},
+                                                "state": {"type": "string"}, "detail": {"type": "string"}}}}}},
+    "JournalEntry": {"type": "object",
+                     "required": ["id", "at_virtual", "at_real", "tenant", "channel", "direction", "flow",
+                                  "filename", "outcome", "detail"],
+                     "properties": {"id": {"type": "integer"}, "at_virtual": {"type": "string"},
+                                    "at_real": {"type": "number"}, "tenant": {"type": "string"},
+                                    "channel": {"type": "string"}, "direction": {"type": "string"},
+                                    "flow": {"type": "string"}, "filename": {"type": "string"},
+                                    "outcome": {"type": "string"}, "detail": {"type": "string"}}},
+    "File": {"type": "object",
+             "required": ["id", "tenant", "channel", "location", "filename", "flow", "lines", "at_virtual",
+                          "delivered"],
+             "properties": {"id": {"type": "integer"}, "tenant": {"type": "string"}, "channel": {"type": "string"},
+                            "location": {"type": "string"}, "filename": {"type": "string"},
+                            "flow": {"type": "string"}, "lines": {"type": "integer"},
+                            "at_virtual": {"type": "string"}, "delivered": {"type": "integer"}}},
+    "Tenant": {"type": "object", "required": ["code", "login", "email", "api_token"],
+               "properties": {"code": {"type": "string"}, "login": {"type": "string"}, "email": {"type": "string"},
+                              "api_token": {"type": "boolean", "description": "whether it has an API token"}}},
+    "NewTenant": {"type": "object", "required": ["code", "password"], "additionalProperties": False,
+                  "properties": {"code": {"type": "string", "pattern": "^[A-Za-z0-9]{2,8}$",
+                                          "description": "Interop code, upper-cased"},
+                                 "password": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+                                 "email": {"type": "string", "maxLength": MAX_TEXT},
+                                 "login": {"type": "string", "pattern": "^[!-~]{1,64}$",
+                                           "description": "FTP login (default: the code)"}}},
+    "CreatedTenant": {"type": "object", "required": ["code", "login", "folders", "api_token"],
+                      "properties": {"code": {"type": "string"}, "login": {"type": "string"},
+                                     "folders": {"type": "array", "items": {"type": "string"}},
+                                     "api_token": {"type": "string",
+                                                   "description": "the tenant's API token, shown this once"}}},
+    "Advance": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                "description": "at least one positive amount; the clock only moves forward",
+                "properties": {"hours": {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_SECONDS // 3600},
+                               "working_days": {"type": "integer", "minimum": 0,
+                                                "maximum": MAX_ADVANCE_WORKING_DAYS},
+                               "seconds": {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_SECONDS}}},
+    "Resume": {"type": "object", "additionalProperties": False,
+               "properties": {"speed": {"type": "number", "minimum": MIN_SPEED, "maximum": MAX_SPEED,
+                                        "description": "virtual seconds per real second (default: as before)"}}},
+    "Empty": {"type": "object", "additionalProperties": False, "maxProperties": 0},
+    "Reprovision": {"type": "object", "additionalProperties": False,
+                    "properties": {"motif": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
+                                             "default": "Fibre HS"}}},
+}
+
+
+def _operation(summary: str, access: str, responses: dict[str, Any], parameters: list | None = None,
+               body: dict[str, Any] | None = None, public: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "description": f"Access: {access}.",
+                          "operationId": summary.split(":")[0], "responses": responses}
+    if parameters:
+        op["parameters"] = parameters
+    if body:
+        op["requestBody"] = body
+    if public:
+        op["security"] = [{}]
+    return op
+
+
+PATHS: dict[str, Any] = {
+    "/api/health": {"get": _operation(
+        "health: status, version and clock; endpoints, tenants and networks for token holders",
+        "anyone (anonymous callers see only status, version and clock when an admin token is configured)",
+        {"200": _ok("how the sandbox is", _ref("Health")), "401": UNAUTHORIZED, "421": MISDIRECTED},
+        public=True)},
+    "/api/openapi.json": {"get": _operation(
+        "openapi: this document", "anyone",
+        {"200": _ok("the OpenAPI document", {"type": "object"}), "401": UNAUTHORIZED, "421": MISDIRECTED},
+        public=True)},
+    "/api/clock": {"get": _operation(
+        "clock_get: the virtual time", "any valid token",
+        {"200": _ok("the clock", _ref("Clock")), **COMMON})},
+    "/api/clock/advance": {"post": _operation(
+        "clock_advance: move the virtual clock forward; answers once the due events ran", "admin token",
+        {"200": _ok("the clock after the move", _ref("Clock")), **WRITE},
+        body=_json_body(_ref("Advance")))},
+    "/api/clock/freeze": {"post": _operation(
+        "clock_freeze: stop virtual time", "admin token",
+        {"200": _ok("the frozen clock", _ref("Clock")), **WRITE}, body=_json_body(_ref("Empty"), required=False))},
+    "/api/clock/resume": {"post": _operation(
+        "clock_resume: restart virtual time, at a given speed", "admin token",
+        {"200": _ok("the running clock", _ref("Clock")), **WRITE}, body=_json_body(_ref("Resume"), required=False))},
+    "/api/addresses": {"get": _operation(
+        "addresses: deployed addresses of a network (IPE columns, PM, sockets)", "any valid token",
+        {"200": _ok("one page of addresses", {"type": "array", "items": _ref("Address")}, paged=True),
+         "400": BAD, "404": _error("no such network"), **COMMON},
+        parameters=[_param("network", "query", "the network's Interop code (default: the first one)",
+                           {"type": "string", "maxLength": 8}), LIMIT, CURSOR])},
+    "/api/orders": {"get": _operation(
+        "orders: a tenant's orders with their state, by creation", "admin token or the tenant's token",
+        {"200": _ok("one page of orders", {"type": "array", "items": _ref("Order")}, paged=True),
+         "400": BAD, "404": _error("no such tenant"), **COMMON},
+        parameters=[TENANT_REQUIRED, LIMIT, CURSOR])},
+    "/api/orders/{ref}": {"get": _operation(
+        "order: one order, its data and history", "admin token or the tenant's token",
+        {"200": _ok("the order", _ref("Order")), "400": BAD, "404": _error("no such tenant or order"), **COMMON},
+        parameters=[REF, TENANT_REQUIRED])},
+    "/api/orders/{ref}/reprovision": {"post": _operation(
+        "reprovision: operator action, a new route optique announced by a Notif_Reprov", "admin token",
+        {"200": _ok("the order after it", _ref("Order")), "404": _error("no such tenant"),
+         "409": _error("the order cannot be reprovisioned now"), **WRITE},
+        parameters=[REF, TENANT_REQUIRED], body=_json_body(_ref("Reprovision"), required=False))},
+    "/api/journal": {"get": _operation(
+        "journal: every exchange, newest page first (each page oldest first)",
+        "with tenant: admin token or the tenant's token; without: admin token",
+        {"200": _ok("one page of journal lines", {"type": "array", "items": _ref("JournalEntry")}, paged=True),
+         "400": BAD, **COMMON},
+        parameters=[TENANT_OPTIONAL, LIMIT, CURSOR,
+                    _param("since", "query", "only lines with a greater id (to follow the journal)",
+                           {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})])},
+    "/api/files": {"get": _operation(
+        "files: every answer file emitted, delivered or not",
+        "with tenant: admin token or the tenant's token; without: admin token",
+        {"200": _ok("one page of files", {"type": "array", "items": _ref("File")}, paged=True), "400": BAD, **COMMON},
+        parameters=[TENANT_OPTIONAL, LIMIT, CURSOR])},
+    "/api/tenants": {
+        "get": _operation("tenants: the OC accounts", "admin token",
+                          {"200": _ok("the tenants", {"type": "array", "items": _ref("Tenant")}), **COMMON}),
+        "post": _operation("add_tenant: a new OC account, its folders and its API token", "admin token",
+                           {"201": _ok("the account; api_token is shown only here", _ref("CreatedTenant")),
+                            **WRITE}, body=_json_body(_ref("NewTenant")))},
+}
+
+
+def document(version: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "opsim admin API", "version": version,
+                 "description": "Clock, reference data, orders, journal and tenants of the opsim sandbox. With an "
+                              "admin token configured, send `Authorization: Bearer <token>`: the admin token for "
+                              "every call, a tenant's token for its own orders, journal and files, and any token "
+                              "for addresses and the clock. Mutating calls take `Content-Type: application/json` "
+                              "and refuse another site's Origin. Errors are `{\"error\", \"detail\"}`."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {}],  # {}: no token needed when none is configured (loopback only)
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                      "description": "the admin token, or a tenant's token"}}},
+    }

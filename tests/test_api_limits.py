@@ -92,7 +92,7 @@ START = to_timestamp(datetime(2026, 11, 24, 10))
 def test_bad_stored_clock_is_repaired_frozen_at_its_last_time(opsim_config, speed: float, real_ago, caplog):
     real = time.time() - real_ago if isinstance(real_ago, int) else real_ago
     stored = json.dumps({"anchor_virtual": START, "anchor_real": real, "speed": speed})
-    Sandbox(opsim_config).store.close()  # a data dir with a clock row
+    Sandbox(opsim_config).stop()  # a data dir with a clock row (never started: stop frees it)
     store_clock(opsim_config.data_dir, stored)
     opsim_config.clock.frozen = False
     with caplog.at_level(logging.WARNING, logger="simulator.sandbox"), Sandbox(opsim_config) as box:
@@ -109,7 +109,7 @@ def test_bad_stored_clock_is_repaired_frozen_at_its_last_time(opsim_config, spee
     '{"anchor_virtual": 1e308, "anchor_real": 0, "speed": 1}',
     '{"anchor_virtual": Infinity, "anchor_real": 0, "speed": 1}', "not json", "[]", "{}"])
 def test_unreadable_stored_clock_starts_frozen_at_the_configured_start(opsim_config, stored: str):
-    Sandbox(opsim_config).store.close()
+    Sandbox(opsim_config).stop()  # never started: closes the store and frees the data dir
     store_clock(opsim_config.data_dir, stored)
     with Sandbox(opsim_config) as box:
         assert Api(box.http_url).get("/clock")["now"] == "2026-11-24T10:00:00"

@@ -209,6 +209,8 @@ def test_date_columns_must_be_calendar_days(column: str, value: str):
     ("CommentaireCmdAcces", "-2+3"),
     ("PrenomClient", "=HYPERLINK(\"http://x.test\",\"clic\")"),
     ("InfoCmdAcces1", "-A1"),
+    ("CodePostalImmeuble", "+\u07c4"),  # a digit to Unicode (NKo four), not to a spreadsheet
+    ("NomClient", "-\u0663"),  # Arabic-Indic three: what cp1252 bytes D9 A3 read as UTF-8 become
 ])
 def test_values_a_spreadsheet_would_run_are_refused_naming_the_column(column: str, value: str):
     raw = ";".join(CMD.column_names) + "\r\n" + ";".join(valid_cmd(**{column: value}).values()) + "\r\n"

@@ -123,7 +123,7 @@ class FormulaGuard:
 
     @cached_property
     def _number(self) -> re.Pattern[str]:
-        return re.compile(self.number)
+        return re.compile(self.number, re.ASCII)  # "+߄" (an NKo digit) is no number a spreadsheet reads
 
     @cached_property
     def _first(self) -> frozenset[str]:

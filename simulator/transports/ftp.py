@@ -140,7 +140,6 @@ class TenantFTPHandler(FTPHandler):
 
     def on_connect(self) -> None:
         self._spooled: dict[str, str] = {}  # spool path -> its target in IN
-        self._committed: dict[str, str] = {}
 
     # ------------------------------------------------------------------ every command
     def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
@@ -279,7 +278,9 @@ class TenantFTPHandler(FTPHandler):
         except OSError as e:
             return f"451 Requested action aborted: {strerror(e)}; file not stored."
         del self._spooled[spooled]
-        self._committed[spooled] = target
+        # Handed to the engine before the 226 too: once the OC is told "stored", its file is queued, so
+        # anything it asks afterwards (the journal, an engine barrier) sees the file as received.
+        self._submit(Path(target))
         return None
 
     def _tenant(self) -> str:
@@ -287,10 +288,7 @@ class TenantFTPHandler(FTPHandler):
         return account.code if account else (self.username or "?")
 
     def on_file_received(self, file: str) -> None:
-        # Every upload to IN was spooled; a name not in _committed was not ours to submit.
-        target = self._committed.pop(file, None)
-        if target is not None:
-            self._submit(Path(target))
+        pass  # every upload to IN was spooled and submitted by commit_upload, before the 226
 
     def on_incomplete_file_received(self, file: str) -> None:
         target = self._spooled.pop(file, file)

@@ -77,7 +77,7 @@ def in_process(progress: Progress) -> Iterator[Endpoint]:
 
     with scenarios.sandbox(progress) as (box, _):
         yield Endpoint(box.ftp_address, box.http_url, box.pack,
-                       {"ftp_max_cons": box.ftp.server.max_cons if box.ftp else None})
+                       {"ftp_max_cons": box.ftp["covage"].server.max_cons if box.ftp else None})
 
 
 @contextmanager

@@ -59,7 +59,8 @@ class EngineProbe:
     def _install(self) -> None:
         engine = self.engine
         submit, process, apply, deliver = engine.submit, engine._process, engine._apply, engine._deliver
-        receive = engine.desk.receive
+        desk = engine.operators.capability("covage", "access")
+        receive = desk.receive
 
         def timed_submit(doc: Any, path: Any = None) -> None:
             self._timing(doc.filename).submitted = time.perf_counter()
@@ -86,8 +87,9 @@ class EngineProbe:
         engine._process = timed_process  # type: ignore[method-assign]
         engine._apply = self._part("apply", apply)  # type: ignore[method-assign]
         engine._deliver = self._part("deliver", deliver)  # type: ignore[method-assign]
-        engine.desk.receive = self._part("receive", receive)  # type: ignore[method-assign]
-        for flow in engine.pack.flows.values():  # frozen dataclasses: set the shadowing attribute directly
+        desk.receive = self._part("receive", receive)  # type: ignore[method-assign]
+        assert desk.pack is not None
+        for flow in desk.pack.flows.values():  # frozen dataclasses: set the shadowing attribute directly
             object.__setattr__(flow, "parse", self._part("parse", flow.parse))
             object.__setattr__(flow, "write", self._part("write", flow.write))
 

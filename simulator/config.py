@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Delay
+from .operators.profile import OperatorProfile, ProfileError, packaged_profiles, read_profile
 
-PROFILE_FILE = Path(__file__).parent / "operators" / "covage" / "profile.toml"
+#: The operator that the sandbox-level FTP flags (--ftp-port, [sandbox] ftp_port) speak of, as before
+#: operators were composed: scripts and the Docker image keep working.
+DEFAULT_OPERATOR = "covage"
 CODE = re.compile(r"^[A-Z0-9]{2,8}$")
 ADMIN_TOKEN_ENV = "OPSIM_ADMIN_TOKEN"
 
@@ -33,37 +36,13 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Network:
-    interop: str  # 4-letter Interop code of the OI network (folder IN/<interop>/...)
-    arcep: str  # 2-letter ARCEP code
-    name: str = ""
-
-
-@dataclass(frozen=True)
 class Tenant:
     code: str
     login: str
     password: str
     email: str = ""
     api_token: str = ""  # Bearer token of this tenant on the admin API (sees only its own data)
-
-
-@dataclass
-class CovageProfile:
-    name: str
-    refinterne1: str
-    refinterne2: str
-    mail_domain: str
-    acces_spec: str
-    network_size: int
-    networks: list[Network]
-    timings: dict[str, Delay]
-
-    def network(self, interop: str) -> Network:
-        for n in self.networks:
-            if n.interop == interop:
-                return n
-        raise KeyError(interop)
+    operators: tuple[str, ...] = ()  # the operators it is a client of (empty: every enabled one)
 
 
 @dataclass
@@ -88,7 +67,18 @@ class Config:
     demo_tenant: bool = True
     tenants: list[Tenant] = field(default_factory=list)
     clock: ClockConfig = field(default_factory=ClockConfig)
-    covage: CovageProfile = field(default_factory=lambda: load_profile({}))
+    #: Enabled operators by key, their profiles with this configuration's overrides applied.
+    operators: dict[str, OperatorProfile] = field(default_factory=lambda: default_operators())
+
+    @property
+    def covage(self) -> OperatorProfile:
+        return self.operators[DEFAULT_OPERATOR]
+
+    def ftp_port_of(self, operator: str) -> int:
+        """An operator's FTP port: Covage's is --ftp-port, the others' come from their profile."""
+        if operator == DEFAULT_OPERATOR:
+            return self.ftp_port
+        return int(self.operators[operator].endpoints.get("ftp_port", 0))
 
     def all_tenants(self) -> list[Tenant]:
         tenants = list(self.tenants)
@@ -240,16 +230,87 @@ class Table:
     array: bool = False  # [[name]]: any number of entries
 
 
-def _profile_timings() -> dict[str, str]:
-    """The profile's timing names and their comments: the names are the only valid covage.timings keys."""
+def _profile_docs(path: Path) -> dict[str, str]:
+    """Each key's comment in a profile file (on its line, else the lines just above): its documentation."""
     docs: dict[str, str] = {}
-    section = ""
-    for line in PROFILE_FILE.read_text(encoding="utf-8").splitlines():
-        if line.startswith("["):
-            section = line.strip()
-        elif section == "[timings]" and (m := re.match(r"(\w+)\s*=\s*\"[^\"]*\"\s*(?:#\s*(.*))?", line)):
-            docs[m[1]] = m[2] or ""
+    section, above = "", []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            above.append(stripped.lstrip("# "))
+            continue
+        if stripped.startswith("["):
+            section = stripped.strip("[]") + "."
+        elif m := re.match(r"(\w+)\s*=\s*(?:\"[^\"]*\"|[^#]*?)\s*(?:#\s*(.*))?$", stripped):
+            docs[section + m[1]] = m[2] or " ".join(above)
+        above = []
     return docs
+
+
+_NETWORK = Table("the operator's networks (replace the profile's list)", {
+    "interop": Key(INTEROP, "Interop code, folder IN/<interop>/", required=True, example="COVA"),
+    "arcep": Key(ARCEP, "ARCEP code, folder IN/<interop>/<arcep>/", required=True, example="CV"),
+    "name": Key(TEXT, "a label", example="Covage delegation A"),
+}, array=True)
+
+
+def _setting_kind(name: str, default: Any) -> Kind:
+    if name.endswith("_spec"):
+        return SPEC
+    if isinstance(default, bool):
+        return BOOL
+    if isinstance(default, int):
+        return SIZE
+    return TEXT
+
+
+def operator_table(profile: OperatorProfile) -> Table:
+    """What the configuration may override in an operator's profile, read from the profile itself: its
+    settings with the type of their defaults, its timings, its networks and its endpoints."""
+    docs = _profile_docs(profile.source) if profile.source else {}
+    keys: dict[str, Key | Table] = {"name": Key(TEXT, "the operator's name")}
+    for name, default in profile.settings.items():
+        if not isinstance(default, dict | list):
+            keys[name] = Key(_setting_kind(name, default), docs.get(name) or name.replace("_", " "))
+    if profile.timings:
+        keys["timings"] = Table("protocol delays on the virtual clock",
+                                {name: Key(DELAY, docs.get(f"timings.{name}", "")) for name in profile.timings})
+    if profile.networks:
+        keys["networks"] = _NETWORK
+    if profile.endpoints:
+        keys["endpoints"] = Table("where the operator listens", {
+            name: Key(PORT if name.endswith("_port") else TEXT, docs.get(f"endpoints.{name}", name))
+            for name in profile.endpoints})
+    return Table(f"overrides of the {profile.name} operator profile", keys)
+
+
+def _packaged() -> dict[str, OperatorProfile]:
+    try:
+        return {key: read_profile(path, key) for key, path in packaged_profiles().items()}
+    except ProfileError as e:  # a broken packaged profile is a bug of ours, said plainly
+        raise ConfigError(str(e)) from None
+
+
+PACKAGED = _packaged()
+
+
+def default_operators() -> dict[str, OperatorProfile]:
+    return dict(PACKAGED)
+
+
+def _operator_keys(value: Any) -> list[str]:
+    _check(isinstance(value, list) and all(isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_]*", v)
+                                           for v in value))
+    return list(value)
+
+
+def _profile_paths(value: Any) -> list[Path]:
+    _check(isinstance(value, list) and all(isinstance(v, str) and v for v in value))
+    return [Path(v) for v in value]
+
+
+OPERATOR_KEYS = Kind('a list of operator names such as ["covage"]', _operator_keys)
+PROFILE_PATHS = Kind('a list of profile files such as ["ops/myoi/profile.toml"]', _profile_paths)
 
 
 SCHEMA: dict[str, Table] = {
@@ -286,22 +347,15 @@ SCHEMA: dict[str, Table] = {
         "email": Key(TEXT, "the OC's contact address", example="noc@acme.test"),
         "api_token": Key(TOKEN, "Bearer token of this OC on the admin API (sees only its own data)",
                          example="", secret=True),
+        "operators": Key(OPERATOR_KEYS, "the operators it is a client of (default: every enabled one)",
+                         example=["covage"]),
     }, array=True),
-    "covage": Table("overrides of the Covage operator profile", {
-        "name": Key(TEXT, "the operator's name"),
-        "refinterne1": Key(TEXT, "first part of the OI's internal references"),
-        "refinterne2": Key(TEXT, "second part of the OI's internal references"),
-        "mail_domain": Key(TEXT, "domain of the OI's e-mail addresses"),
-        "acces_spec": Key(SPEC, "Protocole Accès spec pack: its flows, columns and reject codes"),
-        "network_size": Key(SIZE, "buildings of the generated reference network of each delegation"),
-        "timings": Table("protocol delays on the virtual clock",
-                         {name: Key(DELAY, doc) for name, doc in _profile_timings().items()}),
-        "networks": Table("the OI's networks (replace the profile's list)", {
-            "interop": Key(INTEROP, "Interop code, folder IN/<interop>/", required=True, example="COVA"),
-            "arcep": Key(ARCEP, "ARCEP code, folder IN/<interop>/<arcep>/", required=True, example="CV"),
-            "name": Key(TEXT, "a label", example="Covage delegation A"),
-        }, array=True),
+    "operators": Table("which operators the sandbox runs", {
+        "enabled": Key(OPERATOR_KEYS, "the operators served (default: every one known)", example=["covage"]),
+        "profiles": Key(PROFILE_PATHS, "profile files of operators of your own (the folder's name is the "
+                                       "operator's)", example=[]),
     }),
+    **{key: operator_table(profile) for key, profile in PACKAGED.items()},
 }
 
 
@@ -386,14 +440,38 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
-_PROFILE = validate(tomllib.loads(PROFILE_FILE.read_text(encoding="utf-8")), SCHEMA["covage"].keys, "covage.")
+def _own_profiles(raw: Mapping[str, Any], base: Path) -> dict[str, OperatorProfile]:
+    """The operators of the user's own profile files ([operators] profiles, relative to the file)."""
+    section = raw.get("operators", {})
+    if not isinstance(section, dict) or "profiles" not in section:
+        return {}
+    try:
+        paths = PROFILE_PATHS.convert(section["profiles"])
+    except (ValueError, TypeError):
+        raise ConfigError(f"operators.profiles = {_show(section['profiles'])}: expected {PROFILE_PATHS.expected}") \
+            from None
+    profiles: dict[str, OperatorProfile] = {}
+    for path in paths:
+        path = path if path.is_absolute() else base / path
+        try:
+            profile = read_profile(path, path.parent.name)
+        except ProfileError as e:
+            raise ConfigError(f"operators.profiles: {e}") from None
+        if profile.key in SCHEMA or profile.key in profiles:
+            raise ConfigError(f"operators.profiles: {path}: operator {profile.key} already exists (its folder's "
+                              "name is the operator's: rename the folder)")
+        profiles[profile.key] = profile
+    return profiles
 
 
-def load_profile(overrides: Mapping[str, Any]) -> CovageProfile:
-    """The Covage profile with validated overrides (from `validate`: timings are Delays)."""
-    values = {**_PROFILE, **overrides, "timings": {**_PROFILE["timings"], **overrides.get("timings", {})}}
-    networks = [Network(n["interop"], n["arcep"], n.get("name", "")) for n in values.pop("networks")]
-    return CovageProfile(networks=networks, **values)
+def _enabled(values: Mapping[str, Any], known: Mapping[str, OperatorProfile]) -> dict[str, OperatorProfile]:
+    enabled = values.get("operators", {}).get("enabled") or list(known)
+    for key in enabled:
+        if key not in known:
+            near = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"did you mean {near[0]}?" if near else f"known: {', '.join(known)}"
+            raise ConfigError(f"operators.enabled: no operator {key} ({hint})")
+    return {key: known[key].with_overrides(values.get(key, {})) for key in dict.fromkeys(enabled)}
 
 
 _SANDBOX_KEYS: Mapping[str, Key | Table] = SCHEMA["sandbox"].keys
@@ -403,10 +481,13 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, 
     """Defaults, overridden by the file, by the environment `env` (OPSIM_ADMIN_TOKEN), then by flags
     that are not None (named as the [sandbox] keys: ftp_port=0)."""
     values: dict[str, Any] = {}
+    known = dict(PACKAGED)
     if path is not None:
         raw = _read_toml(path)
         try:
-            values = validate(raw)
+            own = _own_profiles(raw, Path(path).parent)
+            known.update(own)
+            values = validate(raw, {**SCHEMA, **{key: operator_table(p) for key, p in own.items()}})
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
     config = Config()
@@ -432,8 +513,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, 
     clock = values.get("clock", {})
     config.clock = ClockConfig(start=clock.get("start"), frozen=clock.get("frozen", False),
                                speed=clock.get("speed", 1.0))
-    config.covage = load_profile(values.get("covage", {}))
     try:
+        config.operators = _enabled(values, known)
         _check_entries(config)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
@@ -444,7 +525,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, 
 def _tenant(entry: Mapping[str, Any]) -> Tenant:
     code = entry["code"]
     return Tenant(code, entry.get("login", code), entry["password"], entry.get("email", ""),
-                  entry.get("api_token", ""))
+                  entry.get("api_token", ""), tuple(entry.get("operators", ())))
 
 
 def is_loopback(host: str) -> bool:
@@ -457,14 +538,20 @@ def is_loopback(host: str) -> bool:
 
 
 def _check_entries(config: Config) -> None:
-    """What one entry cannot show: tenants and networks must be distinct."""
-    if not config.covage.networks:
-        raise ConfigError("covage.networks: expected at least one [[covage.networks]] entry")
-    interops = [n.interop for n in config.covage.networks]
-    for code in interops:
-        if interops.count(code) > 1:
-            raise ConfigError(f"covage.networks: {code} is defined twice")
+    """What one entry cannot show: tenants and networks must be distinct, operators known."""
+    for key, profile in config.operators.items():
+        if not profile.networks and any("{" in t for area in profile.layout.values() for t in area.values()):
+            raise ConfigError(f"{key}.networks: expected at least one [[{key}.networks]] entry")
+        interops = [n.interop for n in profile.networks]
+        for code in interops:
+            if interops.count(code) > 1:
+                raise ConfigError(f"{key}.networks: {code} is defined twice")
     tenants = config.all_tenants()
+    for t in tenants:
+        for key in t.operators:
+            if key not in config.operators:
+                raise ConfigError(f"tenants: {t.code} is a client of {key}, which is not enabled "
+                                  f"(enabled: {', '.join(config.operators)})")
     for what in ("code", "login", "api_token"):
         owners: dict[str, str] = {}
         for t in tenants:
@@ -510,20 +597,27 @@ def _toml(value: Any) -> str:
         return json.dumps(value.isoformat())
     if isinstance(value, Delay):
         return json.dumps(delay_text(value))
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, Path):
+        return json.dumps(str(value))
     return json.dumps(str(value), ensure_ascii=False)  # JSON string escapes are TOML basic-string escapes
 
 
 def effective_values(config: Config) -> dict[str, Any]:
     """The configuration in the file's shape (what `render` writes)."""
-    p = config.covage
-    return {
+    values: dict[str, Any] = {
         "sandbox": {k: getattr(config, k) for k in _SANDBOX_KEYS},
         "clock": {k: v for k, v in vars(config.clock).items() if v is not None},
-        "tenants": [{k: v for k, v in vars(t).items() if v or k in ("code", "password")} for t in config.tenants],
-        "covage": {"name": p.name, "refinterne1": p.refinterne1, "refinterne2": p.refinterne2,
-                   "mail_domain": p.mail_domain, "acces_spec": p.acces_spec, "network_size": p.network_size,
-                   "timings": dict(p.timings), "networks": [vars(n) for n in p.networks]},
+        "tenants": [{k: list(v) if isinstance(v, tuple) else v for k, v in vars(t).items()
+                     if v or k in ("code", "password")} for t in config.tenants],
+        "operators": {"enabled": list(config.operators)},
     }
+    for key, p in config.operators.items():
+        values[key] = {"name": p.name, **{k: v for k, v in p.settings.items() if not isinstance(v, dict | list)},
+                       "timings": dict(p.timings), "networks": [vars(n) for n in p.networks],
+                       "endpoints": dict(p.endpoints)}
+    return values
 
 
 def render(values: Mapping[str, Any], docs: bool = False, show_secrets: bool = True) -> str:

@@ -18,6 +18,7 @@ class InboundDocument:
     filename: str
     content: bytes
     location: str = ""  # where it was found, for the journal (e.g. IN/COVA/CV)
+    operator: str = ""  # the operator whose endpoint received it ("covage"): it routes the document
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""The engine: the one thread that changes the operator's state.
+"""The engine: the one thread that changes the operators' state.
 
-Transports submit inbound documents; the admin API submits calls; the clock's due events fire here.
-Each document or event is applied in one SQLite transaction together with the answer files it
-produces (the outbox), then the files are delivered. Because delivery checks the outbox, a kill at
-any point emits every answer exactly once after a restart.
+Transports submit inbound documents; the admin API submits calls and operator actions; the clock's
+due events fire here. Each is routed to the capability that declared it (`capability.Operators`) and
+its effects are applied in one SQLite transaction together with the answer files they produce (the
+outbox); then the files are handed to the delivery port, which the file transports implement. Because
+delivery checks the outbox, a kill at any point emits every answer exactly once after a restart.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from .capability import Capability, Operators, qualified_kind
 from .clock import VirtualClock, from_timestamp, to_timestamp
 from .documents import Effects, Finding, InboundDocument, OutboundDocument
-from .operators.covage.access import AccessDesk
-from .specs.codec import SpecPack
-from .store import Event, Store
-from .transports.mailbox import Mailboxes
+from .store import Event, Outbound, Store
+
+
+class Delivery(Protocol):
+    """The port through which answer files leave: a transport writes them where the OC picks them up.
+    It must be idempotent: after a crash the same file may be handed over again."""
+
+    def deliver(self, out: Outbound) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +52,13 @@ _STOP = object()
 
 
 class Engine:
-    def __init__(self, store: Store, clock: VirtualClock, desk: AccessDesk, pack: SpecPack, mailboxes: Mailboxes):
+    def __init__(self, store: Store, clock: VirtualClock, operators: Operators, delivery: Delivery,
+                 quarantine: Path):
         self.store = store
+        self.quarantine = quarantine  # where a file that broke the engine is kept, never lost
         self.clock = clock
-        self.desk = desk
-        self.pack = pack
-        self.mailboxes = mailboxes
+        self.operators = operators
+        self.delivery = delivery
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -80,12 +87,14 @@ class Engine:
         self._queue.put(_Call(fn, future))
         return future.result(timeout=timeout)
 
-    def perform(self, action: Callable[[datetime], Effects]) -> None:
-        """Run an operator action (engine thread, inside `call`): its effects commit and deliver as a
-        document's would. An exception rolls everything back and reaches the caller."""
+    def perform(self, operator: str, capability: str, action: str, tenant: str, args: dict[str, Any]) -> None:
+        """Run an operator action offered by a capability (engine thread, inside `call`): its effects
+        commit and deliver as a document's would. An exception (ActionRefused: the action cannot be done
+        now; CapabilityError: no such action) rolls everything back and reaches the caller."""
+        source = self.operators.action(operator, capability, action)
         now = self.clock.now()
         with self.store.transaction():
-            self._apply(action(now), now)
+            self._apply(source.act(action, tenant, args, now), now, source)
         self._deliver()
 
     def note(self, finding: Finding) -> None:
@@ -98,20 +107,9 @@ class Engine:
 
     # ------------------------------------------------------------------ start-up recovery
     def recover(self) -> None:
-        """Deliver what was committed but not delivered, and process what waits in IN."""
+        """Deliver what was committed but not delivered before a stop (the transports resubmit what
+        waits in their inboxes)."""
         self.call(self._deliver)
-        for tenant, path in self.mailboxes.unfinished_uploads():
-            path.unlink()
-            self.note(Finding(tenant, "ftp", "in", "", "", "upload aborted",
-                              "transfer cut by a server stop (never acknowledged): the file is ignored"))
-        for drop, path in self.mailboxes.inbound_files():
-            self.submit(self._document(drop.tenant, "ftp", drop.network, drop.area, drop.location,
-                                       drop.filename, path.read_bytes()), path)
-
-    @staticmethod
-    def _document(tenant: str, channel: str, network: str, area: str, location: str, filename: str,
-                  content: bytes) -> InboundDocument:
-        return InboundDocument(tenant, channel, network, area, filename, content, location)
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
@@ -159,16 +157,22 @@ class Engine:
         doc, path = item.doc, item.path
         sha = hashlib.sha256(doc.content).hexdigest()
         if path is not None:
-            replayed = self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha)
+            replayed = self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator)
             if replayed is not None:  # committed before a stop, not yet removed: never answer twice
                 self._remove(path, replayed)
                 return
         now = self.clock.now()
+        receiver = self.operators[doc.operator].receiver(doc.area, doc.channel) if doc.operator in self.operators \
+            else None
         try:
             with self.store.transaction():
-                effects = self.desk.receive(doc, now)
-                inbound_id = self.store.record_inbound(doc.tenant, doc.location, doc.filename, sha)
-                self._apply(effects, now)
+                inbound_id = self.store.record_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator)
+                if receiver is None:  # a folder of the layout that no capability of this operator serves yet
+                    self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "not processed",
+                                          f"{doc.operator} has no capability taking {doc.area} files by "
+                                          f"{doc.channel}"), now)
+                else:
+                    self._apply(receiver.receive(doc, now), now, receiver)
         except Exception as e:
             log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
             self._quarantine(doc, path, e, now)
@@ -183,7 +187,7 @@ class Engine:
 
     def _quarantine(self, doc: InboundDocument, path: Path | None, error: Exception, now: datetime) -> None:
         """An internal error must not lose the OC's file: keep it aside and say so in the journal."""
-        keep = self.mailboxes.root / "quarantine" / doc.tenant
+        keep = self.quarantine / doc.tenant
         keep.mkdir(parents=True, exist_ok=True)
         (keep / doc.filename).write_bytes(doc.content)
         if path is not None:
@@ -212,12 +216,15 @@ class Engine:
             # An event happens at its due time: dates in the answer are the contract's, not the moment
             # a frozen clock was advanced past them.
             at = from_timestamp(due)
-            effects = Effects()
+            by_source: dict[int, tuple[Capability, Effects]] = {}
             for event in group:
-                effects.extend(self.desk.on_event(event.kind, event.tenant, event.ref, event.payload, at))
+                capability, kind = self.operators.event_handler(event.kind)
+                _, effects = by_source.setdefault(id(capability), (capability, Effects()))
+                effects.extend(capability.on_event(kind, event.tenant, event.ref, event.payload, at))
                 self.store.mark_event_done(event.id)
-            effects.outbound = merge(effects.outbound)
-            self._apply(effects, at)
+            for capability, effects in by_source.values():
+                effects.outbound = merge(effects.outbound)
+                self._apply(effects, at, capability)
 
     def _fire_alone(self, event: Event) -> None:
         try:
@@ -231,20 +238,20 @@ class Engine:
                                       f"{type(e).__name__}: {e}"), from_timestamp(event.due))
 
     # ------------------------------------------------------------------ effects
-    def _apply(self, effects: Effects, now: datetime) -> None:
+    def _apply(self, effects: Effects, now: datetime, source: Capability) -> None:
+        """Commit what a capability produced: journal lines, its answer files (named and written with its
+        operator's layout and its spec pack), and its events, stored under its own name."""
+        operator = self.operators[source.context.operator]
         for finding in effects.findings:
             self._journal(finding, now)
         for out in effects.outbound:
-            flow = self.pack.flow(out.flow)
-            date = now.strftime("%Y%m%d")
-            seq = self.store.next_sequence(f"file:{out.tenant}:{out.network}:{flow.code}:{date}")
-            filename = self.pack.render_filename(flow, out.network, out.tenant, date, seq)
-            location = self.mailboxes.location("OUT", out.network, out.area)
-            self.store.add_outbound(out.tenant, out.channel, location, filename, out.flow,
-                                    flow.write(out.records), len(out.records), now.isoformat(timespec="seconds"))
-            self._journal(Finding(out.tenant, out.channel, "out", out.flow, filename,
-                                  _summary(out.records), location), now)
-        self.store.schedule([(to_timestamp(e.due), e.kind, e.tenant, e.ref, e.payload) for e in effects.events])
+            file = operator.render(source, out, now, self.store.next_sequence)
+            self.store.add_outbound(out.tenant, out.channel, file.location, file.filename, out.flow, file.content,
+                                    len(out.records), now.isoformat(timespec="seconds"), operator.key)
+            self._journal(Finding(out.tenant, out.channel, "out", out.flow, file.filename,
+                                  _summary(out.records), file.location), now)
+        self.store.schedule([(to_timestamp(e.due), qualified_kind(source, e.kind), e.tenant, e.ref, e.payload)
+                             for e in effects.events])
 
     def _journal(self, finding: Finding, now: datetime) -> None:
         self.store.add_journal(now.isoformat(timespec="seconds"), finding.tenant, finding.channel,
@@ -253,10 +260,7 @@ class Engine:
 
     def _deliver(self) -> None:
         for out in self.store.undelivered():
-            target = self.mailboxes.out_path(out.tenant, out.location, out.filename)
-            # Present already: written before a stop that came before the commit of `delivered`.
-            if not target.exists():
-                self.mailboxes.write_atomically(target, out.content)
+            self.delivery.deliver(out)
             self.store.mark_delivered(out.id)
 
 

@@ -1,30 +1,29 @@
-"""The sandbox: one process that wires the store, the clock, the operator domain, the engine and the
-transports together. `opsim up`, the pytest plugin and the benchmarks all start it the same way.
+"""The sandbox: one process that wires the store, the clock, the operators (profiles and their
+capabilities), the engine and the transports together, each operator on its own endpoints.
+`opsim up`, the pytest plugin and the benchmarks all start it the same way.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import asdict
-from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
+from .capability import OperatorContext, Operators, build_operator
 from .clock import ClockState, VirtualClock, restore_state, to_timestamp
-from .config import Config, ConfigError, is_loopback, passive_range
-from .documents import Effects, Finding
+from .config import DEFAULT_OPERATOR, Config, ConfigError, is_loopback, passive_range
 from .engine import Engine
-from .operators.covage.access import AccessDesk, Reject
-from .refdata import ReferenceNetwork, generate_network
-from .specs.codec import load_pack
+from .facade import SandboxFacade
+from .refdata import ReferenceNetwork
+from .specs.codec import SpecPack
 from .startup import DataDirLock, check_ports
 from .store import Store
 from .tenants import TenantRegistry, hash_password
 from .transports.ftp import FtpTransport
 from .transports.http import HttpTransport
-from .transports.mailbox import Mailboxes
+from .transports.mailbox import FolderDelivery, Mailboxes, migrate_legacy_homes
 from .web.api import create_app
 
 log = logging.getLogger(__name__)
@@ -53,22 +52,38 @@ class Sandbox:
         self.store = Store(config.data_dir / "opsim.sqlite3")
         self.seed = self._seed()
         self.clock = self._clock()
-        profile = config.covage
-        self.pack = load_pack(profile.acces_spec)
+        contexts = {key: OperatorContext(profile, self.store, self.clock.calendar, self.seed)
+                    for key, profile in config.operators.items()}
+        self.operators = Operators([build_operator(profile, contexts[key])
+                                    for key, profile in config.operators.items()])
         self.networks: dict[str, ReferenceNetwork] = {
-            n.interop: generate_network(n.interop, n.arcep, self.seed, profile.network_size) for n in profile.networks}
-        self.mailboxes = Mailboxes(config.data_dir, profile.networks)
+            interop: network for key, context in contexts.items() if config.operators[key].networks
+            for interop, network in context.reference_networks.items()}
+        migrate_legacy_homes(config.data_dir, DEFAULT_OPERATOR)
+        self.trees = {key: Mailboxes(config.data_dir, key, operator.layout)
+                      for key, operator in self.operators.items() if operator.layout.folders}
         builtin_demo = config.demo_tenant and not any(t.code == "DEMO" for t in config.tenants)
         for tenant in config.all_tenants():  # the file is the truth for the tenants it names
             token = tenant.api_token or (DEMO_API_TOKEN if builtin_demo and tenant.code == "DEMO" else "")
             self.store.upsert_tenant(tenant.code, tenant.login, hash_password(tenant.password), tenant.email,
-                                     hash_password(token) if token else "")
-            self.mailboxes.ensure_tree(tenant.code)
+                                     hash_password(token) if token else "", tenant.operators)
         self.tenants = TenantRegistry(self.store)
-        self.desk = AccessDesk(profile, self.pack, self.networks, self.store, self.clock.calendar)
-        self.engine = Engine(self.store, self.clock, self.desk, self.pack, self.mailboxes)
-        self.ftp: FtpTransport | None = None
+        for account in self.tenants.accounts():
+            self.ensure_folders(account.code)
+        self.engine = Engine(self.store, self.clock, self.operators, FolderDelivery(self.trees),
+                             config.data_dir / "quarantine")
+        self.ftp: dict[str, FtpTransport] = {}
         self.http: HttpTransport | None = None
+
+    def ensure_folders(self, code: str) -> list[str]:
+        """Create a tenant's tree at every operator it is a client of; the folders, operator by operator."""
+        account = next((a for a in self.tenants.accounts() if a.code == code), None)
+        folders: list[str] = []
+        for key, mailboxes in self.trees.items():
+            if account is None or account.client_of(key):
+                mailboxes.ensure_tree(code)
+                folders.extend(mailboxes.layout.folders)
+        return folders
 
     # ------------------------------------------------------------------ life
     def start(self) -> Sandbox:
@@ -85,15 +100,24 @@ class Sandbox:
             raise
         self.engine.start()
         self.engine.recover()
-        self.ftp = FtpTransport(self.engine, self.mailboxes, self.tenants, self.config.host, self.config.ftp_port,
-                                passive_range(self.config.ftp_passive_ports), self.config.ftp_masquerade_address)
-        self.http = HttpTransport(create_app(self), admin_host, self.config.http_port)
-        self.ftp.start()
+        for key, mailboxes in self.trees.items():
+            self.ftp[key] = FtpTransport(
+                self.engine, mailboxes, self.tenants.of(key), self.config.host, self.config.ftp_port_of(key),
+                passive_range(self.config.ftp_passive_ports), self.config.ftp_masquerade_address,
+                banner_name=self.config.operators[key].name)
+        self.http = HttpTransport(create_app(self.facade()), admin_host, self.config.http_port)
+        for ftp in self.ftp.values():
+            ftp.start()
         self.http.start()
         return self
 
+    def facade(self) -> SandboxFacade:
+        """What the admin API may see and do."""
+        return SandboxFacade(self.config, self.version, self.store, self.clock, self.tenants, self.operators,
+                             self.engine, self.endpoints, self.networks, self.ensure_folders)
+
     def stop(self) -> None:
-        for transport in (self.ftp, self.http):
+        for transport in (*self.ftp.values(), self.http):
             if transport is not None:
                 transport.stop()
         self.engine.stop()
@@ -108,8 +132,24 @@ class Sandbox:
 
     @property
     def ftp_address(self) -> tuple[str, int]:
-        assert self.ftp is not None, "the sandbox is not started"
-        return self.ftp.address
+        """Covage's FTP endpoint (the sandbox's first, as before operators were composed)."""
+        return self.ftp_address_of(DEFAULT_OPERATOR if DEFAULT_OPERATOR in self.ftp else next(iter(self.ftp)))
+
+    @property
+    def mailboxes(self) -> Mailboxes:
+        """Covage's tenant trees (tests and benchmarks look into them)."""
+        return self.trees[DEFAULT_OPERATOR]
+
+    @property
+    def pack(self) -> SpecPack:
+        """The spec pack of Covage's Protocole Accès (tests and users' fixtures write files with it)."""
+        pack = self.operators.capability(DEFAULT_OPERATOR, "access").pack
+        assert pack is not None
+        return pack
+
+    def ftp_address_of(self, operator: str) -> tuple[str, int]:
+        assert self.ftp, "the sandbox is not started"
+        return self.ftp[operator].address
 
     @property
     def http_url(self) -> str:
@@ -118,42 +158,14 @@ class Sandbox:
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def endpoints(self) -> dict[str, str]:
-        host, port = self.ftp_address
-        return {"ftp": f"ftp://{host}:{port}", "http": self.http_url, "api": f"{self.http_url}/api"}
-
-    # ------------------------------------------------------------------ operations (engine thread)
-    def add_tenant(self, code: str, password: str, email: str = "", login: str | None = None,
-                   api_token: str = "") -> str | None:
-        """Create an OC account and its folders; returns an error message or None."""
-        login = login or code
-        if not re.fullmatch(r"[A-Z0-9]{2,8}", code):
-            return "code must be 2 to 8 capital letters or digits (the OC's Interop code)"
-        if code in self.tenants or self.tenants.by_login(login):
-            return f"tenant {code} (login {login}) already exists"
-        self.store.upsert_tenant(code, login, hash_password(password), email,
-                                 hash_password(api_token) if api_token else "")
-        self.mailboxes.ensure_tree(code)
-        self.tenants.reload()
-        self.engine.note(Finding(code, "api", "admin", "", "", "tenant created", email))
-        return None
-
-    def mailboxes_for(self, code: str) -> list[str]:
-        return [self.mailboxes.location(d, n.interop, a) for n in self.config.covage.networks
-                for d in ("IN", "OUT") for a in ("acces", "pm")]
-
-    def reprovision(self, tenant: str, ref: str, motif: str) -> str | None:
-        """Operator action: a new route optique for an order (Notif_Reprov); returns an error or None."""
-        def action(now: datetime) -> Effects:
-            order = self.store.get_order(tenant, ref)
-            if order is None:
-                raise Reject("FIMP14", f"no order {ref} for {tenant}")
-            return self.desk.reprovision(order, motif, now)
-
-        try:
-            self.engine.perform(action)
-        except Reject as r:
-            return r.comment
-        return None
+        """Every endpoint: "ftp" is Covage's, "ftp:<operator>" each operator's."""
+        found: dict[str, str] = {}
+        for key, ftp in self.ftp.items():
+            host, port = ftp.address
+            if key == DEFAULT_OPERATOR or not found:
+                found["ftp"] = f"ftp://{host}:{port}"
+            found[f"ftp:{key}"] = f"ftp://{host}:{port}"
+        return {**found, "http": self.http_url, "api": f"{self.http_url}/api"}
 
     # ------------------------------------------------------------------ persisted settings
     def _seed(self) -> int:

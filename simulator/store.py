@@ -94,6 +94,7 @@ class Outbound:
     filename: str
     flow: str
     content: bytes
+    operator: str = ""
 
 
 class Store:
@@ -110,6 +111,14 @@ class Store:
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(tenants)")}
         if "api_token" not in columns:  # salted hash of the tenant's admin API token, '' = none
             self._db.execute("ALTER TABLE tenants ADD COLUMN api_token TEXT NOT NULL DEFAULT ''")
+        if "operators" not in columns:  # the operators a tenant is a client of, comma-separated; '' = all
+            self._db.execute("ALTER TABLE tenants ADD COLUMN operators TEXT NOT NULL DEFAULT ''")
+        # Data dirs written before operators were composed knew one operator, Covage, and one capability,
+        # Protocole Accès: their files and pending events are Covage's.
+        for table in ("outbox", "inbox"):
+            if "operator" not in {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN operator TEXT NOT NULL DEFAULT 'covage'")
+        self._db.execute("UPDATE events SET kind = 'covage:access:' || kind WHERE instr(kind, ':') = 0")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -165,18 +174,21 @@ class Store:
 
     # --- tenants
     def upsert_tenant(self, code: str, login: str, password_hash: str, email: str = "",
-                      api_token_hash: str = "") -> None:
-        """Create or update a tenant; an empty `api_token_hash` keeps the token it may already have."""
+                      api_token_hash: str = "", operators: tuple[str, ...] = ()) -> None:
+        """Create or update a tenant; an empty `api_token_hash` keeps the token it may already have;
+        `operators` are those it is a client of (empty: every one)."""
         self._db.execute(
-            "INSERT INTO tenants (code, login, password, email, created_at, api_token) VALUES (?, ?, ?, ?, ?, ?) "
+            "INSERT INTO tenants (code, login, password, email, created_at, api_token, operators) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(code) DO UPDATE SET login = excluded.login, password = excluded.password, "
             "email = excluded.email, api_token = CASE WHEN excluded.api_token = '' THEN tenants.api_token "
-            "ELSE excluded.api_token END",
-            (code, login, password_hash, email, time.time(), api_token_hash))
+            "ELSE excluded.api_token END, operators = excluded.operators",
+            (code, login, password_hash, email, time.time(), api_token_hash, ",".join(operators)))
 
     def tenants(self, reader: bool = False) -> list[sqlite3.Row]:
         db = self.reader() if reader else self._db
-        return db.execute("SELECT code, login, password, email, api_token FROM tenants ORDER BY code").fetchall()
+        return db.execute("SELECT code, login, password, email, api_token, operators FROM tenants "
+                          "ORDER BY code").fetchall()
 
     # --- orders
     def get_order(self, tenant: str, ref: str, reader: bool = False) -> Order | None:
@@ -273,16 +285,16 @@ class Store:
 
     # --- outbox
     def add_outbound(self, tenant: str, channel: str, location: str, filename: str, flow: str,
-                     content: bytes, lines: int, at_virtual: str) -> None:
+                     content: bytes, lines: int, at_virtual: str, operator: str) -> None:
         self._db.execute(
-            "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (tenant, channel, location, filename, flow, content, lines,
-                                                at_virtual))
+            "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual, operator) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (tenant, channel, location, filename, flow, content, lines,
+                                                   at_virtual, operator))
 
     def undelivered(self) -> list[Outbound]:
         rows = self._db.execute("SELECT * FROM outbox WHERE delivered = 0 ORDER BY id")
         return [Outbound(r["id"], r["tenant"], r["channel"], r["location"], r["filename"], r["flow"],
-                         r["content"]) for r in rows]
+                         r["content"], r["operator"]) for r in rows]
 
     def mark_delivered(self, outbound_id: int) -> None:
         self._db.execute("UPDATE outbox SET delivered = 1 WHERE id = ?", (outbound_id,))
@@ -299,16 +311,17 @@ class Store:
         return [dict(r) for r in rows]
 
     # --- inbox (processed inbound files, so a crash between commit and removal replays nothing)
-    def record_inbound(self, tenant: str, location: str, filename: str, sha256: str) -> int:
+    def record_inbound(self, tenant: str, location: str, filename: str, sha256: str, operator: str) -> int:
         cur = self._db.execute(
-            "INSERT INTO inbox (tenant, location, filename, sha256, at_real) VALUES (?, ?, ?, ?, ?)",
-            (tenant, location, filename, sha256, time.time()))
+            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator) VALUES (?, ?, ?, ?, ?, ?)",
+            (tenant, location, filename, sha256, time.time(), operator))
         return int(cur.lastrowid or 0)
 
-    def unremoved_inbound(self, tenant: str, location: str, filename: str, sha256: str) -> int | None:
+    def unremoved_inbound(self, tenant: str, location: str, filename: str, sha256: str,
+                          operator: str) -> int | None:
         row = self._db.execute(
             "SELECT id FROM inbox WHERE tenant = ? AND location = ? AND filename = ? AND sha256 = ? "
-            "AND removed = 0", (tenant, location, filename, sha256)).fetchone()
+            "AND operator = ? AND removed = 0", (tenant, location, filename, sha256, operator)).fetchone()
         return row[0] if row else None
 
     def mark_inbound_removed(self, inbound_id: int) -> None:

@@ -18,6 +18,10 @@ class Account:
     password_hash: str
     email: str
     api_token_hash: str = ""  # '' = no token: the tenant cannot read the admin API alone
+    operators: frozenset[str] = frozenset()  # the operators it is a client of (empty: every one)
+
+    def client_of(self, operator: str) -> bool:
+        return not self.operators or operator in self.operators
 
 
 def hash_password(password: str, salt: str | None = None) -> str:
@@ -45,7 +49,8 @@ class TenantRegistry:
         self.reload()
 
     def reload(self) -> None:
-        accounts = {r["login"]: Account(r["code"], r["login"], r["password"], r["email"], r["api_token"])
+        accounts = {r["login"]: Account(r["code"], r["login"], r["password"], r["email"], r["api_token"],
+                                        frozenset(filter(None, r["operators"].split(","))))
                     for r in self._store.tenants(reader=True)}
         with self._lock:
             self._by_login = accounts
@@ -71,5 +76,34 @@ class TenantRegistry:
     def codes(self) -> list[str]:
         return sorted(a.code for a in self._by_login.values())
 
+    def accounts(self) -> list[Account]:
+        return list(self._by_login.values())
+
     def __contains__(self, code: str) -> bool:
         return any(a.code == code for a in self._by_login.values())
+
+    def of(self, operator: str) -> OperatorTenants:
+        """The accounts that are clients of one operator: what that operator's endpoints accept."""
+        return OperatorTenants(self, operator)
+
+
+class OperatorTenants:
+    """A registry seen from one operator's endpoint: another operator's clients do not exist here."""
+
+    def __init__(self, registry: TenantRegistry, operator: str):
+        self._registry = registry
+        self.operator = operator
+
+    def authenticate(self, login: str, password: str) -> Account | None:
+        account = self.by_login(login)
+        return account if account and self._registry.authenticate(login, password) else None
+
+    def by_login(self, login: str) -> Account | None:
+        account = self._registry.by_login(login)
+        return account if account and account.client_of(self.operator) else None
+
+    def codes(self) -> list[str]:
+        return [c for c in self._registry.codes() if c in self]
+
+    def __contains__(self, code: str) -> bool:
+        return any(a.code == code and a.client_of(self.operator) for a in self._registry.accounts())

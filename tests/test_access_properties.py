@@ -11,21 +11,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.client.orders import cmd_acces
+from simulator.capability import OperatorContext
 from simulator.clock import FrenchCalendar
-from simulator.config import load_profile
+from simulator.config import load_config
 from simulator.documents import InboundDocument
 from simulator.operators.covage.access import AccessDesk
-from simulator.refdata import generate_network
 from simulator.specs.codec import load_pack
 from simulator.store import Store
 
 PACK = load_pack("acces-1.2")
 CMD = PACK.flow("Cmd_Acces")
 AR = PACK.flow("AR_Cmd_Acces")
-PROFILE = load_profile({})
-NETWORK = generate_network("COVA", "CV", 42, 60)
+PROFILE = load_config(None).covage.with_overrides({"network_size": 60,
+                                                   "networks": [{"interop": "COVA", "arcep": "CV"}]})
 STORE = Store(Path(tempfile.mkdtemp()) / "props.sqlite3")
-DESK = AccessDesk(PROFILE, PACK, {"COVA": NETWORK}, STORE, FrenchCalendar())
+DESK = AccessDesk(OperatorContext(PROFILE, STORE, FrenchCalendar(), seed=42))
+NETWORK = DESK.networks["COVA"]
 ADDRESSES = [dict(NETWORK.ipe_record(a), ReferencePrestationPM=NETWORK.pm_of(a).reference_prestation)
              for a in NETWORK.deployed(20)]
 FILES = itertools.count(1)

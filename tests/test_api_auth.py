@@ -223,7 +223,7 @@ def test_old_data_dir_gets_the_token_column_and_keeps_its_tenants(tmp_path: Path
     old.commit()
     old.close()
     store = Store(data / "opsim.sqlite3")
-    assert [tuple(r) for r in store.tenants()] == [("OLDCO", "oldco", "salt$hash", "a@b.c", "")]
+    assert [tuple(r) for r in store.tenants()] == [("OLDCO", "oldco", "salt$hash", "a@b.c", "", "")]
     store.close()
     with Sandbox(config_for(tmp_path, admin_token=ADMIN_TOKEN)) as box:
         admin = Api(box.http_url, ADMIN_TOKEN)

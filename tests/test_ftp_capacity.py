@@ -27,7 +27,7 @@ def test_200_concurrent_sessions_each_get_their_ar_without_error(opsim_sandbox):
 def test_connection_limits_are_parameters(opsim_sandbox):
     """max_cons_per_ip limits control connections from one address (421); other addresses' room is intact."""
     box = opsim_sandbox
-    transport = FtpTransport(box.engine, box.mailboxes, box.tenants, "127.0.0.1", 0, max_cons=64,
+    transport = FtpTransport(box.engine, box.mailboxes, box.tenants.of("covage"), "127.0.0.1", 0, max_cons=64,
                              max_cons_per_ip=2, backlog=16)
     transport.start()
     try:

@@ -157,7 +157,7 @@ def test_nul_bytes_in_paths_get_501_and_the_session_goes_on(opsim_sandbox, no_tr
 def test_unknown_errors_are_answered_and_the_session_survives(opsim_sandbox, caplog):
     """The last resort: an exception in a command handler is a 451, not a dropped session."""
     ftp = ftp_login(opsim_sandbox.ftp_address)
-    broken = opsim_sandbox.ftp.server.handler  # a class made per server: patched for this sandbox only
+    broken = opsim_sandbox.ftp["covage"].server.handler  # a class made per server: patched for this sandbox only
 
     def boom(self, line):  # noqa: ANN001, ANN202
         raise RuntimeError("simulated bug")
@@ -191,7 +191,7 @@ def test_files_that_can_never_be_processed_are_removed_after_their_time(opsim_sa
         entries = [j for j in api.get("/journal?tenant=DEMO&limit=500") if j["outcome"] == "removed"]
         return entries if len(entries) == len(stale) + 1 else []
 
-    entries = wait_until(removed, timeout=opsim_sandbox.ftp.sweep_every + 5, every=0.2,
+    entries = wait_until(removed, timeout=opsim_sandbox.ftp["covage"].sweep_every + 5, every=0.2,
                          what="the sweep of IN")
     assert sorted(e["filename"] for e in entries) == sorted([*stale, "pm-stale.txt"])
     assert all("not a .csv file" in e["detail"] and "removed after 2.0 h" in e["detail"] for e in entries)

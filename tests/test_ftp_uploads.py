@@ -19,11 +19,11 @@ from tests.helpers import OpsimProcess, download, ftp_login, upload, wait_for_fi
 
 
 def spool_files(process: OpsimProcess) -> list[str]:
-    return sorted(p.name for p in (process.data_dir / "spool").iterdir())
+    return sorted(p.name for p in (process.data_dir / "spool" / "covage").iterdir())
 
 
 def in_files(process: OpsimProcess) -> dict[str, bytes]:
-    folder = process.data_dir / "ftp" / "DEMO" / IN
+    folder = process.data_dir / "ftp" / "covage" / "DEMO" / IN
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
@@ -67,7 +67,7 @@ def test_kill_9_during_an_upload_processes_nothing_of_it(opsim_process: OpsimPro
     before = in_files(opsim_process)
     conn.sendall(content[half:] if command == "REST+STOR" else content[:half])
     # The server has the bytes in its spool, and IN shows nothing new.
-    wait_until(lambda: any(f.endswith(".part") and (opsim_process.data_dir / "spool" / f).stat().st_size > 0
+    wait_until(lambda: any(f.endswith(".part") and (opsim_process.data_dir / "spool" / "covage" / f).stat().st_size > 0
                            for f in spool_files(opsim_process)), what="the upload in the spool")
     time.sleep(0.2)
     assert in_files(opsim_process) == before

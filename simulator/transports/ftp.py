@@ -24,9 +24,9 @@ from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 from pyftpdlib.utils import strerror
 
-from ..documents import Finding, InboundDocument
+from ..documents import Finding
 from ..engine import Engine
-from ..tenants import TenantRegistry
+from ..tenants import OperatorTenants
 from .mailbox import Mailboxes, is_document
 
 try:
@@ -71,7 +71,7 @@ class TenantFS(AbstractedFS):
 class TenantAuthorizer(DummyAuthorizer):
     """Logins and rights come from the tenant registry, not from a static user table."""
 
-    def __init__(self, tenants: TenantRegistry, mailboxes: Mailboxes):
+    def __init__(self, tenants: OperatorTenants, mailboxes: Mailboxes):
         super().__init__()
         self.tenants = tenants
         self.mailboxes = mailboxes
@@ -105,7 +105,10 @@ class TenantAuthorizer(DummyAuthorizer):
         return PERMS["in"]
 
     def get_msg_login(self, username: str) -> str:
-        return f"Welcome {self._code(username)}: drop in IN/<OI>/<ARCEP>/, pick up in OUT/<OI>/<ARCEP>/."
+        folders = self.mailboxes.layout.folders.values()
+        drop = next((f.path for f in folders if f.direction == "in"), "")
+        pick = next((f.path for f in folders if f.direction == "out"), "")
+        return f"Welcome {self._code(username)}: drop in {drop}/, pick up in {pick}/ (and their siblings)."
 
     def get_msg_quit(self, username: str) -> str:
         return "Goodbye."
@@ -133,7 +136,7 @@ class TenantFTPHandler(FTPHandler):
 
     engine: Engine
     mailboxes: Mailboxes
-    tenants: TenantRegistry
+    tenants: OperatorTenants
     channel = "ftp"
     dtp_handler = SpoolingDTPHandler
     abstracted_fs = TenantFS
@@ -336,9 +339,7 @@ class TenantFTPHandler(FTPHandler):
             content = path.read_bytes()
         except OSError:  # deleted or renamed by the OC meanwhile: nothing to process
             return
-        doc = InboundDocument(drop.tenant, self.channel, drop.network, drop.area, drop.filename,
-                              content, drop.location)
-        self.engine.submit(doc, path)
+        self.engine.submit(drop.document(self.channel, content), path)
 
     # ------------------------------------------------------------------ directories
     def ftp_CWD(self, path: str):  # noqa: ANN201 - pyftpdlib API
@@ -404,16 +405,16 @@ class FtpTransport:
     IN for files that can never be processed (their age limit is Mailboxes.waiting_max_age).
     """
 
-    def __init__(self, engine: Engine, mailboxes: Mailboxes, tenants: TenantRegistry, host: str, port: int,
+    def __init__(self, engine: Engine, mailboxes: Mailboxes, tenants: OperatorTenants, host: str, port: int,
                  passive_ports: list[int] | None = None, masquerade_address: str | None = None, *,
                  max_cons: int = MAX_CONS, max_cons_per_ip: int = 0, backlog: int = BACKLOG,
-                 timeout: float = 300, sweep_every: float = SWEEP_EVERY):
+                 timeout: float = 300, sweep_every: float = SWEEP_EVERY, banner_name: str = "operator"):
         self.engine = engine
         self.mailboxes = mailboxes
         handler = type("OpsimFTPHandler", (TenantFTPHandler,), {
             "engine": engine, "mailboxes": mailboxes, "tenants": tenants,
             "authorizer": TenantAuthorizer(tenants, mailboxes),
-            "banner": "opsim FTP (Covage-style OI sandbox) ready.",
+            "banner": f"opsim FTP ({banner_name} sandbox) ready.",
             "auth_failed_timeout": 0.5,
             "permit_foreign_addresses": False,
             "passive_ports": passive_ports,
@@ -441,8 +442,18 @@ class FtpTransport:
         return host, port
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._serve, name="opsim-ftp", daemon=True)
+        self.recover()
+        self._thread = threading.Thread(target=self._serve, name=f"opsim-ftp-{self.mailboxes.operator}", daemon=True)
         self._thread.start()
+
+    def recover(self) -> None:
+        """At start-up: drop the uploads a stop cut (never acknowledged), hand over what waits in IN."""
+        for tenant, path in self.mailboxes.unfinished_uploads():
+            path.unlink(missing_ok=True)
+            self.engine.note(Finding(tenant, "ftp", "in", "", "", "upload aborted",
+                                     "transfer cut by a server stop (never acknowledged): the file is ignored"))
+        for drop, path in self.mailboxes.inbound_files():
+            self.engine.submit(drop.document("ftp", path.read_bytes()), path)
 
     def _serve(self) -> None:
         # One poll at a time, so stop() is seen within 50 ms and close_all runs on this thread.

@@ -1,9 +1,11 @@
-"""The tenants' folder trees on disk, shared by the file transports (FTP today, SFTP next).
+"""The tenants' folder trees on disk, one set per operator, shared by its file transports (FTP today,
+SFTP next).
 
-Each tenant has a home with IN/<OI>/<ARCEP>/ (+ PM/) where it drops and OUT/<OI>/<ARCEP>/ (+ PM/)
-where it picks up. Uploads are written to a spool outside every home and moved into IN only once
-complete, so a half-received file is never seen as a document. Answer files reach OUT by an atomic
-rename, so an OC never reads a half-written one.
+Each tenant of an operator has a home laid out as the operator's profile says (`layout.Layout`): for
+Covage, IN/<OI>/<ARCEP>/ (+ PM/) where it drops and OUT/<OI>/<ARCEP>/ (+ PM/) where it picks up.
+Uploads are written to a spool outside every home and moved into IN only once complete, so a
+half-received file is never seen as a document. Answer files reach OUT by an atomic rename, so an OC
+never reads a half-written one.
 
 What waits in IN is bounded: a per-tenant quota (files and bytes) and an age after which files that
 can never be processed (not .csv) are removed.
@@ -18,20 +20,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Network
-
-AREAS = {"acces": "", "pm": "PM"}
+from ..documents import InboundDocument
+from ..layout import Layout
+from ..store import Outbound
 
 
 @dataclass(frozen=True)
 class Drop:
     """Where a file in a tenant's tree sits, in protocol terms."""
 
+    operator: str
     tenant: str
     network: str
     area: str
     location: str  # e.g. IN/COVA/CV or IN/COVA/CV/PM
     filename: str
+
+    def document(self, channel: str, content: bytes) -> InboundDocument:
+        return InboundDocument(self.tenant, channel, self.network, self.area, self.filename, content, self.location,
+                               self.operator)
 
 
 @dataclass(frozen=True)
@@ -57,80 +64,66 @@ class Mailboxes:
     be processed (not a .csv name) is removed by `expired_waiting`'s caller.
     """
 
-    def __init__(self, root: Path, networks: list[Network], in_max_files: int = IN_MAX_FILES,
+    def __init__(self, root: Path, operator: str, layout: Layout, in_max_files: int = IN_MAX_FILES,
                  in_max_bytes: int = IN_MAX_BYTES, waiting_max_age: float = WAITING_MAX_AGE):
         # Absolute and resolved: FTP maps virtual paths onto it, and a relative root would follow
         # whatever the process's working directory is (a relative --data-dir broke CWD).
         root = Path(root).resolve()
         self.root = root
-        self.homes = root / "ftp"
-        self.spool = root / "spool"
+        self.operator = operator
+        self.layout = layout
+        self.homes = root / "ftp" / operator
+        self.spool = root / "spool" / operator
         self.tmp = root / "tmp"
-        self.networks = {n.interop: n for n in networks}
         self.in_max_files = in_max_files
         self.in_max_bytes = in_max_bytes
         self.waiting_max_age = waiting_max_age
         for folder in (self.homes, self.spool, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command
-        self._layout = {tuple(p for p in self.location(d, n, a).split("/")[:depth])
-                        for n in self.networks for a in AREAS for d in ("IN", "OUT") for depth in range(1, 5)}
 
     def home(self, tenant: str) -> Path:
         return self.homes / tenant
 
-    def location(self, direction: str, network: str, area: str) -> str:
-        n = self.networks[network]
-        return "/".join(p for p in (direction, n.interop, n.arcep, AREAS[area]) if p)
-
     def ensure_tree(self, tenant: str) -> None:
-        for network in self.networks:
-            for area in AREAS:
-                for direction in ("IN", "OUT"):
-                    (self.home(tenant) / self.location(direction, network, area)).mkdir(parents=True, exist_ok=True)
+        for folder in self.layout.folders:
+            (self.home(tenant) / folder).mkdir(parents=True, exist_ok=True)
+
+    def _relative(self, path: Path, tenant: str = "") -> tuple[str, ...] | None:
+        try:
+            return path.resolve().relative_to(self._homes_real / tenant).parts
+        except ValueError:
+            return None
 
     def drop_of(self, path: Path) -> Drop | None:
         """The protocol meaning of a file path inside a home, or None if it is not an IN drop."""
-        try:
-            rel = path.resolve().relative_to(self._homes_real)
-        except ValueError:
+        parts = self._relative(path)
+        if not parts or len(parts) < 3:  # tenant / folder... / name
             return None
-        parts = rel.parts
-        # tenant / IN / OI / ARCEP / [PM /] name
-        if len(parts) not in (5, 6) or parts[1] != "IN" or parts[2] not in self.networks:
+        folder = self.layout.folder("/".join(parts[1:-1]))
+        if folder is None or folder.direction != "in":
             return None
-        network = self.networks[parts[2]]
-        if parts[3] != network.arcep:
-            return None
-        area = "pm" if len(parts) == 6 and parts[4] == "PM" else "acces"
-        if len(parts) == 6 and area != "pm":
-            return None
-        return Drop(parts[0], network.interop, area, "/".join(parts[1:-1]), parts[-1])
+        return Drop(self.operator, parts[0], folder.network, folder.area, folder.path, parts[-1])
 
     def zone(self, tenant: str, path: Path) -> str:
         """'root' (folders above the leaves), 'in', 'out', or 'outside' for a path in a home."""
-        try:
-            rel = path.resolve().relative_to(self._homes_real / tenant).parts
-        except ValueError:
+        rel = self._relative(path, tenant)
+        if rel is None:
             return "outside"
-        if len(rel) < 3 or rel[0] not in ("IN", "OUT") or rel[1] not in self.networks:
-            return "root"
-        if rel[2] != self.networks[rel[1]].arcep:
-            return "root"
-        return rel[0].lower()
+        zone = self.layout.zone("/".join(rel))
+        return "root" if zone == "none" else zone
 
     def is_layout(self, tenant: str, path: Path) -> bool:
         """Whether path is the tenant's home or one of the folders of its tree (never to be removed)."""
-        try:
-            rel = path.resolve().relative_to(self._homes_real / tenant).parts
-        except ValueError:
+        rel = self._relative(path, tenant)
+        if rel is None:
             return False
-        return rel == () or rel in self._layout
+        where = "/".join(rel)
+        return rel == () or where in self.layout.folders or where in self.layout.ancestors
 
     def in_folders(self, tenant: str) -> Iterator[Path]:
-        for network in self.networks:
-            for area in AREAS:
-                yield self.home(tenant) / self.location("IN", network, area)
+        for folder in self.layout.inbound():
+            yield self.home(tenant) / folder.path
 
     def usage(self, tenant: str) -> Usage:
         """Files and bytes now waiting in the tenant's IN folders."""
@@ -189,14 +182,12 @@ class Mailboxes:
     def inbound_files(self) -> Iterator[tuple[Drop, Path]]:
         """Files waiting in every IN folder (at start-up: what arrived before a stop)."""
         for home in sorted(self.homes.iterdir()):
-            for network in self.networks:
-                for area in AREAS:
-                    folder = home / self.location("IN", network, area)
-                    if folder.is_dir():
-                        for path in sorted(folder.iterdir()):
-                            drop = self.drop_of(path)
-                            if drop and path.is_file() and is_document(path.name):
-                                yield drop, path
+            for folder in self.in_folders(home.name):
+                if folder.is_dir():
+                    for path in sorted(folder.iterdir()):
+                        drop = self.drop_of(path)
+                        if drop and path.is_file() and is_document(path.name):
+                            yield drop, path
 
     def spool_path(self, tenant: str) -> Path:
         return self.spool / f"{tenant}.{uuid.uuid4().hex}.part"
@@ -208,6 +199,13 @@ class Mailboxes:
 
     def out_path(self, tenant: str, location: str, filename: str) -> Path:
         return self.home(tenant) / location / filename
+
+    def deliver(self, out: Outbound) -> None:
+        """Put an answer file in OUT; a file already there was written before a stop that came before
+        the outbox row was marked delivered: it is not written twice."""
+        target = self.out_path(out.tenant, out.location, out.filename)
+        if not target.exists():
+            self.write_atomically(target, out.content)
 
     def write_atomically(self, target: Path, content: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -222,3 +220,31 @@ class Mailboxes:
 def is_document(filename: str) -> bool:
     """Only .csv files are documents: others (a .tmp being uploaded before a rename) wait in IN."""
     return filename.lower().endswith(".csv") and not filename.startswith(".")
+
+
+class FolderDelivery:
+    """The engine's delivery port for files: each operator's answers land in its own tenants' trees."""
+
+    def __init__(self, mailboxes: dict[str, Mailboxes]):
+        self.mailboxes = mailboxes
+
+    def deliver(self, out: Outbound) -> None:
+        self.mailboxes[out.operator].deliver(out)
+
+
+def migrate_legacy_homes(root: Path, operator: str) -> None:
+    """Data dirs written before operators were composed kept homes at ftp/<TENANT> (Covage's, the only
+    operator then); they move to ftp/<operator>/<TENANT>, where each operator keeps its tenants' trees."""
+    homes = Path(root) / "ftp"
+    if not homes.is_dir():
+        return
+    for home in homes.iterdir():
+        if home.is_dir() and ((home / "IN").is_dir() or (home / "OUT").is_dir()):
+            target = homes / operator / home.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                os.replace(home, target)
+    old_spool = Path(root) / "spool"
+    for part in old_spool.glob("*.part") if old_spool.is_dir() else ():
+        (old_spool / operator).mkdir(exist_ok=True)
+        os.replace(part, old_spool / operator / part.name)

@@ -26,18 +26,18 @@ from .auth import ADMIN, ANY, MAX_BODY, PUBLIC, SCOPED, TENANT, access, guard, p
 from .openapi import MAX_PAGE, MAX_TEXT
 
 if TYPE_CHECKING:
-    from ..sandbox import Sandbox
+    from ..facade import SandboxFacade
 
 log = logging.getLogger(__name__)
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
 
-def sandbox() -> Sandbox:
+def sandbox() -> SandboxFacade:
     return current_app.config["SANDBOX"]
 
 
-def create_app(box: Sandbox) -> Flask:
+def create_app(box: SandboxFacade) -> Flask:
     """Application factory: one app per sandbox, no global state."""
     app = Flask("opsim")
     app.config["SANDBOX"] = box
@@ -66,7 +66,7 @@ def _engine_call(fn: Any) -> Any:
     """Run on the engine thread; the clock's own checks (ValueError) are the caller's error."""
     box = sandbox()
     try:
-        return box.engine.call(fn)
+        return box.call(fn)
     except ValueError as e:
         abort(400, str(e))
     except FutureTimeout:
@@ -183,7 +183,7 @@ def health():  # noqa: ANN201
     if who.kind != "anonymous":  # anonymous: no endpoints nor tenant list to map the sandbox with
         answer["endpoints"] = box.endpoints()
         answer["tenants"] = box.tenants.codes() if who.admin else [who.tenant]
-        answer["networks"] = [n.interop for n in box.config.covage.networks]
+        answer["networks"] = list(box.networks)
     answer["clock"] = box.clock.describe()
     return jsonify(answer)
 
@@ -249,7 +249,7 @@ def clock_resume():  # noqa: ANN201
 @access(ANY)
 def addresses():  # noqa: ANN201
     box = sandbox()
-    code = request.args.get("network", box.config.covage.networks[0].interop).upper()
+    code = request.args.get("network", box.default_network).upper()
     network = box.networks.get(code)
     if network is None:
         abort(404, f"no network {code[:20]} (known: {', '.join(box.networks)})")
@@ -360,4 +360,4 @@ def add_tenant():  # noqa: ANN201
     error = _engine_call(lambda: box.add_tenant(code, password, email, login, api_token=token))
     if error:
         abort(400, error)
-    return jsonify(code=code, login=login, folders=box.mailboxes_for(code), api_token=token), 201
+    return jsonify(code=code, login=login, folders=box.ensure_folders(code), api_token=token), 201

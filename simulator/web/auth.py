@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, request
 
 if TYPE_CHECKING:
-    from ..sandbox import Sandbox
+    from ..facade import SandboxFacade
 
 ADMIN = "admin"  # the admin token only: mutating calls and reads across tenants
 TENANT = "tenant"  # the admin token, or the token of the tenant named by ?tenant=
@@ -67,7 +67,7 @@ def principal() -> Principal:
 
 
 def guard() -> None:
-    box: Sandbox = current_app.config["SANDBOX"]
+    box: SandboxFacade = current_app.config["SANDBOX"]
     config = box.config
     if not config.admin_token and not config.admin_open and not _loopback_host(request.headers.get("Host")):
         abort(421, "with no admin token the API answers only to localhost, 127.0.0.1 or [::1] "
@@ -86,7 +86,7 @@ def guard() -> None:
 
 
 # ---------------------------------------------------------------- the caller
-def _authenticate(box: Sandbox) -> Principal:
+def _authenticate(box: SandboxFacade) -> Principal:
     header = request.headers.get("Authorization")
     admin_token = box.config.admin_token
     if not admin_token:  # no token configured: loopback only (checked above), everyone is the admin

@@ -8,17 +8,17 @@ Hotline CR). The desk receives parsed documents and returns effects; it never to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ...clock import FrenchCalendar
-from ...config import CovageProfile
+from ...capability import ActionRefused, Capability, OperatorContext
 from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
 from ...refdata import Address, Line, ReferenceNetwork, Route
-from ...specs.codec import BadFileName, FlowSpec, Record, SpecPack, UnreadableFile
-from ...store import Order, Store
+from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
+from ...store import Order
 
 
 class State(StrEnum):
@@ -97,16 +97,22 @@ def route_fields(route: Route) -> dict[str, str]:
     }
 
 
-class AccessDesk:
+class AccessDesk(Capability):
     """The OI's order desk for Protocole Accès 1.2."""
 
-    def __init__(self, profile: CovageProfile, pack: SpecPack, networks: dict[str, ReferenceNetwork],
-                 store: Store, calendar: FrenchCalendar):
-        self.profile = profile
-        self.pack = pack
-        self.networks = networks
-        self.store = store
-        self.calendar = calendar
+    name = "access"
+    areas = ("acces",)  # the Accès folders of the layout: IN/<OI>/<ARCEP>/
+    channels = ("ftp",)
+    events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov")
+    actions = ("reprovision",)
+
+    def __init__(self, context: OperatorContext):
+        super().__init__(context)
+        self.profile = context.profile
+        self.pack = context.pack(self.profile.settings["acces_spec"])
+        self.networks: dict[str, ReferenceNetwork] = context.reference_networks
+        self.store = context.store
+        self.calendar = context.calendar
         self._handlers = {
             "Cmd_Acces": self._order,
             "Annul_Acces": self._cancel,
@@ -499,6 +505,17 @@ class AccessDesk:
             self._schedule_connection(order, now, effects)
 
     # ------------------------------------------------------------------ operator actions
+    def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
+        """`reprovision` {ref, motif}: a new route optique for an order (Notif_Reprov)."""
+        ref = str(args.get("ref", ""))
+        order = self.store.get_order(tenant, ref)
+        if order is None:
+            raise ActionRefused(f"no order {ref} for {tenant}")
+        try:
+            return self.reprovision(order, str(args.get("motif") or "Fibre HS"), now)
+        except Reject as r:
+            raise ActionRefused(r.comment) from None
+
     def reprovision(self, order: Order, motif: str, now: datetime, comment: str = "") -> Effects:
         """Give the order a new route optique (and, after a Hotline CR, its socket): Notif_Reprov."""
         effects = Effects()

@@ -1,0 +1,78 @@
+"""What the admin API sees of a running sandbox: a small facade, not the wiring object.
+
+Reads go straight to the store's reader connections; everything that changes state (the clock, a
+tenant, an operator action) runs on the engine thread through `call`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .capability import ActionRefused, CapabilityError, Operators
+from .clock import VirtualClock
+from .config import Config
+from .documents import Finding
+from .engine import Engine
+from .refdata import ReferenceNetwork
+from .store import Store
+from .tenants import TenantRegistry, hash_password
+
+T = TypeVar("T")
+
+
+@dataclass
+class SandboxFacade:
+    config: Config
+    version: str
+    store: Store
+    clock: VirtualClock
+    tenants: TenantRegistry
+    operators: Operators
+    engine: Engine
+    endpoints: Callable[[], dict[str, str]]
+    networks: Mapping[str, ReferenceNetwork]  # every operator's reference networks, by Interop code
+    ensure_folders: Callable[[str], list[str]]  # creates a tenant's trees; its folders
+
+    def call(self, fn: Callable[[], T], timeout: float = 60) -> T:
+        """Run fn on the engine thread (then the events it made due) and return its result."""
+        return self.engine.call(fn, timeout)
+
+    @property
+    def default_network(self) -> str:
+        return next(iter(self.networks), "")
+
+    # ------------------------------------------------------------------ engine thread
+    def add_tenant(self, code: str, password: str, email: str = "", login: str | None = None,
+                   api_token: str = "") -> str | None:
+        """Create an OC account and its folders at every operator; returns an error message or None."""
+        login = login or code
+        if not re.fullmatch(r"[A-Z0-9]{2,8}", code):
+            return "code must be 2 to 8 capital letters or digits (the OC's Interop code)"
+        if code in self.tenants or self.tenants.by_login(login):
+            return f"tenant {code} (login {login}) already exists"
+        self.store.upsert_tenant(code, login, hash_password(password), email,
+                                 hash_password(api_token) if api_token else "")
+        self.ensure_folders(code)
+        self.tenants.reload()
+        self.engine.note(Finding(code, "api", "admin", "", "", "tenant created", email))
+        return None
+
+    def perform(self, operator: str, capability: str, action: str, tenant: str,
+                args: dict[str, Any]) -> str | None:
+        """An operator action offered by a capability; returns why it was refused, or None."""
+        try:
+            self.engine.perform(operator, capability, action, tenant, args)
+        except (ActionRefused, CapabilityError) as e:
+            return str(e)
+        return None
+
+    def reprovision(self, tenant: str, ref: str, motif: str) -> str | None:
+        """Covage's reprovisioning of an access order, at the first operator that offers it."""
+        for key, operator in self.operators.items():
+            for name, capability in operator.capabilities.items():
+                if "reprovision" in capability.actions:
+                    return self.perform(key, name, "reprovision", tenant, {"ref": ref, "motif": motif})
+        return "no operator offers reprovisioning"

@@ -227,11 +227,17 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _print_ready(box: Any, config: Config) -> None:
-    host, ftp_port = box.ftp_address
-    networks = ", ".join(f"{n.interop}/{n.arcep}" for n in config.covage.networks)
     print(f"opsim {box.version} ready (data dir {config.data_dir}, seed {box.seed}, clock "
           f"{box.clock.now().isoformat(timespec='seconds')}{' frozen' if box.clock.frozen else ''})")
-    print(f"  ftp   ftp://{host}:{ftp_port}  Protocole Accès 1.2, Covage profile, networks {networks}")
+    for key, operator in box.operators.items():  # one FTP endpoint per operator, Covage's first
+        if key not in box.ftp:
+            continue
+        host, port = box.ftp_address_of(key)
+        capabilities = ", ".join(f"{c.name} ({c.pack.name})" if c.pack else c.name
+                                 for c in operator.capabilities.values())
+        networks = ", ".join(f"{n.interop}/{n.arcep}" for n in operator.profile.networks)
+        print(f"  ftp   ftp://{host}:{port}  {operator.profile.name}: {capabilities}"
+              + (f", networks {networks}" if networks else ""))
     print(f"  http  {box.http_url}/api  admin API (health, clock, addresses, orders, journal, tenants)"
           + (", Bearer token required" if config.admin_token else ""))
     demo = config.demo_tenant and not any(t.code == "DEMO" for t in config.tenants)

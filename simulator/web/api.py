@@ -314,6 +314,44 @@ def reprovision(ref: str):  # noqa: ANN201
     return order(ref)
 
 
+# ---------------------------------------------------------------- operators and their capabilities
+@api.get("/operators")
+@access(ANY)
+def operators():  # noqa: ANN201
+    """Every enabled operator: its endpoints, networks, folders and what each capability declares."""
+    box = sandbox()
+    endpoints = box.endpoints()
+    return jsonify([{
+        "operator": key, "name": op.profile.name,
+        "endpoints": {k.split(":", 1)[0]: v for k, v in endpoints.items() if k.endswith(f":{key}")},
+        "networks": [{"interop": n.interop, "arcep": n.arcep} for n in op.profile.networks],
+        "folders": [{"path": f.path, "area": f.area, "direction": f.direction, "network": f.network}
+                    for f in op.layout.folders.values()],
+        "capabilities": [{"name": c.name, "areas": list(c.areas), "channels": list(c.channels),
+                          "events": list(c.events), "actions": list(c.actions)} for c in op.capabilities.values()],
+    } for key, op in box.operators.items()])
+
+
+@api.post("/operators/<operator>/<capability>/<action>")
+@access(ADMIN)
+def operator_action(operator: str, capability: str, action: str):  # noqa: ANN201
+    """An operator action offered by a capability, for one tenant; the body holds its arguments."""
+    box = sandbox()
+    op = box.operators.get(operator)
+    if op is None or capability not in op.capabilities or action not in op.capabilities[capability].actions:
+        abort(404, f"no action {operator[:30]}/{capability[:30]}/{action[:30]} (GET /api/operators lists them)")
+    tenant = _tenant_arg()
+    body = g.get("body")
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        abort(400, "a JSON object body is expected (the action's arguments)")
+    error = _engine_call(lambda: box.perform(operator, capability, action, tenant, body))
+    if error:
+        abort(409, error)
+    return jsonify(operator=operator, capability=capability, action=action, tenant=tenant, done=True)
+
+
 # ---------------------------------------------------------------- journal, files, tenants
 @api.get("/journal")
 @access(SCOPED)

@@ -136,6 +136,19 @@ SCHEMAS: dict[str, Any] = {
                "properties": {"speed": {"type": "number", "minimum": MIN_SPEED, "maximum": MAX_SPEED,
                                         "description": "virtual seconds per real second (default: as before)"}}},
     "Empty": {"type": "object", "additionalProperties": False, "maxProperties": 0},
+    "Operator": {"type": "object", "properties": {
+        "operator": {"type": "string"}, "name": {"type": "string"},
+        "endpoints": {"type": "object", "additionalProperties": {"type": "string"}},
+        "networks": {"type": "array", "items": {"type": "object"}},
+        "folders": {"type": "array", "items": {"type": "object"}},
+        "capabilities": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "areas": {"type": "array", "items": {"type": "string"}},
+            "channels": {"type": "array", "items": {"type": "string"}},
+            "events": {"type": "array", "items": {"type": "string"}},
+            "actions": {"type": "array", "items": {"type": "string"}}}}}}},
+    "ActionDone": {"type": "object", "properties": {
+        "operator": {"type": "string"}, "capability": {"type": "string"}, "action": {"type": "string"},
+        "tenant": {"type": "string"}, "done": {"type": "boolean"}}},
     "Reprovision": {"type": "object", "additionalProperties": False,
                     "properties": {"motif": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
                                              "default": "Fibre HS"}}},
@@ -198,6 +211,19 @@ PATHS: dict[str, Any] = {
         {"200": _ok("the order after it", _ref("Order")), "404": _error("no such tenant"),
          "409": _error("the order cannot be reprovisioned now"), **WRITE},
         parameters=[REF, TENANT_REQUIRED], body=_json_body(_ref("Reprovision"), required=False))},
+    "/api/operators": {"get": _operation(
+        "operators: every enabled operator, its endpoints, networks, folders and capabilities", "any valid token",
+        {"200": _ok("the operators", {"type": "array", "items": _ref("Operator")}), **COMMON})},
+    "/api/operators/{operator}/{capability}/{action}": {"post": _operation(
+        "operator_action: an action a capability offers (GET /api/operators lists them), for one tenant",
+        "admin token",
+        {"200": _ok("done", _ref("ActionDone")), "404": _error("no such operator, capability, action or tenant"),
+         "409": _error("the action cannot be done now (the detail says why)"), **WRITE},
+        parameters=[_param("operator", "path", "the operator's key (e.g. covage)", {"type": "string"}, True),
+                    _param("capability", "path", "the capability's name (e.g. access)", {"type": "string"}, True),
+                    _param("action", "path", "the action's name (e.g. reprovision)", {"type": "string"}, True),
+                    TENANT_REQUIRED],
+        body=_json_body({"type": "object", "description": "the action's arguments"}, required=False))},
     "/api/journal": {"get": _operation(
         "journal: every exchange, newest page first (each page oldest first)",
         "with tenant: admin token or the tenant's token; without: admin token",

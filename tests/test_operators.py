@@ -1,0 +1,183 @@
+"""Operators as compositions of capabilities: a test-only operator and capability (tests/operators/echo)
+plug in through configuration alone, on their own FTP port, beside Covage."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simulator.config import ConfigError, load_config
+from simulator.specs.codec import load_pack
+from tests.helpers import Api, ftp_login, wait_for_files
+
+ECHO = Path(__file__).parent / "operators" / "echo"
+PACK = load_pack(ECHO / "echo-1.0")
+
+
+def config_file(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "opsim.toml"
+    path.write_text(f'''
+[clock]
+start = "2026-11-24T10:00:00"
+frozen = true
+
+[operators]
+profiles = ["{ECHO / 'profile.toml'}"]
+
+[[tenants]]
+code = "ACME"
+password = "s3cret"
+operators = ["covage"]
+{extra}''', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator:
+    from simulator.sandbox import Sandbox
+
+    config = load_config(config_file(tmp_path), data_dir=tmp_path / "data", ftp_port=0, http_port=0)
+    sandbox = Sandbox(config).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def ping_file(lines: list[dict[str, str]], seq: int = 1) -> tuple[str, bytes]:
+    flow = PACK.flow("Ping")
+    return PACK.render_filename(flow, "ECHO", "DEMO", "20261124", seq), flow.write(lines)
+
+
+def read(ftp: ftplib.FTP, folder: str, name: str) -> list[dict[str, str]]:
+    buf = io.BytesIO()
+    ftp.retrbinary(f"RETR {folder}/{name}", buf.write)
+    code = name.split("_")[2]
+    flow = next(f for f in PACK.flows.values() if f.code == code)
+    return [r.values for r in flow.parse(buf.getvalue()).records]
+
+
+def test_a_capability_of_a_test_operator_gets_files_events_and_actions(box):
+    api = Api(box.http_url)
+    [covage, echo] = api.get("/operators")
+    assert (covage["operator"], echo["operator"]) == ("covage", "echo")
+    assert echo["capabilities"] == [{"name": "echo", "areas": ["echo"], "channels": ["ftp"], "events": ["ring"],
+                                     "actions": ["shout"]}]
+    port = int(echo["endpoints"]["ftp"].rsplit(":", 1)[1])
+    assert port != box.ftp_address[1]  # its own endpoint
+
+    ftp = ftp_login(("127.0.0.1", port))
+    assert sorted(ftp.nlst()) == ["inbox", "outbox"]  # the echo layout, nothing of Covage's
+    name, content = ping_file([{"Id": "P1", "Texte": "bonjour"}, {"Id": "", "Texte": "sans id"}])
+    ftp.storbinary(f"STOR inbox/{name}", io.BytesIO(content))
+    [pong] = wait_for_files(ftp, "outbox")
+    assert re.fullmatch(r"ECHO_DEMO_PONG_V10_20261124_000001\.csv", pong)
+    assert read(ftp, "outbox", pong) == [
+        {"Id": "P1", "Etat": "OK", "Motif": "", "Texte": "BONJOUR", "Commentaire": ""},
+        {"Id": "", "Etat": "KO", "Motif": "E_MISSING", "Texte": "SANS ID", "Commentaire": ""}]
+
+    api.post("/clock/advance", {"working_days": 1})  # the due event
+    ring = next(n for n in wait_for_files(ftp, "outbox", 2) if "_RING_" in n)
+    assert read(ftp, "outbox", ring) == [{"Id": "P1", "Texte": "bonjour"}]
+
+    status, refused = api.call("POST", "/operators/echo/echo/shout?tenant=DEMO", {})
+    assert status == 409 and "needs a text" in refused["detail"]
+    assert api.post("/operators/echo/echo/shout?tenant=DEMO", {"text": "hé ho"})["done"] is True
+    shout = next(n for n in wait_for_files(ftp, "outbox", 3) if "_SHOUT_" in n)
+    assert read(ftp, "outbox", shout) == [{"Texte": "hé ho"}]
+    assert api.call("POST", "/operators/echo/echo/whisper?tenant=DEMO", {})[0] == 404
+    ftp.close()
+
+    journal = api.get("/journal?tenant=DEMO")
+    assert any(j["flow"] == "Ping" and j["outcome"] == "2 pings" for j in journal)
+    assert {j["flow"] for j in journal if j["direction"] == "out"} >= {"Pong", "Ring", "Shout"}
+
+
+def test_each_operator_serves_only_its_clients_and_its_own_tree(box):
+    echo_port = box.ftp_address_of("echo")[1]
+    with pytest.raises(ftplib.error_perm, match="530"):  # ACME is a client of Covage only
+        ftp_login(("127.0.0.1", echo_port), "ACME", "s3cret")
+    covage = ftp_login(box.ftp_address, "ACME", "s3cret")
+    assert sorted(covage.nlst()) == ["IN", "OUT"]
+    with pytest.raises(ftplib.error_perm):
+        covage.cwd("/inbox")
+    covage.close()
+    # The Covage capability is unchanged beside it: a Cmd_Acces dropped on Covage's port is answered there.
+    demo = ftp_login(box.ftp_address)
+    demo.storbinary("STOR IN/COVA/CV/COVA_DEMO_CMD_ACCES_V12_20261124_1.csv", io.BytesIO(b"not a cmd\r\n"))
+    assert wait_for_files(demo, "OUT/COVA/CV")[0].startswith("COVA_DEMO_ARCMD_ACCES_V12_")
+    demo.close()
+
+
+def test_opsim_up_prints_every_operator_endpoint(tmp_path: Path):
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--config", str(config_file(tmp_path)),
+                             "--data-dir", str(tmp_path / "data"), "--ftp-port", "0", "--http-port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.lstrip().startswith("tenant"):
+                break
+        text = "".join(lines)
+        assert re.search(r"ftp\s+ftp://127\.0\.0\.1:\d+\s+Covage", text), text
+        assert re.search(r"ftp\s+ftp://127\.0\.0\.1:\d+\s+Echo", text), text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('[[tenants]]\ncode = "BETA"\npassword = "x"\noperators = ["echoo"]\n', "BETA is a client of echoo"),
+    ('[echo.timings]\nrign = "1 hour"\n', "unknown key echo.timings.rign (did you mean ring?)"),
+    ('[echo.endpoints]\nftp_port = "x"\n', 'echo.endpoints.ftp_port = "x": expected a port number'),
+])
+def test_mistakes_about_operators_name_the_key(tmp_path: Path, extra: str, message: str):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(config_file(tmp_path, extra))
+
+
+def test_unknown_operators_and_profiles_are_one_line_errors(tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[operators]\nenabled = ["covag"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"no operator covag \(did you mean covage\?\)"):
+        load_config(path)
+    path.write_text('[operators]\nprofiles = ["nowhere/profile.toml"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="operator profile not found"):
+        load_config(path)
+
+
+def test_a_data_dir_written_before_operators_opens_with_its_files_and_events(tmp_path: Path):
+    """The old layout (homes at ftp/<TENANT>, bare event kinds, no operator columns) is migrated."""
+    import sqlite3
+
+    from simulator.sandbox import Sandbox
+
+    data = tmp_path / "data"
+    config = load_config(None, data_dir=data, ftp_port=0, http_port=0)
+    Sandbox(config).stop()
+    db = sqlite3.connect(data / "opsim.sqlite3")
+    db.execute("INSERT INTO events (due, kind, tenant, ref) VALUES (0, 'cr_cmd', 'DEMO', 'OLD1')")
+    db.commit()
+    db.close()
+    old_home = data / "ftp" / "DEMO"
+    (old_home / "OUT" / "COVA" / "CV").mkdir(parents=True)
+    (old_home / "OUT" / "COVA" / "CV" / "kept.csv").write_bytes(b"x")
+    (data / "ftp" / "covage" / "DEMO").rename(tmp_path / "new-home")  # as if it had never existed
+    box = Sandbox(config).start()
+    try:
+        ftp = ftp_login(box.ftp_address)
+        assert "kept.csv" in [n.rsplit("/", 1)[-1] for n in ftp.nlst("OUT/COVA/CV")]
+        ftp.close()
+        kinds = [r[0] for r in sqlite3.connect(data / "opsim.sqlite3").execute("SELECT kind FROM events")]
+        assert kinds == ["covage:access:cr_cmd"]
+    finally:
+        box.stop()

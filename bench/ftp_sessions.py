@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .run import distribution, machine
+from .measures import distribution, machine
 from .scenarios import DATE, NETWORK, Progress
 
 IN = "IN/COVA/CV"

@@ -17,10 +17,7 @@ import argparse
 import cProfile
 import io
 import json
-import os
-import platform
 import pstats
-import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -28,51 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from . import scenarios
+from .measures import distribution, machine
 from .probes import EngineProbe, FileTiming
 
 TARGETS = {"drop_median_ms": 50.0, "bulk_latency_ms": 1000.0, "start_ms": 1500.0}
 
 
 # ---------------------------------------------------------------------- figures
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Linear interpolation between the closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def distribution(seconds: Sequence[float]) -> dict[str, float]:
-    """median, p90, p99, max and mean in milliseconds."""
-    ms = [s * 1000 for s in seconds]
-    return {"median": percentile(ms, 50), "p90": percentile(ms, 90), "p99": percentile(ms, 99), "max": max(ms),
-            "mean": statistics.fmean(ms)}
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores, RAM, Python and OS of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram_gib = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram_gib, "python": platform.python_version(),
-            "os": platform.platform()}
-
-
 # ---------------------------------------------------------------------- the run
 def _parts(timings: Sequence[FileTiming]) -> dict[str, dict[str, float]]:
     """Distributions of the engine's share of each file, by part."""
@@ -145,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "seen": distribution([b.seen for b in runs]),
             }
         if args.sessions:
-            from . import ftp_sessions  # imports this module: a late import avoids the cycle
+            from . import ftp_sessions
 
             progress.step(f"{args.sessions} concurrent FTP sessions, one tenant each")
             endpoint = ftp_sessions.Endpoint(box.ftp_address, box.http_url, box.pack)

@@ -21,17 +21,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from .clock import FrenchCalendar
 from .documents import Effects, InboundDocument, OutboundDocument
 from .layout import Layout
+from .profile import OperatorProfile
 from .refdata import ReferenceNetwork, generate_network
 from .specs.codec import SpecPack, load_pack
 from .store import Store
-
-if TYPE_CHECKING:
-    from .operators.profile import OperatorProfile
 
 
 class ActionRefused(Exception):

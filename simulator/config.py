@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Delay
-from .operators.profile import OperatorProfile, ProfileError, packaged_profiles, read_profile
+from .profile import OperatorProfile, ProfileError, packaged_profiles, read_profile
 
 #: The operator that the sandbox-level FTP flags (--ftp-port, [sandbox] ftp_port) speak of, as before
 #: operators were composed: scripts and the Docker image keep working.

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..clock import Delay
-from ..layout import Layout, Network
+from .clock import Delay
+from .layout import Layout, Network
 
-OPERATORS_DIR = Path(__file__).parent
+OPERATORS_DIR = Path(__file__).parent / "operators"
 #: Keys of a profile that are structure, not settings (everything else lands in `settings`).
 STRUCTURE = ("name", "capabilities", "networks", "layout", "timings", "endpoints")
 

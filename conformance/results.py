@@ -1,0 +1,72 @@
+"""What a conformance run found: one result per scenario, with the findings against the OC.
+
+The pytest plugin writes them to `<report-dir>/results.json`; `conformance/report.py` renders the same
+data as `junit.xml` (for CI) and `report.html` (for a certification manager).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
+
+
+@dataclass
+class Evidence:
+    """One piece of evidence: a file exchanged (with its content) or a journal line of the sandbox."""
+
+    kind: str  # "file in" (OC -> operator), "file out" (operator -> OC), "journal", "adapter"
+    name: str
+    content: str = ""
+
+
+@dataclass
+class Finding:
+    """A check on the OC that failed (docs/checks.md has one line per check id)."""
+
+    check: str  # stable id, e.g. "ACCES-NAME-DATE"
+    clause: str  # where the rule comes from, e.g. "Accès 1.2 §file names (seed 002)"
+    message: str
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioResult:
+    feature: str  # the feature's title
+    scenario: str  # the scenario's title (with its example's values for an outline)
+    flows: list[str]  # the protocol flows it exercises (the report's matrix rows)
+    outcome: str  # PASSED, FAILED or NOT_RUN
+    step: str = ""  # the first failing step, or why it did not run ("the adapter has no complete_stoc")
+    error: str = ""  # what went wrong at that step
+    findings: list[Finding] = field(default_factory=list)
+    duration: float = 0.0
+
+
+@dataclass
+class RunResult:
+    adapter: str
+    target: str
+    seed: int
+    started: str  # real date-time of the run
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(s.outcome == FAILED for s in self.scenarios)
+
+    def counts(self) -> dict[str, int]:
+        return {o: sum(s.outcome == o for s in self.scenarios) for o in (PASSED, FAILED, NOT_RUN)}
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> RunResult:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        scenarios = [ScenarioResult(**{**s, "findings": [
+            Finding(**{**f, "evidence": [Evidence(**e) for e in f["evidence"]]}) for f in s["findings"]]})
+            for s in data.pop("scenarios")]
+        return cls(**data, scenarios=scenarios)

@@ -4,11 +4,6 @@ client, order files and the OUT folder's answers by flow."""
 from __future__ import annotations
 
 import ftplib
-import queue
-import re
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,37 +24,15 @@ class OpsimAt(OpsimProcess):
     def __init__(self, cwd: Path, data_dir: Path | None = Path(".opsim"), config: str = FROZEN):
         cwd.mkdir(parents=True, exist_ok=True)
         (cwd / "opsim.toml").write_text(config, encoding="utf-8")
-        super().__init__(data_dir or Path(".opsim"), Path("opsim.toml"))
-        self.cwd = cwd
+        super().__init__(data_dir or Path(".opsim"), Path("opsim.toml"), cwd)
         self.explicit_data_dir = data_dir is not None
-        self.output: list[str] = []
 
-    def start(self) -> None:
-        args = [sys.executable, "-m", "simulator.cli", "up", "--config", str(self.config),
-                "--ftp-port", "0", "--http-port", "0"]
-        if self.explicit_data_dir:
-            args += ["--data-dir", str(self.data_dir)]
-        self.proc = subprocess.Popen(args, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump(out) -> None:  # noqa: ANN001 - the process's stdout
-            for line in out:
-                self.output.append(line)
-                lines.put(line)
-
-        threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
-        ready = ""
-        while "http://" not in ready:
-            try:
-                ready += lines.get(timeout=15)
-            except queue.Empty:
-                raise AssertionError(f"opsim up is not ready: {ready!r}") from None
-        ftp = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready)
-        http = re.search(r"(http://127\.0\.0\.1:\d+)", ready)
-        assert ftp and http, f"no ready lines: {ready!r}"
-        self.ftp_port = int(ftp[1])
-        self.api = Api(http[1])
+    def args(self) -> list[str]:
+        args = super().args()
+        if not self.explicit_data_dir:  # no --data-dir at all: the default one, relative to cwd
+            i = args.index("--data-dir")
+            del args[i:i + 2]
+        return args
 
     @property
     def data_path(self) -> Path:

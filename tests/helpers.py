@@ -25,21 +25,29 @@ __all__ = ["Api", "OpsimProcess", "cmd_acces", "download", "ftp_login", "upload"
 
 
 class OpsimProcess:
-    """`opsim up` as a user runs it: port 0 (free ports read from its ready lines), one data dir."""
+    """`opsim up` as a user runs it: port 0 (free ports read from its ready lines), one data dir, run from
+    `cwd` (the current directory by default); everything it prints is kept in `output`."""
 
-    def __init__(self, data_dir: Path, config: Path):
-        self.data_dir, self.config = data_dir, config
+    def __init__(self, data_dir: Path, config: Path, cwd: Path | None = None):
+        self.data_dir, self.config, self.cwd = data_dir, config, cwd
         self.proc: subprocess.Popen | None = None
+        self.output: list[str] = []
+
+    def args(self) -> list[str]:
+        return [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir),
+                "--config", str(self.config), "--ftp-port", "0", "--http-port", "0"]
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir),
-             "--config", str(self.config),
-             "--ftp-port", "0", "--http-port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(self.args(), cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda out: [lines.put(line) for line in out], args=(self.proc.stdout,),
-                         daemon=True).start()
+
+        def pump(out) -> None:  # noqa: ANN001 - the process's stdout
+            for line in out:
+                self.output.append(line)
+                lines.put(line)
+
+        threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
         ready = ""
         while "http://" not in ready:
             try:

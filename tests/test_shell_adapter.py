@@ -72,3 +72,8 @@ def test_a_verb_the_shell_oc_lacks_is_not_implemented(tmp_path: Path):
                   "2026-11-24", "2026-11-24T10:00:00", str(tmp_path))
     with pytest.raises(VerbNotImplemented):
         CommandAdapter(str(SHELL_OC)).call("call_hotline", {"ref": "R"}, ctx)
+
+
+def test_docs_show_the_shell_oc_as_it_is():
+    docs = (Path(__file__).parents[1] / "docs" / "adapters.md").read_text(encoding="utf-8")
+    assert SHELL_OC.read_text(encoding="utf-8") in docs, "docs/adapters.md must show conformance/examples/shell_oc.sh"

@@ -86,7 +86,8 @@ class Adapter(Protocol):
 
 
 class PythonAdapter:
-    """`python:<module>:<Class>`: one instance per scenario, built with the context."""
+    """`python:<module>:<Class>`: one instance per scenario, built with the context. Before each call its
+    `context` attribute is set to that call's context: `today` and `now` move with the virtual clock."""
 
     def __init__(self, cls: type):
         self.cls = cls
@@ -95,6 +96,7 @@ class PythonAdapter:
     def call(self, verb: str, args: Mapping[str, Any], context: Context) -> dict[str, Any]:
         if self._instance is None:
             self._instance = self.cls(context)
+        self._instance.context = context
         method = getattr(self._instance, verb, None)
         if method is None:
             raise VerbNotImplemented(verb)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -37,7 +38,8 @@ class TinyOc:
         return {"ref": ref}
 
     def order_status(self, args: dict) -> dict:
-        return {"state": "sent", "mode": self.orders[args["ref"]], "tenant": self.context.tenant}
+        return {"state": "sent", "mode": self.orders[args["ref"]], "tenant": self.context.tenant,
+                "today": self.context.today}
 
     def sync(self, args: dict) -> None:
         raise RuntimeError("FTP down")
@@ -49,7 +51,9 @@ class TinyOc:
 def test_a_python_adapter_keeps_one_instance_per_scenario(ctx: Context):
     oc = PythonAdapter(TinyOc)
     assert oc.call("order_access", {"mode": "STOC"}, ctx) == {"ref": "R1"}
-    assert oc.call("order_status", {"ref": "R1"}, ctx) == {"state": "sent", "mode": "STOC", "tenant": "ACME"}
+    later = dataclasses.replace(ctx, today="2026-11-25", now="2026-11-25T10:00:00")
+    assert oc.call("order_status", {"ref": "R1"}, later) == {"state": "sent", "mode": "STOC", "tenant": "ACME",
+                                                             "today": "2026-11-25"}  # the call's context
     with pytest.raises(VerbNotImplemented):
         oc.call("complete_stoc", {"ref": "R1"}, ctx)
     with pytest.raises(AdapterFailed, match="RuntimeError: FTP down"):

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered);
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, location TEXT NOT NULL, filename TEXT NOT NULL,
-    sha256 TEXT NOT NULL, at_real REAL NOT NULL, removed INTEGER NOT NULL DEFAULT 0);
+    sha256 TEXT NOT NULL, at_real REAL NOT NULL, removed INTEGER NOT NULL DEFAULT 0,
+    content BLOB, at_virtual TEXT NOT NULL DEFAULT '', channel TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS inbox_file ON inbox (tenant, location, filename, sha256);
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY, at_virtual TEXT NOT NULL, at_real REAL NOT NULL, tenant TEXT NOT NULL,
@@ -118,6 +119,13 @@ class Store:
         for table in ("outbox", "inbox"):
             if "operator" not in {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN operator TEXT NOT NULL DEFAULT 'covage'")
+        # Inbound files keep their bytes, virtual time and channel since the conformance checks read them
+        # (GET /api/inbound): older rows have none (content NULL, empty time and channel).
+        inbox = {r["name"] for r in self._db.execute("PRAGMA table_info(inbox)")}
+        for column, decl in (("content", "BLOB"), ("at_virtual", "TEXT NOT NULL DEFAULT ''"),
+                             ("channel", "TEXT NOT NULL DEFAULT ''")):
+            if column not in inbox:
+                self._db.execute(f"ALTER TABLE inbox ADD COLUMN {column} {decl}")
         self._db.execute("UPDATE events SET kind = 'covage:access:' || kind WHERE instr(kind, ':') = 0")
 
     def _connect(self) -> sqlite3.Connection:
@@ -311,11 +319,34 @@ class Store:
         return [dict(r) for r in rows]
 
     # --- inbox (processed inbound files, so a crash between commit and removal replays nothing)
-    def record_inbound(self, tenant: str, location: str, filename: str, sha256: str, operator: str) -> int:
+    def record_inbound(self, tenant: str, location: str, filename: str, sha256: str, operator: str,
+                       content: bytes | None = None, at_virtual: str = "", channel: str = "") -> int:
         cur = self._db.execute(
-            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator) VALUES (?, ?, ?, ?, ?, ?)",
-            (tenant, location, filename, sha256, time.time(), operator))
+            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator, content, at_virtual, channel) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (tenant, location, filename, sha256, time.time(), operator, content, at_virtual, channel))
         return int(cur.lastrowid or 0)
+
+    def received(self, tenant: str, limit: int = -1, after_id: int = 0) -> list[dict[str, Any]]:
+        """Inbound files of `tenant` by id, from the one after `after_id`, with what the journal said of
+        each (its lines for that file name, oldest first); `limit` -1 means all."""
+        rows = self.reader().execute(
+            "SELECT id, tenant, operator, channel, location, filename, at_virtual, sha256, length(content) AS size, "
+            "(SELECT json_group_array(outcome) FROM (SELECT outcome FROM journal j WHERE j.tenant = inbox.tenant "
+            "AND j.direction = 'in' AND j.filename = inbox.filename ORDER BY j.id)) AS outcomes "
+            "FROM inbox WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?", (tenant, after_id, limit))
+        return [{**dict(r), "outcomes": json.loads(r["outcomes"] or "[]")} for r in rows]
+
+    def inbound_content(self, tenant: str, inbound_id: int) -> bytes | None:
+        """The bytes of one inbound file of `tenant`; None if there is none (or it predates kept content)."""
+        row = self.reader().execute("SELECT content FROM inbox WHERE tenant = ? AND id = ?",
+                                    (tenant, inbound_id)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def outbound_content(self, tenant: str, outbound_id: int) -> bytes | None:
+        row = self.reader().execute("SELECT content FROM outbox WHERE tenant = ? AND id = ?",
+                                    (tenant, outbound_id)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def unremoved_inbound(self, tenant: str, location: str, filename: str, sha256: str,
                           operator: str) -> int | None:

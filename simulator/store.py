@@ -126,6 +126,10 @@ class Store:
                              ("channel", "TEXT NOT NULL DEFAULT ''")):
             if column not in inbox:
                 self._db.execute(f"ALTER TABLE inbox ADD COLUMN {column} {decl}")
+        # ...and the real time of each answer file: with a frozen clock an OC's file and the answers around
+        # it share one virtual time, and only the real one orders them (0 for older rows).
+        if "at_real" not in {r["name"] for r in self._db.execute("PRAGMA table_info(outbox)")}:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN at_real REAL NOT NULL DEFAULT 0")
         self._db.execute("UPDATE events SET kind = 'covage:access:' || kind WHERE instr(kind, ':') = 0")
 
     def _connect(self) -> sqlite3.Connection:
@@ -295,9 +299,9 @@ class Store:
     def add_outbound(self, tenant: str, channel: str, location: str, filename: str, flow: str,
                      content: bytes, lines: int, at_virtual: str, operator: str) -> None:
         self._db.execute(
-            "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual, operator) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (tenant, channel, location, filename, flow, content, lines,
-                                                   at_virtual, operator))
+            "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual, operator, "
+            "at_real) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (tenant, channel, location, filename, flow, content,
+                                                               lines, at_virtual, operator, time.time()))
 
     def undelivered(self) -> list[Outbound]:
         rows = self._db.execute("SELECT * FROM outbox WHERE delivered = 0 ORDER BY id")
@@ -309,8 +313,8 @@ class Store:
 
     def emitted(self, tenant: str | None = None, limit: int = -1, after_id: int = 0) -> list[dict[str, Any]]:
         """Answer files by id, from the one after `after_id`; `limit` -1 means all."""
-        sql = ("SELECT id, tenant, channel, location, filename, flow, lines, at_virtual, delivered FROM outbox "
-               "WHERE id > ?")
+        sql = ("SELECT id, tenant, channel, location, filename, flow, lines, at_virtual, at_real, delivered "
+               "FROM outbox WHERE id > ?")
         args: list[Any] = [after_id]
         if tenant:
             sql += " AND tenant = ?"
@@ -331,7 +335,8 @@ class Store:
         """Inbound files of `tenant` by id, from the one after `after_id`, with what the journal said of
         each (its lines for that file name, oldest first); `limit` -1 means all."""
         rows = self.reader().execute(
-            "SELECT id, tenant, operator, channel, location, filename, at_virtual, sha256, length(content) AS size, "
+            "SELECT id, tenant, operator, channel, location, filename, at_virtual, at_real, sha256, "
+            "length(content) AS size, "
             "(SELECT json_group_array(outcome) FROM (SELECT outcome FROM journal j WHERE j.tenant = inbox.tenant "
             "AND j.direction = 'in' AND j.filename = inbox.filename ORDER BY j.id)) AS outcomes "
             "FROM inbox WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?", (tenant, after_id, limit))

@@ -114,7 +114,9 @@ SCHEMAS: dict[str, Any] = {
              "properties": {"id": {"type": "integer"}, "tenant": {"type": "string"}, "channel": {"type": "string"},
                             "location": {"type": "string"}, "filename": {"type": "string"},
                             "flow": {"type": "string"}, "lines": {"type": "integer"},
-                            "at_virtual": {"type": "string"}, "delivered": {"type": "integer"}}},
+                            "at_virtual": {"type": "string"}, "delivered": {"type": "integer"},
+                            "at_real": {"type": "number", "description": "real time of emission (Unix seconds): "
+                                        "orders the files of one frozen virtual moment"}}},
     "Inbound": {"type": "object",
                 "required": ["id", "tenant", "operator", "channel", "location", "filename", "at_virtual", "sha256",
                              "size", "outcomes"],
@@ -123,6 +125,7 @@ SCHEMAS: dict[str, Any] = {
                                "location": {"type": "string", "description": "the folder it came through"},
                                "filename": {"type": "string"},
                                "at_virtual": {"type": "string", "description": "virtual time of receipt"},
+                               "at_real": {"type": "number", "description": "real time of receipt (Unix seconds)"},
                                "sha256": {"type": "string"},
                                "size": {"type": ["integer", "null"],
                                         "description": "bytes; null for files received before content was kept"},

@@ -16,6 +16,8 @@ the moment of `observe`). A key the OC does not report is not checked.
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +25,7 @@ from typing import Any
 
 from simulator.specs.codec import BadFileName, FlowSpec, ParsedFile, SpecPack, UnreadableFile, decode, load_pack
 
-from .client import SandboxAdmin
+from .client import AdminError, SandboxAdmin
 from .results import Evidence, Finding
 
 CLAUSE = "Accès 1.2"  # prefix of every clause: the protocol of /work/shared/spec/README.md
@@ -113,6 +115,7 @@ class SentFile:
     channel: str = "ftp"
     outcomes: tuple[str, ...] = ()
     at_real: float = 0.0  # orders the exchanges of one frozen virtual moment
+    kept: bool = True  # False: received before the sandbox kept contents (only its name can be checked)
 
 
 @dataclass(frozen=True)
@@ -171,19 +174,22 @@ def normalise_statuses(statuses: Mapping[str, Any], now: str) -> dict[str, list[
 def observe(admin: SandboxAdmin, tenant: str, statuses: Mapping[str, Any] | None = None, *,
             oc_code: str | None = None, pack: SpecPack | str = "acces-1.2") -> Observation:
     """Everything the checks need about `tenant`, read over the admin API (journal, files and bytes)."""
-    import urllib.request
 
     def raw(path: str) -> bytes:
         # The content routes answer bytes, not JSON: SandboxAdmin.get would try to parse them.
         headers = {"Authorization": f"Bearer {admin.token}"} if admin.token else {}
         request = urllib.request.Request(f"{admin.base_url}/api{path}", headers=headers)
-        with urllib.request.urlopen(request, timeout=admin.timeout) as response:
-            return response.read()
+        try:
+            with urllib.request.urlopen(request, timeout=admin.timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as e:  # as SandboxAdmin reports it: status and detail
+            raise AdminError(e.code, e.read().decode("utf-8", errors="replace")) from None
 
     now = admin.now().isoformat(timespec="seconds")
     sent = [SentFile(f["id"], f["filename"], f["location"], f["at_virtual"],
                      raw(f"/inbound/{f['id']}/content?tenant={tenant}") if f.get("size") is not None else b"",
-                     f.get("channel", ""), tuple(f.get("outcomes", ())), f.get("at_real", 0.0))
+                     f.get("channel", ""), tuple(f.get("outcomes", ())), f.get("at_real", 0.0),
+                     f.get("size") is not None)
             for f in admin.get_all("/inbound", tenant=tenant)]
     answers = [AnswerFile(f["id"], f["filename"], f["flow"], f["location"], f["at_virtual"],
                           raw(f"/files/{f['id']}/content?tenant={tenant}"), f.get("channel", ""),
@@ -331,8 +337,8 @@ def check_contents(obs: Observation) -> list[Finding]:
     findings: list[Finding] = []
     for f in _acces_files(obs):
         name = obs.pack.parse_filename(f.filename)
-        if name is None or not name.flow.direction.startswith("OC"):
-            continue  # its name is the finding
+        if name is None or not name.flow.direction.startswith("OC") or not f.kept:
+            continue  # its name is the finding, or its bytes were not kept
         try:
             _, warnings = decode(f.content, obs.pack.read_encodings)
         except UnreadableFile as e:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from conformance.checks import CHECKS, Observation, observe, run_checks
-from conformance.client import OcFtpClient, ReceivedFile, SandboxAdmin, orders
+from conformance.client import AdminError, OcFtpClient, ReceivedFile, SandboxAdmin, orders
 from conformance.results import Finding
+from simulator.config import Tenant
 
 ROUTE = ("ReferencePrise", "ReferencePBO", "NomModulePm1", "PositionModulePm1", "InformationTubeModulePm1",
          "InformationFibreModulePm1", "InformationTubePBO1", "InformationFibrePBO1", "ConnecteurPriseNumero1")
@@ -334,3 +335,27 @@ def test_observation_is_plain_data(admin: SandboxAdmin) -> None:
     assert isinstance(observation, Observation) and observation.sent == [] and observation.answers == []
     assert observation.statuses["X-1"][0].asked_at == observation.now  # no asked_at: the moment observed
     assert run_checks(observation) == []  # an order the sandbox never saw: nothing to compare with
+
+
+
+class TestWithTokens:
+    @pytest.fixture
+    def opsim_config(self, opsim_config):  # noqa: ANN001, ANN201 - the plugin's, with tokens
+        opsim_config.admin_token = "admin-s3cret"
+        opsim_config.tenants = [Tenant("ACME", "acme", "pw", "", api_token="acme-t0ken")]
+        return opsim_config
+
+    def test_observe_reads_with_the_tenants_token_and_refuses_another_tenants(self, opsim_sandbox: Any) -> None:
+        host, port = opsim_sandbox.ftp_address
+        admin = SandboxAdmin(opsim_sandbox.http_url, token="admin-s3cret")
+        with OcFtpClient(host, port, "acme", "pw", "ACME", today=admin.today) as acme:
+            acme.send("Cmd_Acces", [orders.cmd_acces(admin.addresses("COVA", limit=1)[0], "TK-1")])
+            acme.receive("AR_Cmd_Acces")
+
+        own = observe(SandboxAdmin(opsim_sandbox.http_url, token="acme-t0ken"), "ACME", {})
+
+        assert [f.filename for f in own.sent] and own.answers[0].content.startswith(b"ReferenceCommandePrise")
+        assert run_checks(own) == []
+        with pytest.raises(AdminError) as refused:
+            observe(SandboxAdmin(opsim_sandbox.http_url, token="acme-t0ken"), "DEMO", {})
+        assert refused.value.status == 403

@@ -359,3 +359,18 @@ class TestWithTokens:
         with pytest.raises(AdminError) as refused:
             observe(SandboxAdmin(opsim_sandbox.http_url, token="acme-t0ken"), "DEMO", {})
         assert refused.value.status == 403
+
+
+def test_a_route_other_than_the_hotline_crs_is_a_reprov_route_finding(oc: OcFtpClient, admin: SandboxAdmin,
+                                                                     address: dict[str, Any]) -> None:
+    oc.send("Cmd_Acces", [orders.cmd_acces(address, "HL-1", existing="")])  # socket there, reference unknown
+    ar = oc.receive("AR_Cmd_Acces")
+    admin.advance(working_days=1)
+    cr = oc.receive("CR_Cmd_Acces")
+    assert cr.line_for("HL-1")["Hotline"] == "O"
+    route = route_of(cr, "HL-1")
+    assert checked(admin, {"HL-1": status("confirmed", ar, "HL-1", route=route)}) == []
+
+    findings = checked(admin, {"HL-1": status("confirmed", ar, "HL-1", route={**route, "NomModulePm1": "OLD"})})
+
+    assert ids(findings) == ["ACCES-REPROV-ROUTE"]

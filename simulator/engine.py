@@ -166,7 +166,9 @@ class Engine:
             else None
         try:
             with self.store.transaction():
-                inbound_id = self.store.record_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator)
+                # The bytes are kept with the virtual time: the conformance checks read what the OC sent.
+                inbound_id = self.store.record_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator,
+                                                       doc.content, now.isoformat(timespec="seconds"), doc.channel)
                 if receiver is None:  # a folder of the layout that no capability of this operator serves yet
                     self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "not processed",
                                           f"{doc.operator} has no capability taking {doc.area} files by "
@@ -192,6 +194,12 @@ class Engine:
         (keep / doc.filename).write_bytes(doc.content)
         if path is not None:
             path.unlink(missing_ok=True)
+        # The processing rolled back with its inbox row: record the file again, as removed, so its bytes
+        # stay evidence (GET /api/inbound) like any other inbound file's.
+        inbound_id = self.store.record_inbound(doc.tenant, doc.location, doc.filename,
+                                               hashlib.sha256(doc.content).hexdigest(), doc.operator, doc.content,
+                                               now.isoformat(timespec="seconds"), doc.channel)
+        self.store.mark_inbound_removed(inbound_id)
         self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "internal error",
                               f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
 

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered);
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, location TEXT NOT NULL, filename TEXT NOT NULL,
-    sha256 TEXT NOT NULL, at_real REAL NOT NULL, removed INTEGER NOT NULL DEFAULT 0);
+    sha256 TEXT NOT NULL, at_real REAL NOT NULL, removed INTEGER NOT NULL DEFAULT 0,
+    content BLOB, at_virtual TEXT NOT NULL DEFAULT '', channel TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS inbox_file ON inbox (tenant, location, filename, sha256);
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY, at_virtual TEXT NOT NULL, at_real REAL NOT NULL, tenant TEXT NOT NULL,
@@ -118,6 +119,17 @@ class Store:
         for table in ("outbox", "inbox"):
             if "operator" not in {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN operator TEXT NOT NULL DEFAULT 'covage'")
+        # Inbound files keep their bytes, virtual time and channel since the conformance checks read them
+        # (GET /api/inbound): older rows have none (content NULL, empty time and channel).
+        inbox = {r["name"] for r in self._db.execute("PRAGMA table_info(inbox)")}
+        for column, decl in (("content", "BLOB"), ("at_virtual", "TEXT NOT NULL DEFAULT ''"),
+                             ("channel", "TEXT NOT NULL DEFAULT ''")):
+            if column not in inbox:
+                self._db.execute(f"ALTER TABLE inbox ADD COLUMN {column} {decl}")
+        # ...and the real time of each answer file: with a frozen clock an OC's file and the answers around
+        # it share one virtual time, and only the real one orders them (0 for older rows).
+        if "at_real" not in {r["name"] for r in self._db.execute("PRAGMA table_info(outbox)")}:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN at_real REAL NOT NULL DEFAULT 0")
         self._db.execute("UPDATE events SET kind = 'covage:access:' || kind WHERE instr(kind, ':') = 0")
 
     def _connect(self) -> sqlite3.Connection:
@@ -287,9 +299,9 @@ class Store:
     def add_outbound(self, tenant: str, channel: str, location: str, filename: str, flow: str,
                      content: bytes, lines: int, at_virtual: str, operator: str) -> None:
         self._db.execute(
-            "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual, operator) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (tenant, channel, location, filename, flow, content, lines,
-                                                   at_virtual, operator))
+            "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual, operator, "
+            "at_real) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (tenant, channel, location, filename, flow, content,
+                                                               lines, at_virtual, operator, time.time()))
 
     def undelivered(self) -> list[Outbound]:
         rows = self._db.execute("SELECT * FROM outbox WHERE delivered = 0 ORDER BY id")
@@ -301,8 +313,8 @@ class Store:
 
     def emitted(self, tenant: str | None = None, limit: int = -1, after_id: int = 0) -> list[dict[str, Any]]:
         """Answer files by id, from the one after `after_id`; `limit` -1 means all."""
-        sql = ("SELECT id, tenant, channel, location, filename, flow, lines, at_virtual, delivered FROM outbox "
-               "WHERE id > ?")
+        sql = ("SELECT id, tenant, channel, location, filename, flow, lines, at_virtual, at_real, delivered "
+               "FROM outbox WHERE id > ?")
         args: list[Any] = [after_id]
         if tenant:
             sql += " AND tenant = ?"
@@ -311,11 +323,35 @@ class Store:
         return [dict(r) for r in rows]
 
     # --- inbox (processed inbound files, so a crash between commit and removal replays nothing)
-    def record_inbound(self, tenant: str, location: str, filename: str, sha256: str, operator: str) -> int:
+    def record_inbound(self, tenant: str, location: str, filename: str, sha256: str, operator: str,
+                       content: bytes | None = None, at_virtual: str = "", channel: str = "") -> int:
         cur = self._db.execute(
-            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator) VALUES (?, ?, ?, ?, ?, ?)",
-            (tenant, location, filename, sha256, time.time(), operator))
+            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator, content, at_virtual, channel) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (tenant, location, filename, sha256, time.time(), operator, content, at_virtual, channel))
         return int(cur.lastrowid or 0)
+
+    def received(self, tenant: str, limit: int = -1, after_id: int = 0) -> list[dict[str, Any]]:
+        """Inbound files of `tenant` by id, from the one after `after_id`, with what the journal said of
+        each (its lines for that file name, oldest first); `limit` -1 means all."""
+        rows = self.reader().execute(
+            "SELECT id, tenant, operator, channel, location, filename, at_virtual, at_real, sha256, "
+            "length(content) AS size, "
+            "(SELECT json_group_array(outcome) FROM (SELECT outcome FROM journal j WHERE j.tenant = inbox.tenant "
+            "AND j.direction = 'in' AND j.filename = inbox.filename ORDER BY j.id)) AS outcomes "
+            "FROM inbox WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?", (tenant, after_id, limit))
+        return [{**dict(r), "outcomes": json.loads(r["outcomes"] or "[]")} for r in rows]
+
+    def inbound_content(self, tenant: str, inbound_id: int) -> bytes | None:
+        """The bytes of one inbound file of `tenant`; None if there is none (or it predates kept content)."""
+        row = self.reader().execute("SELECT content FROM inbox WHERE tenant = ? AND id = ?",
+                                    (tenant, inbound_id)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def outbound_content(self, tenant: str, outbound_id: int) -> bytes | None:
+        row = self.reader().execute("SELECT content FROM outbox WHERE tenant = ? AND id = ?",
+                                    (tenant, outbound_id)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def unremoved_inbound(self, tenant: str, location: str, filename: str, sha256: str,
                           operator: str) -> int | None:

@@ -378,6 +378,53 @@ def files():  # noqa: ANN201
     return _page(page, _encode_cursor("files", page[-1]["id"]) if len(found) > limit else None)
 
 
+@api.get("/files/<file_id>/content")
+@access(TENANT)
+def file_content(file_id: str):  # noqa: ANN201
+    """The bytes of one answer file, as the OC picks them up (the conformance checks read them)."""
+    tenant = _tenant_arg()
+    content = sandbox().store.outbound_content(tenant, _id(file_id))
+    if content is None:
+        abort(404, f"no answer file {file_id} for {tenant}")
+    return _bytes(content)
+
+
+@api.get("/inbound")
+@access(TENANT)
+def inbound():  # noqa: ANN201
+    """Every file the tenant sent, by id: where and when (virtual) it came, its size, what the journal said."""
+    tenant = _tenant_arg()
+    limit = _limit()
+    after = _cursor("inbound", int)
+    found = sandbox().store.received(tenant, limit + 1, after[0] if after else 0)
+    page = found[:limit]
+    return _page(page, _encode_cursor("inbound", page[-1]["id"]) if len(found) > limit else None)
+
+
+@api.get("/inbound/<inbound_id>/content")
+@access(TENANT)
+def inbound_content(inbound_id: str):  # noqa: ANN201
+    """The bytes of one file the tenant sent, exactly as received."""
+    tenant = _tenant_arg()
+    content = sandbox().store.inbound_content(tenant, _id(inbound_id))
+    if content is None:
+        abort(404, f"no inbound file {inbound_id} for {tenant} (files received before opsim kept their "
+                   "content have none)")
+    return _bytes(content)
+
+
+def _id(raw: str) -> int:
+    # Parsed here rather than by a Flask <int:> converter: a bad id is a JSON 400, not an HTML 404.
+    if not _DIGITS.fullmatch(raw) or int(raw) >= 2**63:
+        abort(400, "the id must be an integer (an id of the list)")
+    return int(raw)
+
+
+def _bytes(content: bytes) -> Response:
+    # Raw bytes, never decoded: the encoding of the file is part of what is checked.
+    return Response(content, mimetype="application/octet-stream")
+
+
 @api.get("/tenants")
 @access(ADMIN)
 def tenants():  # noqa: ANN201

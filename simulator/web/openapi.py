@@ -49,6 +49,10 @@ CURSOR = _param("cursor", "query", "the X-Next-Cursor (or Link rel=next) of the 
 REF = _param("ref", "path", "the order's ReferenceCommandePriseInterneOC", {"type": "string", "minLength": 1},
              required=True)
 
+FILE_ID = _param("file_id", "path", "the id of GET /api/files", {"type": "integer"}, required=True)
+_BYTES = {"description": "the file's raw bytes",
+          "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+
 
 def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
@@ -110,7 +114,23 @@ SCHEMAS: dict[str, Any] = {
              "properties": {"id": {"type": "integer"}, "tenant": {"type": "string"}, "channel": {"type": "string"},
                             "location": {"type": "string"}, "filename": {"type": "string"},
                             "flow": {"type": "string"}, "lines": {"type": "integer"},
-                            "at_virtual": {"type": "string"}, "delivered": {"type": "integer"}}},
+                            "at_virtual": {"type": "string"}, "delivered": {"type": "integer"},
+                            "at_real": {"type": "number", "description": "real time of emission (Unix seconds): "
+                                        "orders the files of one frozen virtual moment"}}},
+    "Inbound": {"type": "object",
+                "required": ["id", "tenant", "operator", "channel", "location", "filename", "at_virtual", "sha256",
+                             "size", "outcomes"],
+                "properties": {"id": {"type": "integer"}, "tenant": {"type": "string"},
+                               "operator": {"type": "string"}, "channel": {"type": "string"},
+                               "location": {"type": "string", "description": "the folder it came through"},
+                               "filename": {"type": "string"},
+                               "at_virtual": {"type": "string", "description": "virtual time of receipt"},
+                               "at_real": {"type": "number", "description": "real time of receipt (Unix seconds)"},
+                               "sha256": {"type": "string"},
+                               "size": {"type": ["integer", "null"],
+                                        "description": "bytes; null for files received before content was kept"},
+                               "outcomes": {"type": "array", "items": {"type": "string"},
+                                            "description": "the journal's outcomes for that file name"}}},
     "Tenant": {"type": "object", "required": ["code", "login", "email", "api_token"],
                "properties": {"code": {"type": "string"}, "login": {"type": "string"}, "email": {"type": "string"},
                               "api_token": {"type": "boolean", "description": "whether it has an API token"}}},
@@ -237,6 +257,21 @@ PATHS: dict[str, Any] = {
         "with tenant: admin token or the tenant's token; without: admin token",
         {"200": _ok("one page of files", {"type": "array", "items": _ref("File")}, paged=True), "400": BAD, **COMMON},
         parameters=[TENANT_OPTIONAL, LIMIT, CURSOR])},
+    "/api/files/{file_id}/content": {"get": _operation(
+        "file_content: the bytes of one answer file", "admin token or the tenant's token",
+        {"200": _BYTES, "400": BAD, "404": _error("no such tenant, or no such file of that tenant"), **COMMON},
+        parameters=[FILE_ID, TENANT_REQUIRED])},
+    "/api/inbound": {"get": _operation(
+        "inbound: every file the tenant sent, by id (where, when, size, journal outcomes)",
+        "admin token or the tenant's token",
+        {"200": _ok("one page of inbound files", {"type": "array", "items": _ref("Inbound")}, paged=True),
+         "400": BAD, "404": _error("no such tenant"), **COMMON},
+        parameters=[TENANT_REQUIRED, LIMIT, CURSOR])},
+    "/api/inbound/{inbound_id}/content": {"get": _operation(
+        "inbound_content: the bytes of one file the tenant sent, as received", "admin token or the tenant's token",
+        {"200": _BYTES, "400": BAD, "404": _error("no such tenant, or no such file of that tenant"), **COMMON},
+        parameters=[_param("inbound_id", "path", "the id of GET /api/inbound", {"type": "integer"}, True),
+                    TENANT_REQUIRED])},
     "/api/tenants": {
         "get": _operation("tenants: the OC accounts", "admin token",
                           {"200": _ok("the tenants", {"type": "array", "items": _ref("Tenant")}), **COMMON}),

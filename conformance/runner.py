@@ -101,6 +101,8 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
         features = (features or default_features()).resolve()
         if not features.is_dir():
             raise UsageError(f"--features {features}: no such folder")
+        if target is not None and not target.startswith(("http://", "https://")):
+            raise UsageError(f"--target {target}: expected the sandbox's admin API address, http://HOST:PORT")
         check_adapter(adapter)
         path, select = selection(features, only)
     except UsageError as e:

@@ -81,6 +81,18 @@ def test_junit_has_one_suite_per_feature_one_case_per_scenario():
     assert skipped.find("failure") is None
 
 
+def test_a_failure_without_a_finding_says_where_and_why():  # e.g. the OC's code crashed
+    run = RunResult("command:./oc", "in-process", 1, "2026-11-25T00:00:00", [
+        ScenarioResult("F", "S", ["Cmd_Acces"], FAILED, step="When the OC orders a new socket",
+                       error="AdapterFailed: order_access: exit status 1")])
+    failure = ET.fromstring(render_junit(run)).find("testsuite/testcase/failure")
+    assert failure is not None and failure.get("type") == "error"
+    assert failure.get("message") == "When the OC orders a new socket: AdapterFailed: order_access: exit status 1"
+    page = render_html(run)
+    assert "Not conformant: 1 scenario(s) failed." in page
+    assert "When the OC orders a new socket" in page.split("<h2>Failures</h2>")[1]
+
+
 def test_junit_of_an_empty_run_is_valid():
     root = ET.fromstring(render_junit(RunResult("reference", "in-process", 1, "2026-11-25T00:00:00")))
     assert root.get("tests") == "0" and root.findall("testsuite") == []

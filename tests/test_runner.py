@@ -81,6 +81,14 @@ Feature: Greeting
   Scenario: the OC cancels
     Given an OC
     Then it cancels
+
+  Scenario Outline: the OC says <word> twice
+    Given an OC
+    Then it says "<word>"
+
+    Examples:
+      | word  |
+      | hello |
 '''
 
 STEPS = '''
@@ -135,12 +143,13 @@ def test_a_run_prints_progress_and_a_summary_writes_the_reports_and_fails(projec
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
     assert "adapter python:my_oc:Oc, target http://127.0.0.1:9, seed 77" in out
-    assert "3 scenario(s)" in out
-    progress = re.findall(r"^\[(\d)/3\] (pass|FAIL|not run)\s+(.*)$", out, re.M)
-    assert [(n, word) for n, word, _ in progress] == [("1", "pass"), ("2", "FAIL"), ("3", "not run")]
+    assert "4 scenario(s)" in out
+    progress = re.findall(r"^\[(\d)/4\] (pass|FAIL|not run)\s+(.*)$", out, re.M)
+    assert [(n, word) for n, word, _ in progress] == [("1", "pass"), ("2", "FAIL"), ("3", "not run"), ("4", "pass")]
     assert progress[0][2].startswith("Greeting: the OC says hello (")
     assert progress[2][2].endswith("the adapter has no cancel_access")
-    assert "1 passed, 1 failed, 1 not run (adapter python:my_oc:Oc, target http://127.0.0.1:9, seed 77)" in out
+    assert progress[3][2].startswith("Greeting: the OC says hello twice (")  # an outline: its example's values
+    assert "2 passed, 1 failed, 1 not run (adapter python:my_oc:Oc, target http://127.0.0.1:9, seed 77)" in out
     assert "FAILED  Greeting: the OC says goodbye" in out and "[DEMO-ANSWER] at step: Then it says" in out
     assert "not run Greeting: the OC cancels: the adapter has no cancel_access" in out
     assert "replay: opsim conformance run --adapter python:my_oc:Oc --seed 77" in out
@@ -169,10 +178,10 @@ def test_only_a_tag_a_k_expression_or_a_folder(project: Path, tmp_path: Path):
 
     done = opsim(project, "--adapter", "python:my_oc:Oc", "--only", "hello or cancels")
     assert done.returncode == 0, done.stdout + done.stderr  # not run is allowed
-    assert "1 passed, 0 failed, 1 not run" in done.stdout
+    assert "2 passed, 0 failed, 1 not run" in done.stdout  # hello, and the outline whose example is hello
 
     done = opsim(project, "--adapter", "python:my_oc:Oc", "--only", "demo")  # a folder of the features
-    assert done.returncode == 1 and "1 passed, 1 failed, 1 not run" in done.stdout
+    assert done.returncode == 1 and "2 passed, 1 failed, 1 not run" in done.stdout
     assert f"features {project / 'feats' / 'demo'}" in done.stdout
 
     done = opsim(project, "--adapter", "python:my_oc:Oc", "--only", "nothing_matches_this")
@@ -187,6 +196,11 @@ def test_a_bad_adapter_is_one_line_and_exit_status_2(project: Path, spec: str):
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"opsim: --adapter {spec}")
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert not (project / "user" / "opsim-report").exists()
+
+
+def test_a_target_that_is_not_a_url_is_bad_usage(project: Path):
+    done = opsim(project, "--adapter", "python:my_oc:Oc", "--target", "localhost:8080")
+    assert done.returncode == 2 and done.stderr.startswith("opsim: --target localhost:8080: expected")
 
 
 def test_a_missing_features_folder_is_bad_usage(project: Path):

@@ -17,7 +17,6 @@ broke, 2 bad usage (an adapter that cannot be loaded, a missing features folder,
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
 import json
 import os
 import random
@@ -45,12 +44,14 @@ class UsageError(Exception):
 
 
 def default_features() -> Path:
-    """The scenarios shipped with opsim: the `features` package of a wheel install, else this checkout's folder."""
-    with contextlib.suppress(ImportError, TypeError, OSError):
-        shipped = Path(str(importlib.resources.files("features")))
-        if (shipped / "conftest.py").is_file() and any(shipped.rglob("*.feature")):
-            return shipped
-    return Path(__file__).resolve().parent.parent / "features"
+    """The scenarios shipped with this copy of the harness: `conformance/features/`, else the `features/` folder
+    beside the `conformance` package (a checkout, or the top-level `features` package of a wheel install in the
+    same site-packages). Never a `features` folder found elsewhere on sys.path: it could be the user's own."""
+    package = Path(__file__).resolve().parent
+    for folder in (package / "features", package.parent / "features"):
+        if (folder / "conftest.py").is_file() and any(folder.rglob("*.feature")):
+            return folder
+    return package.parent / "features"
 
 
 def check_adapter(spec: str) -> None:

@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -225,6 +228,70 @@ def test_selection_and_default_features(tmp_path: Path):
     assert selection(tmp_path, "..") == (tmp_path, ["-k", ".."])  # never a folder outside the features
     features = default_features()
     assert (features / "conftest.py").is_file() and any(features.rglob("*.feature"))
+
+
+def test_default_features_of_an_installed_copy(tmp_path: Path):
+    """A wheel install: `conformance` and `features` side by side in site-packages; a `features` folder of the
+    user's own in the current folder is not taken for ours."""
+    repo = Path(__file__).resolve().parent.parent
+    site = tmp_path / "site-packages"
+    shutil.copytree(repo / "conformance", site / "conformance", ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "features" / "access").mkdir(parents=True)
+    (site / "features" / "__init__.py").write_text("", encoding="utf-8")
+    (site / "features" / "conftest.py").write_text("", encoding="utf-8")
+    (site / "features" / "access" / "a.feature").write_text("Feature: a\n", encoding="utf-8")
+    user = tmp_path / "user"
+    (user / "features").mkdir(parents=True)
+    (user / "features" / "__init__.py").write_text("", encoding="utf-8")
+    (user / "features" / "conftest.py").write_text("", encoding="utf-8")
+    (user / "features" / "mine.feature").write_text("Feature: mine\n", encoding="utf-8")
+    code = "import conformance.runner as r; print(r.__file__); print(r.default_features())"
+    done = subprocess.run([sys.executable, "-c", code], cwd=user, env={**os.environ, "PYTHONPATH": str(site)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(site / "conformance" / "runner.py"), str(site / "features")]
+
+
+def test_ctrl_c_stops_the_run_and_its_pytest(project: Path, tmp_path: Path):
+    pid_file = tmp_path / "pytest.pid"
+    (project / "feats" / "demo" / "test_demo.py").write_text(STEPS + f'''
+
+@given("an OC", target_fixture="oc")
+def a_slow_oc():
+    import os, pathlib, time
+    pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
+    time.sleep(60)
+''', encoding="utf-8")
+    env = {**os.environ, PLUGIN_ENV: "fake_conformance_plugin", "PYTHONPATH": str(project / "plugins")}
+    proc = subprocess.Popen([*OPSIM, "conformance", "run", "--features", str(project / "feats"), "--adapter",
+                             "python:my_oc:Oc"], cwd=project / "user", env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None, "the scenario never started"
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C at a terminal: the whole foreground group
+        assert proc.wait(timeout=30) == 130
+        assert "Traceback" not in proc.stderr.read()
+        deadline = time.monotonic() + 10
+        while _alive(child):
+            assert time.monotonic() < deadline, "pytest outlived opsim"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _alive(pid: int) -> bool:
+    """opsim reaps its pytest child: once opsim is gone, so is the pid of a child that stopped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_the_runner_does_not_import_the_sandbox():

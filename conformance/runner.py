@@ -106,15 +106,19 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
             raise UsageError(f"--target {target}: expected the sandbox's admin API address, http://HOST:PORT")
         check_adapter(adapter)
         path, select = selection(features, only)
+        report_dir = report_dir.resolve()
+        try:
+            report_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"--report-dir {report_dir}: {e.strerror or e}") from None
     except UsageError as e:
         print(f"opsim: {e}", file=err, flush=True)
         return 2
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
-    report_dir = report_dir.resolve()
-    report_dir.mkdir(parents=True, exist_ok=True)
     results, log = report_dir / "results.json", report_dir / "pytest.log"
-    results.unlink(missing_ok=True)  # never report an earlier run's results
+    for stale in (results, report_dir / "junit.xml", report_dir / "report.html"):
+        stale.unlink(missing_ok=True)  # never leave an earlier run's results beside this one's
     plugin = os.environ.get(PLUGIN_ENV) or PLUGIN
     argv = child_command(features, path, select, adapter, target, report_dir, seed, plugin)
     print(f"opsim conformance: adapter {adapter}, target {target or 'a sandbox of its own'}, seed {seed}, "

@@ -206,6 +206,12 @@ def test_a_target_that_is_not_a_url_is_bad_usage(project: Path):
     assert done.returncode == 2 and done.stderr.startswith("opsim: --target localhost:8080: expected")
 
 
+def test_a_report_dir_that_cannot_be_made_is_bad_usage(project: Path):
+    (project / "user" / "a-file").write_text("", encoding="utf-8")
+    done = opsim(project, "--adapter", "python:my_oc:Oc", "--report-dir", "a-file/reports")
+    assert done.returncode == 2 and done.stderr.startswith("opsim: --report-dir ") and done.stderr.count("\n") == 1
+
+
 def test_a_missing_features_folder_is_bad_usage(project: Path):
     done = opsim(project, "--adapter", "python:my_oc:Oc", "--features", str(project / "nowhere"), features=None)
     assert done.returncode == 2 and done.stderr.startswith("opsim: --features") and "no such folder" in done.stderr
@@ -213,10 +219,14 @@ def test_a_missing_features_folder_is_bad_usage(project: Path):
 
 def test_a_broken_run_is_a_failure_and_says_where_to_look(project: Path):
     (project / "feats" / "demo" / "test_broken.py").write_text("def broken(:\n", encoding="utf-8")
+    report = project / "user" / "opsim-report"
+    report.mkdir()
+    (report / "report.html").write_text("an earlier run's", encoding="utf-8")
     done = opsim(project, "--adapter", "python:my_oc:Oc")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "pytest ended with exit status 2" in done.stderr and "pytest.log" in done.stderr
-    assert "SyntaxError" in (project / "user" / "opsim-report" / "pytest.log").read_text(encoding="utf-8")
+    assert "SyntaxError" in (report / "pytest.log").read_text(encoding="utf-8")
+    assert "an earlier run's" not in (report / "report.html").read_text(encoding="utf-8")
 
 
 def test_selection_and_default_features(tmp_path: Path):

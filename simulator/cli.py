@@ -112,6 +112,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print every section and key of the configuration file with its type, default, flag and "
                     "environment variable, as a TOML file that is itself valid.")
     schema.set_defaults(run=cmd_config_schema)
+
+    conformance = sub.add_parser("conformance", help="certify your own OC: play the scenarios against it",
+                                 description="The conformance harness: drives your OC through the BDD "
+                                             "scenarios via an adapter and reports what it does wrong.")
+    conformance.set_defaults(help_of=conformance)
+    conformance_sub = conformance.add_subparsers(dest="conformance_command", metavar="ACTION")
+    crun = conformance_sub.add_parser(
+        "run", help="play the scenarios against your OC and write the reports",
+        description="Play the scenarios (pytest-bdd) against your OC through --adapter, one progress line per "
+                    "scenario, then write junit.xml and report.html (flows x scenarios, every failure with its "
+                    "check id and the files exchanged) into --report-dir and print a summary.",
+        epilog="Exit codes: 0 every scenario that ran passed (not run is allowed), 1 a scenario failed, 2 bad "
+               "usage (e.g. an --adapter that cannot be loaded).")
+    crun.add_argument("--adapter", default="reference", metavar="SPEC",
+                      help="reference (our own OC), python:<module>:<Class> or command:<command line> "
+                           "(default reference; docs/adapters.md)")
+    crun.add_argument("--target", default=None, metavar="URL",
+                      help="admin API of a running sandbox, e.g. one in Docker (default: start one on free ports)")
+    crun.add_argument("--report-dir", type=Path, default=Path("opsim-report"), metavar="DIR",
+                      help="where results.json, junit.xml, report.html and pytest.log go (default ./opsim-report)")
+    crun.add_argument("--only", default=None, metavar="SELECTION",
+                      help="a feature folder (access), a tag (@smoke), or else a pytest -k expression "
+                           "(\"cancel and not RESIL\")")
+    crun.add_argument("--seed", type=int, default=None,
+                      help="seed of the run, printed in the report (default: a random one, printed to replay)")
+    crun.add_argument("--features", type=Path, default=None, metavar="DIR",
+                      help="the scenarios' folder (default: the ones shipped with opsim)")
+    crun.set_defaults(run=cmd_conformance_run)
     return parser
 
 
@@ -274,6 +302,14 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_config_schema(args: argparse.Namespace) -> int:
     print(schema_template(), end="")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------- conformance
+def cmd_conformance_run(args: argparse.Namespace) -> int:
+    from conformance.runner import run  # the harness: loaded only when asked for
+
+    return run(adapter=args.adapter, target=args.target, report_dir=args.report_dir, only=args.only,
+               seed=args.seed, features=args.features)
 
 
 # ---------------------------------------------------------------------------------------------- remote

@@ -1,0 +1,289 @@
+"""`opsim conformance run`: play the scenarios against the user's OC and write the reports.
+
+It runs pytest in a child process on the features folder with the harness's plugin (`-p conformance.plugin`:
+`--adapter`, `--target`, `--report-dir`, `--seed`; the plugin starts its own sandbox on free ports when no
+target is given and writes `<report-dir>/results.json`), prints one progress line per scenario as it ends,
+then renders `junit.xml` and `report.html` from `results.json` (conformance/report.py) and prints a summary.
+
+pytest's own output goes to `<report-dir>/pytest.log`. This module is also loaded in the child
+(`-p conformance.runner`): its hooks send the progress to the parent over a pipe (`OPSIM_PROGRESS_FD`).
+
+The harness talks to the sandbox only through its network interfaces: nothing here imports `simulator`.
+
+Exit status: 0 every scenario that ran passed (scenarios not run are allowed), 1 a scenario failed or the run
+broke, 2 bad usage (an adapter that cannot be loaded, a missing features folder, `--only` matching nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .report import write_reports
+from .results import FAILED, NOT_RUN, PASSED, RunResult
+
+#: The pytest plugin of the harness; a test may name a stand-in with this variable.
+PLUGIN_ENV = "OPSIM_CONFORMANCE_PLUGIN"
+PLUGIN = "conformance.plugin"
+#: The file descriptor (in the pytest child) on which the progress hooks below write JSON lines.
+PROGRESS_FD_ENV = "OPSIM_PROGRESS_FD"
+#: Real seconds one scenario may take before pytest-timeout stops it.
+SCENARIO_TIMEOUT = 120
+
+
+class UsageError(Exception):
+    """Bad usage: one line for the user, exit status 2."""
+
+
+def default_features() -> Path:
+    """The scenarios shipped with this copy of the harness: `conformance/features/`, else the `features/` folder
+    beside the `conformance` package (a checkout, or the top-level `features` package of a wheel install in the
+    same site-packages). Never a `features` folder found elsewhere on sys.path: it could be the user's own."""
+    package = Path(__file__).resolve().parent
+    for folder in (package / "features", package.parent / "features"):
+        if (folder / "conftest.py").is_file() and any(folder.rglob("*.feature")):
+            return folder
+    return package.parent / "features"
+
+
+def check_adapter(spec: str) -> None:
+    """Load the adapter as the plugin will (from the current folder too), to fail early in one line."""
+    from .adapters import AdapterSpecError, adapter_factory
+
+    sys.path.insert(0, os.getcwd())
+    try:
+        adapter_factory(spec)
+    except AdapterSpecError as e:
+        raise UsageError(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - the user's module failed to import: say so in one line
+        raise UsageError(f"--adapter {spec}: cannot load it: {type(e).__name__}: {e}") from None
+    finally:
+        sys.path.remove(os.getcwd())
+
+
+def selection(features: Path, only: str | None) -> tuple[Path, list[str]]:
+    """What `--only` selects: a folder of the features (`access`), a tag (`@smoke`), else a `-k` expression."""
+    if not only:
+        return features, []
+    folder = features / only
+    if only.strip() and folder.is_dir() and folder.resolve().is_relative_to(features.resolve()):
+        return folder, []
+    if only.startswith("@"):
+        return features, ["-m", only[1:]]
+    return features, ["-k", only]
+
+
+def child_command(features: Path, path: Path, select: list[str], adapter: str, target: str | None,
+                   report_dir: Path, seed: int, plugin: str) -> list[str]:
+    """The child's command line. `-c devnull`: the user's own pytest configuration (in the folder where they
+    run opsim, or above a virtualenv holding the features) has no say in how the scenarios run."""
+    return [sys.executable, "-m", "pytest", "-p", plugin, "-p", "conformance.runner", str(path),
+            "--adapter", adapter, *(["--target", target] if target else []), "--report-dir", str(report_dir),
+            "--seed", str(seed), *select,
+            "-c", os.devnull, "--rootdir", str(features), "--confcutdir", str(features),
+            "-o", f"bdd_features_base_dir={features}", "-o", f"timeout={SCENARIO_TIMEOUT}",
+            "-o", "filterwarnings=ignore:The (asyncore|asynchat) module is deprecated:DeprecationWarning",
+            "-p", "no:cacheprovider", "-q", "-rfEs"]
+
+
+def run(adapter: str = "reference", target: str | None = None, report_dir: Path = Path("opsim-report"),
+        only: str | None = None, seed: int | None = None, features: Path | None = None,
+        out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
+    """Run the scenarios, print progress and a summary, write the reports; the exit status."""
+    try:
+        features = (features or default_features()).resolve()
+        if not features.is_dir():
+            raise UsageError(f"--features {features}: no such folder")
+        if target is not None and not target.startswith(("http://", "https://")):
+            raise UsageError(f"--target {target}: expected the sandbox's admin API address, http://HOST:PORT")
+        check_adapter(adapter)
+        path, select = selection(features, only)
+        report_dir = report_dir.resolve()
+        try:
+            report_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"--report-dir {report_dir}: {e.strerror or e}") from None
+    except UsageError as e:
+        print(f"opsim: {e}", file=err, flush=True)
+        return 2
+    if seed is None:
+        seed = random.SystemRandom().randrange(1, 2**31)
+    results, log = report_dir / "results.json", report_dir / "pytest.log"
+    for stale in (results, report_dir / "junit.xml", report_dir / "report.html"):
+        stale.unlink(missing_ok=True)  # never leave an earlier run's results beside this one's
+    plugin = os.environ.get(PLUGIN_ENV) or PLUGIN
+    argv = child_command(features, path, select, adapter, target, report_dir, seed, plugin)
+    print(f"opsim conformance: adapter {adapter}, target {target or 'a sandbox of its own'}, seed {seed}, "
+          f"features {path}" + (f" ({' '.join(select)})" if select else ""), file=out, flush=True)
+
+    status = _play(argv, log, out)
+    if status in (4, 5):  # pytest: usage error, or nothing collected
+        why = "no scenario matches --only " + shlex.quote(only) if status == 5 and only else _tail(log, 1)
+        print(f"opsim: {why or 'pytest refused the run'} (see {log})", file=err, flush=True)
+        return 2
+    if not results.is_file():
+        print(f"opsim: the run ended (pytest exit status {status}) without results.json; the end of {log}:",
+              file=err, flush=True)
+        print(_tail(log, 15), file=err, flush=True)
+        return 1
+    result = RunResult.load(results)
+    junit, page = write_reports(result, report_dir, checks_doc=_checks_doc())
+    _summary(result, out, adapter, only)
+    print(f"reports: {page}\n         {junit}\n         {results}\n         {log} (pytest's output)", file=out,
+          flush=True)
+    if result.failed:
+        return 1
+    if status != 0:
+        print(f"opsim: pytest ended with exit status {status} though no scenario failed; the end of {log}:",
+              file=err, flush=True)
+        print(_tail(log, 5), file=err, flush=True)
+        return 1
+    return 0
+
+
+def _play(argv: list[str], log: Path, out: IO[str]) -> int:
+    """Run the child, printing a line per scenario it reports on the progress pipe; its exit status."""
+    read_fd, write_fd = os.pipe()
+    # The child imports this very copy of the harness (a checkout that is not installed too).
+    here = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, PROGRESS_FD_ENV: str(write_fd),
+           "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    with log.open("w", encoding="utf-8") as log_file:
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                    env=env, pass_fds=(write_fd,))
+        finally:
+            os.close(write_fd)  # the child holds the only writer: EOF when it ends
+        try:
+            with os.fdopen(read_fd, encoding="utf-8", errors="replace") as progress:
+                total = done = 0
+                for event in _events(progress):
+                    if event.get("event") == "collected":
+                        total = int(event.get("count", 0))
+                        print(f"{total} scenario(s)", file=out, flush=True)
+                    elif event.get("event") == "scenario":
+                        done += 1
+                        print(_progress_line(event, done, total), file=out, flush=True)
+            return proc.wait()
+        except KeyboardInterrupt:  # pytest got the same Ctrl-C: let it stop its sandbox
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+
+
+def _events(stream: IO[str]) -> Iterator[dict[str, Any]]:
+    for line in stream:
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if isinstance(event, dict):
+                yield event
+
+
+_WORD = {PASSED: "pass", FAILED: "FAIL", NOT_RUN: "not run"}
+
+
+def _progress_line(event: dict[str, Any], n: int, total: int) -> str:
+    width = len(str(total or ""))
+    word = _WORD.get(event.get("outcome", ""), str(event.get("outcome")))
+    line = f"[{n:>{width}}/{total}] {word:<7} {event.get('name', '?')} ({float(event.get('duration', 0)):.1f} s)"
+    if event.get("why"):
+        line += f": {event['why']}"
+    return line
+
+
+def _summary(result: RunResult, out: IO[str], adapter: str, only: str | None) -> None:
+    counts = result.counts()
+    print(f"\n{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[NOT_RUN]} not run "
+          f"(adapter {result.adapter}, target {result.target}, seed {result.seed})", file=out)
+    for s in result.scenarios:
+        if s.outcome == FAILED:
+            checks = ", ".join(f.check for f in s.findings) or "no check id"
+            print(f"  FAILED  {s.feature}: {s.scenario}\n          [{checks}] at step: {s.step or '?'}"
+                  + (f"\n          {_one_line(s.error)}" if s.error else ""), file=out)
+    for s in result.scenarios:
+        if s.outcome == NOT_RUN:
+            why = " ".join(filter(None, (s.step, s.error))) or "no reason given"
+            print(f"  not run {s.feature}: {s.scenario}: {_one_line(why)}", file=out)
+    replay = ["opsim", "conformance", "run", "--adapter", adapter, "--seed", str(result.seed)]
+    if only:
+        replay += ["--only", only]
+    print(f"replay: {shlex.join(replay)}", file=out, flush=True)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def _tail(log: Path, lines: int) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+def _checks_doc() -> str:
+    """Where the report links check ids: this checkout's docs/checks.md when there is one."""
+    doc = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
+    return doc.as_uri() if doc.is_file() else "docs/checks.md"
+
+
+# ---------------------------------------------------------------------------------------------- in the child
+# pytest hooks, active only in the child `run` starts (`-p conformance.runner` and OPSIM_PROGRESS_FD set).
+_names: dict[str, str] = {}
+_state: dict[str, dict[str, Any]] = {}
+
+
+def _emit(event: dict[str, Any]) -> None:
+    fd = os.environ.get(PROGRESS_FD_ENV)
+    if fd:
+        with contextlib.suppress(OSError, ValueError):
+            os.write(int(fd), (json.dumps(event, ensure_ascii=False) + "\n").encode())
+
+
+def scenario_of(item: Any) -> tuple[str, str] | None:
+    """(feature title, scenario title with its example's values) of a pytest-bdd test item, else None."""
+    try:
+        from pytest_bdd.scenario import scenario_wrapper_template_registry as templates
+    except ImportError:
+        return None
+    template = templates.get(getattr(item, "obj", None))
+    if template is None:
+        return None
+    callspec = getattr(item, "callspec", None)
+    example = callspec.params.get("_pytest_bdd_example") if callspec is not None else None
+    scenario = template.render(example) if example else template
+    return template.feature.name or template.feature.rel_filename, scenario.name
+
+
+def pytest_collection_finish(session: Any) -> None:
+    for item in session.items:
+        titles = scenario_of(item)
+        _names[item.nodeid] = ": ".join(titles) if titles else item.nodeid
+    _emit({"event": "collected", "count": len(session.items)})
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    state = _state.setdefault(report.nodeid, {"outcome": PASSED, "duration": 0.0, "why": ""})
+    state["duration"] += report.duration
+    if report.failed:
+        state["outcome"] = FAILED
+    elif report.skipped and state["outcome"] == PASSED:
+        state["outcome"] = NOT_RUN
+        longrepr = report.longrepr
+        state["why"] = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).removeprefix("Skipped: ")
+    if report.when == "teardown":
+        _state.pop(report.nodeid)
+        _emit({"event": "scenario", "name": _names.get(report.nodeid, report.nodeid), **state})

@@ -95,6 +95,12 @@ class PythonAdapter:
     def call(self, verb: str, args: Mapping[str, Any], context: Context) -> dict[str, Any]:
         if self._instance is None:
             self._instance = self.cls(context)
+        else:
+            # The clock moves during a scenario: an instance that wants each call's context (today, now) says
+            # so with set_context; others keep the one they were built with.
+            set_context = getattr(self._instance, "set_context", None)
+            if callable(set_context):
+                set_context(context)
         method = getattr(self._instance, verb, None)
         if method is None:
             raise VerbNotImplemented(verb)

@@ -28,10 +28,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import holidays
 import pytest
 
 from .adapters import Adapter, AdapterSpecError, Context, FtpAccount, VerbNotImplemented, adapter_factory
@@ -219,14 +220,23 @@ def conformance_tenant(conformance_target: Target) -> Tenant:
     raise RuntimeError("could not create a tenant with a fresh code")
 
 
+def tuesday_like(day: date) -> bool:
+    """Monday to Thursday with a working day after it: "23 hours later" is then the next working day.
+
+    The sandbox says whether today is a working day; tomorrow is worked out from the French public holidays
+    (the `holidays` package, which the sandbox uses as well)."""
+    tomorrow = day + timedelta(days=1)
+    return day.weekday() <= 3 and tomorrow not in holidays.country_holidays("FR", years=tomorrow.year)
+
+
 def start_of_scenario(admin: SandboxAdmin) -> datetime:
-    """Freeze the clock and move it to the next working day at SCENARIO_HOUR (or leave it if it is there)."""
+    """Freeze the clock and move it to the next Tuesday-like working day at SCENARIO_HOUR (or leave it there)."""
     admin.post("/clock/freeze", {})
-    for _ in range(30):  # a long week-end with holidays is a few days; 30 is far more than any
+    for _ in range(30):  # the Christmas holidays and a week-end are a few days; 30 is far more
         clock = admin.get("/clock")
         now = datetime.fromisoformat(clock["now"])
         at_hour = now.replace(hour=SCENARIO_HOUR, minute=0, second=0, microsecond=0)
-        if now == at_hour and clock["working_day"]:
+        if now == at_hour and clock["working_day"] and tuesday_like(now.date()):
             return now
         target = at_hour if now < at_hour else at_hour + timedelta(days=1)
         admin.post("/clock/advance", {"seconds": (target - now).total_seconds()})

@@ -2,4 +2,4 @@
 
 from pytest_bdd import scenarios
 
-scenarios("access/order_life.feature", "access/cancellation.feature")
+scenarios("access/order_life.feature", "access/cancellation.feature", "access/hotline.feature")

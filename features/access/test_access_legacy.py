@@ -7,4 +7,4 @@ from pytest_bdd import scenarios
 
 from conformance.steps.legacy_access import *  # noqa: F403 - step definitions are fixtures: they must be here
 
-scenarios("access/hotline.feature", "access/rejects.feature")
+scenarios("access/hotline_legacy.feature", "access/rejects.feature")

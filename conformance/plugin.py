@@ -1,0 +1,413 @@
+"""The conformance harness as a pytest plugin: `pytest -p conformance.plugin --adapter SPEC features/`.
+
+It gives each scenario of features/ a sandbox (its own `opsim up`, or `--target URL`), a fresh tenant, the
+adapter's `Context` and an OC driver that calls the user's adapter; it records one `ScenarioResult` per
+scenario and writes them to `<--report-dir>/results.json`.
+
+Options
+    --adapter SPEC      reference (default), python:<module>:<Class> or command:<command line>
+    --target URL        admin base URL of a running sandbox (default: one `opsim up` per session and worker)
+    --report-dir DIR    write results.json there at the end
+    --seed N            recorded in the results
+
+A scenario whose adapter lacks a verb is skipped with a reason starting with NOT_RUN_PREFIX and reported
+"not run". The checks engine adds its findings to `ScenarioRecord.findings` (steps may too) or registers an
+end-of-scenario check with `FINDING_HOOKS`; a scenario with findings fails.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import holidays
+import pytest
+
+from .adapters import Adapter, AdapterSpecError, Context, FtpAccount, VerbNotImplemented, adapter_factory
+from .client import AdminError, SandboxAdmin
+from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult
+
+# The steps of the converted scenarios: a plugin of their own, so `-p conformance.plugin` brings them.
+pytest_plugins = ["conformance.steps.access"]
+
+#: The start of a skip reason that means "the adapter does not implement a verb": reported "not run".
+NOT_RUN_PREFIX = "conformance: not run:"
+#: The moment of a new sandbox's clock (a Tuesday with no French holiday near it).
+SANDBOX_START = "2026-11-24T10:00:00"
+#: Every scenario starts on a working day at this hour (Europe/Paris, the sandbox's local time).
+SCENARIO_HOUR = 10
+OPERATOR = "covage"
+SPEC_PACK = "acces-1.2"
+
+RECORD = pytest.StashKey["ScenarioRecord"]()
+HARNESS = pytest.StashKey["Harness"]()
+
+#: End-of-scenario checks (the checks engine): f(record) -> findings. Called after a scenario's last step.
+FINDING_HOOKS: list[Callable[[ScenarioRecord], list[Finding]]] = []
+
+
+# ---------------------------------------------------------------------------------------------- records
+@dataclass
+class ScenarioRecord:
+    """One scenario as it runs: its result, the adapter calls, and where the checks add their findings."""
+
+    result: ScenarioResult
+    tenant: str = ""
+    admin: SandboxAdmin | None = None
+    step: str = ""  # the step being run (a skip raised inside it names it)
+    evidence: list[Evidence] = field(default_factory=list)  # adapter calls and files seen
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.result.findings
+
+
+@dataclass
+class Harness:
+    """Session-wide: the options and the results of the scenarios run so far (in this worker)."""
+
+    adapter: str
+    target: str | None
+    seed: int
+    report_dir: Path | None
+    started: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
+    results: list[ScenarioResult] = field(default_factory=list)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "OC conformance harness (conformance.plugin)")
+    group.addoption("--adapter", default="reference", metavar="SPEC",
+                    help="the OC under test: reference, python:<module>:<Class> or command:<command line>")
+    group.addoption("--target", default=None, metavar="URL",
+                    help="admin base URL of a running sandbox (default: start one opsim up per session)")
+    group.addoption("--report-dir", default=None, metavar="DIR", help="write results.json there")
+    group.addoption("--seed", default=0, type=int, metavar="N", help="recorded in the results")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    report_dir = config.getoption("--report-dir")
+    config.stash[HARNESS] = Harness(config.getoption("--adapter"), config.getoption("--target"),
+                                    config.getoption("--seed"), Path(report_dir) if report_dir else None)
+
+
+# ---------------------------------------------------------------------------------------------- the sandbox
+@dataclass
+class Target:
+    """The sandbox under the scenarios: its admin API and the operator's FTP endpoint."""
+
+    url: str
+    admin: SandboxAdmin
+    ftp_host: str
+    ftp_port: int
+    oi: str
+    arcep: str
+
+
+class OpsimUp:
+    """`opsim up` in a subprocess on free ports, a temporary data dir, the clock frozen at SANDBOX_START."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.proc: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def start(self, timeout: float = 30.0) -> str:
+        config = self.workdir / "opsim.toml"
+        config.write_text(f'[clock]\nstart = "{SANDBOX_START}"\nfrozen = true\n', encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.workdir / "data"),
+             "--config", str(config), "--ftp-port", "0", "--http-port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:  # keeps reading so a chatty sandbox never blocks on a full pipe
+            assert self.proc is not None and self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.output.append(line)
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError(f"opsim up is not ready after {timeout:g} s: {''.join(self.output)}") from None
+            if m := re.search(r"(http://[\d.]+:\d+)/api", line):
+                return m[1]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def connect(url: str) -> Target:
+    admin = SandboxAdmin(url)
+    operators = {o["operator"]: o for o in admin.get("/operators")}
+    if OPERATOR not in operators:
+        raise RuntimeError(f"the sandbox at {url} serves no {OPERATOR} (it serves {', '.join(operators)})")
+    operator = operators[OPERATOR]
+    m = re.fullmatch(r"ftp://([^:/]+):(\d+)/?", operator["endpoints"]["ftp"])
+    if not m:
+        raise RuntimeError(f"cannot read the FTP endpoint {operator['endpoints']['ftp']!r}")
+    network = operator["networks"][0]
+    return Target(url, admin, m[1], int(m[2]), network["interop"], network["arcep"])
+
+
+@pytest.fixture(scope="session")
+def conformance_target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The sandbox: `--target`, or an `opsim up` started for this session (per xdist worker)."""
+    url = request.config.getoption("--target")
+    if url:
+        yield connect(url)
+        return
+    with tempfile.TemporaryDirectory(prefix="opsim-conformance-") as workdir:
+        sandbox = OpsimUp(Path(workdir))
+        try:
+            yield connect(sandbox.start())
+        finally:
+            sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def conformance_adapter_factory(request: pytest.FixtureRequest) -> Callable[[], Adapter]:
+    try:
+        return adapter_factory(request.config.getoption("--adapter"))
+    except AdapterSpecError as e:
+        raise pytest.UsageError(str(e)) from None
+
+
+# ---------------------------------------------------------------------------------------------- per scenario
+@dataclass
+class Tenant:
+    code: str
+    login: str
+    password: str
+
+
+@pytest.fixture
+def conformance_tenant(conformance_target: Target) -> Tenant:
+    """A fresh OC account per scenario: scenarios never see each other's files, orders or sequences."""
+    for _ in range(20):
+        code = "T" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(7))
+        password = secrets.token_hex(12)
+        try:
+            created = conformance_target.admin.post("/tenants", {"code": code, "password": password})
+        except AdminError as e:
+            if e.status == 400 and "exist" in e.detail:
+                continue  # a code already taken (a shared --target): draw another
+            raise
+        return Tenant(created["code"], created["login"], password)
+    raise RuntimeError("could not create a tenant with a fresh code")
+
+
+def tuesday_like(day: date) -> bool:
+    """Monday to Thursday with a working day after it: "23 hours later" is then the next working day.
+
+    The sandbox says whether today is a working day; tomorrow is worked out from the French public holidays
+    (the `holidays` package, which the sandbox uses as well)."""
+    tomorrow = day + timedelta(days=1)
+    return day.weekday() <= 3 and tomorrow not in holidays.country_holidays("FR", years=tomorrow.year)
+
+
+def start_of_scenario(admin: SandboxAdmin) -> datetime:
+    """Freeze the clock and move it to the next Tuesday-like working day at SCENARIO_HOUR (or leave it there)."""
+    admin.post("/clock/freeze", {})
+    for _ in range(30):  # the Christmas holidays and a week-end are a few days; 30 is far more
+        clock = admin.get("/clock")
+        now = datetime.fromisoformat(clock["now"])
+        at_hour = now.replace(hour=SCENARIO_HOUR, minute=0, second=0, microsecond=0)
+        if now == at_hour and clock["working_day"] and tuesday_like(now.date()):
+            return now
+        target = at_hour if now < at_hour else at_hour + timedelta(days=1)
+        admin.post("/clock/advance", {"seconds": (target - now).total_seconds()})
+    raise RuntimeError("no working day found in 30 days of the sandbox's calendar")
+
+
+class OcDriver:
+    """Calls the OC's adapter with a context of the current virtual time; records every call."""
+
+    def __init__(self, adapter: Adapter, context: Callable[[], Context], record: ScenarioRecord):
+        self.adapter = adapter
+        self.context = context
+        self.record = record
+
+    def call(self, verb: str, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        args = dict(args or {})
+        try:
+            answer = self.adapter.call(verb, args, self.context())
+        except VerbNotImplemented:
+            self.record.evidence.append(Evidence("adapter", verb, f"{json.dumps(args)} -> not implemented"))
+            pytest.skip(f"{NOT_RUN_PREFIX} the adapter has no {verb}")
+        self.record.evidence.append(Evidence("adapter", verb, f"{json.dumps(args, ensure_ascii=False)} -> "
+                                                              f"{json.dumps(answer, ensure_ascii=False)}"))
+        return answer
+
+
+@dataclass
+class OcScenario:
+    """What the steps of one scenario get: the sandbox, the OC's tenant and context, and its driver."""
+
+    target: Target
+    tenant: Tenant
+    driver: OcDriver
+    record: ScenarioRecord
+    state_dir: Path
+
+    @property
+    def admin(self) -> SandboxAdmin:
+        return self.target.admin
+
+    def context(self) -> Context:
+        now = self.admin.now()
+        return Context(tenant=self.tenant.code, oc_code=self.tenant.code, operator=OPERATOR, oi=self.target.oi,
+                       arcep=self.target.arcep,
+                       ftp=FtpAccount(self.target.ftp_host, self.target.ftp_port, self.tenant.login,
+                                      self.tenant.password),
+                       spec_pack=SPEC_PACK, today=now.date().isoformat(), now=now.isoformat(timespec="seconds"),
+                       state_dir=str(self.state_dir))
+
+
+@pytest.fixture
+def oc_scenario(request: pytest.FixtureRequest, conformance_target: Target, conformance_tenant: Tenant,
+                conformance_adapter_factory: Callable[[], Adapter], tmp_path: Path) -> Iterator[OcScenario]:
+    record = record_of(request.node)
+    record.tenant, record.admin = conformance_tenant.code, conformance_target.admin
+    start_of_scenario(conformance_target.admin)
+    state_dir = tmp_path / "oc-state"
+    state_dir.mkdir()
+    adapter = conformance_adapter_factory()
+    scenario = OcScenario(conformance_target, conformance_tenant, None, record, state_dir)  # type: ignore[arg-type]
+    scenario.driver = OcDriver(adapter, scenario.context, record)
+    try:
+        yield scenario
+    finally:
+        adapter.close()
+
+
+def record_of(item: pytest.Item) -> ScenarioRecord:
+    if RECORD not in item.stash:
+        item.stash[RECORD] = ScenarioRecord(ScenarioResult(feature="", scenario=item.name, flows=[], outcome=PASSED))
+    return item.stash[RECORD]
+
+
+# ---------------------------------------------------------------------------------------------- pytest-bdd hooks
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    record = record_of(request.node)
+    record.result.feature, record.result.scenario = feature.name, scenario.name
+
+
+def pytest_bdd_before_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                           step_func: Any) -> None:
+    record_of(request.node).step = f"{step.keyword} {step.name}"
+
+
+def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
+                          step_func_args: Any, exception: Exception) -> None:
+    result = record_of(request.node).result
+    if not result.step:  # the first failing step only
+        result.step = f"{step.keyword} {step.name}"
+        result.error = f"{type(exception).__name__}: {exception}"
+
+
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    record = record_of(request.node)
+    if record.tenant:
+        for check in FINDING_HOOKS:
+            record.findings.extend(check(record))
+    if record.findings:  # a finding against the OC fails its scenario, even when every step passed
+        lines = "; ".join(f"[{f.check}] {f.message}" for f in record.findings)
+        raise AssertionError(f"findings against the OC: {lines}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    record = item.stash.get(RECORD, None)
+    # Only the scenarios that drove an OC through the harness are results of the run.
+    if record is None or not record.tenant or getattr(item, "_conformance_done", False):
+        return report
+    if report.when == "setup" and report.passed:
+        return report
+    if report.when == "teardown" and not report.failed:
+        return report
+    item._conformance_done = True  # type: ignore[attr-defined]
+    result = record.result
+    result.duration = time.monotonic() - record.started
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason.startswith(NOT_RUN_PREFIX):
+            result.outcome, result.step = NOT_RUN, record.step
+            result.error = reason.removeprefix(NOT_RUN_PREFIX).strip()
+        else:
+            result.outcome, result.error = NOT_RUN, reason
+    elif report.failed:
+        result.outcome = FAILED
+        if not result.step:
+            result.step = record.step or report.when
+            result.error = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else ""
+    else:
+        result.outcome = PASSED
+    result.flows = flows_of(record)
+    item.config.stash[HARNESS].results.append(result)
+    return report
+
+
+def flows_of(record: ScenarioRecord) -> list[str]:
+    """The protocol flows the scenario exchanged, in the order the sandbox's journal saw them."""
+    if record.admin is None:
+        return []
+    try:
+        lines = record.admin.get_all("/journal", tenant=record.tenant)
+    except (AdminError, OSError):
+        return []
+    flows: list[str] = []
+    for line in sorted(lines, key=lambda x: x["id"]):
+        if line.get("flow") and line["flow"] not in flows:
+            flows.append(line["flow"])
+    return flows
+
+
+# ---------------------------------------------------------------------------------------------- session end
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: gather the results of a worker."""
+    harness: Harness = node.config.stash[HARNESS]
+    for data in json.loads(node.workeroutput.get("conformance_results", "[]")):
+        harness.results.append(ScenarioResult(**{**data, "findings": [
+            Finding(**{**f, "evidence": [Evidence(**e) for e in f["evidence"]]}) for f in data["findings"]]}))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    harness = session.config.stash[HARNESS]
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller writes the report
+        workeroutput["conformance_results"] = json.dumps([asdict(r) for r in harness.results])
+        return
+    if harness.report_dir is None or not harness.results:
+        return
+    harness.report_dir.mkdir(parents=True, exist_ok=True)
+    run = RunResult(adapter=harness.adapter, target=harness.target or "opsim up (started by the harness)",
+                    seed=harness.seed, started=harness.started,
+                    scenarios=sorted(harness.results, key=lambda s: (s.feature, s.scenario)))
+    run.save(harness.report_dir / "results.json")

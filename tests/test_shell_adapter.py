@@ -77,3 +77,21 @@ def test_a_verb_the_shell_oc_lacks_is_not_implemented(tmp_path: Path):
 def test_docs_show_the_shell_oc_as_it_is():
     docs = (Path(__file__).parents[1] / "docs" / "adapters.md").read_text(encoding="utf-8")
     assert SHELL_OC.read_text(encoding="utf-8") in docs, "docs/adapters.md must show conformance/examples/shell_oc.sh"
+
+
+def test_opsim_conformance_run_certifies_the_shell_oc_on_the_stoc_happy_path(tmp_path: Path):
+    """The Done line of the harness issue: `opsim conformance run --adapter command:<shell script>`."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "simulator.cli", "conformance", "run",
+                          "--adapter", f"command:{SHELL_OC}", "--report-dir", str(tmp_path / "report"),
+                          "--only", "stoc_mode_ar_at_once", "--seed", "7"],
+                         capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads((tmp_path / "report" / "results.json").read_text(encoding="utf-8"))
+    [scenario] = results["scenarios"]
+    assert scenario["scenario"].startswith("STOC mode") and scenario["outcome"] == "passed", scenario
+    assert {"Cmd_Acces", "Cmd_STOC", "CR_STOC", "CR_MAD_Ligne", "CR_MES_Ligne"} <= set(scenario["flows"])
+    assert (tmp_path / "report" / "junit.xml").is_file() and (tmp_path / "report" / "report.html").is_file()

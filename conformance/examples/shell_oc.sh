@@ -21,7 +21,10 @@ mkdir -p "$state/orders" "$state/seq"
 
 # ---------------------------------------------------------------- what the OC knows of an order
 get() { cat "$state/orders/$1/$2" 2>/dev/null || true; }
-put() { mkdir -p "$state/orders/$1"; printf '%s' "$3" > "$state/orders/$1/$2"; }
+put() {  # a cancelled or terminated order stays so, whatever answer comes after
+  case "$2:$(get "$1" state)" in state:cancelled|state:terminated) return 0 ;; esac
+  mkdir -p "$state/orders/$1"; printf '%s' "$3" > "$state/orders/$1/$2"
+}
 
 # ---------------------------------------------------------------- sending a file
 send() {  # <flow code> <header> <line>: written in ISO-8859-1, uploaded as .tmp, then renamed
@@ -74,13 +77,13 @@ handle() {  # <flow code> <one line as JSON>
     CrMADL)
       if [ "$(f EtatCrMadPrise "$2")" = OK ]; then
         put "$ref" state available
-        [ "$(get "$ref" mes_wanted)" = yes ] && send_mes "$ref"
+        if [ "$(get "$ref" mes_wanted)" = yes ]; then send_mes "$ref"; fi
       fi ;;
     CR_ANNUL_ACCES)
       if [ "$(f EtatCrAnnResCommandePrise "$2")" = OK ]; then
         if [ "$(f TypeOperation "$2")" = RESIL ]; then put "$ref" state terminated; else put "$ref" state cancelled; fi
       fi ;;
-    NOTIFRACCKO) put "$ref" state connection_failed ;;
+    NOTIFRACCKO) put "$ref" state connection_failed; put "$ref" reject_code "$(f MotifKoRaccordement "$2")" ;;
   esac
 }
 
@@ -132,10 +135,13 @@ case $verb in
     sync; echo '{}' ;;
   order_status)
     ref=$(arg ref)
-    route='{}'
-    if [ -n "$(get "$ref" route_ReferencePrise)" ]; then
-      for c in $ROUTE; do route=$(jq --arg k "$c" --arg v "$(get "$ref" "route_$c")" '.[$k] = $v' <<<"$route"); done
-    else route=null; fi
+    route=null
+    if compgen -G "$state/orders/$ref/route_*" >/dev/null; then   # a CR or a Notif_Reprov gave one
+      route='{}'
+      for c in $ROUTE; do
+        route=$(jq --arg k "$c" --arg v "$(get "$ref" "route_$c")" '.[$k] = ($v | if . == "" then null else . end)' <<<"$route")
+      done
+    fi
     jq -n --arg s "$(get "$ref" state)" --arg p "$(get "$ref" prestation)" --arg r "$(get "$ref" reject_code)" \
           --argjson route "$route" \
           '{state: ($s | if . == "" then null else . end), prestation: ($p | if . == "" then null else . end),

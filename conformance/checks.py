@@ -468,6 +468,8 @@ def _steps(obs: Observation, lines: list[_Line]) -> list[_Step]:
             new = None  # a duplicate order under a live reference does not restart it
         if line.flow == "CR_Annulation_Acces" and line.ok:
             new = "terminated" if line.values.get("TypeOperation") == "RESIL" else "cancelled"
+        if state in ("cancelled", "terminated"):
+            new = None  # an order the operator ended stays ended: a later KO answers a late file, not the order
         state = new or state
         prestation = line.values.get(PRESTATION) or prestation
         if not line.ok and _motif(line):

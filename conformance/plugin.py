@@ -58,6 +58,17 @@ HARNESS = pytest.StashKey["Harness"]()
 FINDING_HOOKS: list[Callable[[ScenarioRecord], list[Finding]]] = []
 
 
+def checks_on_the_oc(record: ScenarioRecord) -> list[Finding]:
+    """Every check of docs/checks.md on what the scenario's OC sent, read and reported."""
+    from .checks import observe, run_checks
+
+    assert record.admin is not None
+    return run_checks(observe(record.admin, record.tenant, record.statuses, oc_code=record.tenant))
+
+
+FINDING_HOOKS.append(checks_on_the_oc)
+
+
 # ---------------------------------------------------------------------------------------------- records
 @dataclass
 class ScenarioRecord:
@@ -68,6 +79,7 @@ class ScenarioRecord:
     admin: SandboxAdmin | None = None
     step: str = ""  # the step being run (a skip raised inside it names it)
     evidence: list[Evidence] = field(default_factory=list)  # adapter calls and files seen
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # order_status answers, by ref
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -253,13 +265,17 @@ class OcDriver:
 
     def call(self, verb: str, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
         args = dict(args or {})
+        context = self.context()
         try:
-            answer = self.adapter.call(verb, args, self.context())
+            answer = self.adapter.call(verb, args, context)
         except VerbNotImplemented:
             self.record.evidence.append(Evidence("adapter", verb, f"{json.dumps(args)} -> not implemented"))
             pytest.skip(f"{NOT_RUN_PREFIX} the adapter has no {verb}")
         self.record.evidence.append(Evidence("adapter", verb, f"{json.dumps(args, ensure_ascii=False)} -> "
                                                               f"{json.dumps(answer, ensure_ascii=False)}"))
+        if verb == "order_status":  # what the OC understood, and when: the checks judge it against the wire
+            self.record.statuses.setdefault(str(args.get("ref")), []).append(
+                {**answer, "asked_at": context.now, "asked_real": time.time()})
         return answer
 
 

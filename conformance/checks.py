@@ -75,6 +75,12 @@ CHECKS: dict[str, Check] = {c.id: c for c in (
           "The OC sends a CR_MES for an order only once the operator's CR MAD OK came."),
     Check("ACCES-RESIL", f"{CLAUSE} §CR_Annulation_Acces TypeOperation (seed 002)", "RESIL is a termination",
           "A CR_Annulation with TypeOperation=RESIL ends a line in service: state terminated, not cancelled."),
+    # Asserted by the scenarios' steps (conformance/steps/access.py) as the OC acts:
+    Check("ACCES-SENT", f"{CLAUSE} §FTP tree: the OC drops in IN/<OI>/<ARCEP>/", "the verb made the OC send",
+          "Asked to act (order, cancel, report the technician's work), the OC drops the flow's file in IN and the "
+          "operator takes it."),
+    Check("ACCES-REF", f"{CLAUSE} §Cmd_Acces ReferenceCommandePriseInterneOC", "the reference of the order sent",
+          "order_access returns the ReferenceCommandePriseInterneOC of the Cmd_Acces line the OC sent."),
 )}
 
 #: The flows whose lines move an order, and the state an OK / KO line leads to (None: unchanged).

@@ -120,7 +120,7 @@ def test_an_oc_that_leaves_out_unread_fails_with_the_check_id(tmp_path: Path):
     [oi] = results["scenarios"]
     assert oi["outcome"] == "failed"
     assert oi["step"] == "And the OC synchronises"
-    assert "[ACCES-OUT-DELETE]" in oi["error"]
+    assert "[ACCES-OUT-CLEAN]" in oi["error"]
     assert results["exit"] == 1
 
 

@@ -5,14 +5,14 @@ asked what it understood ("the OC knows the order is confirmed with the route of
 answers are checked too: the harness looks at OUT with its own FTP session (without deleting) just before
 the OC synchronises, so it sees what the OC is about to read.
 
-Check ids of the assertions on the OC (the message starts with [ID]):
+Check ids of the assertions on the OC (the message starts with [ID]; docs/checks.md describes each):
     ACCES-SENT          the verb made the OC drop the expected file in IN, and the operator took it
     ACCES-REF           order_access returned the ReferenceCommandePriseInterneOC of the order it sent
-    ACCES-OUT-DELETE    after a sync, the OC has deleted every file it read in OUT
-    ACCES-MES-EARLY     the OC sends no CR MES before it has read the CR MAD OK
+    ACCES-OUT-CLEAN     after a sync, the OC has deleted every file it read in OUT
+    ACCES-MES-BEFORE-MAD the OC sends no CR MES before it has read the CR MAD OK
     ACCES-STATE         order_status gives the state the protocol's answers lead to
     ACCES-PRESTATION    order_status gives the ReferencePrestationPrise of the AR
-    ACCES-REJECT        order_status gives the motif of the KO answer as reject_code
+    ACCES-REJECT-CODE   order_status gives the motif of the KO answer as reject_code
     ACCES-ROUTE         order_status gives the route of the CR (after a Notif_Reprov, the new one)
 
 Value tokens of the answer tables:
@@ -282,7 +282,7 @@ def synchronises(access_world: AccessWorld) -> None:
     seen = world.look_at_out()
     world.oc.driver.call("sync", {})
     left = set(world.peek.session.list_files(world.peek.out_folder)) & {f.name for f in seen}
-    assert not left, f"[ACCES-OUT-DELETE] the OC synchronised but left what it read in OUT: {sorted(left)}"
+    assert not left, f"[ACCES-OUT-CLEAN] the OC synchronised but left what it read in OUT: {sorted(left)}"
     world.last_sync = seen
     for file in seen:
         for line in file.records:
@@ -320,7 +320,7 @@ def line_in_service(access_world: AccessWorld) -> None:
     world.settle()
     early = [j["filename"] for j in world.admin.get_all("/journal", tenant=world.tenant, since=before)
              if j["direction"] == "in" and j["flow"] == "CR_MES_Ligne"]
-    assert not early, f"[ACCES-MES-EARLY] the OC sent a CR MES before it had read a CR MAD OK: {early}"
+    assert not early, f"[ACCES-MES-BEFORE-MAD] the OC sent a CR MES before it had read a CR MAD OK: {early}"
 
 
 @when(parsers.re(r"the OC cancels the order(?: again)?"))
@@ -398,7 +398,7 @@ def oc_knows(access_world: AccessWorld, state: str, route_of: str | None) -> Non
 def oc_knows_rejected(access_world: AccessWorld, code: str) -> None:
     status = access_world.status()
     assert status["state"] == "rejected", f"[ACCES-STATE] the OC says {status['state']!r}, expected 'rejected'"
-    assert status.get("reject_code") == code, (f"[ACCES-REJECT] the OC holds reject code "
+    assert status.get("reject_code") == code, (f"[ACCES-REJECT-CODE] the OC holds reject code "
                                                f"{status.get('reject_code')!r}, the operator said {code!r}")
 
 
@@ -407,7 +407,7 @@ def oc_knows_connection_failed(access_world: AccessWorld, code: str) -> None:
     status = access_world.status()
     assert status["state"] == "connection_failed", (f"[ACCES-STATE] the OC says {status['state']!r}, "
                                                     "expected 'connection_failed'")
-    assert status.get("reject_code") == code, f"[ACCES-REJECT] reject_code {status.get('reject_code')!r}, not {code}"
+    assert status.get("reject_code") == code, f"[ACCES-REJECT-CODE] reject_code {status.get('reject_code')!r}, not {code}"
 
 
 # ---------------------------------------------------------------------------------------------- the operator

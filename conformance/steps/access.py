@@ -407,7 +407,8 @@ def oc_knows_connection_failed(access_world: AccessWorld, code: str) -> None:
     status = access_world.status()
     assert status["state"] == "connection_failed", (f"[ACCES-STATE] the OC says {status['state']!r}, "
                                                     "expected 'connection_failed'")
-    assert status.get("reject_code") == code, f"[ACCES-REJECT-CODE] reject_code {status.get('reject_code')!r}, not {code}"
+    assert status.get("reject_code") == code, (f"[ACCES-REJECT-CODE] reject_code {status.get('reject_code')!r}, "
+                                               f"not {code}")
 
 
 # ---------------------------------------------------------------------------------------------- the operator

@@ -3,6 +3,7 @@ WORKDIR /opt/opsim
 COPY pyproject.toml README.md ./
 COPY simulator simulator
 COPY conformance conformance
+COPY features features
 # A non-root user owns the data volume (a new named volume copies this ownership).
 RUN pip install --no-cache-dir . \
  && useradd --system --uid 10001 --user-group --no-create-home --home-dir /data opsim \

@@ -37,7 +37,7 @@ import pytest
 
 from .adapters import Adapter, AdapterSpecError, Context, FtpAccount, VerbNotImplemented, adapter_factory
 from .client import AdminError, SandboxAdmin
-from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult
+from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult, scenario_from_json
 
 # The steps of the converted scenarios: a plugin of their own, so `-p conformance.plugin` brings them.
 pytest_plugins = ["conformance.steps.access"]
@@ -385,6 +385,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     else:
         result.outcome = PASSED
     result.flows = flows_of(record)
+    result.exchanges = list(record.evidence)
     item.config.stash[HARNESS].results.append(result)
     return report
 
@@ -410,8 +411,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: gather the results of a worker."""
     harness: Harness = node.config.stash[HARNESS]
     for data in json.loads(node.workeroutput.get("conformance_results", "[]")):
-        harness.results.append(ScenarioResult(**{**data, "findings": [
-            Finding(**{**f, "evidence": [Evidence(**e) for e in f["evidence"]]}) for f in data["findings"]]}))
+        harness.results.append(scenario_from_json(data))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -65,6 +65,8 @@ def failure_text(s: ScenarioResult) -> str:
         for e in f.evidence:
             lines += [f"  --- {e.kind}: {e.name}", *("    " + line for line in e.content.splitlines()),
                       "  --- end of " + e.name]
+    if s.exchanges:
+        lines += ["", "What the harness asked the OC:", *(f"  {e.name} {e.content}" for e in s.exchanges)]
     return "\n".join(lines) + "\n"
 
 
@@ -240,6 +242,9 @@ def _failure_html(s: ScenarioResult, n: int, checks_doc: str) -> str:
         out += ['<div class="finding">',
                 f"<p>{_check_link(f.check, checks_doc)}: {_h(f.message)}</p>",
                 f"<p><strong>Clause:</strong> {_h(f.clause)}</p>", *_evidence_html(f.evidence), "</div>"]
+    if s.exchanges:
+        out += [f"<details><summary>What the harness asked the OC ({len(s.exchanges)} calls)</summary><ol>",
+                *(f"<li><code>{_h(e.name)}</code> {_h(e.content)}</li>" for e in s.exchanges), "</ol></details>"]
     out.append("</section>")
     return "\n".join(out)
 

@@ -43,6 +43,7 @@ class ScenarioResult:
     error: str = ""  # what went wrong at that step
     findings: list[Finding] = field(default_factory=list)
     duration: float = 0.0
+    exchanges: list[Evidence] = field(default_factory=list)  # what the harness asked the OC, and its answers
 
 
 @dataclass
@@ -66,7 +67,12 @@ class RunResult:
     @classmethod
     def load(cls, path: Path) -> RunResult:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        scenarios = [ScenarioResult(**{**s, "findings": [
-            Finding(**{**f, "evidence": [Evidence(**e) for e in f["evidence"]]}) for f in s["findings"]]})
-            for s in data.pop("scenarios")]
+        scenarios = [scenario_from_json(s) for s in data.pop("scenarios")]
         return cls(**data, scenarios=scenarios)
+
+
+def scenario_from_json(data: dict[str, Any]) -> ScenarioResult:
+    return ScenarioResult(**{
+        **data,
+        "findings": [Finding(**{**f, "evidence": [Evidence(**e) for e in f["evidence"]]}) for f in data["findings"]],
+        "exchanges": [Evidence(**e) for e in data.get("exchanges", [])]})

@@ -213,3 +213,19 @@ def test_read_png_reads_what_it_is_given():  # the reader itself: a 2x2 RGB imag
     assert read_png(png) == (2, 2, [(10, 20, 30), (40, 50, 60), (11, 21, 31), (42, 52, 62)])
     with pytest.raises(AssertionError):
         read_png(b"GIF89a")
+
+
+def test_a_failure_shows_what_the_harness_asked_the_oc_and_results_read_back(tmp_path: Path):
+    calls = [Evidence("adapter", "order_access", '{"mode": "STOC"} -> {"ref": "<b>R1</b>"}'),
+             Evidence("adapter", "order_status", '{"ref": "R1"} -> {"state": "confirmed"}')]
+    failed = ScenarioResult("Life", "STOC", ["Cmd_Acces"], FAILED, step="Then the OC knows the order is acknowledged",
+                            error="[ACCES-STATE] confirmed", exchanges=calls)
+    run = RunResult("python:my:Oc", "opsim up", 7, "2026-11-25T10:00:00", [failed])
+    page = render_html(run)
+    assert "What the harness asked the OC (2 calls)" in page
+    assert "&lt;b&gt;R1&lt;/b&gt;" in page and "<b>R1</b>" not in page  # the OC's answers stay text
+    [case] = ET.fromstring(render_junit(run)).iter("testcase")
+    body = case.find("failure").text
+    assert "What the harness asked the OC:" in body and 'order_status {"ref": "R1"} -> {"state": "confirmed"}' in body
+    run.save(tmp_path / "results.json")
+    assert RunResult.load(tmp_path / "results.json").scenarios[0].exchanges == calls

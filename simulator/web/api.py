@@ -12,6 +12,7 @@ import binascii
 import json
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -371,11 +372,16 @@ def journal():  # noqa: ANN201
 @access(SCOPED)
 def files():  # noqa: ANN201
     tenant = _optional_tenant()
+    return _pages_by_id("files", lambda count, after: sandbox().store.emitted(tenant, count, after))
+
+
+def _pages_by_id(name: str, fetch: Callable[[int, int], list[dict[str, Any]]]) -> Response:
+    """One page of rows of increasing id (fetch(count, after_id)), with the cursor of the next page."""
     limit = _limit()
-    after = _cursor("files", int)
-    found = sandbox().store.emitted(tenant, limit + 1, after[0] if after else 0)
+    after = _cursor(name, int)
+    found = fetch(limit + 1, after[0] if after else 0)
     page = found[:limit]
-    return _page(page, _encode_cursor("files", page[-1]["id"]) if len(found) > limit else None)
+    return _page(page, _encode_cursor(name, page[-1]["id"]) if len(found) > limit else None)
 
 
 @api.get("/files/<file_id>/content")
@@ -394,11 +400,7 @@ def file_content(file_id: str):  # noqa: ANN201
 def inbound():  # noqa: ANN201
     """Every file the tenant sent, by id: where and when (virtual) it came, its size, what the journal said."""
     tenant = _tenant_arg()
-    limit = _limit()
-    after = _cursor("inbound", int)
-    found = sandbox().store.received(tenant, limit + 1, after[0] if after else 0)
-    page = found[:limit]
-    return _page(page, _encode_cursor("inbound", page[-1]["id"]) if len(found) > limit else None)
+    return _pages_by_id("inbound", lambda count, after: sandbox().store.received(tenant, count, after))
 
 
 @api.get("/inbound/<inbound_id>/content")

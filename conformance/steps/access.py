@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from ..checks import observe
 from ..client import OcFtpClient, SandboxAdmin
 from ..plugin import OcScenario
 from ..reference import ROUTE_COLUMNS
@@ -130,6 +131,13 @@ class AccessWorld:
             self.oc.record.evidence.append(Evidence("file out", name, content.decode("utf-8", errors="replace")))
         return seen
 
+    def answer_lines(self, flow: str) -> list[dict[str, str]]:
+        """Every line of `flow` the operator has answered the OC so far, read over the admin API: the harness
+        does not download from OUT here, so the journal keeps only the OC's own downloads."""
+        spec = self.peek.pack.flow(flow)
+        return [dict(r.values) for f in observe(self.admin, self.tenant).answers if f.flow == flow
+                for r in spec.parse(f.content).records]
+
     # ------------------------------------------------------------------ addresses
     def reference_addresses(self) -> list[dict[str, Any]]:
         if not self.addresses:
@@ -155,8 +163,11 @@ class AccessWorld:
         assert isinstance(ref, str) and ref, f"[ACCES-REF] order_access answered {answer}, no ref"
         self.settle("Cmd_Acces", "order_access")
         held = {o["ReferenceCommandePriseInterneOC"] for o in self.admin.orders(self.tenant)}
-        taken = [j for j in self.admin.get_all("/journal", tenant=self.tenant) if j["flow"] == "AR_Cmd_Acces"]
-        assert ref in held or taken, f"[ACCES-REF] the operator holds no order {ref}: it holds {sorted(held)}"
+        if ref not in held:  # a rejected order: the operator's AR KO must name it (an empty one refuses a whole file)
+            answered = {line.get("ReferenceCommandePriseInterneOC", "") for line in self.answer_lines("AR_Cmd_Acces")}
+            assert ref in answered or "" in answered, (
+                f"[ACCES-REF] order_access answered {ref!r}, but the operator holds no such order (it holds "
+                f"{sorted(held)}) and answered none (its AR_Cmd_Acces lines name {sorted(answered)})")
         self.refs.append(ref)
         return ref
 

@@ -200,6 +200,7 @@ class Defect:
     oc: type[ReferenceOc]
     check: str  # the check id (docs/checks.md) the harness must fail it with
     scenarios: str  # a pytest -k expression: the scenarios that bring the defect out
+    also: frozenset[str] = frozenset()  # other ids the defect rightly leads to (none may appear but these)
 
 
 REJECT = "address_the_operator_does_not_know"
@@ -210,7 +211,8 @@ DEFECTS = [
     Defect(LeavesOutUncleaned, "ACCES-OUT-CLEAN", "OI_mode"),
     Defect(DropsInfoCmdAcces8Column, "ACCES-FILE-COLUMNS", STOC),
     Defect(WritesUtf8, "ACCES-FILE-ENCODING", STOC),
-    Defect(TakesArKoForAcknowledged, "ACCES-STATE", REJECT),
+    # Taking the AR KO for an OK, it knows no motif either.
+    Defect(TakesArKoForAcknowledged, "ACCES-STATE", REJECT, frozenset({"ACCES-REJECT-CODE"})),
     Defect(RejectCodeFromStateColumn, "ACCES-REJECT-CODE", REJECT),
     Defect(NumbersRefsByLiveOrders, "ACCES-REJECT-RESEND", REJECT),
     Defect(IgnoresNotifReprov, "ACCES-REPROV-ROUTE", "reprovisioning_during_STOC"),

@@ -13,7 +13,9 @@ Check ids of the assertions on the OC (the message starts with [ID]; docs/checks
     ACCES-STATE         order_status gives the state the protocol's answers lead to
     ACCES-PRESTATION    order_status gives the ReferencePrestationPrise of the AR
     ACCES-REJECT-CODE   order_status gives the motif of the KO answer as reject_code
-    ACCES-ROUTE         order_status gives the route of the CR (after a Notif_Reprov, the new one)
+    ACCES-ROUTE         order_status gives the route of the CR
+    ACCES-REPROV-ROUTE  after a Notif_Reprov, order_status gives its new route
+    ACCES-RESIL         after a CR_Annulation OK RESIL, order_status gives terminated
     ACCES-REJECT-RESEND after a reject, the OC orders again under a new reference
 
 Value tokens of the answer tables:
@@ -400,7 +402,8 @@ def oc_knows_state(access_world: AccessWorld, state: str, route_of: str | None =
     world = access_world
     state = state.replace(" ", "_")
     status = world.status()
-    assert status["state"] == state, (f"[ACCES-STATE] the OC says order {world.ref} is {status['state']!r}, "
+    check = "ACCES-RESIL" if state == "terminated" else "ACCES-STATE"  # a RESIL taken for an ANNUL has its own id
+    assert status["state"] == state, (f"[{check}] the OC says order {world.ref} is {status['state']!r}, "
                                       f"after the operator's answers it is {state!r}")
     ar = world.answers.get((world.ref, "AR_Cmd_Acces"))
     if ar and ar.get("ReferencePrestationPrise"):
@@ -416,7 +419,8 @@ def oc_knows_state(access_world: AccessWorld, state: str, route_of: str | None =
             want = world.routes[world.ref]
         route = status.get("route") or {}
         wrong = {c: (route.get(c), v) for c, v in want.items() if route.get(c) != v}
-        assert not wrong, (f"[ACCES-ROUTE] the OC's route differs from the {route_of}'s "
+        check = "ACCES-REPROV-ROUTE" if route_of == "Notif_Reprov" else "ACCES-ROUTE"
+        assert not wrong, (f"[{check}] the OC's route differs from the {route_of}'s "
                            f"(column: (OC's, expected)): {wrong}")
 
 

@@ -61,3 +61,13 @@ def test_the_reference_oc_passes_every_scenario_with_no_finding(tmp_path: Path):
     assert [(s["scenario"], s["outcome"], s["error"], s["findings"]) for s in scenarios
             if s["outcome"] != "passed" or s["findings"]] == []
     assert status == 0, output[-3000:]
+
+
+def test_the_shell_oc_passes_the_refused_order_with_no_finding(tmp_path: Path):
+    """The reject scenario asks nothing a correct OC in another language lacks (conformance/examples/shell_oc.sh)."""
+    shell = ROOT / "conformance" / "examples" / "shell_oc.sh"
+    status, results, output = conformance_run(tmp_path, f"command:{shell}", "address_the_operator_does_not_know")
+    assert [(s["scenario"], s["outcome"], s["findings"]) for s in results["scenarios"]] == [
+        ("an order at an address the operator does not know is rejected FADR01, then ordered again under a new "
+         "reference", "passed", [])], output[-3000:]
+    assert status == 0, output[-3000:]

@@ -13,7 +13,10 @@ Check ids of the assertions on the OC (the message starts with [ID]; docs/checks
     ACCES-STATE         order_status gives the state the protocol's answers lead to
     ACCES-PRESTATION    order_status gives the ReferencePrestationPrise of the AR
     ACCES-REJECT-CODE   order_status gives the motif of the KO answer as reject_code
-    ACCES-ROUTE         order_status gives the route of the CR (after a Notif_Reprov, the new one)
+    ACCES-ROUTE         order_status gives the route of the CR
+    ACCES-REPROV-ROUTE  after a Notif_Reprov, order_status gives its new route
+    ACCES-RESIL         after a CR_Annulation OK RESIL, order_status gives terminated
+    ACCES-REJECT-RESEND after a reject, the OC orders again under a new reference
 
 Value tokens of the answer tables:
     (set) any non-empty value; (empty) or an empty cell: empty; (as ordered) the column of the OC's
@@ -33,6 +36,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from ..checks import observe
 from ..client import OcFtpClient, SandboxAdmin
 from ..plugin import OcScenario
 from ..reference import ROUTE_COLUMNS
@@ -44,7 +48,10 @@ SETTLE_TIMEOUT = 10.0
 BLOCK = ("NomModulePm", "PositionModulePm", "ReferenceCableModulePm", "InformationTubeModulePm",
          "InformationFibreModulePm", "ReferenceCablePBO", "InformationTubePBO", "InformationFibrePBO",
          "ConnecteurPriseNumero", "ConnecteurPriseCouleur")
-CUSTOMER = {"NomClient": "DUPONT", "PrenomClient": "MARIE", "ContactClient1": "0601020304"}
+#: An accented first name: the OC must write it in ISO-8859-1 (check ACCES-FILE-ENCODING).
+CUSTOMER = {"NomClient": "DUPONT", "PrenomClient": "HÉLÈNE", "ContactClient1": "0601020304"}
+#: A CodeAdresseImmeuble (hexaclé) no deployed address has.
+UNKNOWN_HEXACLE = "ZZZZZZZZZZ"
 
 
 @dataclass
@@ -70,6 +77,7 @@ class AccessWorld:
     answers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (ref, flow) -> last line
     routes: dict[str, dict[str, str | None]] = field(default_factory=dict)  # ref -> the route the OC must hold
     last_line: dict[str, str] | None = None
+    mode: str = ""  # TypeRacco of the OC's last order
     journal_mark: int = 0
 
     @property
@@ -125,6 +133,13 @@ class AccessWorld:
             self.oc.record.evidence.append(Evidence("file out", name, content.decode("utf-8", errors="replace")))
         return seen
 
+    def answer_lines(self, flow: str) -> list[dict[str, str]]:
+        """Every line of `flow` the operator has answered the OC so far, read over the admin API: the harness
+        does not download from OUT here, so the journal keeps only the OC's own downloads."""
+        spec = self.peek.pack.flow(flow)
+        return [dict(r.values) for f in observe(self.admin, self.tenant).answers if f.flow == flow
+                for r in spec.parse(f.content).records]
+
     # ------------------------------------------------------------------ addresses
     def reference_addresses(self) -> list[dict[str, Any]]:
         if not self.addresses:
@@ -143,14 +158,18 @@ class AccessWorld:
     # ------------------------------------------------------------------ the OC's orders
     def order(self, mode: str, socket: str | None, where: Mapping[str, str] | None = None) -> str:
         address = address_columns(self.building(), **(where or {}))
+        self.mode = mode
         answer = self.oc.driver.call("order_access", {"address": address, "socket": socket, "mode": mode,
                                                       "customer": dict(CUSTOMER)})
         ref = answer.get("ref")
         assert isinstance(ref, str) and ref, f"[ACCES-REF] order_access answered {answer}, no ref"
         self.settle("Cmd_Acces", "order_access")
         held = {o["ReferenceCommandePriseInterneOC"] for o in self.admin.orders(self.tenant)}
-        taken = [j for j in self.admin.get_all("/journal", tenant=self.tenant) if j["flow"] == "AR_Cmd_Acces"]
-        assert ref in held or taken, f"[ACCES-REF] the operator holds no order {ref}: it holds {sorted(held)}"
+        if ref not in held:  # a rejected order: the operator's AR KO must name it (an empty one refuses a whole file)
+            answered = {line.get("ReferenceCommandePriseInterneOC", "") for line in self.answer_lines("AR_Cmd_Acces")}
+            assert ref in answered or "" in answered, (
+                f"[ACCES-REF] order_access answered {ref!r}, but the operator holds no such order (it holds "
+                f"{sorted(held)}) and answered none (its AR_Cmd_Acces lines name {sorted(answered)})")
         self.refs.append(ref)
         return ref
 
@@ -257,6 +276,21 @@ def apartment_building(access_world: AccessWorld) -> None:
 @when(parsers.re(r'the OC orders a new socket in "(?P<mode>\w+)" mode(?: at an address with free sockets)?'))
 def order_new_socket(access_world: AccessWorld, mode: str) -> None:
     access_world.order(mode, None)
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode at an address the operator does not know'))
+def order_unknown_address(access_world: AccessWorld, mode: str) -> None:
+    assert all(a["CodeAdresseImmeuble"] != UNKNOWN_HEXACLE for a in access_world.reference_addresses())
+    access_world.order(mode, None, {"CodeAdresseImmeuble": UNKNOWN_HEXACLE})
+
+
+@when("the customer insists and the OC orders again at the right address")
+def order_again(access_world: AccessWorld) -> None:
+    world = access_world
+    rejected = world.ref
+    world.order(world.mode, None)
+    assert world.ref != rejected, (f"[ACCES-REJECT-RESEND] the OC ordered again under {rejected}, the reference "
+                                   "the operator rejected")
 
 
 @when(parsers.parse('the OC orders the free socket in "{mode}" mode by its ReferencePrise'))
@@ -368,7 +402,8 @@ def oc_knows_state(access_world: AccessWorld, state: str, route_of: str | None =
     world = access_world
     state = state.replace(" ", "_")
     status = world.status()
-    assert status["state"] == state, (f"[ACCES-STATE] the OC says order {world.ref} is {status['state']!r}, "
+    check = "ACCES-RESIL" if state == "terminated" else "ACCES-STATE"  # a RESIL taken for an ANNUL has its own id
+    assert status["state"] == state, (f"[{check}] the OC says order {world.ref} is {status['state']!r}, "
                                       f"after the operator's answers it is {state!r}")
     ar = world.answers.get((world.ref, "AR_Cmd_Acces"))
     if ar and ar.get("ReferencePrestationPrise"):
@@ -384,7 +419,8 @@ def oc_knows_state(access_world: AccessWorld, state: str, route_of: str | None =
             want = world.routes[world.ref]
         route = status.get("route") or {}
         wrong = {c: (route.get(c), v) for c, v in want.items() if route.get(c) != v}
-        assert not wrong, (f"[ACCES-ROUTE] the OC's route differs from the {route_of}'s "
+        check = "ACCES-REPROV-ROUTE" if route_of == "Notif_Reprov" else "ACCES-ROUTE"
+        assert not wrong, (f"[{check}] the OC's route differs from the {route_of}'s "
                            f"(column: (OC's, expected)): {wrong}")
 
 
@@ -400,6 +436,16 @@ def oc_knows_rejected(access_world: AccessWorld, code: str) -> None:
     assert status["state"] == "rejected", f"[ACCES-STATE] the OC says {status['state']!r}, expected 'rejected'"
     assert status.get("reject_code") == code, (f"[ACCES-REJECT-CODE] the OC holds reject code "
                                                f"{status.get('reject_code')!r}, the operator said {code!r}")
+
+
+@then(parsers.parse('the OC still knows the first order is rejected for motif "{code}"'))
+def first_still_rejected(access_world: AccessWorld, code: str) -> None:
+    first = access_world.refs[0]
+    status = access_world.status(first)
+    assert status["state"] == "rejected", (f"[ACCES-STATE] the OC says its first order {first} is "
+                                           f"{status['state']!r}, expected 'rejected'")
+    assert status.get("reject_code") == code, (f"[ACCES-REJECT-CODE] the OC holds reject code "
+                                               f"{status.get('reject_code')!r} for {first}, the operator said {code!r}")
 
 
 @then(parsers.parse('the OC knows the connection failed for motif "{code}"'))
@@ -435,7 +481,22 @@ def read_answer_plain(access_world: AccessWorld, flow: str) -> None:
     access_world.answer(flow)
 
 
-@then(parsers.re(r"the OC read no (?P<flow>\w+)"))
+@then(parsers.re(r"the OC read no (?P<flow>\w+) for the first order"))
+def read_no_flow_for_first(access_world: AccessWorld, flow: str) -> None:
+    access_world.peek.flow(flow)
+    first = access_world.refs[0]
+    arrived = [f.name for f in access_world.last_sync if f.flow == flow
+               for r in f.records if r.get("ReferenceCommandePriseInterneOC") == first]
+    assert not arrived, f"unexpected {flow} lines for the rejected order {first}: {arrived}"
+
+
+@then("the operator holds no order of the OC")
+def operator_holds_nothing(access_world: AccessWorld) -> None:
+    held = [o["ReferenceCommandePriseInterneOC"] for o in access_world.admin.orders(access_world.tenant)]
+    assert not held, f"the operator holds orders {held}, expected none"
+
+
+@then(parsers.re(r"the OC read no (?P<flow>\w+)$"))
 def read_no_flow(access_world: AccessWorld, flow: str) -> None:
     access_world.peek.flow(flow)  # a typo in the flow name must not make this step pass
     arrived = [f.name for f in access_world.last_sync if f.flow == flow]

@@ -1,0 +1,5 @@
+"""Refused orders driven through the OC's adapter (steps: conformance/steps/access.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("access/rejects_oc.feature")

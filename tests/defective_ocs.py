@@ -1,0 +1,224 @@
+"""Deliberately defective OCs: the examiner's own examination (tests/test_examiner_self_test.py).
+
+Each is our reference OC (conformance/reference.py) with one realistic defect, the kind a real OC
+integration has, named after what it does wrong. `DEFECTS` says, for each, the check id of docs/checks.md
+the harness must fail it with and the scenarios (a pytest -k expression) that bring the defect out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from conformance.adapters import Context
+from conformance.client import OcFtpClient, ReceivedFile
+from conformance.client import orders as order_files
+from conformance.reference import Order, ReferenceOc
+
+
+# ---------------------------------------------------------------------------------------------- defective clients
+class YesterdayClient(OcFtpClient):
+    """Names its files after the day before: a nightly batch dating files with the business day it closes."""
+
+    def next_filename(self, flow_name: str, *, oc: str | None = None) -> str:
+        flow = self.flow(flow_name)
+        day = (self.today() - timedelta(days=1)).strftime("%Y%m%d")
+        key = (flow.code, day)
+        self._sequences[key] = self._sequences.get(key, 0) + 1
+        return self.pack.render_filename(flow, self.oi, oc or self.oc_code, day, self._sequences[key])
+
+
+class SequenceOneClient(OcFtpClient):
+    """Numbers every file 000001: the sequence is never kept between two sends."""
+
+    def next_filename(self, flow_name: str, *, oc: str | None = None) -> str:
+        day = self.today().strftime("%Y%m%d")
+        return self.pack.render_filename(self.flow(flow_name), self.oi, oc or self.oc_code, day, 1)
+
+
+class KeepsOutClient(OcFtpClient):
+    """Downloads what the OI left in OUT but never deletes it."""
+
+    def poll(self) -> list[ReceivedFile]:
+        read: set[str] = self.__dict__.setdefault("_read_names", set())  # so it handles each file once
+        fetched = []
+        for name in sorted(self.session.list_files(self.out_folder), key=self._order_key):
+            if name not in read:
+                read.add(name)
+                fetched.append(self._parse(name, self.session.download(f"{self.out_folder}/{name}")))
+        self._inbox.extend(fetched)
+        return fetched
+
+
+class NoInfoCmdAcces8Client(OcFtpClient):
+    """Writes the Cmd_Acces with a template one column short: no InfoCmdAcces8, the last column."""
+
+    def send(self, flow_name: str, records: Iterable[Mapping[str, str]], *, via_tmp: bool = False,
+             filename: str | None = None) -> str:
+        if flow_name != "Cmd_Acces":
+            return super().send(flow_name, records, via_tmp=via_tmp, filename=filename)
+        flow = self.flow(flow_name)
+        assert flow.column_names[-1] == "InfoCmdAcces8", flow.column_names[-1]
+        lines = flow.write(records).split(b"\r\n")
+        content = b"\r\n".join(line.rsplit(b";", 1)[0] if line else line for line in lines)
+        return self.send_raw(filename or self.next_filename(flow_name), content, via_tmp=via_tmp)
+
+
+class Utf8Client(OcFtpClient):
+    """Writes its files in UTF-8 (the default of its language) instead of ISO-8859-1."""
+
+    def send(self, flow_name: str, records: Iterable[Mapping[str, str]], *, via_tmp: bool = False,
+             filename: str | None = None) -> str:
+        content = self.flow(flow_name).write(records).decode("iso-8859-1").encode("utf-8")
+        return self.send_raw(filename or self.next_filename(flow_name), content, via_tmp=via_tmp)
+
+
+def with_client(oc: ReferenceOc, client: type[OcFtpClient]) -> None:
+    """Give a reference OC a defective FTP client: its own, made a subclass of OcFtpClient (not connected yet)."""
+    oc.client.__class__ = client
+
+
+# ---------------------------------------------------------------------------------------------- defective OCs
+class DatesFilesYesterday(ReferenceOc):
+    def __init__(self, context: Context):
+        super().__init__(context)
+        with_client(self, YesterdayClient)
+
+
+class ReusesSequenceOne(ReferenceOc):
+    def __init__(self, context: Context):
+        super().__init__(context)
+        with_client(self, SequenceOneClient)
+
+
+class LeavesOutUncleaned(ReferenceOc):
+    def __init__(self, context: Context):
+        super().__init__(context)
+        with_client(self, KeepsOutClient)
+
+
+class DropsInfoCmdAcces8Column(ReferenceOc):
+    def __init__(self, context: Context):
+        super().__init__(context)
+        with_client(self, NoInfoCmdAcces8Client)
+
+
+class WritesUtf8(ReferenceOc):
+    def __init__(self, context: Context):
+        super().__init__(context)
+        with_client(self, Utf8Client)
+
+
+class TakesArKoForAcknowledged(ReferenceOc):
+    """Reads only that an AR came, not its EtatArCommandePrise: an AR KO is taken as acknowledged."""
+
+    @staticmethod
+    def _ok_or_reject(order: Order, line: Mapping[str, str], state: str, motif: str, ok_state: str) -> bool:
+        if state == "EtatArCommandePrise":
+            order.state = ok_state
+            return True
+        return ReferenceOc._ok_or_reject(order, line, state, motif, ok_state)
+
+
+class RejectCodeFromStateColumn(ReferenceOc):
+    """Keeps the KO's state column ("KO") as the reject code instead of its motif column."""
+
+    @staticmethod
+    def _ok_or_reject(order: Order, line: Mapping[str, str], state: str, motif: str, ok_state: str) -> bool:
+        ok = ReferenceOc._ok_or_reject(order, line, state, motif, ok_state)
+        if not ok:
+            order.reject_code = line.get(state) or None
+        return ok
+
+
+class NumbersRefsByLiveOrders(ReferenceOc):
+    """Numbers its references by its count of orders not rejected: after a reject, the next order reuses the
+    rejected order's reference."""
+
+    def order_access(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        self._counter = sum(order.state != "rejected" for order in self.orders.values())
+        return super().order_access(args)
+
+
+class IgnoresNotifReprov(ReferenceOc):
+    """Handles a Notif_Reprov's NumeroDecharge but keeps the route of the CR."""
+
+    def _handle(self, file: ReceivedFile, line: dict[str, str]) -> None:
+        if file.flow_name == "Notif_Reprov":
+            order = self.orders.get(line.get("ReferenceCommandePriseInterneOC", ""))
+            if order is not None:
+                order.discharge = line.get("NumeroDecharge", "")
+            return
+        super()._handle(file, line)
+
+
+class SendsMesAtOnce(ReferenceOc):
+    """Sends the CR MES as soon as the customer's box is up, without waiting for the CR MAD."""
+
+    def report_in_service(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        order = self._order(args["ref"])
+        record = order_files.cr_mes({"ReferenceCommandePriseInterneOC": order.ref,
+                                     "ReferencePrestationPrise": order.prestation or "",
+                                     "ReferencePrise": order.route.get("ReferencePrise") or ""},
+                                    date=self.context.today.replace("-", ""))
+        self.client.send("CR_MES_Ligne", [record])
+        order.state = "in_service"
+        self._save()
+        return {}
+
+
+class TakesResilForCancellation(ReferenceOc):
+    """Takes every CR_Annulation_Acces OK for a cancellation, whatever its TypeOperation (RESIL)."""
+
+    def _handle(self, file: ReceivedFile, line: dict[str, str]) -> None:
+        if file.flow_name == "CR_Annulation_Acces":
+            line = {**line, "TypeOperation": "ANNUL"}
+        super()._handle(file, line)
+
+
+class AnswersItsOwnOrderNumber(ReferenceOc):
+    """order_access answers its OSS's internal order number, not the reference it put in the Cmd_Acces."""
+
+    def order_access(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        super().order_access(args)
+        return {"ref": str(self._counter)}
+
+
+class ReportsOwnRefAsPrestation(ReferenceOc):
+    """Reports its own ReferenceCommandePriseInterneOC as the prestation: it mixes up the OC's and the OI's
+    references."""
+
+    def order_status(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().order_status(args), "prestation": args["ref"]}
+
+
+# ---------------------------------------------------------------------------------------------- what they must get
+@dataclass(frozen=True)
+class Defect:
+    oc: type[ReferenceOc]
+    check: str  # the check id (docs/checks.md) the harness must fail it with
+    scenarios: str  # a pytest -k expression: the scenarios that bring the defect out
+    also: frozenset[str] = frozenset()  # other ids the defect rightly leads to (none may appear but these)
+
+
+REJECT = "address_the_operator_does_not_know"
+STOC = "STOC_mode and CR_MES"
+DEFECTS = [
+    Defect(DatesFilesYesterday, "ACCES-NAME-DATE", STOC),
+    Defect(ReusesSequenceOne, "ACCES-NAME-SEQ", REJECT),
+    Defect(LeavesOutUncleaned, "ACCES-OUT-CLEAN", "OI_mode"),
+    Defect(DropsInfoCmdAcces8Column, "ACCES-FILE-COLUMNS", STOC),
+    Defect(WritesUtf8, "ACCES-FILE-ENCODING", STOC),
+    # Taking the AR KO for an OK, it knows no motif either.
+    Defect(TakesArKoForAcknowledged, "ACCES-STATE", REJECT, frozenset({"ACCES-REJECT-CODE"})),
+    Defect(RejectCodeFromStateColumn, "ACCES-REJECT-CODE", REJECT),
+    Defect(NumbersRefsByLiveOrders, "ACCES-REJECT-RESEND", REJECT),
+    Defect(IgnoresNotifReprov, "ACCES-REPROV-ROUTE", "reprovisioning_during_STOC"),
+    Defect(SendsMesAtOnce, "ACCES-MES-BEFORE-MAD", "in_service_before_the_CR_MAD"),
+    Defect(TakesResilForCancellation, "ACCES-RESIL", "is_a_RESIL"),
+    Defect(AnswersItsOwnOrderNumber, "ACCES-REF", STOC),
+    Defect(ReportsOwnRefAsPrestation, "ACCES-PRESTATION", STOC),
+]
+

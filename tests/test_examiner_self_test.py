@@ -1,0 +1,73 @@
+"""The examiner examined: the harness fails each deliberately defective OC (tests/defective_ocs.py) with the
+check id of its defect, and passes the reference OC with no finding at all.
+
+Each case is a real `opsim conformance run` (its own sandbox, real FTP and HTTP) in a subprocess, on the
+scenarios that bring its defect out (`--only`); xdist spreads the cases over the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .defective_ocs import DEFECTS, Defect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def conformance_run(tmp_path: Path, adapter: str, only: str | None = None) -> tuple[int, dict[str, Any], str]:
+    report = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "conformance", "run", "--adapter", adapter,
+                           "--report-dir", str(report), "--seed", "11", *(["--only", only] if only else [])],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert (report / "results.json").is_file(), done.stdout[-3000:] + done.stderr[-2000:]
+    return done.returncode, json.loads((report / "results.json").read_text(encoding="utf-8")), done.stdout
+
+
+def ids_of(scenario: dict[str, Any]) -> set[str]:
+    """The check ids a scenario was failed with: its findings', and the [ID] of its failing step's error."""
+    return {f["check"] for f in scenario["findings"]} | set(re.findall(r"\[(ACCES-[A-Z-]+)\]", scenario["error"]))
+
+
+@pytest.mark.parametrize("defect", DEFECTS, ids=[d.oc.__name__ for d in DEFECTS])
+def test_a_defective_oc_fails_with_the_check_id_of_its_defect(tmp_path: Path, defect: Defect):
+    status, results, output = conformance_run(tmp_path, f"python:tests.defective_ocs:{defect.oc.__name__}",
+                                              defect.scenarios)
+    scenarios = results["scenarios"]
+    assert scenarios, output[-3000:]
+    failed = {s["scenario"]: ids_of(s) for s in scenarios if s["outcome"] == "failed"}
+    assert any(defect.check in ids for ids in failed.values()), (
+        f"{defect.oc.__name__} should fail with {defect.check}; the run: "
+        + json.dumps([{k: s[k] for k in ("scenario", "outcome", "step", "error")}
+                      | {"findings": [f["check"] for f in s["findings"]]} for s in scenarios], indent=1))
+    spurious = {name: ids - {defect.check, *defect.also} for name, ids in failed.items()}
+    assert not any(spurious.values()), f"{defect.oc.__name__}: findings its defect does not explain: {spurious}"
+    assert status == 1, output[-3000:]
+
+
+def test_the_reference_oc_passes_every_scenario_with_no_finding(tmp_path: Path):
+    status, results, output = conformance_run(tmp_path, "reference", "access")
+    scenarios = results["scenarios"]
+    # results.json holds the scenarios that drive an OC: order_life (6), cancellation (3), hotline (2),
+    # rejects_oc (1) (the legacy ones of features/access drive the sandbox with the harness's own client).
+    assert len(scenarios) == 12, [s["scenario"] for s in scenarios]
+    assert any(s["feature"].startswith("A refused order") for s in scenarios)
+    assert [(s["scenario"], s["outcome"], s["error"], s["findings"]) for s in scenarios
+            if s["outcome"] != "passed" or s["findings"]] == []
+    assert status == 0, output[-3000:]
+
+
+def test_the_shell_oc_passes_the_refused_order_with_no_finding(tmp_path: Path):
+    """The reject scenario asks nothing a correct OC in another language lacks (conformance/examples/shell_oc.sh)."""
+    shell = ROOT / "conformance" / "examples" / "shell_oc.sh"
+    status, results, output = conformance_run(tmp_path, f"command:{shell}", "address_the_operator_does_not_know")
+    assert [(s["scenario"], s["outcome"], s["findings"]) for s in results["scenarios"]] == [
+        ("an order at an address the operator does not know is rejected FADR01, then ordered again under a new "
+         "reference", "passed", [])], output[-3000:]
+    assert status == 0, output[-3000:]

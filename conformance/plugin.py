@@ -352,6 +352,9 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
             record.findings.extend(check(record))
     if record.findings:  # a finding against the OC fails its scenario, even when every step passed
         lines = "; ".join(f"[{f.check}] {f.message}" for f in record.findings)
+        if not record.result.step:  # every step passed: the checks at the scenario's end failed it
+            record.result.step = "the checks on the OC at the scenario's end"
+            record.result.error = f"findings against the OC: {lines}"
         raise AssertionError(f"findings against the OC: {lines}")
 
 

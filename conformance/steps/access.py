@@ -68,7 +68,7 @@ class AccessWorld:
     """One scenario: the OC under test (through `oc`), the harness's own look at the FTP account, the orders."""
 
     oc: OcScenario
-    peek: OcFtpClient  # the harness's own session on the OC's account: it lists and reads, never deletes
+    peek: OcFtpClient  # the harness's own session on the OC's account: it only lists (never reads or deletes)
     addresses: list[dict[str, Any]] = field(default_factory=list)
     address: dict[str, Any] | None = None
     socket: dict[str, Any] | None = None  # the free existing socket at hand (a line of address["Lignes"])
@@ -124,9 +124,13 @@ class AccessWorld:
         self.mark()
 
     def look_at_out(self) -> list[SeenFile]:
+        """What waits in OUT for the OC: listed over FTP, read over the admin API, so that the journal's
+        `downloaded` lines stay the OC's own (ACCES-OUT-CLEAN judges them)."""
         seen = []
-        for name in self.peek.session.list_files(self.peek.out_folder):
-            content = self.peek.session.download(f"{self.peek.out_folder}/{name}")
+        names = self.peek.session.list_files(self.peek.out_folder)
+        emitted = {f.filename: f.content for f in observe(self.admin, self.tenant).answers} if names else {}
+        for name in names:
+            content = emitted.get(name, b"")
             parsed = self.peek.pack.parse_filename(name)
             records = [dict(r.values) for r in parsed.flow.parse(content).records] if parsed else []
             seen.append(SeenFile(name, parsed.flow.name if parsed else None, records))

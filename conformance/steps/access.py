@@ -288,6 +288,18 @@ def order_unknown_address(access_world: AccessWorld, mode: str) -> None:
     access_world.order(mode, None, {"CodeAdresseImmeuble": UNKNOWN_HEXACLE})
 
 
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with {column} "{value}"'))
+def order_with(access_world: AccessWorld, mode: str, column: str, value: str) -> None:
+    """An order whose address column the operator's reference data will refuse (Annexe 5f)."""
+    assert column in address_columns(access_world.building()), f"{column} is not an address column of the verb"
+    access_world.order(mode, None, {column: value})
+
+
+@when(parsers.parse('the OC orders the existing socket "{reference}" in "{mode}" mode'))
+def order_named_socket(access_world: AccessWorld, reference: str, mode: str) -> None:
+    access_world.order(mode, reference)
+
+
 @when("the customer insists and the OC orders again at the right address")
 def order_again(access_world: AccessWorld) -> None:
     world = access_world

@@ -1,6 +1,8 @@
 Feature: Refused orders (Annexe 5f reject codes)
   Every line of an inbound file gets exactly one answer line; a file that cannot be read at all gets
-  one KO line with motif FIMP16. Each reject case is reachable from real data.
+  one KO line with motif FIMP16. Each reject case is reachable from real data. These cases still play the
+  OC with the harness's own client (legacy steps); FADR01, FADR03, FADR04, FIMP02 and FIMP07 are driven
+  through the OC's adapter in rejects_oc.feature.
 
   Background:
     Given the OC is connected to the sandbox over FTP
@@ -13,17 +15,12 @@ Feature: Refused orders (Annexe 5f reject codes)
 
     Examples:
       | case                                                          | answer              | code   | orders |
-      | an order at an unknown hexaclé                                | AR_Cmd_Acces        | FADR01 | 0      |
       | an order reusing the reference of an acknowledged order       | AR_Cmd_Acces        | FIMP13 | 1      |
       | an order without NomClient                                    | AR_Cmd_Acces        | FIMP15 | 0      |
       | an order with TypeRacco "XX"                                  | AR_Cmd_Acces        | FIMP16 | 0      |
       | an order with TypeCommandeDemande "XXXX"                      | AR_Cmd_Acces        | FIMP12 | 0      |
-      | an order on an unknown ReferencePm                            | AR_Cmd_Acces        | FIMP07 | 0      |
       | an order on the ReferencePm of another PM                     | AR_Cmd_Acces        | FIMP08 | 0      |
       | an order for an unknown Batiment of a multi-building address | AR_Cmd_Acces        | FADR02 | 0      |
-      | an order for an unknown Escalier                              | AR_Cmd_Acces        | FADR03 | 0      |
-      | an order for an unknown Etage                                 | AR_Cmd_Acces        | FADR04 | 0      |
-      | an order for an unknown existing ReferencePrise               | AR_Cmd_Acces        | FIMP02 | 0      |
       | a cancellation of an unknown order                            | CR_Annulation_Acces | FIMP14 | 0      |
       | an order file with a bad header                               | AR_Cmd_Acces        | FIMP16 | 0      |
       | an order file named for another OC                            | AR_Cmd_Acces        | FIMP16 | 0      |

@@ -29,3 +29,20 @@ Feature: A refused order, as the OC lives it (AR_Cmd_Acces KO)
       | EtatCrCommandePrise | OK |
     And the OC read no CR_Cmd_Acces for the first order
     And the OC knows the order is stoc requested with the route of the CR
+
+  Scenario Outline: an order the operator's reference data refuses: the OC knows it is rejected with <code>
+    When <order>
+    And the OC synchronises
+    Then the OC read an AR_Cmd_Acces for the order with
+      | EtatArCommandePrise      | KO      |
+      | MotifKoArCommandePrise   | <code>  |
+      | ReferencePrestationPrise | (empty) |
+    And the OC knows the order is rejected for motif "<code>"
+    And the operator holds no order of the OC
+
+    Examples:
+      | code   | order                                                                       |
+      | FADR03 | the OC orders a new socket in "STOC" mode with Escalier "ZZ"                 |
+      | FADR04 | the OC orders a new socket in "OI" mode with Etage "99"                      |
+      | FIMP07 | the OC orders a new socket in "STOC" mode with ReferencePm "PMZZ9999"        |
+      | FIMP02 | the OC orders the existing socket "CV-Z999-9999" in "STOC" mode              |

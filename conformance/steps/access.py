@@ -295,6 +295,14 @@ def order_with(access_world: AccessWorld, mode: str, column: str, value: str) ->
     access_world.order(mode, None, {column: value})
 
 
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with the ReferencePm of another PM'))
+def order_other_pm(access_world: AccessWorld, mode: str) -> None:
+    here = access_world.building()["ReferencePM"]
+    other = next((a["ReferencePM"] for a in access_world.reference_addresses() if a["ReferencePM"] != here), None)
+    assert other is not None, "the reference network has a single PM"
+    access_world.order(mode, None, {"ReferencePm": other})
+
+
 @when(parsers.parse('the OC orders the existing socket "{reference}" in "{mode}" mode'))
 def order_named_socket(access_world: AccessWorld, reference: str, mode: str) -> None:
     access_world.order(mode, reference)

@@ -1,7 +1,7 @@
 Feature: Refused orders (Annexe 5f reject codes)
   Every line of an inbound file gets exactly one answer line; a file that cannot be read at all gets
   one KO line with motif FIMP16. Each reject case is reachable from real data. These cases still play the
-  OC with the harness's own client (legacy steps); FADR01, FADR03, FADR04, FIMP02 and FIMP07 are driven
+  OC with the harness's own client (legacy steps); FADR01, FADR03, FADR04, FIMP02, FIMP07 and FIMP08 are driven
   through the OC's adapter in rejects_oc.feature.
 
   Background:
@@ -19,7 +19,6 @@ Feature: Refused orders (Annexe 5f reject codes)
       | an order without NomClient                                    | AR_Cmd_Acces        | FIMP15 | 0      |
       | an order with TypeRacco "XX"                                  | AR_Cmd_Acces        | FIMP16 | 0      |
       | an order with TypeCommandeDemande "XXXX"                      | AR_Cmd_Acces        | FIMP12 | 0      |
-      | an order on the ReferencePm of another PM                     | AR_Cmd_Acces        | FIMP08 | 0      |
       | an order for an unknown Batiment of a multi-building address | AR_Cmd_Acces        | FADR02 | 0      |
       | a cancellation of an unknown order                            | CR_Annulation_Acces | FIMP14 | 0      |
       | an order file with a bad header                               | AR_Cmd_Acces        | FIMP16 | 0      |

@@ -45,4 +45,5 @@ Feature: A refused order, as the OC lives it (AR_Cmd_Acces KO)
       | FADR03 | the OC orders a new socket in "STOC" mode with Escalier "ZZ"                 |
       | FADR04 | the OC orders a new socket in "OI" mode with Etage "99"                      |
       | FIMP07 | the OC orders a new socket in "STOC" mode with ReferencePm "PMZZ9999"        |
+      | FIMP08 | the OC orders a new socket in "STOC" mode with the ReferencePm of another PM |
       | FIMP02 | the OC orders the existing socket "CV-Z999-9999" in "STOC" mode              |

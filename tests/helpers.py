@@ -21,7 +21,22 @@ from typing import Any
 
 from conformance.client.orders import cmd_acces
 
-__all__ = ["Api", "OpsimProcess", "cmd_acces", "download", "ftp_login", "upload", "wait_for_files"]
+#: Tokens of the admin API tests: the admin's, and tenant ACME's (login acme, password pw).
+ADMIN_TOKEN = "admin-s3cret"
+ACME_TOKEN = "acme-t0ken"
+
+
+def with_tokens(config: Any) -> Any:
+    """A sandbox configuration (the plugin's opsim_config) with an admin token and tenant ACME's token."""
+    from simulator.config import Tenant
+
+    config.admin_token = ADMIN_TOKEN
+    config.tenants = [Tenant("ACME", "acme", "pw", "noc@acme.test", api_token=ACME_TOKEN)]
+    return config
+
+
+__all__ = ["ACME_TOKEN", "ADMIN_TOKEN", "Api", "OpsimProcess", "cmd_acces", "download", "ftp_login", "upload",
+           "wait_for_files", "with_tokens"]
 
 
 class OpsimProcess:

@@ -14,13 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.client import AdminError, SandboxAdmin
-from simulator.config import ConfigError, Tenant, load_config
+from simulator.config import ConfigError, load_config
 from simulator.sandbox import Sandbox
 from simulator.store import Store
-from tests.helpers import Api
-
-ADMIN_TOKEN = "admin-s3cret"
-ACME_TOKEN = "acme-t0ken"
+from tests.helpers import ACME_TOKEN, ADMIN_TOKEN, Api, with_tokens
 
 
 def raw(url: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
@@ -47,9 +44,7 @@ class TestWithTokens:
 
     @pytest.fixture
     def opsim_config(self, opsim_config):  # noqa: ANN001, ANN201 - the plugin's, with tokens
-        opsim_config.admin_token = ADMIN_TOKEN
-        opsim_config.tenants = [Tenant("ACME", "acme", "pw", "noc@acme.test", api_token=ACME_TOKEN)]
-        return opsim_config
+        return with_tokens(opsim_config)
 
     @pytest.fixture
     def admin(self, opsim_sandbox) -> Api:  # noqa: ANN001

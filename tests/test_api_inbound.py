@@ -15,12 +15,8 @@ from typing import Any
 import pytest
 
 from conformance.client import OcFtpClient, SandboxAdmin, orders
-from simulator.config import Tenant
 from simulator.store import Store
-from tests.helpers import Api
-
-ADMIN_TOKEN = "admin-s3cret"
-ACME_TOKEN = "acme-t0ken"
+from tests.helpers import ACME_TOKEN, ADMIN_TOKEN, Api, with_tokens
 
 
 def fetch(base: str, path: str, token: str | None = None) -> tuple[int, str, bytes]:
@@ -109,9 +105,7 @@ def test_the_inbound_list_pages_by_cursor(opsim_sandbox: Any) -> None:
 class TestWithTokens:
     @pytest.fixture
     def opsim_config(self, opsim_config):  # noqa: ANN001, ANN201 - the plugin's, with tokens
-        opsim_config.admin_token = ADMIN_TOKEN
-        opsim_config.tenants = [Tenant("ACME", "acme", "pw", "noc@acme.test", api_token=ACME_TOKEN)]
-        return opsim_config
+        return with_tokens(opsim_config)
 
     def test_admin_and_the_tenants_own_token_read_others_do_not(self, opsim_sandbox: Any) -> None:
         admin = SandboxAdmin(opsim_sandbox.http_url, token=ADMIN_TOKEN)

@@ -75,11 +75,7 @@ def test_an_oc_that_follows_the_protocol_has_no_finding(oc: OcFtpClient, admin: 
     oc.send("CR_STOC", [orders.cr_stoc(stoc, when=admin.now().strftime("%Y%m%d%H%M%S"))])
     mad = oc.receive("CR_MAD_Ligne")
     assert mad.line_for("GOOD-1")["EtatCrMadPrise"] == "OK"
-    line = cr.line_for("GOOD-1")
-    name = oc.send("CR_MES_Ligne", [{"ReferenceCommandePriseInterneOC": "GOOD-1",
-                                     "ReferencePrestationPrise": line["ReferencePrestationPrise"],
-                                     "ReferencePrise": line["ReferencePrise"], "EtatMesPrise": "OK",
-                                     "DateMesPrise": admin.today().strftime("%Y%m%d")}])
+    name = oc.send("CR_MES_Ligne", [cr_mes_line(cr.line_for("GOOD-1"), admin)])
     oc.wait_consumed(name)
     asked["GOOD-1"].append(status("in_service", ar, "GOOD-1", route=route_of(cr, "GOOD-1")))
 
@@ -292,15 +288,19 @@ def test_the_old_route_after_a_notif_reprov_is_a_reprov_route_finding(oc: OcFtpC
     assert findings[0].evidence[-1].name.startswith("OUT/COVA/CV/COVA_DEMO_NOTIFREPROV")
 
 
+def cr_mes_line(cr_line: dict[str, str], admin: SandboxAdmin) -> dict[str, str]:
+    """The OC's CR MES OK for the order a CR line answers, dated with the virtual day."""
+    return {"ReferenceCommandePriseInterneOC": cr_line["ReferenceCommandePriseInterneOC"],
+            "ReferencePrestationPrise": cr_line["ReferencePrestationPrise"],
+            "ReferencePrise": cr_line["ReferencePrise"], "EtatMesPrise": "OK",
+            "DateMesPrise": admin.today().strftime("%Y%m%d")}
+
+
 def test_a_cr_mes_before_the_cr_mad_is_a_finding(oc: OcFtpClient, admin: SandboxAdmin,
                                                  address: dict[str, Any]) -> None:
     ar, cr = order_to_cr(oc, admin, address, "M-1")
     oc.receive("Cmd_STOC")
-    line = cr.line_for("M-1")
-    name = oc.send("CR_MES_Ligne", [{"ReferenceCommandePriseInterneOC": "M-1",
-                                     "ReferencePrestationPrise": line["ReferencePrestationPrise"],
-                                     "ReferencePrise": line["ReferencePrise"], "EtatMesPrise": "OK",
-                                     "DateMesPrise": admin.today().strftime("%Y%m%d")}])
+    name = oc.send("CR_MES_Ligne", [cr_mes_line(cr.line_for("M-1"), admin)])
     oc.wait_consumed(name)
 
     findings = checked(admin)

@@ -389,9 +389,14 @@ def _pages_by_id(name: str, fetch: Callable[[int, int], list[dict[str, Any]]]) -
 def file_content(file_id: str):  # noqa: ANN201
     """The bytes of one answer file, as the OC picks them up (the conformance checks read them)."""
     tenant = _tenant_arg()
-    content = sandbox().store.outbound_content(tenant, _id(file_id))
+    return _stored_bytes(sandbox().store.outbound_content(tenant, _id(file_id)),
+                         f"no answer file {file_id} for {tenant}")
+
+
+def _stored_bytes(content: bytes | None, missing: str) -> Response:
+    """A file's bytes as stored, or 404 saying which file is not there."""
     if content is None:
-        abort(404, f"no answer file {file_id} for {tenant}")
+        abort(404, missing)
     return _bytes(content)
 
 
@@ -408,11 +413,9 @@ def inbound():  # noqa: ANN201
 def inbound_content(inbound_id: str):  # noqa: ANN201
     """The bytes of one file the tenant sent, exactly as received."""
     tenant = _tenant_arg()
-    content = sandbox().store.inbound_content(tenant, _id(inbound_id))
-    if content is None:
-        abort(404, f"no inbound file {inbound_id} for {tenant} (files received before opsim kept their "
-                   "content have none)")
-    return _bytes(content)
+    return _stored_bytes(sandbox().store.inbound_content(tenant, _id(inbound_id)),
+                         f"no inbound file {inbound_id} for {tenant} (files received before opsim kept their "
+                         "content have none)")
 
 
 def _id(raw: str) -> int:

@@ -162,6 +162,24 @@ class Store:
             self._local.db = db
         return db
 
+    # --- tables of the capabilities
+    def ensure_schema(self, ddl: str) -> None:
+        """Create the tables a capability keeps (tickets, appointments, faults...) if they are missing.
+
+        Each capability owns its tables and their queries in its own module (`CREATE TABLE IF NOT EXISTS`
+        only), so the core schema above stays the engine's: orders, events, outbox, inbox, journal.
+        """
+        self._db.executescript(ddl)
+
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """A write (or a read that must see this thread's uncommitted writes) on the writer connection."""
+        return self._db.execute(sql, params)
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), reader: bool = False) -> list[sqlite3.Row]:
+        """Rows of a read; `reader=True` from an API thread (its own connection, never the writer's)."""
+        db = self.reader() if reader else self._db
+        return db.execute(sql, params).fetchall()
+
     # --- meta and sequences
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -69,22 +69,16 @@ def check_adapter(spec: str) -> None:
         sys.path.remove(os.getcwd())
 
 
-#: Scenarios that test the sandbox with the harness's own client, not the OC: our own suite runs them, a
-#: certification run leaves them out (features/access/test_access_legacy.py marks them).
-SANDBOX_ONLY = "not sandbox_only"
-
-
 def selection(features: Path, only: str | None) -> tuple[Path, list[str]]:
-    """What `--only` selects: a folder of the features (`access`), a tag (`@smoke`), else a `-k` expression;
-    never the scenarios that do not drive the OC."""
+    """What `--only` selects: a folder of the features (`access`), a tag (`@smoke`), else a `-k` expression."""
     if not only:
-        return features, ["-m", SANDBOX_ONLY]
+        return features, []
     folder = features / only
     if only.strip() and folder.is_dir() and folder.resolve().is_relative_to(features.resolve()):
-        return folder, ["-m", SANDBOX_ONLY]
+        return folder, []
     if only.startswith("@"):
-        return features, ["-m", f"({only[1:]}) and {SANDBOX_ONLY}"]
-    return features, ["-k", only, "-m", SANDBOX_ONLY]
+        return features, ["-m", only[1:]]
+    return features, ["-k", only]
 
 
 def child_command(features: Path, path: Path, select: list[str], adapter: str, target: str | None,

@@ -155,3 +155,27 @@ def download(ftp: ftplib.FTP, path: str) -> bytes:
     buf = io.BytesIO()
     ftp.retrbinary(f"RETR {path}", buf.write)
     return buf.getvalue()
+
+
+def scenario_count(*features: Path) -> int:
+    """How many scenarios the feature files (or folders of them) hold, an outline counting one per example
+    row: what a run of them must report, whatever scenarios the files gain."""
+    files = [f for path in features for f in (sorted(path.rglob("*.feature")) if path.is_dir() else [path])]
+    count = 0
+    for file in files:
+        outline = in_examples = False
+        for line in file.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line.startswith(("Scenario Outline:", "Scenario Template:")):
+                outline, in_examples = True, False
+            elif line.startswith(("Scenario:", "Example:")):
+                outline, in_examples = False, False
+                count += 1
+            elif outline and line.startswith(("Examples:", "Scenarios:")):
+                in_examples, header = True, True
+            elif in_examples and line.startswith("|"):
+                count += 0 if header else 1
+                header = False
+            elif in_examples and line and not line.startswith("#"):
+                in_examples = False
+    return count

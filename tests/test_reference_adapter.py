@@ -1,6 +1,6 @@
 """The conformance harness end to end: pytest runs features/ in a subprocess with conformance.plugin.
 
-Real `opsim up` processes, real FTP and HTTP. The reference OC passes every converted scenario, an OC lacking
+Real `opsim up` processes, real FTP and HTTP. The reference OC passes every Accès scenario, an OC lacking
 a verb gets "not run" (never "failed"), a wrong OC fails with the check id, and `--target` gives the same
 outcomes as the harness's own sandbox.
 """
@@ -16,10 +16,10 @@ from typing import Any
 from conformance.adapters import Context, VerbNotImplemented
 from conformance.reference import ReferenceOc
 
-from .helpers import OpsimProcess
+from .helpers import OpsimProcess, scenario_count
 
 ROOT = Path(__file__).resolve().parent.parent
-CONVERTED = "features/access/test_access.py"
+ACCESS = "features/access"
 
 
 class WithoutStoc:
@@ -70,7 +70,7 @@ class NeverReads(ReferenceOc):
 def run_harness(tmp_path: Path, *options: str) -> dict[str, Any]:
     report = tmp_path / "report"
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "conformance.plugin", "-p", "no:randomly",
-                           "-q", CONVERTED, "--report-dir", str(report), *options],
+                           "-q", ACCESS, "--report-dir", str(report), *options],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert (report / "results.json").exists(), done.stdout[-3000:] + done.stderr[-2000:]
     results = json.loads((report / "results.json").read_text(encoding="utf-8"))
@@ -82,11 +82,11 @@ def outcomes(results: dict[str, Any]) -> dict[str, str]:
     return {s["scenario"]: s["outcome"] for s in results["scenarios"]}
 
 
-def test_the_reference_oc_passes_every_converted_scenario(tmp_path: Path):
+def test_the_reference_oc_passes_every_access_scenario(tmp_path: Path):
     results = run_harness(tmp_path, "--adapter", "python:conformance.reference:ReferenceOc", "--seed", "7")
     assert results["exit"] == 0, results["output"][-3000:]
     assert results["adapter"] == "python:conformance.reference:ReferenceOc" and results["seed"] == 7
-    assert len(results["scenarios"]) == 11  # order_life (6), cancellation (3), hotline (2)
+    assert len(results["scenarios"]) == scenario_count(ROOT / ACCESS)
     assert set(outcomes(results).values()) == {"passed"}, outcomes(results)
     stoc = next(s for s in results["scenarios"] if s["scenario"].startswith("STOC mode"))
     # The flows come from the sandbox's journal: both directions, in the order they were exchanged.

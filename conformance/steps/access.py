@@ -29,6 +29,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -303,6 +304,20 @@ def order_other_pm(access_world: AccessWorld, mode: str) -> None:
     access_world.order(mode, None, {"ReferencePm": other})
 
 
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode at an address of several buildings with '
+                    'Batiment "{batiment}"'))
+def order_unknown_batiment(access_world: AccessWorld, mode: str, batiment: str) -> None:
+    """Several buildings share one street address (one hexaclé): the Batiment column tells them apart."""
+    world = access_world
+    shared = Counter(a["CodeAdresseImmeuble"] for a in world.reference_addresses())
+    found = [a for a in world.reference_addresses() if shared[a["CodeAdresseImmeuble"]] > 1]
+    assert found, "the reference network has no street address with several buildings"
+    world.address = found[0]
+    here = [a["BatimentImmeuble"] for a in found if a["CodeAdresseImmeuble"] == found[0]["CodeAdresseImmeuble"]]
+    assert batiment not in here, f"Batiment {batiment} exists at that address"
+    world.order(mode, None, {"Batiment": batiment})
+
+
 @when(parsers.parse('the OC orders the existing socket "{reference}" in "{mode}" mode'))
 def order_named_socket(access_world: AccessWorld, reference: str, mode: str) -> None:
     access_world.order(mode, reference)
@@ -568,6 +583,32 @@ def other_route(access_world: AccessWorld, flow: str) -> None:
 def pbo_of_socket(access_world: AccessWorld) -> None:
     assert access_world.last_line is not None and access_world.socket is not None
     assert access_world.last_line["ReferencePBO"] == access_world.socket["ReferencePBO"]
+
+
+@given("an apartment building served by several PBOs")
+def building_of_several_pbos(access_world: AccessWorld) -> None:
+    world = access_world
+    found = [a for a in world.reference_addresses()
+             if is_apartment_building(a) and len({line["ReferencePBO"] for line in a["Lignes"]}) > 1]
+    assert found, "the reference network has no apartment building served by several PBOs"
+    world.address = random.Random(world.tenant).choice(found)
+
+
+@then("its ReferencePBO is one of the PBOs serving the building")
+def pbo_of_building(access_world: AccessWorld) -> None:
+    line = access_world.last_line
+    assert line is not None
+    pbos = {socket["ReferencePBO"] for socket in access_world.building()["Lignes"]}
+    assert line["ReferencePBO"] in pbos, f"ReferencePBO {line['ReferencePBO']!r} is none of the building's {pbos}"
+
+
+@then("its route optique reaches the PBO it names")
+def route_reaches_pbo(access_world: AccessWorld) -> None:
+    line = access_world.last_line
+    assert line is not None and line["ReferencePBO"]
+    # opsim names the PBO side of a route after its PBO (its reference network's convention: CBR-<ReferencePBO>).
+    assert line["ReferenceCablePBO1"] == f"CBR-{line['ReferencePBO']}", (
+        f"ReferencePBO {line['ReferencePBO']} but the fibre reaches the PBO by cable {line['ReferenceCablePBO1']}")
 
 
 @then("its ReferencePrise is a free socket of the ordered staircase and floor")

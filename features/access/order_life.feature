@@ -101,6 +101,20 @@ Feature: Life of an access order (Protocole Accès 1.2, from Cmd_Acces to CR MES
     Then the OC knows the order is in service
     And the operator holds the order in state "MES"
 
+  Scenario: the route optique of a new socket reaches the PBO that the CR names
+    Given an apartment building served by several PBOs
+    When the OC orders a new socket in "OI" mode
+    And the OC synchronises
+    Then the OC knows the order is acknowledged
+    When 1 working day has passed
+    And the OC synchronises
+    Then the OC read a CR_Cmd_Acces for the order with
+      | EtatCrCommandePrise | OK    |
+      | ReferencePBO        | (set) |
+    And its ReferencePBO is one of the PBOs serving the building
+    And its route optique reaches the PBO it names
+    And the OC knows the order is confirmed with the route of the CR
+
   Scenario: the OC reports the line in service before the CR MAD: its CR MES waits for the CR MAD
     When the OC orders a new socket in "OC" mode at an address with free sockets
     And the OC synchronises

@@ -42,6 +42,7 @@ Feature: A refused order, as the OC lives it (AR_Cmd_Acces KO)
 
     Examples:
       | code   | order                                                                       |
+      | FADR02 | the OC orders a new socket in "STOC" mode at an address of several buildings with Batiment "ZZ" |
       | FADR03 | the OC orders a new socket in "STOC" mode with Escalier "ZZ"                 |
       | FADR04 | the OC orders a new socket in "OI" mode with Etage "99"                      |
       | FIMP07 | the OC orders a new socket in "STOC" mode with ReferencePm "PMZZ9999"        |

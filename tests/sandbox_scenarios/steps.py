@@ -1,10 +1,6 @@
-"""Legacy steps of the scenarios not yet converted to the adapter (features/access/hotline.feature, rejects.feature).
-
-These scenarios still play the OC themselves with the reference client, against the in-process sandbox of
-the `opsim_sandbox` fixture (simulator.pytest_plugin). A test module takes them with
-`from conformance.steps.legacy_access import *`: they are module-level there, so they win over the adapter
-steps of conformance.steps.access that share a phrase. Once hotline and rejects drive the adapter, this
-module goes.
+"""Steps of the sandbox's own scenarios (tests/sandbox_scenarios/*.feature): our reference OC client plays
+the OC against the in-process sandbox of the `opsim_sandbox` fixture (simulator.pytest_plugin) and checks the
+operator's answers line by line. tests/test_sandbox_scenarios.py imports them.
 
 Value tokens accepted in the tables of answer checks:
     (set)          any non-empty value          (empty) or an empty cell: an empty value

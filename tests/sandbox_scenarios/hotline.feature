@@ -1,6 +1,6 @@
-Feature: Hotline orders, cases not yet driven through the adapter
-  These still play the OC with the reference client (conformance/steps/legacy_access.py): the socket of
-  the last staircase, and two Hotline lines in one file (an adapter drops one order per file).
+Feature: Hotline orders, as the sandbox answers them
+  Played with our own OC client: the socket of the last staircase, and two Hotline lines in one file (an
+  adapter drops one order per file).
 
   Background:
     Given the OC is connected to the sandbox over FTP

@@ -1,8 +1,8 @@
 Feature: Refused orders (Annexe 5f reject codes)
   Every line of an inbound file gets exactly one answer line; a file that cannot be read at all gets
-  one KO line with motif FIMP16. Each reject case is reachable from real data. These cases still play the
-  OC with the harness's own client (legacy steps); FADR01, FADR03, FADR04, FIMP02, FIMP07 and FIMP08 are driven
-  through the OC's adapter in rejects_oc.feature.
+  one KO line with motif FIMP16. Each reject case is reachable from real data. These are files no OC's
+  adapter is asked to write; the refusals an OC meets in its business (FADR01-04, FIMP02, FIMP07, FIMP08) are
+  played through its adapter in features/access/rejects_oc.feature.
 
   Background:
     Given the OC is connected to the sandbox over FTP
@@ -19,7 +19,6 @@ Feature: Refused orders (Annexe 5f reject codes)
       | an order without NomClient                                    | AR_Cmd_Acces        | FIMP15 | 0      |
       | an order with TypeRacco "XX"                                  | AR_Cmd_Acces        | FIMP16 | 0      |
       | an order with TypeCommandeDemande "XXXX"                      | AR_Cmd_Acces        | FIMP12 | 0      |
-      | an order for an unknown Batiment of a multi-building address | AR_Cmd_Acces        | FADR02 | 0      |
       | a cancellation of an unknown order                            | CR_Annulation_Acces | FIMP14 | 0      |
       | an order file with a bad header                               | AR_Cmd_Acces        | FIMP16 | 0      |
       | an order file named for another OC                            | AR_Cmd_Acces        | FIMP16 | 0      |

@@ -127,8 +127,9 @@ class Operator:
         return capability
 
     def render(self, source: Capability, out: OutboundDocument, now: datetime,
-               sequence: Callable[[str], int]) -> RenderedFile:
-        """Name and write an answer file with the source capability's spec pack."""
+               sequence: Callable[[str], int], style: Mapping[str, str] | None = None) -> RenderedFile:
+        """Name and write an answer file with the source capability's spec pack, in the tenant's answer
+        style (specs/variations.py; none: as the capability wrote it)."""
         pack = source.pack
         if pack is None:
             raise CapabilityError(f"{self.key}.{source.name} emitted {out.flow} but has no spec pack")
@@ -136,7 +137,8 @@ class Operator:
         date = now.strftime("%Y%m%d")
         seq = sequence(f"file:{out.tenant}:{out.network}:{flow.code}:{date}")
         filename = pack.render_filename(flow, out.network, out.tenant, date, seq)
-        return RenderedFile(self.layout.location("out", out.area, out.network), filename, flow.write(out.records))
+        return RenderedFile(self.layout.location("out", out.area, out.network), filename,
+                            flow.write_styled(out.records, style or {}))
 
 
 class Operators(Mapping[str, Operator]):

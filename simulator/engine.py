@@ -253,7 +253,7 @@ class Engine:
         for finding in effects.findings:
             self._journal(finding, now)
         for out in effects.outbound:
-            file = operator.render(source, out, now, self.store.next_sequence)
+            file = operator.render(source, out, now, self.store.next_sequence, self.store.answer_style(out.tenant))
             self.store.add_outbound(out.tenant, out.channel, file.location, file.filename, out.flow, file.content,
                                     len(out.records), now.isoformat(timespec="seconds"), operator.key)
             self._journal(Finding(out.tenant, out.channel, "out", out.flow, file.filename,

@@ -69,6 +69,12 @@ class SandboxFacade:
             return str(e)
         return None
 
+    def set_answer_style(self, tenant: str, style: dict[str, str]) -> None:
+        """How the operator varies the tenant's answer files from now on (already checked: check_style)."""
+        self.store.set_answer_style(tenant, style)
+        self.engine.note(Finding(tenant, "api", "admin", "", "", "answer style",
+                                 ", ".join(f"{k}={v}" for k, v in sorted(style.items()))))
+
     def reprovision(self, tenant: str, ref: str, motif: str) -> str | None:
         """Covage's reprovisioning of an access order, at the first operator that offers it."""
         for key, operator in self.operators.items():

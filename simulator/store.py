@@ -202,6 +202,15 @@ class Store:
             "RETURNING value", (key,)).fetchone()
         return int(row[0])
 
+    # --- answer styles (specs/variations.py): how the operator varies a tenant's answer files
+    def answer_style(self, tenant: str, reader: bool = False) -> dict[str, str]:
+        db = self.reader() if reader else self._db
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (f"answer-style:{tenant}",)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_answer_style(self, tenant: str, style: dict[str, str]) -> None:
+        self.set_meta(f"answer-style:{tenant}", json.dumps(style, sort_keys=True))
+
     # --- tenants
     def upsert_tenant(self, code: str, login: str, password_hash: str, email: str = "",
                       api_token_hash: str = "", operators: tuple[str, ...] = ()) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from .variations import Variations
+
 PACKS_DIR = Path(__file__).parent
 
 
@@ -262,6 +264,12 @@ class FlowSpec:
             if _fold(got) not in names:
                 raise UnreadableFile(f"header column {got!r} where {column.name!r} is expected")
 
+    def write_styled(self, records: list[dict[str, str]], style: Mapping[str, str]) -> bytes:
+        """Write an answer file as a tenant's answer style asks (see specs/variations.py)."""
+        if self.pack is not None and style:
+            records = self.pack.variations.apply(self.column_names, records, style)
+        return self.write(records)
+
     def write(self, records: Iterable[Mapping[str, str]]) -> bytes:
         """Encode records (missing columns are empty) with the header, in the pack's encoding."""
         out = io.StringIO(newline="")
@@ -315,6 +323,10 @@ class SpecPack:
         if unknown:
             raise ValueError(f"{folder / 'pack.yaml'}: formula has unknown keys {', '.join(sorted(unknown))}")
         self.formula = FormulaGuard(**{k: tuple(v) if isinstance(v, list) else v for k, v in formula.items()})
+        try:
+            self.variations = Variations.from_yaml(pack.get("variations"))
+        except ValueError as e:
+            raise ValueError(f"{folder / 'pack.yaml'}: {e}") from None
         self.flows: dict[str, FlowSpec] = {}
         for name, spec in (data.get("flows") or {}).items():
             columns = tuple(_column(c) for c in spec["columns"])

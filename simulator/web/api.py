@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, re
 from werkzeug.exceptions import HTTPException
 
 from ..clock import MAX_SPEED, MIN_SPEED
+from ..specs.variations import STYLE_CHOICES, StyleError, check_style
 from ..tenants import new_api_token
 from . import openapi
 from .auth import ADMIN, ANY, MAX_BODY, PUBLIC, SCOPED, TENANT, access, guard, principal
@@ -428,6 +429,26 @@ def _id(raw: str) -> int:
 def _bytes(content: bytes) -> Response:
     # Raw bytes, never decoded: the encoding of the file is part of what is checked.
     return Response(content, mimetype="application/octet-stream")
+
+
+@api.get("/answer-style")
+@access(TENANT)
+def answer_style():  # noqa: ANN201
+    tenant = _tenant_arg()
+    return jsonify(check_style(sandbox().store.answer_style(tenant, reader=True)))
+
+
+@api.put("/answer-style")
+@access(TENANT)
+def set_answer_style():  # noqa: ANN201
+    tenant = _tenant_arg()
+    try:
+        style = check_style(_body(set(STYLE_CHOICES)))
+    except StyleError as e:
+        abort(400, str(e))
+    box = sandbox()
+    _engine_call(lambda: box.set_answer_style(tenant, style))
+    return jsonify(style)
 
 
 @api.get("/tenants")

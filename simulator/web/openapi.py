@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import MAX_ADVANCE_SECONDS, MAX_ADVANCE_WORKING_DAYS, MAX_SPEED, MIN_SPEED
+from ..specs.variations import STYLE_CHOICES
 from .auth import MAX_BODY
 
 MAX_PAGE = 1000  # items of one list answer; more come by cursor (Link: rel="next", X-Next-Cursor)
@@ -69,6 +70,10 @@ COMMON = {"401": UNAUTHORIZED, "403": FORBIDDEN, "421": MISDIRECTED}
 WRITE = {**COMMON, "400": BAD, "413": TOO_LARGE, "415": NOT_JSON}
 
 SCHEMAS: dict[str, Any] = {
+    "AnswerStyle": {"type": "object", "additionalProperties": False,
+                    "description": "a key left out takes its first value (the files as the operator writes them)",
+                    "properties": {key: {"type": "string", "enum": list(values)}
+                                   for key, values in STYLE_CHOICES.items()}},
     "Error": {"type": "object", "required": ["error", "detail"],
               "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
     "Clock": {"type": "object", "required": ["now", "frozen", "speed", "working_day", "holiday"],
@@ -272,6 +277,16 @@ PATHS: dict[str, Any] = {
         {"200": _BYTES, "400": BAD, "404": _error("no such tenant, or no such file of that tenant"), **COMMON},
         parameters=[_param("inbound_id", "path", "the id of GET /api/inbound", {"type": "integer"}, True),
                     TENANT_REQUIRED])},
+    "/api/answer-style": {
+        "get": _operation("answer_style: how the operator varies the tenant's answer files",
+                          "admin token or the tenant's token",
+                          {"200": _ok("the style", _ref("AnswerStyle")), "400": BAD,
+                           "404": _error("no such tenant"), **COMMON}, parameters=[TENANT_REQUIRED]),
+        "put": _operation("set_answer_style: vary the tenant's next answer files within the protocol (free-text "
+                          "columns empty or at their maximum length, informational columns empty)",
+                          "admin token or the tenant's token",
+                          {"200": _ok("the style now", _ref("AnswerStyle")), "404": _error("no such tenant"),
+                           **WRITE}, parameters=[TENANT_REQUIRED], body=_json_body(_ref("AnswerStyle")))},
     "/api/tenants": {
         "get": _operation("tenants: the OC accounts", "admin token",
                           {"200": _ok("the tenants", {"type": "array", "items": _ref("Tenant")}), **COMMON}),

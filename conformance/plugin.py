@@ -8,7 +8,8 @@ Options
     --adapter SPEC      reference (default), python:<module>:<Class> or command:<command line>
     --target URL        admin base URL of a running sandbox (default: one `opsim up` per session and worker)
     --report-dir DIR    write results.json there at the end
-    --seed N            recorded in the results
+    --seed N            recorded in the results, and the seed of the operator variations
+    --fuzz N            play N operator variations drawn by Hypothesis (features/fuzz); 0 leaves them out
 
 A scenario whose adapter lacks a verb is skipped with a reason starting with NOT_RUN_PREFIX and reported
 "not run". The checks engine adds its findings to `ScenarioRecord.findings` (steps may too) or registers an
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -95,6 +97,7 @@ class Harness:
     target: str | None
     seed: int
     report_dir: Path | None
+    fuzz: int = 0
     started: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
     results: list[ScenarioResult] = field(default_factory=list)
 
@@ -107,12 +110,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="admin base URL of a running sandbox (default: start one opsim up per session)")
     group.addoption("--report-dir", default=None, metavar="DIR", help="write results.json there")
     group.addoption("--seed", default=0, type=int, metavar="N", help="recorded in the results")
+    group.addoption("--fuzz", default=0, type=int, metavar="N",
+                    help="play N operator variations drawn by Hypothesis (tests marked fuzz); 0 leaves them out")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     report_dir = config.getoption("--report-dir")
     config.stash[HARNESS] = Harness(config.getoption("--adapter"), config.getoption("--target"),
-                                    config.getoption("--seed"), Path(report_dir) if report_dir else None)
+                                    config.getoption("--seed"), Path(report_dir) if report_dir else None,
+                                    config.getoption("--fuzz"))
+    config.addinivalue_line("markers", "fuzz: operator variations drawn by Hypothesis, played only with --fuzz N")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --fuzz, the operator variations are left out of the run (and of its progress count)."""
+    if config.stash[HARNESS].fuzz > 0:
+        return
+    left_out = [item for item in items if item.get_closest_marker("fuzz")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("fuzz")]
 
 
 # ---------------------------------------------------------------------------------------------- the sandbox
@@ -219,6 +236,10 @@ class Tenant:
 @pytest.fixture
 def conformance_tenant(conformance_target: Target) -> Tenant:
     """A fresh OC account per scenario: scenarios never see each other's files, orders or sequences."""
+    return new_tenant(conformance_target)
+
+
+def new_tenant(conformance_target: Target) -> Tenant:
     for _ in range(20):
         code = "T" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(7))
         password = secrets.token_hex(12)
@@ -307,12 +328,20 @@ class OcScenario:
 def oc_scenario(request: pytest.FixtureRequest, conformance_target: Target, conformance_tenant: Tenant,
                 conformance_adapter_factory: Callable[[], Adapter], tmp_path: Path) -> Iterator[OcScenario]:
     record = record_of(request.node)
-    record.tenant, record.admin = conformance_tenant.code, conformance_target.admin
-    start_of_scenario(conformance_target.admin)
-    state_dir = tmp_path / "oc-state"
-    state_dir.mkdir()
-    adapter = conformance_adapter_factory()
-    scenario = OcScenario(conformance_target, conformance_tenant, None, record, state_dir)  # type: ignore[arg-type]
+    with open_oc_scenario(conformance_target, conformance_tenant, conformance_adapter_factory, record,
+                          tmp_path / "oc-state") as scenario:
+        yield scenario
+
+
+@contextmanager
+def open_oc_scenario(target: Target, tenant: Tenant, make_adapter: Callable[[], Adapter], record: ScenarioRecord,
+                     state_dir: Path) -> Iterator[OcScenario]:
+    """An OC (a new adapter with an empty state dir) for `tenant`, the clock at the start of a scenario."""
+    record.tenant, record.admin = tenant.code, target.admin
+    start_of_scenario(target.admin)
+    state_dir.mkdir(parents=True)
+    adapter = make_adapter()
+    scenario = OcScenario(target, tenant, None, record, state_dir)  # type: ignore[arg-type]
     scenario.driver = OcDriver(adapter, scenario.context, record)
     try:
         yield scenario
@@ -427,6 +456,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     harness.report_dir.mkdir(parents=True, exist_ok=True)
     run = RunResult(adapter=harness.adapter, target=harness.target or "opsim up (started by the harness)",
-                    seed=harness.seed, started=harness.started,
+                    seed=harness.seed, started=harness.started, fuzz=harness.fuzz,
                     scenarios=sorted(harness.results, key=lambda s: (s.feature, s.scenario)))
     run.save(harness.report_dir / "results.json")

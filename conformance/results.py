@@ -53,6 +53,7 @@ class RunResult:
     seed: int
     started: str  # real date-time of the run
     scenarios: list[ScenarioResult] = field(default_factory=list)
+    fuzz: int = 0  # operator variations asked (--fuzz)
 
     @property
     def failed(self) -> bool:

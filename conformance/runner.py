@@ -69,6 +69,10 @@ def check_adapter(spec: str) -> None:
         sys.path.remove(os.getcwd())
 
 
+#: The most operator variations one run plays (each is a whole order life: seconds each).
+MAX_FUZZ = 1000
+
+
 def selection(features: Path, only: str | None) -> tuple[Path, list[str]]:
     """What `--only` selects: a folder of the features (`access`), a tag (`@smoke`), else a `-k` expression."""
     if not only:
@@ -82,12 +86,12 @@ def selection(features: Path, only: str | None) -> tuple[Path, list[str]]:
 
 
 def child_command(features: Path, path: Path, select: list[str], adapter: str, target: str | None,
-                   report_dir: Path, seed: int, plugin: str) -> list[str]:
+                   report_dir: Path, seed: int, plugin: str, fuzz: int = 0) -> list[str]:
     """The child's command line. `-c devnull`: the user's own pytest configuration (in the folder where they
     run opsim, or above a virtualenv holding the features) has no say in how the scenarios run."""
     return [sys.executable, "-m", "pytest", "-p", plugin, "-p", "conformance.runner", str(path),
             "--adapter", adapter, *(["--target", target] if target else []), "--report-dir", str(report_dir),
-            "--seed", str(seed), *select,
+            "--seed", str(seed), *(["--fuzz", str(fuzz)] if fuzz else []), *select,
             "-c", os.devnull, "--rootdir", str(features), "--confcutdir", str(features),
             "-o", f"bdd_features_base_dir={features}", "-o", f"timeout={SCENARIO_TIMEOUT}",
             "-o", "filterwarnings=ignore:The (asyncore|asynchat) module is deprecated:DeprecationWarning",
@@ -96,7 +100,7 @@ def child_command(features: Path, path: Path, select: list[str], adapter: str, t
 
 def run(adapter: str = "reference", target: str | None = None, report_dir: Path = Path("opsim-report"),
         only: str | None = None, seed: int | None = None, features: Path | None = None,
-        out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
+        out: IO[str] = sys.stdout, err: IO[str] = sys.stderr, fuzz: int = 0) -> int:
     """Run the scenarios, print progress and a summary, write the reports; the exit status."""
     try:
         features = (features or default_features()).resolve()
@@ -105,6 +109,8 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
         if target is not None and not target.startswith(("http://", "https://")):
             raise UsageError(f"--target {target}: expected the sandbox's admin API address, http://HOST:PORT")
         check_adapter(adapter)
+        if not 0 <= fuzz <= MAX_FUZZ:
+            raise UsageError(f"--fuzz {fuzz}: give a number of variations from 0 to {MAX_FUZZ}")
         path, select = selection(features, only)
         report_dir = report_dir.resolve()
         try:
@@ -120,7 +126,7 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
     for stale in (results, report_dir / "junit.xml", report_dir / "report.html"):
         stale.unlink(missing_ok=True)  # never leave an earlier run's results beside this one's
     plugin = os.environ.get(PLUGIN_ENV) or PLUGIN
-    argv = child_command(features, path, select, adapter, target, report_dir, seed, plugin)
+    argv = child_command(features, path, select, adapter, target, report_dir, seed, plugin, fuzz)
     print(f"opsim conformance: adapter {adapter}, target {target or 'a sandbox of its own'}, seed {seed}, "
           f"features {path}" + (f" ({' '.join(select)})" if select else ""), file=out, flush=True)
 
@@ -216,6 +222,8 @@ def _summary(result: RunResult, out: IO[str], adapter: str, only: str | None) ->
             why = " ".join(filter(None, (s.step, s.error))) or "no reason given"
             print(f"  not run {s.feature}: {s.scenario}: {_one_line(why)}", file=out)
     replay = ["opsim", "conformance", "run", "--adapter", adapter, "--seed", str(result.seed)]
+    if result.fuzz:
+        replay += ["--fuzz", str(result.fuzz)]
     if only:
         replay += ["--only", only]
     print(f"replay: {shlex.join(replay)}", file=out, flush=True)

@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "(\"cancel and not RESIL\")")
     crun.add_argument("--seed", type=int, default=None,
                       help="seed of the run, printed in the report (default: a random one, printed to replay)")
+    crun.add_argument("--fuzz", type=int, default=0, metavar="N",
+                      help="also play N operator variations drawn by Hypothesis (several answers in one file, "
+                           "free text at its maximum, empty informational columns, a public holiday, a "
+                           "Notif_Reprov right after the CR); a failure is shrunk to a minimal case (default 0)")
     crun.add_argument("--features", type=Path, default=None, metavar="DIR",
                       help="the scenarios' folder (default: the ones shipped with opsim)")
     crun.set_defaults(run=cmd_conformance_run)
@@ -310,7 +314,7 @@ def cmd_conformance_run(args: argparse.Namespace) -> int:
     from conformance.runner import run  # the harness: loaded only when asked for
 
     return run(adapter=args.adapter, target=args.target, report_dir=args.report_dir, only=args.only,
-               seed=args.seed, features=args.features)
+               seed=args.seed, features=args.features, fuzz=args.fuzz)
 
 
 # ---------------------------------------------------------------------------------------------- remote

@@ -54,10 +54,16 @@ class SandboxAdmin:
                 return items
 
     def post(self, path: str, body: dict[str, Any], **params: str | int) -> Any:
+        return self._send("POST", path, body, params)
+
+    def put(self, path: str, body: dict[str, Any], **params: str | int) -> Any:
+        return self._send("PUT", path, body, params)
+
+    def _send(self, method: str, path: str, body: dict[str, Any], params: dict[str, str | int]) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         request = urllib.request.Request(f"{self.base_url}/api{path}{query}", data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json", **self._auth()},
-                                         method="POST")
+                                         method=method)
         return self._call(request)
 
     def _auth(self) -> dict[str, str]:

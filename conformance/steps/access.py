@@ -30,7 +30,8 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,6 +255,13 @@ def route_block(line: Mapping[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def access_world(oc_scenario: OcScenario) -> Any:
+    with access_world_of(oc_scenario) as world:
+        yield world
+
+
+@contextmanager
+def access_world_of(oc_scenario: OcScenario) -> Iterator[AccessWorld]:
+    """The world of one OC scenario, with the harness's own FTP session on the OC's account."""
     peek = OcFtpClient(oc_scenario.target.ftp_host, oc_scenario.target.ftp_port, oc_scenario.tenant.login,
                        oc_scenario.tenant.password, oc_scenario.tenant.code, oc_scenario.target.oi,
                        oc_scenario.target.arcep)

@@ -63,7 +63,8 @@ class Variations:
 
     def full_text(self) -> str:
         """A free text of exactly the maximum length."""
-        return (FILLER * (self.free_text_max // len(FILLER) + 1))[:self.free_text_max]
+        text = (FILLER * (self.free_text_max // len(FILLER) + 1))[:self.free_text_max]
+        return text[:-1] + "." if text.endswith(" ") else text  # readers trim: a last space would be lost
 
     def apply(self, columns: list[str], records: list[dict[str, str]],
               style: Mapping[str, str]) -> list[dict[str, str]]:

@@ -16,6 +16,7 @@ from .clock import VirtualClock
 from .config import Config
 from .documents import Finding
 from .engine import Engine
+from .faults import FaultRule, FaultRules
 from .refdata import ReferenceNetwork
 from .store import Store
 from .tenants import TenantRegistry, hash_password
@@ -68,6 +69,32 @@ class SandboxFacade:
         except (ActionRefused, CapabilityError) as e:
             return str(e)
         return None
+
+    @property
+    def faults(self) -> FaultRules:
+        return FaultRules(self.store)
+
+    def reject_catalogue(self) -> dict[str, dict[str, str]]:
+        """Every reject code of the operators' spec packs (the Annexe 5f catalogue), by code."""
+        catalogue: dict[str, dict[str, str]] = {}
+        for operator in self.operators.values():
+            for capability in operator.capabilities.values():
+                if capability.pack is not None:
+                    catalogue.update(capability.pack.rejects)
+        return catalogue
+
+    def add_fault(self, tenant: str, rule: FaultRule, count: int | None) -> dict[str, Any]:
+        added = self.faults.add(tenant, rule, count)
+        self.engine.note(Finding(tenant, "api", "admin", "", "", "fault rule set",
+                                 f"rule {added['id']}: {rule.action} at {rule.stage} {rule.code}".strip()))
+        return added
+
+    def delete_faults(self, tenant: str, rule_id: int | None) -> int:
+        removed = self.faults.delete(tenant, rule_id)
+        if removed:
+            self.engine.note(Finding(tenant, "api", "admin", "", "", "fault rule removed",
+                                     f"rule {rule_id}" if rule_id is not None else f"{removed} rules"))
+        return removed
 
     def set_answer_style(self, tenant: str, style: dict[str, str]) -> None:
         """How the operator varies the tenant's answer files from now on (already checked: check_style)."""

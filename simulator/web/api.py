@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, re
 from werkzeug.exceptions import HTTPException
 
 from ..clock import MAX_SPEED, MIN_SPEED
+from ..faults import FAULT_FIELDS, FaultError, check_rule
 from ..specs.variations import STYLE_CHOICES, StyleError, check_style
 from ..tenants import new_api_token
 from . import openapi
@@ -429,6 +430,51 @@ def _id(raw: str) -> int:
 def _bytes(content: bytes) -> Response:
     # Raw bytes, never decoded: the encoding of the file is part of what is checked.
     return Response(content, mimetype="application/octet-stream")
+
+
+# ---------------------------------------------------------------- faults on demand
+@api.get("/rejects")
+@access(ANY)
+def rejects():  # noqa: ANN201
+    catalogue = sandbox().reject_catalogue()
+    return jsonify([{"code": code, "stage": entry.get("stage", ""), "label": entry.get("label", "")}
+                    for code, entry in sorted(catalogue.items())])
+
+
+@api.get("/faults")
+@access(TENANT)
+def faults():  # noqa: ANN201
+    return jsonify(sandbox().faults.list(_tenant_arg()))
+
+
+@api.post("/faults")
+@access(TENANT)
+def add_fault():  # noqa: ANN201
+    tenant = _tenant_arg()
+    box = sandbox()
+    try:
+        rule, count = check_rule(_body(set(FAULT_FIELDS)), box.reject_catalogue())
+    except FaultError as e:
+        abort(400, str(e))
+    return jsonify(_engine_call(lambda: box.add_fault(tenant, rule, count))), 201
+
+
+@api.delete("/faults")
+@access(TENANT)
+def delete_faults():  # noqa: ANN201
+    tenant = _tenant_arg()
+    box = sandbox()
+    return jsonify(removed=_engine_call(lambda: box.delete_faults(tenant, None)))
+
+
+@api.delete("/faults/<rule_id>")
+@access(TENANT)
+def delete_fault(rule_id: str):  # noqa: ANN201
+    tenant = _tenant_arg()
+    box = sandbox()
+    if not rule_id.isdigit() or len(rule_id) > 18 or not _engine_call(lambda: box.delete_faults(tenant, int(rule_id))):
+        abort(404, f"no fault rule {rule_id[:20]} for {tenant}")
+    return jsonify(removed=1)
 
 
 @api.get("/answer-style")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import MAX_ADVANCE_SECONDS, MAX_ADVANCE_WORKING_DAYS, MAX_SPEED, MIN_SPEED
+from ..faults import ACTIONS, MAX_COUNT, MAX_DELAY, STAGES
 from ..specs.variations import STYLE_CHOICES
 from .auth import MAX_BODY
 
@@ -70,6 +71,27 @@ COMMON = {"401": UNAUTHORIZED, "403": FORBIDDEN, "421": MISDIRECTED}
 WRITE = {**COMMON, "400": BAD, "413": TOO_LARGE, "415": NOT_JSON}
 
 SCHEMAS: dict[str, Any] = {
+    "Reject": {"type": "object", "required": ["code", "stage", "label"],
+               "properties": {"code": {"type": "string"}, "stage": {"type": "string", "enum": list(STAGES)},
+                              "label": {"type": "string"}}},
+    "NewFaultRule": {
+        "type": "object", "additionalProperties": False,
+        "description": "reject: the next `count` matching orders get `code` at `stage` (default: the code's own "
+                       "stage); delay: the stage's answer comes `working_days` later; reprovision: a Notif_Reprov "
+                       "follows the CR. ref / address (CodeAdresseImmeuble) narrow the orders it matches.",
+        "properties": {"action": {"type": "string", "enum": list(ACTIONS), "default": "reject"},
+                       "stage": {"type": "string", "enum": list(STAGES)},
+                       "code": {"type": "string", "description": "a code of GET /api/rejects"},
+                       "working_days": {"type": "integer", "minimum": 1, "maximum": MAX_DELAY},
+                       "motif": {"type": "string", "maxLength": 100}, "ref": {"type": "string", "maxLength": 30},
+                       "address": {"type": "string", "maxLength": 10}, "comment": {"type": "string", "maxLength": 256},
+                       "count": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_COUNT, "default": 1,
+                                 "description": "null: every matching order"}}},
+    "FaultRule": {"allOf": [_ref("NewFaultRule"), {
+        "type": "object", "required": ["id", "tenant", "remaining", "fired"],
+        "properties": {"id": {"type": "integer"}, "tenant": {"type": "string"},
+                       "remaining": {"type": ["integer", "null"]}, "fired": {"type": "integer"}}}]},
+    "Removed": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "integer"}}},
     "AnswerStyle": {"type": "object", "additionalProperties": False,
                     "description": "a key left out takes its first value (the files as the operator writes them)",
                     "properties": {key: {"type": "string", "enum": list(values)}
@@ -276,6 +298,27 @@ PATHS: dict[str, Any] = {
         "inbound_content: the bytes of one file the tenant sent, as received", "admin token or the tenant's token",
         {"200": _BYTES, "400": BAD, "404": _error("no such tenant, or no such file of that tenant"), **COMMON},
         parameters=[_param("inbound_id", "path", "the id of GET /api/inbound", {"type": "integer"}, True),
+                    TENANT_REQUIRED])},
+    "/api/rejects": {"get": _operation(
+        "rejects: the reject catalogue (Annexe 5f) of the operators' spec packs, with the stage of each code",
+        "any valid token", {"200": _ok("every code", {"type": "array", "items": _ref("Reject")}), **COMMON})},
+    "/api/faults": {
+        "get": _operation("faults: the tenant's fault rules, with how many times each fired",
+                          "admin token or the tenant's token",
+                          {"200": _ok("the rules", {"type": "array", "items": _ref("FaultRule")}), "400": BAD,
+                           "404": _error("no such tenant"), **COMMON}, parameters=[TENANT_REQUIRED]),
+        "post": _operation("add_fault: make the operator refuse (a catalogue code at a stage), delay or reprovision "
+                           "the tenant's next matching orders", "admin token or the tenant's token",
+                           {"201": _ok("the rule", _ref("FaultRule")), "404": _error("no such tenant"), **WRITE},
+                           parameters=[TENANT_REQUIRED], body=_json_body(_ref("NewFaultRule"))),
+        "delete": _operation("delete_faults: remove every fault rule of the tenant",
+                             "admin token or the tenant's token",
+                             {"200": _ok("how many", _ref("Removed")), "404": _error("no such tenant"), **WRITE},
+                             parameters=[TENANT_REQUIRED])},
+    "/api/faults/{rule_id}": {"delete": _operation(
+        "delete_fault: remove one fault rule", "admin token or the tenant's token",
+        {"200": _ok("removed", _ref("Removed")), "404": _error("no such tenant or rule"), **WRITE},
+        parameters=[_param("rule_id", "path", "the id of GET /api/faults", {"type": "integer"}, True),
                     TENANT_REQUIRED])},
     "/api/answer-style": {
         "get": _operation("answer_style: how the operator varies the tenant's answer files",

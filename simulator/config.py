@@ -63,6 +63,7 @@ class Config:
     http_port: int = 8080
     ftp_passive_ports: str = ""  # "30000-30009": a fixed range for containers and firewalls
     ftp_masquerade_address: str = ""  # the address PASV replies give, when clients reach us through NAT
+    max_file_bytes: int = 32 * 1024 * 1024  # one inbound file; beyond, it is answered unread (one KO line)
     seed: int = 42
     demo_tenant: bool = True
     tenants: list[Tenant] = field(default_factory=list)
@@ -330,6 +331,7 @@ SCHEMA: dict[str, Table] = {
                                  "--ftp-passive-ports"),
         "ftp_masquerade_address": Key(TEXT, "address given in PASV replies when clients come through NAT",
                                       "--ftp-masquerade-address"),
+        "max_file_bytes": Key(SIZE, "largest inbound file read (bytes); a larger one gets one KO answer saying so"),
         "seed": Key(SEED, "seed of the generated reference network, fixed for a data dir at its first start",
                     "--seed"),
         "demo_tenant": Key(BOOL, "create the demo OC, login DEMO password demo"),

@@ -19,6 +19,8 @@ class InboundDocument:
     content: bytes
     location: str = ""  # where it was found, for the journal (e.g. IN/COVA/CV)
     operator: str = ""  # the operator whose endpoint received it ("covage"): it routes the document
+    refused: str = ""  # why the transport did not read the content (over the size limit): the file is
+    # answered as unreadable, with this reason, and its bytes are not kept
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ class Sandbox:
             interop: network for key, context in contexts.items() if config.operators[key].networks
             for interop, network in context.reference_networks.items()}
         migrate_legacy_homes(config.data_dir, DEFAULT_OPERATOR)
-        self.trees = {key: Mailboxes(config.data_dir, key, operator.layout)
+        self.trees = {key: Mailboxes(config.data_dir, key, operator.layout, file_max_bytes=config.max_file_bytes)
                       for key, operator in self.operators.items() if operator.layout.folders}
         builtin_demo = config.demo_tenant and not any(t.code == "DEMO" for t in config.tenants)
         for tenant in config.all_tenants():  # the file is the truth for the tenants it names

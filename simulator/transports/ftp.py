@@ -336,10 +336,10 @@ class TenantFTPHandler(FTPHandler):
                                      f"not a .csv file: processed once renamed to .csv, removed after {hours:g} h"))
             return
         try:
-            content = path.read_bytes()
+            document = drop.read(path, self.channel, self.mailboxes.file_max_bytes)
         except OSError:  # deleted or renamed by the OC meanwhile: nothing to process
             return
-        self.engine.submit(drop.document(self.channel, content), path)
+        self.engine.submit(document, path)
 
     # ------------------------------------------------------------------ directories
     def ftp_CWD(self, path: str):  # noqa: ANN201 - pyftpdlib API
@@ -453,7 +453,7 @@ class FtpTransport:
             self.engine.note(Finding(tenant, "ftp", "in", "", "", "upload aborted",
                                      "transfer cut by a server stop (never acknowledged): the file is ignored"))
         for drop, path in self.mailboxes.inbound_files():
-            self.engine.submit(drop.document("ftp", path.read_bytes()), path)
+            self.engine.submit(drop.read(path, "ftp", self.mailboxes.file_max_bytes), path)
 
     def _serve(self) -> None:
         # One poll at a time, so stop() is seen within 50 ms and close_all runs on this thread.

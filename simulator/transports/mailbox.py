@@ -36,9 +36,17 @@ class Drop:
     location: str  # e.g. IN/COVA/CV or IN/COVA/CV/PM
     filename: str
 
-    def document(self, channel: str, content: bytes) -> InboundDocument:
+    def document(self, channel: str, content: bytes, refused: str = "") -> InboundDocument:
         return InboundDocument(self.tenant, channel, self.network, self.area, self.filename, content, self.location,
-                               self.operator)
+                               self.operator, refused)
+
+    def read(self, path: Path, channel: str, max_bytes: int) -> InboundDocument:
+        """The document of a file dropped here; one over `max_bytes` is not read (its answer says why), so a
+        100 MB upload never holds the operator's one engine thread or its memory."""
+        size = path.stat().st_size
+        if max_bytes and size > max_bytes:
+            return self.document(channel, b"", f"file of {size} bytes, over the limit of {max_bytes} bytes a file")
+        return self.document(channel, path.read_bytes())
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Usage:
 # Defaults of the limits on IN (see Mailboxes): generous for a sandbox, finite for a shared one.
 IN_MAX_FILES = 2000
 IN_MAX_BYTES = 512 * 1024 * 1024
+FILE_MAX_BYTES = 32 * 1024 * 1024  # one file: 80,000 order lines; beyond, one KO answer says why
 WAITING_MAX_AGE = 3600.0  # seconds of real time a file that is not a document may wait in IN
 
 
@@ -65,7 +74,8 @@ class Mailboxes:
     """
 
     def __init__(self, root: Path, operator: str, layout: Layout, in_max_files: int = IN_MAX_FILES,
-                 in_max_bytes: int = IN_MAX_BYTES, waiting_max_age: float = WAITING_MAX_AGE):
+                 in_max_bytes: int = IN_MAX_BYTES, waiting_max_age: float = WAITING_MAX_AGE,
+                 file_max_bytes: int = FILE_MAX_BYTES):
         # Absolute and resolved: FTP maps virtual paths onto it, and a relative root would follow
         # whatever the process's working directory is (a relative --data-dir broke CWD).
         root = Path(root).resolve()
@@ -78,6 +88,7 @@ class Mailboxes:
         self.in_max_files = in_max_files
         self.in_max_bytes = in_max_bytes
         self.waiting_max_age = waiting_max_age
+        self.file_max_bytes = file_max_bytes
         for folder in (self.homes, self.spool, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command

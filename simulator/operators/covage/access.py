@@ -138,6 +138,8 @@ class AccessDesk(Capability):
                 raise UnreadableFile(f"file name says OC {name.oc} but the file was sent by {doc.tenant}")
             if name.oi != doc.network:
                 raise UnreadableFile(f"file name says OI {name.oi} but the file was dropped for {doc.network}")
+            if doc.refused:
+                raise UnreadableFile(doc.refused)
             parsed = flow.parse(doc.content)
         except UnreadableFile as e:
             self._reply_file_ko(doc, flow, now, str(e), effects)
@@ -149,15 +151,21 @@ class AccessDesk(Capability):
         handler = self._handlers[flow.name]
         replies = []
         ok = ko = 0
+        refused = []  # the journal explains each refusal: line number, code, and why (field and value)
         for record in parsed.records:
             reply = handler(record, ctx)
             if reply is not None:
                 replies.append(reply)
-                ok, ko = (ok + 1, ko) if reply.get(flow.reply.get("state", ""), "OK") != "KO" else (ok, ko + 1)
+                if reply.get(flow.reply.get("state", ""), "OK") != "KO":
+                    ok += 1
+                else:
+                    ko += 1
+                    refused.append(f"line {record.line}: {reply.get(flow.reply.get('motif', ''), '')} "
+                                   f"{reply.get(flow.reply.get('comment', ''), '')}".strip())
         self.store.add_orders(ctx.new_orders, "AR OK", doc.filename)
         if replies:
             effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies))
-        detail = "; ".join(parsed.warnings)
+        detail = "; ".join([*parsed.warnings, *refused])[:4000]
         effects.findings.insert(0, Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
                                            f"{len(parsed.records)} lines: {ok} OK, {ko} KO", detail))
         return effects

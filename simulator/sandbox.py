@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 
-from .capability import OperatorContext, Operators, build_operator
+from .capability import OperatorContext, Operators, build_operator, build_web_service
 from .clock import ClockState, VirtualClock, restore_state, to_timestamp
 from .config import DEFAULT_OPERATOR, Config, ConfigError, is_loopback, passive_range
 from .engine import Engine
@@ -24,6 +24,7 @@ from .tenants import TenantRegistry, hash_password
 from .transports.ftp import FtpTransport
 from .transports.http import HttpTransport
 from .transports.mailbox import FolderDelivery, Mailboxes, migrate_legacy_homes
+from .transports.soap import SoapGuard, SoapHost, mount, tenant_limits
 from .web.api import create_app
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,26 @@ class Sandbox:
                 self.engine, mailboxes, self.tenants.of(key), self.config.host, self.config.ftp_port_of(key),
                 passive_range(self.config.ftp_passive_ports), self.config.ftp_masquerade_address,
                 banner_name=self.config.operators[key].name)
-        self.http = HttpTransport(create_app(self.facade()), admin_host, self.config.http_port)
+        self.http = HttpTransport(mount(create_app(self.facade()), self.web_services()), admin_host,
+                                  self.config.http_port)
         for ftp in self.ftp.values():
             ftp.start()
         self.http.start()
         return self
+
+    def web_services(self) -> dict[str, SoapGuard]:
+        """Every web service the operators' capabilities declare, behind the SOAP guard, by mount path."""
+        guards: dict[str, SoapGuard] = {}
+        for key, operator in self.operators.items():
+            settings = operator.profile.settings
+            host = SoapHost(key, self.engine, self.clock, self.tenants.of(key),
+                            tenant_limits(int(settings.get("ws_rate_limit", 2)),
+                                          str(settings.get("ws_tenant_rate_limits", ""))))
+            for capability in operator.capabilities.values():
+                for service in capability.web_services:
+                    endpoint = build_web_service(capability, service, host)
+                    guards[endpoint.path] = SoapGuard(endpoint, host)
+        return guards
 
     def facade(self) -> SandboxFacade:
         """What the admin API may see and do."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,8 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+# A Client fault is an answer, not an incident: spyne would log each one with its traceback.
+logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
 
 
 def fault_envelope(faultcode: str, faultstring: str, detail: etree._Element | None = None) -> bytes:
@@ -56,8 +59,9 @@ def wsdl_builder(wsgi: WsgiApplication, binding: str | None = None) -> Callable[
 
 
 def operations(services: list[type]) -> dict[str, str]:
-    """Request element local name -> operation name (document/literal wrapped: the same)."""
-    return {name: name for service in services for name in service.public_methods}
+    """Request element local name -> operation name (OSS/J: createTroubleTicketByValueRequest -> ...)."""
+    return {d.in_message.get_element_name(): d.operation_name
+            for service in services for d in service.public_methods.values()}
 
 
 def first_text(tree: Any, local: str) -> str | None:

@@ -121,7 +121,7 @@ class SoapGuard:
             body, tree, operation = self._admit(environ)
         except Refused as r:
             self._journal(r.operation or "?", environ.get("opsim.tenant", ""), f"fault {r.kind}", r.detail)
-            return self._fault(start_response, r.kind, r.detail, r.operation)
+            return self._fault(start_response, r.kind, r.detail, r.operation, close=environ.get("opsim.close", False))
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         status: list[str] = []
@@ -220,11 +220,13 @@ class SoapGuard:
             return [document] if environ["REQUEST_METHOD"].upper() == "GET" else []
         return _plain(start_response, "404 Not Found", f"the WSDL is at {wsdl}\n".encode())
 
-    def _fault(self, start_response: Callable[..., Any], kind: str, detail: str, operation: str) -> list[bytes]:
+    def _fault(self, start_response: Callable[..., Any], kind: str, detail: str, operation: str,
+               close: bool = False) -> list[bytes]:
         body = self.endpoint.fault(kind, detail[:500], operation)
-        # SOAP 1.1: a fault is HTTP 500; a body left unread closes the connection.
+        # SOAP 1.1: a fault is HTTP 500; a body left unread closes the connection (its rest is no request).
         start_response("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8"),
-                                                     ("Content-Length", str(len(body)))])
+                                                     ("Content-Length", str(len(body))),
+                                                     *([("Connection", "close")] if close else [])])
         return [body]
 
     def _journal(self, operation: str, tenant: str, outcome: str, detail: str) -> None:

@@ -95,6 +95,9 @@ class SoapEndpoint:
     actions: Mapping[str, str]  # local name of a request's body element -> its operation (SOAPAction)
     identify: Callable[[Any, str | None], str | None]  # (parsed envelope, HTTP Basic tenant) -> the OC's code
     fault: Callable[[str, str, str], bytes]  # (kind, detail, operation) -> a SOAP 1.1 fault envelope
+    #: Operations answered straight from the guard's parsed envelope, without the WSGI app (hot paths):
+    #: (envelope, tenant) -> (HTTP status, SOAP envelope bytes).
+    direct: Mapping[str, Callable[[Any, str], tuple[int, bytes]]] = field(default_factory=dict)
 
 
 class ServiceHost(Protocol):

@@ -16,6 +16,8 @@ from spyne.server.wsgi import WsgiApplication
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 # A Client fault is an answer, not an incident: spyne would log each one with its traceback.
 logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
+# Each sandbox builds its own applications; spyne's process-wide registry would warn at the second one.
+logging.getLogger("spyne.util.appreg").setLevel(logging.ERROR)
 
 
 def fault_envelope(faultcode: str, faultstring: str, detail: etree._Element | None = None) -> bytes:

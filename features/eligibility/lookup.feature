@@ -20,7 +20,7 @@ Feature: Order help WS 3.0: the OC asks the structure of an address before order
     And the OC looks up the structure of the address
     Then the OC knows the ordered socket is not free
 
-  Scenario: An address the operator does not know is a fault the OC handles
+  Scenario: A fault for an unknown hexacle is handled by the OC
     When the OC looks up the structure of an address the operator does not know
     Then the OC knows the address is unknown
 

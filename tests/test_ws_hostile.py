@@ -103,6 +103,16 @@ def test_wrong_or_missing_soapaction_is_refused(opsim_sandbox):
     assert b"getSupportedOptionalOperationsException" in answer
 
 
+def test_a_refused_request_is_journaled_against_the_oc_it_names(opsim_sandbox):
+    from tests.helpers import Api
+
+    url = f"{opsim_sandbox.http_url}/interop-opc-30"
+    assert_client_fault(*post(url, communes(nom="DEMO"), '"obtentionVoiesOperation"'))
+    opsim_sandbox.engine.idle()
+    lines = [j for j in Api(opsim_sandbox.http_url).get("/journal?tenant=DEMO") if j["channel"] == "soap"]
+    assert [j["outcome"] for j in lines] == ["fault malformed"] and "SOAPAction" in lines[0]["detail"]
+
+
 def test_a_half_sent_body_does_not_hold_the_service(opsim_sandbox):
     host, port = opsim_sandbox.http.address
     with socket.create_connection((host, port), timeout=5) as raw:

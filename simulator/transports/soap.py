@@ -120,7 +120,8 @@ class SoapGuard:
         try:
             body, tree, operation = self._admit(environ)
         except Refused as r:
-            self._journal(r.operation or "?", environ.get("opsim.tenant", ""), f"fault {r.kind}", r.detail)
+            self._journal(r.operation or "?", environ.get("opsim.tenant") or environ.get("opsim.claimed", ""),
+                          f"fault {r.kind}", r.detail)
             return self._fault(start_response, r.kind, r.detail, r.operation, close=environ.get("opsim.close", False))
         direct = self.endpoint.direct.get(operation)
         if direct is not None:
@@ -162,6 +163,13 @@ class SoapGuard:
             raise Refused("malformed", f"not well-formed XML: {e}") from None
         if tree.getroottree().docinfo.doctype or tree.getroottree().docinfo.internalDTD is not None:
             raise Refused("malformed", "DTDs and entity declarations are refused")
+        # Who sends it, as early as it can be told: a refused request is journaled against its OC.
+        try:
+            basic, bad_login = self._basic(environ, ""), None
+        except Refused as r:  # refused once the operation is known: its fault names it
+            basic, bad_login = None, r
+        claimed = self.endpoint.identify(tree, basic)
+        environ["opsim.claimed"] = claimed or ""
         if tree.tag != f"{{{SOAP11_ENV}}}Envelope":
             raise Refused("malformed", f"not a SOAP 1.1 envelope: root element {tree.tag}")
         bodies = tree.findall(f"{{{SOAP11_ENV}}}Body")
@@ -178,7 +186,9 @@ class SoapGuard:
         action = action.strip().strip('"')
         if action and action != operation and not action.endswith(("/" + operation, "#" + operation)):
             raise Refused("malformed", f"SOAPAction {action!r} does not match the operation {operation}", operation)
-        tenant = self.endpoint.identify(tree, self._basic(environ, operation))
+        if bad_login is not None:
+            raise Refused(bad_login.kind, bad_login.detail, operation)
+        tenant = claimed
         if tenant is None:
             raise Refused("unknown_oc", "the request does not name a known OC (operateurCommercial/nom or "
                                         "HTTP Basic login)", operation)

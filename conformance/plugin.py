@@ -42,7 +42,7 @@ from .client import AdminError, SandboxAdmin
 from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult, scenario_from_json
 
 # The steps of the converted scenarios: a plugin of their own, so `-p conformance.plugin` brings them.
-pytest_plugins = ["conformance.steps.access"]
+pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility"]
 
 #: The start of a skip reason that means "the adapter does not implement a verb": reported "not run".
 NOT_RUN_PREFIX = "conformance: not run:"
@@ -69,6 +69,16 @@ def checks_on_the_oc(record: ScenarioRecord) -> list[Finding]:
 
 
 FINDING_HOOKS.append(checks_on_the_oc)
+
+
+def web_service_checks(record: ScenarioRecord) -> list[Finding]:
+    """The checks on the OC's use of the web services (conformance/ws_checks.py)."""
+    from .ws_checks import ws_checks_hook
+
+    return ws_checks_hook(record)
+
+
+FINDING_HOOKS.append(web_service_checks)
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -321,7 +331,7 @@ class OcScenario:
                        ftp=FtpAccount(self.target.ftp_host, self.target.ftp_port, self.tenant.login,
                                       self.tenant.password),
                        spec_pack=SPEC_PACK, today=now.date().isoformat(), now=now.isoformat(timespec="seconds"),
-                       state_dir=str(self.state_dir))
+                       state_dir=str(self.state_dir), extra={"http": self.target.url})
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 
 from .adapters import Context
 from .client import OcFtpClient, ReceivedFile, orders
+from .ws_reference import WsVerbs
 
 #: The columns of the CR_Cmd_Acces that make the route of an order (also carried by a Notif_Reprov).
 ROUTE_COLUMNS = ("ReferencePrise", "ReferencePBO", "NomModulePm1", "PositionModulePm1", "ReferenceCableModulePm1",
@@ -55,8 +56,9 @@ class Order:
     in_service_asked: bool = False  # the customer's box is up: send the CR MES once the CR MAD allows it
 
 
-class ReferenceOc:
-    """One OC per scenario (PythonAdapter builds it with the first call's context)."""
+class ReferenceOc(WsVerbs):
+    """One OC per scenario (PythonAdapter builds it with the first call's context); the web-service verbs
+    come from WsVerbs."""
 
     def __init__(self, context: Context):
         self.context = context
@@ -71,6 +73,7 @@ class ReferenceOc:
     # PythonAdapter sets self.context before each call: its `today` and `now` follow the virtual clock.
     def close(self) -> None:
         self.client.close()
+        self.close_ws()
 
     def _today(self) -> date:
         return date.fromisoformat(self.context.today)

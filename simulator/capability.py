@@ -6,7 +6,9 @@ A capability (Protocole Accès, PM, SAV, order help, feeds, certificates...) is 
 - `areas`: the layout areas whose inbound files it receives (a profile's `[layout]` names the folders),
   and `channels`, the channels those files may come by (ftp, sftp, mail);
 - `events`: the kinds of scheduled event it handles (it schedules them itself, through its Effects);
-- `actions`: the operator actions it offers to the admin API.
+- `actions`: the operator actions it offers to the admin API;
+- `web_services`: the SOAP services it offers (`WebService`): the sandbox imports each one's wire module
+  and mounts what it builds on its HTTP(S) server.
 
 and implements `receive`, `on_event` and `act` as pure domain code: documents and arguments in,
 `Effects` out. An operator is a profile (data) plus the capabilities it names; the engine routes by
@@ -21,10 +23,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from .clock import FrenchCalendar
-from .documents import Effects, InboundDocument, OutboundDocument
+from .documents import Effects, Finding, InboundDocument, OutboundDocument
 from .layout import Layout
 from .profile import OperatorProfile
 from .refdata import ReferenceNetwork, generate_network
@@ -67,6 +69,51 @@ class OperatorContext:
         return {n.interop: generate_network(n.interop, n.arcep, self.seed, size) for n in self.profile.networks}
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WebService:
+    """A web service a capability offers. `wire` ("module:function") is called with the capability and a
+    `ServiceHost` and returns a `SoapEndpoint`; the domain module never imports its wire format."""
+
+    name: str  # "order-help-3.0": flow control and the journal count per service
+    version: str
+    wire: str
+
+
+@dataclass
+class SoapEndpoint:
+    """What a wire module builds and the HTTP transport serves, behind its guard (hostile XML, SOAPAction,
+    flow control) at `path`."""
+
+    service: str
+    path: str  # mount point, e.g. /interop-opc-30
+    wsdl_path: str  # "/wsdl" (GET <path>/wsdl) or "?wsdl" (GET <path>?wsdl)
+    app: Callable[..., Any]  # the WSGI application that answers the requests that passed the guard
+    build_wsdl: Callable[[str], bytes]  # the WSDL declaring this endpoint URL
+    actions: Mapping[str, str]  # local name of a request's body element -> its operation (SOAPAction)
+    identify: Callable[[Any, str | None], str | None]  # (parsed envelope, HTTP Basic tenant) -> the OC's code
+    fault: Callable[[str, str, str], bytes]  # (kind, detail, operation) -> a SOAP 1.1 fault envelope
+    #: Operations answered straight from the guard's parsed envelope, without the WSGI app (hot paths):
+    #: (envelope, tenant) -> (HTTP status, SOAP envelope bytes).
+    direct: Mapping[str, Callable[[Any, str], tuple[int, bytes]]] = field(default_factory=dict)
+
+
+class ServiceHost(Protocol):
+    """What a web service's wire code may use of the running sandbox (the transport implements it)."""
+
+    operator: str
+
+    def now(self) -> datetime: ...
+
+    def known(self, tenant: str) -> bool: ...
+
+    def note(self, finding: Finding) -> None: ...
+
+    def transact(self, source: Capability, fn: Callable[[datetime], tuple[T, Effects]]) -> T: ...
+
+
 class Capability:
     """Base of every capability; subclasses set the declarations and override what they handle."""
 
@@ -75,6 +122,7 @@ class Capability:
     channels: ClassVar[tuple[str, ...]] = ("ftp",)
     events: ClassVar[tuple[str, ...]] = ()
     actions: ClassVar[tuple[str, ...]] = ()
+    web_services: ClassVar[tuple[WebService, ...]] = ()
 
     def __init__(self, context: OperatorContext):
         self.context = context
@@ -198,3 +246,13 @@ def build_operator(profile: OperatorProfile, context: OperatorContext) -> Operat
             raise CapabilityError(f"{profile.key}: {spec} is not a named Capability subclass")
         capabilities.append(cls(context))
     return Operator(profile, capabilities)
+
+
+def build_web_service(capability: Capability, service: WebService, host: ServiceHost) -> SoapEndpoint:
+    """Import a declared web service's wire module and build its endpoint."""
+    module_name, _, function = service.wire.partition(":")
+    try:
+        build = getattr(importlib.import_module(module_name), function)
+    except (ImportError, AttributeError) as e:
+        raise CapabilityError(f"{capability.name}: web service {service.name} cannot be loaded: {e}") from None
+    return build(capability, service, host)

@@ -169,6 +169,9 @@ def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
                    help=f"FTP port, 0 for a free one (default {d.ftp_port})")
     p.add_argument("--http-port", type=int, default=None,
                    help=f"admin API (HTTP) port, 0 for a free one (default {d.http_port})")
+    p.add_argument("--https-port", type=int, default=None,
+                   help="HTTPS port of the web services and the admin API, 0 for a free one (default: no HTTPS); "
+                        "its certificate comes from the sandbox CA, whose path is printed at start")
     p.add_argument("--ftp-passive-ports", default=None, metavar="FIRST-LAST",
                    help="fixed range for FTP data connections, e.g. 30000-30009 in a container (default: any)")
     p.add_argument("--ftp-masquerade-address", default=None, metavar="IP",
@@ -180,7 +183,7 @@ def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
                        help="TOML file: tenants, Covage profile, clock (`opsim config schema` lists its keys)")
 
 
-_FLAG_KEYS = ("data_dir", "host", "admin_host", "admin_token", "admin_open", "ftp_port", "http_port",
+_FLAG_KEYS = ("data_dir", "host", "admin_host", "admin_token", "admin_open", "ftp_port", "http_port", "https_port",
               "ftp_passive_ports", "ftp_masquerade_address", "seed")
 
 
@@ -278,9 +281,20 @@ def _print_ready(box: Any, config: Config) -> None:
         # Only the demo tenant's password is public; the others' stay in their file (and out of CI logs).
         secret = f" password {tenant.password}" if demo and tenant.code == "DEMO" else ""
         print(f"  tenant {tenant.code}: login {tenant.login}{secret}")
+    _print_web_services(box)
     sys.stdout.flush()
     if not is_loopback(config.admin_host) and not config.admin_token:
         _error(f"warning: the admin API on {config.admin_host} has no token (--admin-open)")
+
+
+def _print_web_services(box: Any) -> None:
+    """The SOAP services (HTTP, and HTTPS with the CA certificate an OC's client must trust)."""
+    for path, guard in box.soap.items():
+        wsdl = f"{path}{guard.endpoint.wsdl_path}"
+        print(f"  soap  {box.http_url}{wsdl}  {guard.endpoint.service}"
+              + (f" (also {box.https_url}{wsdl})" if box.https else ""))
+    if box.https:
+        print(f"  https {box.https_url}  web services and admin API over TLS; CA certificate {box.tls.ca_cert}")
 
 
 def _abandon(box: Any) -> int:

@@ -61,6 +61,7 @@ class Config:
     admin_open: bool = False  # serve the admin API without a token beyond loopback, when told explicitly
     ftp_port: int = 2121
     http_port: int = 8080
+    https_port: int = -1  # HTTPS (web services and admin API) with the sandbox CA; -1: no HTTPS
     ftp_passive_ports: str = ""  # "30000-30009": a fixed range for containers and firewalls
     ftp_masquerade_address: str = ""  # the address PASV replies give, when clients reach us through NAT
     max_file_bytes: int = 32 * 1024 * 1024  # one inbound file; beyond, it is answered unread (one KO line)
@@ -199,6 +200,7 @@ HOST = Kind("an IP address or host name, such as 127.0.0.1 or 0.0.0.0", _word)
 TOKEN = Kind("a token of printable characters without spaces (empty: none)", _token)
 BOOL = Kind("true or false", _boolean)
 PORT = Kind("a port number from 0 to 65535 (0: any free port)", _integer(0, 65535))
+OPTIONAL_PORT = Kind("a port number from 0 to 65535 (0: any free port), or -1 for none", _integer(-1, 65535))
 SEED = Kind("an integer >= 0", _integer(0))
 SIZE = Kind("an integer >= 1", _integer(1))
 SPEED = Kind("a number > 0", _positive_number)
@@ -327,6 +329,8 @@ SCHEMA: dict[str, Table] = {
                           "--admin-open"),
         "ftp_port": Key(PORT, "FTP control port", "--ftp-port"),
         "http_port": Key(PORT, "HTTP port of the admin API", "--http-port"),
+        "https_port": Key(OPTIONAL_PORT, "HTTPS port of the web services and the admin API (certificate from "
+                                         "the sandbox CA in <data dir>/tls/ca.pem); -1: no HTTPS", "--https-port"),
         "ftp_passive_ports": Key(PASSIVE, "fixed range for FTP data connections (containers, firewalls)",
                                  "--ftp-passive-ports"),
         "ftp_masquerade_address": Key(TEXT, "address given in PASV replies when clients come through NAT",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .capability import Capability, Operators, qualified_kind
 from .clock import VirtualClock, from_timestamp, to_timestamp
@@ -34,6 +34,7 @@ class Delivery(Protocol):
     def deliver(self, out: Outbound) -> None: ...
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,19 @@ class Engine:
         with self.store.transaction():
             self._apply(source.act(action, tenant, args, now), now, source)
         self._deliver()
+
+    def transact(self, source: Capability, fn: Callable[[datetime], tuple[T, Effects]]) -> T:
+        """A web service operation that changes state (a ticket opened): on the engine thread, in one
+        transaction with the effects it produced (events, journal lines); its result goes back to the
+        caller. An exception rolls everything back and reaches the caller."""
+        def run() -> T:
+            now = self.clock.now()
+            with self.store.transaction():
+                result, effects = fn(now)
+                self._apply(effects, now, source)
+            self._deliver()
+            return result
+        return self.call(run)
 
     def note(self, finding: Finding) -> None:
         """Journal something seen by a transport (login refused, upload aborted, file fetched)."""

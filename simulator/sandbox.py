@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 
-from .capability import OperatorContext, Operators, build_operator
+from .capability import OperatorContext, Operators, build_operator, build_web_service
 from .clock import ClockState, VirtualClock, restore_state, to_timestamp
 from .config import DEFAULT_OPERATOR, Config, ConfigError, is_loopback, passive_range
 from .engine import Engine
@@ -24,6 +24,8 @@ from .tenants import TenantRegistry, hash_password
 from .transports.ftp import FtpTransport
 from .transports.http import HttpTransport
 from .transports.mailbox import FolderDelivery, Mailboxes, migrate_legacy_homes
+from .transports.soap import SoapGuard, SoapHost, mount, tenant_limits
+from .transports.tls import SandboxTls
 from .web.api import create_app
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,9 @@ class Sandbox:
                              config.data_dir / "quarantine")
         self.ftp: dict[str, FtpTransport] = {}
         self.http: HttpTransport | None = None
+        self.https: HttpTransport | None = None  # with --https-port: the same app over TLS
+        self.tls: SandboxTls | None = None
+        self.soap: dict[str, SoapGuard] = {}
 
     def ensure_folders(self, code: str) -> list[str]:
         """Create a tenant's tree at every operator it is a client of; the folders, operator by operator."""
@@ -105,11 +110,32 @@ class Sandbox:
                 self.engine, mailboxes, self.tenants.of(key), self.config.host, self.config.ftp_port_of(key),
                 passive_range(self.config.ftp_passive_ports), self.config.ftp_masquerade_address,
                 banner_name=self.config.operators[key].name)
-        self.http = HttpTransport(create_app(self.facade()), admin_host, self.config.http_port)
+        self.soap = self.web_services()
+        app = mount(create_app(self.facade()), self.soap)
+        self.http = HttpTransport(app, admin_host, self.config.http_port)
+        if self.config.https_port >= 0:
+            self.tls = SandboxTls(self.config.data_dir / "tls").ensure([admin_host, self.config.host])
+            self.https = HttpTransport(app, admin_host, self.config.https_port, self.tls.context())
         for ftp in self.ftp.values():
             ftp.start()
         self.http.start()
+        if self.https is not None:
+            self.https.start()
         return self
+
+    def web_services(self) -> dict[str, SoapGuard]:
+        """Every web service the operators' capabilities declare, behind the SOAP guard, by mount path."""
+        guards: dict[str, SoapGuard] = {}
+        for key, operator in self.operators.items():
+            settings = operator.profile.settings
+            host = SoapHost(key, self.engine, self.clock, self.tenants.of(key),
+                            tenant_limits(int(settings.get("ws_rate_limit", 2)),
+                                          str(settings.get("ws_tenant_rate_limits", ""))))
+            for capability in operator.capabilities.values():
+                for service in capability.web_services:
+                    endpoint = build_web_service(capability, service, host)
+                    guards[endpoint.path] = SoapGuard(endpoint, host)
+        return guards
 
     def facade(self) -> SandboxFacade:
         """What the admin API may see and do."""
@@ -117,7 +143,7 @@ class Sandbox:
                              self.engine, self.endpoints, self.networks, self.ensure_folders)
 
     def stop(self) -> None:
-        for transport in (*self.ftp.values(), self.http):
+        for transport in (*self.ftp.values(), self.http, self.https):
             if transport is not None:
                 transport.stop()
         self.engine.stop()
@@ -157,6 +183,12 @@ class Sandbox:
         host, port = self.http.address
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
+    @property
+    def https_url(self) -> str:
+        assert self.https is not None, "the sandbox serves no HTTPS (--https-port)"
+        host, port = self.https.address
+        return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
     def endpoints(self) -> dict[str, str]:
         """Every endpoint: "ftp" is Covage's, "ftp:<operator>" each operator's."""
         found: dict[str, str] = {}
@@ -165,6 +197,9 @@ class Sandbox:
             if key == DEFAULT_OPERATOR or not found:
                 found["ftp"] = f"ftp://{host}:{port}"
             found[f"ftp:{key}"] = f"ftp://{host}:{port}"
+        found.update({f"soap:{g.endpoint.service}": f"{self.http_url}{path}" for path, g in self.soap.items()})
+        if self.https is not None:
+            found["https"] = self.https_url
         return {**found, "http": self.http_url, "api": f"{self.http_url}/api"}
 
     # ------------------------------------------------------------------ persisted settings

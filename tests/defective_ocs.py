@@ -15,6 +15,7 @@ from typing import Any
 from conformance.adapters import Context
 from conformance.client import OcFtpClient, ReceivedFile
 from conformance.client import orders as order_files
+from conformance.client.soap import OcSoapClient
 from conformance.reference import Order, ReferenceOc
 
 
@@ -194,6 +195,27 @@ class ReportsOwnRefAsPrestation(ReferenceOc):
         return {**super().order_status(args), "prestation": args["ref"]}
 
 
+class BurstsLookups(ReferenceOc):
+    """Fires its web-service requests as fast as it can and never retries: no pacing in its SOAP client."""
+
+    def _soap(self) -> OcSoapClient:
+        if self._ws is None:
+            self._ws = OcSoapClient(self.context.extra["http"], self.context.oc_code, self.context.ftp.user,
+                                    self.context.ftp.password, per_second=1000, retries=0)
+        return self._ws
+
+
+class ReusesRequestId(ReferenceOc):
+    """Builds the SOAP request header once and sends it with every request: one identifiantRequete for all."""
+
+    def _soap(self) -> OcSoapClient:
+        client = super()._soap()
+        if "entete" not in client.__dict__:
+            header = client.entete()
+            client.entete = lambda: header  # type: ignore[method-assign]
+        return client
+
+
 # ---------------------------------------------------------------------------------------------- what they must get
 @dataclass(frozen=True)
 class Defect:
@@ -205,6 +227,7 @@ class Defect:
 
 REJECT = "address_the_operator_does_not_know"
 STOC = "STOC_mode and CR_MES"
+SEVERAL_LOOKUPS = "several_addresses"
 DEFECTS = [
     Defect(DatesFilesYesterday, "ACCES-NAME-DATE", STOC),
     Defect(ReusesSequenceOne, "ACCES-NAME-SEQ", REJECT),
@@ -220,5 +243,8 @@ DEFECTS = [
     Defect(TakesResilForCancellation, "ACCES-RESIL", "is_a_RESIL"),
     Defect(AnswersItsOwnOrderNumber, "ACCES-REF", STOC),
     Defect(ReportsOwnRefAsPrestation, "ACCES-PRESTATION", STOC),
+    # Refused by the flow control, it asks again at once and reports addresses it could not read.
+    Defect(BurstsLookups, "WS-RATE", SEVERAL_LOOKUPS, frozenset({"WS-BACKOFF", "WS-STRUCTURE"})),
+    Defect(ReusesRequestId, "WS-REQUEST-ID", SEVERAL_LOOKUPS),
 ]
 

@@ -34,7 +34,8 @@ def conformance_run(tmp_path: Path, adapter: str, only: str | None = None) -> tu
 
 def ids_of(scenario: dict[str, Any]) -> set[str]:
     """The check ids a scenario was failed with: its findings', and the [ID] of its failing step's error."""
-    return {f["check"] for f in scenario["findings"]} | set(re.findall(r"\[(ACCES-[A-Z-]+)\]", scenario["error"]))
+    return {f["check"] for f in scenario["findings"]} | set(
+        re.findall(r"\[((?:ACCES|WS)-[A-Z-]+)\]", scenario["error"]))
 
 
 @pytest.mark.parametrize("defect", DEFECTS, ids=[d.oc.__name__ for d in DEFECTS])

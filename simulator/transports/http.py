@@ -1,11 +1,15 @@
-"""The one HTTP server of the sandbox: the admin API today, the SOAP services mount here next."""
+"""The HTTP server of the sandbox: the admin API and the SOAP services beside it (transports/soap.py);
+with --https-port a second one serves the same application over TLS."""
 
 from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -53,8 +57,10 @@ def _short(path: str) -> str:
 
 
 class HttpTransport:
-    def __init__(self, app: Flask, host: str, port: int):
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    def __init__(self, app: Flask | Callable[..., Any], host: str, port: int,
+                 ssl_context: ssl.SSLContext | None = None):
+        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler,
+                                                  ssl_context=ssl_context)
         self._thread: threading.Thread | None = None
 
     @property

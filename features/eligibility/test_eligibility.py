@@ -1,0 +1,5 @@
+"""Order help WS 3.0 scenarios driven through the OC's adapter (steps: conformance/steps/eligibility.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("eligibility/lookup.feature")

@@ -1,0 +1,5 @@
+"""SAV WS 2.1 scenarios driven through the OC's adapter (steps: conformance/steps/eligibility.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("sav/tickets.feature")

@@ -1,0 +1,267 @@
+"""The order help service ("outil d'aide à la prise de commande", WS 2.0 and 3.0) as pure queries.
+
+Before ordering, an OC asks which communes, streets, numbers, buildings, staircases, floors and sockets
+exist at an address. Answers come from the operator's reference networks (public query methods only)
+and from the store's orders: a socket held by a live order shows as taken, so an order dropped over FTP
+changes the next answer. No SOAP here: `ws/order_help_ws.py` is the wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from ...capability import Capability, OperatorContext, WebService
+from ...refdata import Address, ReferenceNetwork
+from .access import AFTER_MAD, BEFORE_MAD
+
+SPEC = Path(__file__).parents[2] / "specs" / "webservices" / "order-help.yaml"
+#: States of an access order that hold its socket.
+LIVE_STATES = tuple(sorted(s.value for s in BEFORE_MAD | AFTER_MAD))
+
+
+class OrderHelpError(Exception):
+    """A question that cannot be answered; `kind` is a key of the spec's `errors` (unknown_address...)."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+def load_spec(path: Path = SPEC) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class AddressQuery:
+    """One way of giving an address; exactly one field group is set (the request says which)."""
+
+    hexacle: str = ""
+    insee: str = ""
+    rivoli: str = ""
+    numero: str = ""
+    complement: str = ""
+    hexacle_voie: str = ""
+    projection: str = ""
+    x: str = ""
+    y: str = ""
+    identifiant_immeuble: str = ""
+
+    def ways(self) -> list[str]:
+        given = []
+        if self.hexacle:
+            given.append("referenceHexacle")
+        if self.rivoli or self.insee:
+            given.append("referenceRivoli")
+        if self.hexacle_voie:
+            given.append("referenceHexacleVoie")
+        if self.x or self.y:
+            given.append("referenceGeographique")
+        if self.identifiant_immeuble:
+            given.append("identifiantImmeuble")
+        return given
+
+
+@dataclass
+class _Index:
+    """Listings of one network built once from its deployed buildings (the network never changes)."""
+
+    communes: dict[str, dict[str, str]] = field(default_factory=dict)  # insee -> commune
+    streets: dict[str, dict[tuple[str, str], dict[str, str]]] = field(default_factory=dict)  # insee -> voies
+    by_street: dict[tuple[str, str], list[Address]] = field(default_factory=dict)  # (insee, rivoli)
+    by_hexacle_voie: dict[str, list[Address]] = field(default_factory=dict)
+    by_pm: dict[str, list[Address]] = field(default_factory=dict)
+    located: list[Address] = field(default_factory=list)
+
+
+class OrderHelp(Capability):
+    """Covage's order help: the queries behind WS 3.0 and 2.0, answered as plain dicts."""
+
+    name = "order_help"
+    web_services: ClassVar[tuple[WebService, ...]] = (
+        WebService("order-help-3.0", "3.0", "simulator.operators.covage.ws.order_help_ws:build"),
+        WebService("order-help-2.0", "2.0", "simulator.operators.covage.ws.order_help_ws:build"),
+    )
+
+    def __init__(self, context: OperatorContext):
+        super().__init__(context)
+        self.store = context.store
+        self.spec = load_spec()
+        self.states: Mapping[str, str] = self.spec["line_states"]
+
+    @cached_property
+    def networks(self) -> dict[str, ReferenceNetwork]:
+        return self.context.reference_networks
+
+    @cached_property
+    def _indexes(self) -> dict[str, _Index]:
+        indexes = {}
+        for key, network in self.networks.items():
+            index = _Index()
+            for a in network.deployed():
+                index.communes.setdefault(a.insee, {"codeInsee": a.insee, "codePostal": a.postcode,
+                                                    "libelleCommune": a.commune})
+                index.streets.setdefault(a.insee, {}).setdefault((a.rivoli, a.hexacle_voie), {
+                    "codeRivoli": a.rivoli, "codeHexacleVoie": a.hexacle_voie, "typeVoie": a.type_voie,
+                    "libelleVoie": a.nom_voie})
+                index.by_street.setdefault((a.insee, a.rivoli), []).append(a)
+                index.by_hexacle_voie.setdefault(a.hexacle_voie, []).append(a)
+                index.by_pm.setdefault(a.pm, []).append(a)
+                if a.x and a.y:
+                    index.located.append(a)
+            indexes[key] = index
+        return indexes
+
+    # ------------------------------------------------------------------ listings
+    def communes(self, postcode: str = "", insee: str = "") -> list[dict[str, str]]:
+        postcode, insee = postcode.strip(), insee.strip()
+        found = {c["codeInsee"]: c for index in self._indexes.values() for c in index.communes.values()
+                 if (not postcode or c["codePostal"] == postcode) and (not insee or c["codeInsee"] == insee)}
+        if not found:
+            raise OrderHelpError("unknown_address", f"no commune for codePostal {postcode!r} codeInsee {insee!r}")
+        return [found[k] for k in sorted(found)]
+
+    def streets(self, insee: str) -> list[dict[str, str]]:
+        if not insee.strip():
+            raise OrderHelpError("malformed", "codeInsee is mandatory")
+        found = {k: v for index in self._indexes.values() for k, v in index.streets.get(insee.strip(), {}).items()}
+        if not found:
+            raise OrderHelpError("unknown_address", f"no street in commune {insee}")
+        return [found[k] for k in sorted(found)]
+
+    def numbers(self, insee: str = "", rivoli: str = "", hexacle_voie: str = "") -> list[dict[str, str]]:
+        if hexacle_voie.strip():
+            buildings = [a for i in self._indexes.values() for a in i.by_hexacle_voie.get(hexacle_voie.strip(), [])]
+        elif insee.strip() and rivoli.strip():
+            key = (insee.strip(), rivoli.strip().upper())
+            buildings = [a for i in self._indexes.values() for a in i.by_street.get(key, [])]
+        else:
+            raise OrderHelpError("malformed", "codeInsee with codeRivoli, or codeHexacleVoie, is mandatory")
+        if not buildings:
+            raise OrderHelpError("unknown_address", "no number in that street")
+        found = {(a.numero, a.complement): {"numeroVoie": a.numero, "complementNumeroVoie": a.complement,
+                                            "codeHexacle": a.hexacle} for a in buildings}
+        return [found[k] for k in sorted(found, key=lambda k: (int(k[0]) if k[0].isdigit() else 0, k))]
+
+    # ------------------------------------------------------------------ one address
+    def locate(self, query: AddressQuery) -> tuple[ReferenceNetwork, list[Address]]:
+        """The buildings at the address given, on the network that has them."""
+        ways = query.ways()
+        if len(ways) != 1:
+            raise OrderHelpError("malformed", "give the address one way: referenceHexacle, referenceRivoli, "
+                                              "referenceHexacleVoie, referenceGeographique or identifiantImmeuble"
+                                 + (f" (got {', '.join(ways)})" if ways else " (got none)"))
+        for key, network in self.networks.items():
+            buildings = self._find(key, network, query)
+            if buildings:
+                return network, buildings
+        raise OrderHelpError("unknown_address", f"{ways[0]} not in the operator's reference network")
+
+    def _find(self, key: str, network: ReferenceNetwork, q: AddressQuery) -> list[Address]:
+        if q.hexacle:
+            return network.addresses_by_hexacle(q.hexacle)
+        if q.identifiant_immeuble:
+            found = network.address_by_id(q.identifiant_immeuble.strip())
+            return [] if found is None else [found]
+        if q.rivoli or q.insee:
+            if not (q.insee and q.rivoli and q.numero):
+                raise OrderHelpError("malformed", "referenceRivoli needs codeInsee, codeRivoli and numeroVoie")
+            return network.addresses_by_rivoli(q.insee, q.rivoli, q.numero, q.complement)
+        if q.hexacle_voie:
+            if not q.numero:
+                raise OrderHelpError("malformed", "referenceHexacleVoie needs numeroVoie")
+            return [a for a in self._indexes[key].by_hexacle_voie.get(q.hexacle_voie.strip().upper(), [])
+                    if _same_number(a, q.numero, q.complement)]
+        return self._nearest(key, q)
+
+    def _nearest(self, key: str, q: AddressQuery) -> list[Address]:
+        try:
+            x, y = float(q.x), float(q.y)
+        except ValueError:
+            raise OrderHelpError("malformed", "referenceGeographique needs numeric coordonneeX and coordonneeY") \
+                from None
+        tolerance = float(self.spec["geo_tolerance"])
+        best, distance = None, tolerance
+        for a in self._indexes[key].located:
+            if q.projection and a.type_projection != q.projection.strip().upper():
+                continue
+            d = max(abs(float(a.x) - x), abs(float(a.y) - y))
+            if d <= distance:
+                best, distance = a, d
+        return [] if best is None else self.networks[key].addresses_by_hexacle(best.hexacle)
+
+    def buildings(self, query: AddressQuery) -> list[dict[str, Any]]:
+        network, buildings = self.locate(query)
+        return [{"identifiantImmeuble": a.identifiant_immeuble, "batiment": a.batiment,
+                 "etatImmeuble": a.etat_immeuble, "typeImmeuble": a.type_immeuble,
+                 "nombreLogements": a.nb_logements, "referencePM": a.pm} for a in buildings]
+
+    def structure(self, query: AddressQuery) -> dict[str, Any]:
+        """Address, then building > staircase > floor > line (PTO, state, PBO, PM, PM technique)."""
+        network, buildings = self.locate(query)
+        first = buildings[0]
+        taken = self._taken([line.reference_prise for a in buildings for line in a.lines])
+        result_buildings = []
+        for a in buildings:
+            pm = network.pm(a.pm)
+            staircases = []
+            for escalier in a.escaliers or ("",):
+                floors = []
+                for etage in a.etages or ("",):
+                    lines = [self._line(network, line, pm, taken) for line in a.lines
+                             if line.escalier == escalier and line.etage == etage]
+                    floors.append({"etage": etage, "ligne": lines})
+                staircases.append({"escalier": escalier, "etage": floors})
+            result_buildings.append({
+                "identifiantImmeuble": a.identifiant_immeuble, "batiment": a.batiment,
+                "etatImmeuble": a.etat_immeuble, "typeImmeuble": a.type_immeuble, "nombreLogements": a.nb_logements,
+                "referencePM": a.pm, "referencePMTechnique": pm.reference_technique if pm else "",
+                "etatPM": pm.etat if pm else "", "escalier": staircases})
+        return {"adresse": _address(first, network.network), "batiment": result_buildings}
+
+    def _line(self, network: ReferenceNetwork, line: Any, pm: Any, taken: set[str]) -> dict[str, str]:
+        pbo = network.pbo(line.pbo)
+        held = line.occupied or line.reference_prise in taken
+        return {"referencePrise": line.reference_prise, "etatLigne": self.states["taken" if held else "free"],
+                "referencePBO": line.pbo, "localisationPBO": pbo.localisation if pbo else "",
+                "typePBO": pbo.type_pbo if pbo else "", "referencePM": pm.reference if pm else "",
+                "referencePMTechnique": pm.reference_technique if pm else ""}
+
+    def _taken(self, sockets: list[str]) -> set[str]:
+        """Sockets held by a live order of any OC (read on this thread's own connection)."""
+        if not sockets:
+            return set()
+        rows = self.store.query(
+            f"SELECT json_extract(data, '$.ReferencePrise') FROM orders WHERE "
+            f"json_extract(data, '$.ReferencePrise') IN ({','.join('?' * len(sockets))}) "
+            f"AND state IN ({','.join('?' * len(LIVE_STATES))})", (*sockets, *LIVE_STATES), reader=True)
+        return {r[0] for r in rows}
+
+    def zone(self, reference_pm: str) -> dict[str, Any]:
+        """The PM and the deployed buildings behind it (its zone arrière)."""
+        for key, network in self.networks.items():
+            pm = network.pm(reference_pm.strip())
+            if pm is not None:
+                behind = self._indexes[key].by_pm.get(pm.reference, [])
+                return {"referencePM": pm.reference, "referencePMTechnique": pm.reference_technique,
+                        "etatPM": pm.etat, "typeEmplacementPM": pm.type_emplacement, "capaciteMaxPM": pm.capacite_max,
+                        "adresse": [_address(a, network.network) for a in behind]}
+        raise OrderHelpError("unknown_pm", f"referencePM {reference_pm!r} unknown")
+
+
+def _same_number(a: Address, numero: str, complement: str) -> bool:
+    n = numero.strip()
+    return (str(int(n)) if n.isdigit() else n.upper()) == a.numero and complement.strip().upper() == a.complement
+
+
+def _address(a: Address, network: str) -> dict[str, str]:
+    return {"codeHexacle": a.hexacle, "codeHexacleVoie": a.hexacle_voie, "codeInsee": a.insee,
+            "codePostal": a.postcode, "commune": a.commune, "codeRivoli": a.rivoli, "typeVoie": a.type_voie,
+            "libelleVoie": a.nom_voie, "numeroVoie": a.numero, "complementNumeroVoie": a.complement,
+            "identifiantImmeuble": a.identifiant_immeuble, "batiment": a.batiment, "reseau": network}

@@ -1,0 +1,91 @@
+"""HTTPS: `--https-port` serves the web services with a certificate from the sandbox CA kept in the data
+dir; `opsim up` prints where the CA certificate is; zeep loads both WSDLs over TLS trusting only it."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import requests
+import zeep
+from cryptography import x509
+from zeep.transports import Transport
+
+from simulator.sandbox import Sandbox
+from tests.helpers import OpsimProcess
+from tests.ws_helpers import entete, fast
+
+
+@pytest.fixture
+def opsim_config(opsim_config):
+    opsim_config.https_port = 0
+    return fast(opsim_config)
+
+
+def test_zeep_calls_both_services_over_https_trusting_the_sandbox_ca(opsim_sandbox):
+    ca = opsim_sandbox.tls.ca_cert
+    assert ca.is_relative_to(opsim_sandbox.config.data_dir)
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would replace `verify`
+    session.verify = str(ca)
+    order_help = zeep.Client(f"{opsim_sandbox.https_url}/interop-opc-30/wsdl", transport=Transport(session=session))
+    [port] = next(iter(order_help.wsdl.services.values())).ports.values()
+    assert port.binding_options["address"] == f"{opsim_sandbox.https_url}/interop-opc-30"
+    assert order_help.service.obtentionCommunesOperation(entete=entete()).commune
+    session.auth = ("DEMO", "demo")
+    sav = zeep.Client(f"{opsim_sandbox.https_url}/interop-sav-21/services/JVTTroubleTicketSessionWSPort?wsdl",
+                      transport=Transport(session=session))
+    assert sav.service.getSupportedOptionalOperations()
+
+
+def test_a_client_that_does_not_trust_the_ca_is_refused(opsim_sandbox):
+    with pytest.raises(urllib.error.URLError) as caught:
+        urllib.request.urlopen(f"{opsim_sandbox.https_url}/interop-opc-30/wsdl", timeout=5,
+                               context=ssl.create_default_context())
+    assert isinstance(caught.value.reason, ssl.SSLCertVerificationError)
+
+
+def test_the_ca_is_kept_across_restarts_and_the_server_certificate_is_signed_by_it(opsim_config):
+    with Sandbox(opsim_config) as box:
+        first = box.tls.ca_cert.read_bytes()
+        server = x509.load_pem_x509_certificate(box.tls.server_cert.read_bytes())
+    with Sandbox(opsim_config) as box:
+        assert box.tls.ca_cert.read_bytes() == first
+    ca = x509.load_pem_x509_certificate(first)
+    assert server.issuer == ca.subject
+    server.verify_directly_issued_by(ca)
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
+
+
+def test_opsim_up_prints_the_https_endpoint_and_the_ca(tmp_path: Path):
+    config = tmp_path / "opsim.toml"
+    config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
+
+    class WithHttps(OpsimProcess):
+        def args(self) -> list[str]:
+            return [*super().args(), "--https-port", "0"]
+
+    process = WithHttps(tmp_path / "data", config)
+    process.start()
+    try:
+        printed = "".join(process.output)
+        for _ in range(100):
+            if "CA certificate" in printed:
+                break
+            time.sleep(0.05)
+            printed = "".join(process.output)
+        found = re.search(r"(https://127\.0\.0\.1:\d+)\s.*CA certificate (\S+)", printed)
+        assert found, printed
+        assert Path(found[2]).is_file() and Path(found[2]).is_relative_to(tmp_path / "data")
+        assert re.search(r"soap\s+http://127\.0\.0\.1:\d+/interop-opc-30/wsdl", printed)
+        context = ssl.create_default_context(cafile=found[2])
+        with urllib.request.urlopen(f"{found[1]}/interop-opc-30/wsdl", timeout=10, context=context) as answer:
+            assert b"OutilAidePriseCommande" in answer.read()
+    finally:
+        process.stop()

@@ -17,7 +17,19 @@ SAFE = st.characters(codec="iso-8859-1", categories=("L", "N", "Zs"), include_ch
 
 def _text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
     return st.text(SAFE, min_size=min_size, max_size=max_size).map(str.strip).filter(
-        lambda v: min_size <= len(v) <= max_size)
+        lambda v: min_size <= len(v) <= max_size and not _reads_as_utf8(v))
+
+
+def _reads_as_utf8(value: str) -> bool:
+    """ISO-8859-1 text whose bytes are also UTF-8 ("Âª" is the UTF-8 of "ª"): the codec reads UTF-8 files too
+    (docs/files.md), and no encoding guess can tell such a file apart. Real French text never is."""
+    if value.isascii():
+        return False
+    try:
+        value.encode("iso-8859-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _DAY = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))

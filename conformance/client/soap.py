@@ -53,7 +53,7 @@ class _Pace:
 
 
 class OcSoapClient:
-    def __init__(self, base_url: str, oc_code: str, login: str, password: str, *, per_second: float = 1.9,
+    def __init__(self, base_url: str, oc_code: str, login: str, password: str, *, per_second: float = 1.6,
                  retries: int = 3, backoff: float = 1.1, verify: str | bool = True):
         self.base_url = base_url.rstrip("/")
         self.oc_code = oc_code

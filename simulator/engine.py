@@ -164,6 +164,8 @@ class Engine:
         now = self.clock.now()
         receiver = self.operators[doc.operator].receiver(doc.area, doc.channel) if doc.operator in self.operators \
             else None
+        if receiver is None and doc.operator in self.operators:  # e.g. a Cmd_Acces in the PM folder: refused
+            receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel)
         try:
             with self.store.transaction():
                 # The bytes are kept with the virtual time: the conformance checks read what the OC sent.

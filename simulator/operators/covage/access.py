@@ -38,6 +38,7 @@ BEFORE_MAD = {State.ACKNOWLEDGED, State.ROUTED, State.STOC_ORDERED, State.CONNEC
 AFTER_MAD = {State.DELIVERED, State.IN_SERVICE}
 REPROVISIONABLE = {State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
 ORDER_TYPES = {"AUTO": "LOCA", "LOCA": "LOCA", "COFI": "COFI"}  # asked -> retained
+PRODUCTION_STAGES = ("CR", "RACCO")  # Annexe 5f stages of the codes a connection may fail with
 
 
 class Reject(Exception):
@@ -132,6 +133,9 @@ class AccessDesk(Capability):
             return effects
         flow = name.flow
         try:
+            if flow.folder and doc.area != flow.folder:  # each flow only in its own folder (seed 002 tree)
+                raise UnreadableFile(f"{flow.name} is dropped in the {flow.folder} folder, not in "
+                                     f"{doc.location or doc.area}: refused, not processed")
             if flow.name not in self._handlers:
                 raise UnreadableFile(f"{flow.name} is a flow from the OI to the OC, not to be dropped in IN")
             if name.oc != doc.tenant:
@@ -146,6 +150,7 @@ class AccessDesk(Capability):
             self._no_data_line(doc, flow, now, parsed.warnings, effects)
             return effects
         ctx = Context(doc, now, effects, parsed.records)
+        self._upper_case(flow, ctx)
         handler = self._handlers[flow.name]
         replies = []
         ok = ko = 0
@@ -162,6 +167,21 @@ class AccessDesk(Capability):
                                            f"{len(parsed.records)} lines: {ok} OK, {ko} KO", detail))
         return effects
 
+    def _upper_case(self, flow: FlowSpec, ctx: Context) -> None:
+        """Data is in upper case as in the IPE (seed 002): a value differing only by case is taken in upper
+        case, and the file raises one finding against the OC (spec decisions)."""
+        columns = self.profile.settings.get("upper_case", {}).get(flow.name, ())
+        lowered = []
+        for record in ctx.records:
+            for column in columns:
+                value = record.values.get(column, "")
+                if value != value.upper():
+                    record.values[column] = value.upper()
+                    lowered.append(f"line {record.line} {column} {value!r}")
+        if lowered:
+            ctx.effects.findings.append(Finding(ctx.doc.tenant, ctx.doc.channel, "in", flow.name, ctx.doc.filename,
+                                                "not upper case", "taken in upper case: " + "; ".join(lowered[:20])))
+
     def _no_data_line(self, doc: InboundDocument, flow: FlowSpec, now: datetime, warnings: list[str],
                       effects: Effects) -> None:
         """A header and no data line: the OC must still see the file was read. Flows with an answer flow
@@ -176,9 +196,16 @@ class AccessDesk(Capability):
 
     def _reply_file_ko(self, doc: InboundDocument, flow: FlowSpec, now: datetime, reason: str,
                        effects: Effects) -> None:
-        reply = flow.reply or self.pack.flow("Cmd_Acces").reply
         code = self.pack.validation_codes["invalid"]
-        effects.outbound.append(OutboundDocument(doc.tenant, doc.network, reply["flow"], [{
+        if flow.direction.startswith("OC") and not flow.answer_flow:
+            # CR_STOC, CR_MES: no answer flow; never answered with another flow's file (spec decisions).
+            effects.findings.append(Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
+                                            "file rejected", f"{reason} ({flow.name} has no answer flow, "
+                                                             "nothing is sent back)"))
+            return
+        reply = flow.reply or self.pack.flow("Cmd_Acces").reply
+        area = self.pack.flow(reply["flow"]).folder or "acces"  # the answer goes to the flow's own folder
+        effects.outbound.append(OutboundDocument(doc.tenant, doc.network, reply["flow"], area=area, records=[{
             reply["state"]: "KO", reply["motif"]: code, **({reply["date"]: stamp(now)} if "date" in reply else {}),
             reply["comment"]: f"{doc.filename}: {reason}"[:512],
             **({"TypeOperation": "ANNUL"} if flow.name == "Annul_Acces" else {}),
@@ -274,14 +301,18 @@ class AccessDesk(Capability):
         return matching[0]
 
     def _check_floor(self, address: Address, record: Record) -> None:
-        # Empty is accepted: the IPE has no staircase or floor, so an OC ordering a new socket from it
-        # may not know them; the technician locates the home on site.
+        # Spec decisions: an empty staircase or floor is refused (FADR03/FADR04) where the building has
+        # several; a house (PAVILLON) is one home, and a building with one staircase needs none.
         for column, known, code in (("Escalier", address.escaliers, "FADR03"),
                                     ("Etage", address.etages, "FADR04")):
             value = record[column]
             if value and value not in known:
                 raise Reject(code, f"{column} {value!r} unknown in {address.identifiant_immeuble} "
                                    f"(known: {', '.join(known)})")
+            several = len([k for k in known if k]) > 1
+            if not value and several and address.type_immeuble != "PAVILLON":
+                raise Reject(code, f"{column} is empty and {address.identifiant_immeuble} has several "
+                                   f"({', '.join(known)})")
 
     def _check_socket(self, network: ReferenceNetwork, address: Address, record: Record,
                       ctx: Context) -> Line | None:
@@ -332,29 +363,33 @@ class AccessDesk(Capability):
         return {**answer, "EtatCrAnnResCommandePrise": "OK"}
 
     # ------------------------------------------------------------------ CR_STOC
-    def _cr_stoc(self, record: Record, ctx: Context) -> dict[str, str] | None:
+    def _cr_stoc(self, record: Record, ctx: Context) -> None:
+        """The OC's technician's report. No flow answers it: an error is a journal finding against the OC."""
         ref = record["ReferenceCommandePriseInterneOC"]
-        answer = {"ReferenceCommandePriseInterneOC": ref,
-                  "ReferencePrestationPrise": record["ReferencePrestationPrise"],
-                  "ReferencePrise": record["ReferencePrise"]}  # no DateMadPrise on KO: billing starts there
         order = self.store.get_order(ctx.doc.tenant, ref)
-        try:
-            if record.errors:
-                raise Reject(self.pack.code_for(record.errors), "; ".join(map(str, record.errors)))
-            if order is None:
-                raise Reject("FIMP14", f"no order {ref} for {ctx.doc.tenant}")
-            if record["ReferencePrestationPrise"] != order.prestation:
-                raise Reject("FIMP16", f"ReferencePrestationPrise is not the one of order {ref}")
-            if record["ReferenceCommandeSousTraitantOI"] != order.data.get("ReferenceCommandeSousTraitantOI"):
-                raise Reject("FIMP16", f"ReferenceCommandeSousTraitantOI is not the one of the Cmd_STOC of {ref}")
-            if order.state != State.STOC_ORDERED:
-                raise Reject("FIMP16", f"order {ref} is {order.state}: no CR_STOC is awaited")
-        except Reject as r:
-            return {**answer, "EtatCrMadPrise": "KO", "MotifKoCrMadPrise": r.code,
-                    "Commentaire": (r.comment or self.pack.reject_label(r.code))[:512]}
+        problem = ""
+        if record.errors:
+            problem = "; ".join(map(str, record.errors))
+        elif order is None:
+            problem = f"no order {ref} for {ctx.doc.tenant}"
+        elif record["ReferencePrestationPrise"] != order.prestation:
+            problem = f"ReferencePrestationPrise is not the one of order {ref}"
+        elif record["ReferenceCommandeSousTraitantOI"] != order.data.get("ReferenceCommandeSousTraitantOI"):
+            problem = f"ReferenceCommandeSousTraitantOI is not the one of the Cmd_STOC of {ref}"
+        elif order.state != State.STOC_ORDERED:
+            problem = f"order {ref} is {order.state}: no CR_STOC is awaited"
+        if problem or order is None:
+            self._oc_finding(ctx, "CR_STOC", "line rejected", f"{ref}: {problem}")
+            return None
         order.data["CrStoc"] = dict(record.values)
         if record["CrRaccordementPrise"] == "KO":
-            motif = record["MotifKoCrRaccordementPrise"] or "FAUT01"
+            motif = record["MotifKoCrRaccordementPrise"]
+            if self.pack.rejects.get(motif, {}).get("stage") not in PRODUCTION_STAGES:
+                # Spec decisions: a CR_STOC KO carries a catalogue motif; the attempt still ends.
+                self._oc_finding(ctx, "CR_STOC", "bad motif",
+                                 f"{ref}: MotifKoCrRaccordementPrise {motif!r} is not a connection motif of "
+                                 f"the catalogue (Annexe 5f FINT/FCLI/FRDV/FAUT); taken as FAUT01")
+                motif = "FAUT01"
             order.state = State.RACCO_KO
             self._touch(order, ctx.now, f"CR STOC KO {motif}", ctx.doc.filename)
             ctx.effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Racc_Ko", [{
@@ -362,12 +397,35 @@ class AccessDesk(Capability):
                 "DateRaccoKo": stamp(ctx.now), "MotifKoRaccordement": motif,
                 "Commentaire": record["Commentaire"] or self.pack.reject_label(motif)}]))
             return None
+        self._check_decharge(order, record, ctx)
         if record["NotificationReprovisioningHL"] == "OUI" and record["ReferencePrise"]:
             order.data["ReferencePrise"] = record["ReferencePrise"]  # the technician re-routed on site
         order.state = State.CONNECTED
         self._touch(order, ctx.now, "CR STOC OK", ctx.doc.filename)
         self._later(ctx.effects, ctx.now, "cr_mad", order, "cr_mad_after_cr_stoc")
         return None  # the CR MAD answers it, on the clock
+
+    def _check_decharge(self, order: Order, record: Record, ctx: Context) -> None:
+        """A CR_STOC after a reprovisioning carries the décharge number of its Notif_Reprov (seed 002);
+        after a hotline call, with NotificationReprovisioningHL=OUI. Another number is a finding."""
+        issued = order.data.get("NumeroDecharge", "")
+        given = record["NumeroDecharge"]
+        if not issued:
+            if given:
+                self._oc_finding(ctx, "CR_STOC", "wrong decharge",
+                                 f"{order.ref}: NumeroDecharge {given!r} but no reprovisioning gave one")
+            return
+        problems = []
+        if given != issued:
+            problems.append(f"NumeroDecharge {given!r}, the Notif_Reprov gave {issued!r}")
+        if order.data.get("HotlineCall") and record["NotificationReprovisioningHL"] != "OUI":
+            problems.append("NotificationReprovisioningHL is not OUI after the hotline's reprovisioning")
+        if problems:
+            self._oc_finding(ctx, "CR_STOC", "wrong decharge", f"{order.ref}: " + "; ".join(problems))
+
+    def _oc_finding(self, ctx: Context, flow: str, outcome: str, detail: str) -> None:
+        ctx.effects.findings.append(Finding(ctx.doc.tenant, ctx.doc.channel, "in", flow, ctx.doc.filename,
+                                            outcome, detail))
 
     # ------------------------------------------------------------------ CR_MES
     def _cr_mes(self, record: Record, ctx: Context) -> None:
@@ -383,8 +441,7 @@ class AccessDesk(Capability):
         elif order.state != State.DELIVERED:
             problem = f"order is {order.state}: a CR MES comes after the CR MAD"
         if problem or order is None:
-            ctx.effects.findings.append(Finding(ctx.doc.tenant, ctx.doc.channel, "in", "CR_MES_Ligne",
-                                                ctx.doc.filename, "line rejected", f"{ref}: {problem}"))
+            self._oc_finding(ctx, "CR_MES_Ligne", "line rejected", f"{ref}: {problem}")
             return None
         order.data["CrMes"] = dict(record.values)
         if record["EtatMesPrise"] == "OK":

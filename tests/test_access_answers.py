@@ -106,3 +106,19 @@ def test_an_empty_staircase_is_fine_where_the_building_has_one(demo_ftp, order_f
     name, content = order_file([cmd_acces(address, "ONE1", Escalier="")])
     upload(demo_ftp, IN, name, content)
     assert read_single(demo_ftp, "AR_Cmd_Acces")["EtatArCommandePrise"] == "OK"
+
+
+def test_the_operators_journal_findings_against_the_oc_are_reported_by_check_id():
+    from conformance.checks import Observation, run_checks
+
+    def line(n: int, flow: str, outcome: str) -> dict[str, Any]:
+        return {"id": n, "at_virtual": "2026-11-24T10:00:00", "at_real": 1.0, "direction": "in", "flow": flow,
+                "filename": f"F{n}.csv", "outcome": outcome, "detail": "X-1: details"}
+
+    journal = [line(1, "CR_STOC", "line rejected"), line(2, "CR_STOC", "wrong decharge"),
+               line(3, "Cmd_Acces", "not upper case"), line(4, "CR_STOC", "bad motif"),
+               line(5, "CR_MES_Ligne", "file rejected"), line(6, "Cmd_Acces", "1 lines: 1 OK, 0 KO")]
+    findings = run_checks(Observation("DEMO", "DEMO", PACK, "2026-11-24T10:00:00", journal))
+    assert [f.check for f in findings] == ["ACCES-UNANSWERED-REFUSED", "ACCES-DECHARGE", "ACCES-UPPER-CASE",
+                                           "ACCES-STOC-MOTIF", "ACCES-UNANSWERED-REFUSED"]
+    assert findings[1].message == "F2.csv: wrong decharge: X-1: details"

@@ -9,6 +9,7 @@ what it understood of each order (state, ReferencePrestationPrise, reject code, 
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -53,6 +54,7 @@ class Order:
     cr_mad: dict[str, str] | None = None
     stoc_outcome: tuple[str, str] | None = None  # (OK|KO, motif) of a technician done before the Cmd_STOC came
     in_service_asked: bool = False  # the customer's box is up: send the CR MES once the CR MAD allows it
+    hotline_called: bool = False  # its technician called the hotline: the CR_STOC says NotificationReprovisioningHL
 
 
 class ReferenceOc:
@@ -133,6 +135,23 @@ class ReferenceOc:
         self._save()
         return {}
 
+    def call_hotline(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Its technician on site calls the operator's hotline (an HTTP endpoint, `args["hotline"]`) with the
+        socket found; the décharge number answered goes in the CR_STOC."""
+        order = self._order(args["ref"])
+        body = {"ref": order.ref, "socket": str(args.get("socket") or ""), "kind": str(args.get("kind") or "hotline")}
+        if args.get("motif"):
+            body["motif"] = str(args["motif"])
+        request = urllib.request.Request(str(args["hotline"]), data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())
+        if answer.get("NumeroDecharge"):
+            order.discharge = answer["NumeroDecharge"]
+        order.hotline_called = order.hotline_called or body["kind"] == "hotline"
+        self._save()
+        return {"decharge": answer.get("NumeroDecharge", "")}
+
     def sync(self, args: Mapping[str, Any]) -> dict[str, Any]:
         received = self.client.receive_all()  # downloads and deletes everything now in OUT
         for file in sorted(received, key=lambda f: (self._name_date(f), FLOW_RANK.get(f.flow_name or "", 99))):
@@ -199,8 +218,10 @@ class ReferenceOc:
     def _send_cr_stoc(self, order: Order) -> None:
         assert order.cmd_stoc is not None and order.stoc_outcome is not None
         outcome, motif = order.stoc_outcome
+        # After a reprovisioning (the hotline's above all) the CR_STOC carries its décharge number.
         record = orders.cr_stoc(order.cmd_stoc, ok=outcome == "OK", motif=motif, when=self._stamp(),
-                                NumeroDecharge=order.discharge)
+                                NumeroDecharge=order.discharge,
+                                NotificationReprovisioningHL="OUI" if order.discharge else "NON")
         if order.route.get("ReferencePrise"):  # the socket it connected: the one of the latest route
             record["ReferencePrise"] = order.route["ReferencePrise"] or ""
         self.client.send("CR_STOC", [record])

@@ -87,15 +87,18 @@ class Engine:
         self._queue.put(_Call(fn, future))
         return future.result(timeout=timeout)
 
-    def perform(self, operator: str, capability: str, action: str, tenant: str, args: dict[str, Any]) -> None:
+    def perform(self, operator: str, capability: str, action: str, tenant: str,
+                args: dict[str, Any]) -> dict[str, Any]:
         """Run an operator action offered by a capability (engine thread, inside `call`): its effects
         commit and deliver as a document's would. An exception (ActionRefused: the action cannot be done
         now; CapabilityError: no such action) rolls everything back and reaches the caller."""
         source = self.operators.action(operator, capability, action)
         now = self.clock.now()
         with self.store.transaction():
-            self._apply(source.act(action, tenant, args, now), now, source)
+            effects = source.act(action, tenant, args, now)
+            self._apply(effects, now, source)
         self._deliver()
+        return effects.reply  # what the action answers its caller (empty for most)
 
     def note(self, finding: Finding) -> None:
         """Journal something seen by a transport (login refused, upload aborted, file fetched)."""

@@ -69,6 +69,14 @@ class SandboxFacade:
             return str(e)
         return None
 
+    def act(self, operator: str, capability: str, action: str, tenant: str,
+            args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """An operator action and what it answers (e.g. the hotline's décharge), or why it was refused."""
+        try:
+            return self.engine.perform(operator, capability, action, tenant, args), None
+        except (ActionRefused, CapabilityError) as e:
+            return {}, str(e)
+
     def reprovision(self, tenant: str, ref: str, motif: str) -> str | None:
         """Covage's reprovisioning of an access order, at the first operator that offers it."""
         for key, operator in self.operators.items():

@@ -194,6 +194,14 @@ class ReportsOwnRefAsPrestation(ReferenceOc):
         return {**super().order_status(args), "prestation": args["ref"]}
 
 
+class ForgetsTheDecharge(ReferenceOc):
+    """Its technician's CR_STOC never carries the décharge number the hotline gave (nor the OUI flag)."""
+
+    def _send_cr_stoc(self, order: Order) -> None:
+        order.discharge = ""
+        super()._send_cr_stoc(order)
+
+
 # ---------------------------------------------------------------------------------------------- what they must get
 @dataclass(frozen=True)
 class Defect:
@@ -220,5 +228,6 @@ DEFECTS = [
     Defect(TakesResilForCancellation, "ACCES-RESIL", "is_a_RESIL"),
     Defect(AnswersItsOwnOrderNumber, "ACCES-REF", STOC),
     Defect(ReportsOwnRefAsPrestation, "ACCES-PRESTATION", STOC),
+    Defect(ForgetsTheDecharge, "ACCES-DECHARGE", "seed_002s_order"),
 ]
 

@@ -17,11 +17,13 @@ Check ids of the assertions on the OC (the message starts with [ID]; docs/checks
     ACCES-REPROV-ROUTE  after a Notif_Reprov, order_status gives its new route
     ACCES-RESIL         after a CR_Annulation OK RESIL, order_status gives terminated
     ACCES-REJECT-RESEND after a reject, the OC orders again under a new reference
+    ACCES-DECHARGE      call_hotline returns the décharge number the operator's hotline gave
 
 Value tokens of the answer tables:
     (set) any non-empty value; (empty) or an empty cell: empty; (as ordered) the column of the OC's
     Cmd_Acces as the operator holds it; (as in FLOW) the same column of the last FLOW line for the order;
-    (today) the virtual date AAAAMMJJ; (now) the virtual date-time AAAAMMJJHHMMSS.
+    (as given by the hotline) the décharge number call_hotline returned; (today) the virtual date AAAAMMJJ;
+    (now) the virtual date-time AAAAMMJJHHMMSS.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from pytest_bdd import given, parsers, then, when
 
 from ..checks import observe
 from ..client import OcFtpClient, SandboxAdmin
-from ..plugin import OcScenario
+from ..plugin import OPERATOR, OcScenario
 from ..reference import ROUTE_COLUMNS
 from ..results import Evidence
 
@@ -78,6 +80,7 @@ class AccessWorld:
     routes: dict[str, dict[str, str | None]] = field(default_factory=dict)  # ref -> the route the OC must hold
     last_line: dict[str, str] | None = None
     mode: str = ""  # TypeRacco of the OC's last order
+    hotline: dict[str, str] = field(default_factory=dict)  # ref -> the décharge call_hotline returned
     journal_mark: int = 0
 
     @property
@@ -196,6 +199,9 @@ class AccessWorld:
             line = self.answers.get((self.ref, m[1]))
             assert line is not None, f"no {m[1]} seen yet for {self.ref}"
             return line[column]
+        if token == "(as given by the hotline)":
+            assert self.ref in self.hotline, "the OC's technician has not called the hotline"
+            return self.hotline[self.ref]
         if token == "(today)":
             return self.admin.now().strftime("%Y%m%d")
         if token == "(now)":
@@ -591,3 +597,30 @@ def working_days_pass(access_world: AccessWorld, n: int) -> None:
 @when(parsers.re(r"(?P<n>\d+) (?:more )?hours? (?:has|have) passed"), converters={"n": int})
 def hours_pass(access_world: AccessWorld, n: int) -> None:
     access_world.admin.advance(hours=n)
+
+
+# ---------------------------------------------------------------------------------------------- the hotline
+@when("its technician calls the hotline with the socket found on site")
+def calls_hotline(access_world: AccessWorld) -> None:
+    """Seed 002: the OC's technician on site names the socket found to the operator's hotline, which
+    reprovisions it hot and gives a décharge number (the CR_STOC must carry it)."""
+    world = access_world
+    assert world.socket is not None, "no free socket picked"
+    url = f"{world.oc.target.url.rstrip('/')}/api/operators/{OPERATOR}/hotline?tenant={world.tenant}"
+    answer = world.oc.driver.call("call_hotline", {"ref": world.ref, "socket": world.socket["ReferencePrise"],
+                                                   "hotline": url})
+    data = world.admin.order(world.ref, world.tenant)["data"]
+    assert data.get("HotlineCall"), "[ACCES-DECHARGE] call_hotline returned but the operator's hotline got no call"
+    assert answer.get("decharge") == data.get("NumeroDecharge"), (
+        f"[ACCES-DECHARGE] call_hotline returned décharge {answer.get('decharge')!r}, the hotline gave "
+        f"{data.get('NumeroDecharge')!r}")
+    world.hotline[world.ref] = answer["decharge"]
+    world.settle()
+
+
+@then("its ReferencePrise is the socket found on site")
+def socket_found_on_site(access_world: AccessWorld) -> None:
+    line, socket = access_world.last_line, access_world.socket
+    assert line is not None and socket is not None
+    assert line["ReferencePrise"] == socket["ReferencePrise"], (
+        f"ReferencePrise {line['ReferencePrise']!r}, the technician found {socket['ReferencePrise']!r}")

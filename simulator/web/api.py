@@ -347,10 +347,32 @@ def operator_action(operator: str, capability: str, action: str):  # noqa: ANN20
         body = {}
     if not isinstance(body, dict):
         abort(400, "a JSON object body is expected (the action's arguments)")
-    error = _engine_call(lambda: box.perform(operator, capability, action, tenant, body))
+    result, error = _engine_call(lambda: box.act(operator, capability, action, tenant, body))
     if error:
         abort(409, error)
-    return jsonify(operator=operator, capability=capability, action=action, tenant=tenant, done=True)
+    return jsonify(operator=operator, capability=capability, action=action, tenant=tenant, done=True,
+                   result=result)
+
+
+@api.post("/operators/<operator>/hotline")
+@access(TENANT)
+def hotline_call(operator: str):  # noqa: ANN201
+    """The operator's hotline, called by the OC's technician on site (seed 002): the socket found after a
+    Hotline CR (kind hotline), or a hot or cold reprovisioning request; answers the décharge number."""
+    box = sandbox()
+    op = box.operators.get(operator)
+    capability = next((c.name for c in op.capabilities.values() if "hotline" in c.actions), None) if op else None
+    if capability is None:
+        abort(404, f"operator {operator[:30]} has no hotline (GET /api/operators lists the actions)")
+    tenant = _tenant_arg()
+    body = _body({"ref", "socket", "kind", "motif"})
+    for key, value in body.items():
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            abort(400, f"{key} must be a string of at most {MAX_TEXT} characters")
+    result, error = _engine_call(lambda: box.act(operator, capability, "hotline", tenant, body))
+    if error:
+        abort(409, error)
+    return jsonify(result)
 
 
 # ---------------------------------------------------------------- journal, files, tenants

@@ -168,7 +168,20 @@ SCHEMAS: dict[str, Any] = {
             "actions": {"type": "array", "items": {"type": "string"}}}}}}},
     "ActionDone": {"type": "object", "properties": {
         "operator": {"type": "string"}, "capability": {"type": "string"}, "action": {"type": "string"},
-        "tenant": {"type": "string"}, "done": {"type": "boolean"}}},
+        "tenant": {"type": "string"}, "done": {"type": "boolean"},
+        "result": {"type": "object", "description": "what the action answers (empty for most)"}}},
+    "HotlineCall": {"type": "object", "additionalProperties": False, "required": ["ref"], "properties": {
+        "ref": {"type": "string", "description": "the order's ReferenceCommandePriseInterneOC"},
+        "socket": {"type": "string", "description": "ReferencePrise of the socket found on site (required for "
+                                                    "kind hotline)"},
+        "kind": {"type": "string", "enum": ["hotline", "hot", "cold"], "default": "hotline",
+                 "description": "hotline: after a Hotline CR; hot / cold: the OC's reprovisioning request"},
+        "motif": {"type": "string", "description": "MotifReprov of a hot or cold request", "default": "Fibre HS"}}},
+    "HotlineAnswer": {"type": "object", "properties": {
+        "ref": {"type": "string"}, "kind": {"type": "string"},
+        "NumeroDecharge": {"type": "string", "description": "the décharge the CR_STOC must carry (empty: cold)"},
+        "ReferencePrise": {"type": "string"}, "MotifReprov": {"type": "string"},
+        "due": {"type": "string", "description": "cold: when the Notif_Reprov comes (virtual ISO date-time)"}}},
     "Reprovision": {"type": "object", "additionalProperties": False,
                     "properties": {"motif": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
                                              "default": "Fibre HS"}}},
@@ -244,6 +257,16 @@ PATHS: dict[str, Any] = {
                     _param("action", "path", "the action's name (e.g. reprovision)", {"type": "string"}, True),
                     TENANT_REQUIRED],
         body=_json_body({"type": "object", "description": "the action's arguments"}, required=False))},
+    "/api/operators/{operator}/hotline": {"post": _operation(
+        "hotline: the OC's technician on site calls the operator (seed 002): the socket found after a Hotline CR "
+        "is reprovisioned hot (Notif_Reprov, MotifReprov Commande HOTLINE) and the décharge number answered; "
+        "kind hot or cold asks a reprovisioning outside Hotline", "admin token or the tenant's token",
+        {"200": _ok("the décharge", _ref("HotlineAnswer")), "400": BAD,
+         "404": _error("no such operator or tenant"),
+         "409": _error("refused: no such order, wrong state, socket unknown, elsewhere or held"), **WRITE},
+        parameters=[_param("operator", "path", "the operator's key (e.g. covage)", {"type": "string"}, True),
+                    TENANT_REQUIRED],
+        body=_json_body(_ref("HotlineCall")))},
     "/api/journal": {"get": _operation(
         "journal: every exchange, newest page first (each page oldest first)",
         "with tenant: admin token or the tenant's token; without: admin token",

@@ -19,6 +19,7 @@ from ...documents import Effects, Finding, InboundDocument, OutboundDocument, Sc
 from ...refdata import Address, Line, ReferenceNetwork, Route
 from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
 from ...store import Order
+from . import hotline
 
 
 class State(StrEnum):
@@ -39,6 +40,10 @@ AFTER_MAD = {State.DELIVERED, State.IN_SERVICE}
 REPROVISIONABLE = {State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
 ORDER_TYPES = {"AUTO": "LOCA", "LOCA": "LOCA", "COFI": "COFI"}  # asked -> retained
 PRODUCTION_STAGES = ("CR", "RACCO")  # Annexe 5f stages of the codes a connection may fail with
+
+
+def hotline_motif() -> str:
+    return hotline.HOTLINE_MOTIF
 
 
 class Reject(Exception):
@@ -105,7 +110,7 @@ class AccessDesk(Capability):
     areas = ("acces",)  # the Accès folders of the layout: IN/<OI>/<ARCEP>/
     channels = ("ftp",)
     events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov")
-    actions = ("reprovision",)
+    actions = ("reprovision", "hotline", "building_works")
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)
@@ -410,6 +415,11 @@ class AccessDesk(Capability):
         after a hotline call, with NotificationReprovisioningHL=OUI. Another number is a finding."""
         issued = order.data.get("NumeroDecharge", "")
         given = record["NumeroDecharge"]
+        if order.data.get("Hotline") == "O" and not order.data.get("HotlineCall"):
+            self._oc_finding(ctx, "CR_STOC", "wrong decharge",
+                             f"{order.ref}: a CR_STOC after a Hotline CR and no call to the hotline: the socket "
+                             "found on site was never reprovisioned")
+            return
         if not issued:
             if given:
                 self._oc_finding(ctx, "CR_STOC", "wrong decharge",
@@ -469,14 +479,22 @@ class AccessDesk(Capability):
         pm = network.pm_of(address)
         hotline = order.data["PriseExistante"] == "O" and not order.data["ReferencePrise"]
         line = network.line(order.data["ReferencePrise"]) if order.data["ReferencePrise"] else None
+        if hotline:  # the route of an existing socket there, never a new one (spec decisions: Hotline)
+            line = self._free_socket(network, address, order)
+            if line is None:
+                self._cr_ko(order, "FIMP17", f"no free existing socket at {address.identifiant_immeuble} "
+                                             f"staircase {order.data.get('Escalier')!r} floor "
+                                             f"{order.data.get('Etage')!r}: order a new one (PriseExistante=N)",
+                            now, effects)
+                return
+            order.data["HotlineCandidate"] = line.reference_prise
         route: Route | None = None
         if line is not None:
             pbo_ref, route = line.pbo, line.route
-        else:
+        else:  # a socket to build: its reference and a route through the PBO of its staircase
             pbo_ref = self._pbo_serving(network, address, order.data)
-            if not hotline:  # a socket to build: its reference and a route through the PBO of its staircase
-                order.data["ReferencePrise"] = self._new_socket_reference(network)
-                route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo_ref)
+            order.data["ReferencePrise"] = self._new_socket_reference(network)
+            route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo_ref)
         pbo = network.pbo(pbo_ref)
         order.data.update({"ReferencePBO": pbo_ref, "Hotline": "O" if hotline else "N"})
         if route is not None:
@@ -491,17 +509,29 @@ class AccessDesk(Capability):
             "LocalisationPBO": pbo.localisation if pbo else "", "TypePBO": pbo.type_pbo if pbo else "",
             "CodeAccesImmeuble": "", "ContactsImmeuble": "", "PmAccessible": "O", "InfoObtentionCle": "",
             "RaccordementLong": "N",
-            "Commentaire": "CR Hotline: appel du technicien requis, reprovisioning a suivre" if hotline else "",
+            "Commentaire": "CR Hotline: appel hotline du technicien sur site requis" if hotline else "",
         }
         if route is not None:
             cr.update(route_block(route, order.tenant))
         order.state = State.ROUTED
         self._touch(order, now, "CR OK" + (" Hotline" if hotline else ""))
         effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [cr]))
-        if hotline:  # the connection work waits for the right route
-            self._later(effects, now, "reprov", order, "hotline_reprov", {"motif": "Commande HOTLINE", "hotline": True})
-        else:
+        if hotline and order.data["TypeRacco"] != "STOC":
+            # OI (or OC) connection: the operator's own technician finds the socket and reprovisions it.
+            self._later(effects, now, "reprov", order, "hotline_reprov",
+                        {"motif": hotline_motif(), "hotline": True})
+        else:  # STOC: the Cmd_STOC follows; the OC's technician calls the hotline from the site
             self._schedule_connection(order, now, effects)
+
+    def _cr_ko(self, order: Order, code: str, comment: str, now: datetime, effects: Effects) -> None:
+        """A CR KO (Annexe 5f): the order ends there."""
+        order.state = State.CR_KO
+        self._touch(order, now, f"CR KO {code}", comment)
+        effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [{
+            "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
+            "EtatCrCommandePrise": "KO", "MotifKoCrCommandePrise": code, "DateCrCommandePrise": stamp(now),
+            "TypeCommandeRetenu": "NA", "ReferencePm": order.data.get("ReferencePm", ""),
+            "Commentaire": (comment or self.pack.reject_label(code))[:512]}]))
 
     def _schedule_connection(self, order: Order, now: datetime, effects: Effects) -> None:
         """Once the route is known: a Cmd_STOC (STOC mode), or the CR MAD when the OI or the OC connects."""
@@ -557,13 +587,25 @@ class AccessDesk(Capability):
     def _emit_reprov(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
         if order.state not in REPROVISIONABLE:
             return
-        effects.extend(self.reprovision(order, payload.get("motif", "Fibre HS"), now))
+        line = None
+        if payload.get("socket"):  # a cold reprovisioning asked on another socket: still free?
+            try:
+                line = hotline.found_socket(self, order, payload["socket"])
+            except ActionRefused:
+                line = None
+        effects.extend(self.reprovision(order, payload.get("motif", "Fibre HS"), now, socket=line))
         if payload.get("hotline"):
             self._schedule_connection(order, now, effects)
 
     # ------------------------------------------------------------------ operator actions
     def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
-        """`reprovision` {ref, motif}: a new route optique for an order (Notif_Reprov)."""
+        """`reprovision` {ref, motif}: a new route optique for an order (Notif_Reprov); `hotline` {ref, socket,
+        kind, motif}: a technician's call (hotline.py); `building_works` {building, motif}: the operator's
+        reprovisioning of a building's orders."""
+        if action == "hotline":
+            return hotline.call_hotline(self, tenant, args, now)
+        if action == "building_works":
+            return hotline.building_works(self, tenant, args, now)
         ref = str(args.get("ref", ""))
         order = self.store.get_order(tenant, ref)
         if order is None:
@@ -573,8 +615,10 @@ class AccessDesk(Capability):
         except Reject as r:
             raise ActionRefused(r.comment) from None
 
-    def reprovision(self, order: Order, motif: str, now: datetime, comment: str = "") -> Effects:
-        """Give the order a new route optique (and, after a Hotline CR, its socket): Notif_Reprov."""
+    def reprovision(self, order: Order, motif: str, now: datetime, comment: str = "",
+                    socket: Line | None = None) -> Effects:
+        """Give the order a new route optique (and, after a Hotline CR, its socket; or the socket a technician
+        found on site): Notif_Reprov with a décharge number, which the CR_STOC must carry."""
         effects = Effects()
         if order.state not in REPROVISIONABLE:
             raise Reject("FIMP16", f"order {order.ref} is {order.state}: reprovisioning happens between CR and "
@@ -582,21 +626,21 @@ class AccessDesk(Capability):
         network = self.networks[order.network]
         address = network.address_by_id(order.data["IdentifiantImmeuble"])
         assert address is not None
-        if not order.data["ReferencePrise"]:  # after a Hotline CR: the socket the technician found
-            line = self._free_socket(network, address, order)
-            if line is not None:
-                order.data.update(ReferencePrise=line.reference_prise, ReferencePBO=line.pbo)
-                route = line.route
-            else:
-                order.data["ReferencePrise"] = self._new_socket_reference(network)
-                order.data["ReferencePBO"] = self._pbo_serving(network, address, order.data)
-                route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"),
-                                          order.data["ReferencePBO"])
+        if socket is None and not order.data["ReferencePrise"]:  # after a Hotline CR: the OI's technician
+            socket = self._free_socket(network, address, order)
+            if socket is None:  # taken meanwhile: the one the CR named (never a new socket)
+                socket = network.line(order.data.get("HotlineCandidate", ""))
+            if socket is None:
+                raise Reject("FIMP17", f"no existing socket left at {address.identifiant_immeuble}")
+        if socket is not None and socket.reference_prise != order.data["ReferencePrise"]:
+            order.data.update(ReferencePrise=socket.reference_prise, ReferencePBO=socket.pbo)
+            route = socket.route
         else:  # another fibre through the same PBO
             pbo = order.data.get("ReferencePBO") if order.data.get("ReferencePBO") in address.pbos else None
             route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo)
         order.data["Route"] = route_fields(route)
         decharge = f"DCH{network.arcep}{self.store.next_sequence('decharge'):08d}"
+        order.data["NumeroDecharge"] = decharge  # the CR_STOC must carry it (ACCES-DECHARGE)
         pm = network.pm_of(address)
         self._touch(order, now, "Notif Reprov", motif)
         effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Reprov", [{

@@ -230,8 +230,10 @@ class AccessWorld:
 
 def is_apartment_building(address: Mapping[str, Any]) -> bool:
     """A single building with floors and at least one free socket."""
+    first = (address["Escaliers"] or [""])[0]  # the staircase an order names: its PBO must not be saturated
     return (address["TypeImmeuble"] == "IMMEUBLE" and address["BatimentImmeuble"] == ""
-            and any(address["Etages"]) and any(not line["Occupee"] for line in address["Lignes"]))
+            and any(address["Etages"]) and any(not line["Occupee"] for line in address["Lignes"])
+            and any(not line["Occupee"] for line in address["Lignes"] if line["Escalier"] == first))
 
 
 def address_columns(address: Mapping[str, Any], **where: str) -> dict[str, str]:
@@ -624,3 +626,41 @@ def socket_found_on_site(access_world: AccessWorld) -> None:
     assert line is not None and socket is not None
     assert line["ReferencePrise"] == socket["ReferencePrise"], (
         f"ReferencePrise {line['ReferencePrise']!r}, the technician found {socket['ReferencePrise']!r}")
+
+
+# ---------------------------------------------------------------------------------------------- failures
+@given("an apartment building whose staircase's PBO is saturated")
+def saturated_building(access_world: AccessWorld) -> None:
+    """A staircase whose PBO has every socket occupied in the network data: no port for a new socket."""
+    world = access_world
+    for address in world.reference_addresses():
+        if address["BatimentImmeuble"] != "":
+            continue
+        for pbo in {line["ReferencePBO"] for line in address["Lignes"]}:
+            lines = [line for line in address["Lignes"] if line["ReferencePBO"] == pbo]
+            if all(line["Occupee"] for line in lines):
+                world.address = address
+                world.socket = {"Escalier": lines[0]["Escalier"], "Etage": lines[0]["Etage"]}
+                return
+    raise AssertionError("the reference network has no saturated PBO at a single building")
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode on that staircase'))
+def order_on_staircase(access_world: AccessWorld, mode: str) -> None:
+    socket = access_world.socket
+    assert socket is not None
+    access_world.order(mode, None, {"Escalier": socket["Escalier"], "Etage": socket["Etage"]})
+
+
+def failure_rates(world: AccessWorld, **rates: Any) -> None:
+    world.admin.post(f"/operators/{OPERATOR}/access/failure_rates", rates, tenant=world.tenant)
+
+
+@given(parsers.parse('the operator fails every CR of the OC with "{code}"'))
+def fails_every_cr(access_world: AccessWorld, code: str) -> None:
+    failure_rates(access_world, cr_ko=1, cr_ko_code=code)
+
+
+@given(parsers.parse('the operator fails every connection it makes for the OC with "{code}"'))
+def fails_every_connection(access_world: AccessWorld, code: str) -> None:
+    failure_rates(access_world, racc_ko=1, racc_ko_code=code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +19,7 @@ from ...documents import Effects, Finding, InboundDocument, OutboundDocument, Sc
 from ...refdata import Address, Line, ReferenceNetwork, Route
 from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
 from ...store import Order
-from . import hotline
+from . import failures, hotline
 
 
 class State(StrEnum):
@@ -109,8 +109,8 @@ class AccessDesk(Capability):
     name = "access"
     areas = ("acces",)  # the Accès folders of the layout: IN/<OI>/<ARCEP>/
     channels = ("ftp",)
-    events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov")
-    actions = ("reprovision", "hotline", "building_works")
+    events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov", "stoc_deadline")
+    actions = ("reprovision", "hotline", "building_works", "failure_rates")
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)
@@ -119,6 +119,7 @@ class AccessDesk(Capability):
         self.networks: dict[str, ReferenceNetwork] = context.reference_networks
         self.store = context.store
         self.calendar = context.calendar
+        self._pm_used: dict[str, dict[str, int]] = {}  # network -> lines behind each PM (saturation)
         self._handlers = {
             "Cmd_Acces": self._order,
             "Annul_Acces": self._cancel,
@@ -466,7 +467,7 @@ class AccessDesk(Capability):
         if order is None:
             return effects
         handler = {"cr_cmd": self._emit_cr, "cmd_stoc": self._emit_cmd_stoc, "cr_mad": self._emit_cr_mad,
-                   "reprov": self._emit_reprov}[kind]
+                   "reprov": self._emit_reprov, "stoc_deadline": self._stoc_deadline}[kind]
         handler(order, payload, now, effects)
         return effects
 
@@ -477,6 +478,10 @@ class AccessDesk(Capability):
         address = network.address_by_id(order.data["IdentifiantImmeuble"])
         assert address is not None, "orders only reference known buildings"
         pm = network.pm_of(address)
+        code = failures.draw(self, order, "cr_ko")  # the tenant's failure rate (default 0)
+        if code:
+            self._cr_ko(order, code, self.pack.reject_label(code), now, effects)
+            return
         hotline = order.data["PriseExistante"] == "O" and not order.data["ReferencePrise"]
         line = network.line(order.data["ReferencePrise"]) if order.data["ReferencePrise"] else None
         if hotline:  # the route of an existing socket there, never a new one (spec decisions: Hotline)
@@ -493,6 +498,12 @@ class AccessDesk(Capability):
             pbo_ref, route = line.pbo, line.route
         else:  # a socket to build: its reference and a route through the PBO of its staircase
             pbo_ref = self._pbo_serving(network, address, order.data)
+            if network.network not in self._pm_used:
+                self._pm_used[network.network] = failures.pm_usage(network)
+            saturated = failures.saturation(network, address, pbo_ref, self._pm_used[network.network])
+            if saturated:
+                self._cr_ko(order, "FINT01", saturated, now, effects)
+                return
             order.data["ReferencePrise"] = self._new_socket_reference(network)
             route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo_ref)
         pbo = network.pbo(pbo_ref)
@@ -564,16 +575,43 @@ class AccessDesk(Capability):
             "LocalisationPBO": pbo.localisation if pbo else "", "TypePBO": pbo.type_pbo if pbo else "",
             "DateLimiteRaccordement": day(deadline), "Commentaire": "",
         })
+        order.data["DateLimiteRaccordement"] = day(deadline)
         if "Route" in order.data:
             line.update(route_block(order.data["Route"], order.tenant))
         order.state = State.STOC_ORDERED
         self._touch(order, now, "Cmd STOC")
         effects.outbound.append(OutboundDocument(order.tenant, order.network, "Cmd_STOC", [line]))
+        # DateLimiteRaccordement is a day: the CR_STOC may come until its end.
+        end = datetime.combine(deadline.date() + timedelta(days=1), time(0), tzinfo=deadline.tzinfo)
+        effects.events.append(ScheduledEvent(end, "stoc_deadline", order.tenant, order.ref, {}))
+
+    def _stoc_deadline(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
+        """No CR_STOC by DateLimiteRaccordement: the attempt ends with a Notif_Racc_Ko (docs/files.md)."""
+        if order.state != State.STOC_ORDERED:
+            return
+        motif = self.profile.settings.get("failures", {}).get("stoc_deadline_motif", "FAUT01")
+        limit = order.data.get("DateLimiteRaccordement", "")
+        self._racc_ko(order, motif, f"DateLimiteRaccordement {limit} dépassée sans CR_STOC", now, effects)
+        effects.findings.append(Finding(order.tenant, order.data.get("channel", "ftp"), "out", "Notif_Racc_Ko", "",
+                                        "deadline passed", f"{order.ref}: no CR_STOC by {limit}"))
+
+    def _racc_ko(self, order: Order, motif: str, comment: str, now: datetime, effects: Effects) -> None:
+        order.state = State.RACCO_KO
+        self._touch(order, now, f"Notif Racc KO {motif}", comment)
+        effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Racc_Ko", [{
+            "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
+            "DateRaccoKo": stamp(now), "MotifKoRaccordement": motif,
+            "Commentaire": (comment or self.pack.reject_label(motif))[:512]}]))
 
     def _emit_cr_mad(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
         ready = State.CONNECTED if order.data["TypeRacco"] == "STOC" else State.ROUTED
         if order.state != ready:
             return
+        if order.data["TypeRacco"] == "OI":  # the operator's own connection may fail (tenant's rate)
+            code = failures.draw(self, order, "racc_ko")
+            if code:
+                self._racc_ko(order, code, self.pack.reject_label(code), now, effects)
+                return
         order.state = State.DELIVERED
         order.data["DateMadPrise"] = day(now)  # billing starts here
         self._touch(order, now, "CR MAD OK")
@@ -606,6 +644,8 @@ class AccessDesk(Capability):
             return hotline.call_hotline(self, tenant, args, now)
         if action == "building_works":
             return hotline.building_works(self, tenant, args, now)
+        if action == "failure_rates":
+            return failures.set_rates(self, tenant, args)
         ref = str(args.get("ref", ""))
         order = self.store.get_order(tenant, ref)
         if order is None:

@@ -33,10 +33,10 @@ ADDRESS_COLUMNS = ("CommuneImmeuble", "CodePostalImmeuble", "CodeInseeImmeuble",
 #: the Cmd_STOC...), whatever the alphabetical order of their file names.
 FLOW_RANK = {flow: rank for rank, flow in enumerate((
     "AR_Cmd_Acces", "CR_Cmd_Acces", "Notif_Reprov", "Cmd_STOC", "Notif_Racc_Ko", "CR_MAD_Ligne",
-    "CR_Annulation_Acces"))}
+    "CR_Annulation_Acces", "Notif_Ecrasement"))}
 
 #: States after which nothing the OI sends changes the order any more.
-FINAL = ("cancelled", "terminated")
+FINAL = ("cancelled", "terminated", "overwritten")
 
 
 @dataclass
@@ -202,6 +202,8 @@ class ReferenceOc:
                 order.cr_mad = line
                 if order.in_service_asked:
                     self._send_cr_mes(order)
+        elif flow == "Notif_Ecrasement":  # another OC took the socket: this line has ended
+            order.state = "overwritten"
         elif flow == "Notif_Racc_Ko":
             order.state = "connection_failed"
             order.reject_code = line.get("MotifKoRaccordement") or None

@@ -202,6 +202,14 @@ class ForgetsTheDecharge(ReferenceOc):
         super()._send_cr_stoc(order)
 
 
+class IgnoresEcrasement(ReferenceOc):
+    """Reads the Notif_Ecrasement but keeps the line as in service: another OC's order is not its business."""
+
+    def _handle(self, file: ReceivedFile, line: dict[str, str]) -> None:
+        if file.flow_name != "Notif_Ecrasement":
+            super()._handle(file, line)
+
+
 # ---------------------------------------------------------------------------------------------- what they must get
 @dataclass(frozen=True)
 class Defect:
@@ -229,5 +237,6 @@ DEFECTS = [
     Defect(AnswersItsOwnOrderNumber, "ACCES-REF", STOC),
     Defect(ReportsOwnRefAsPrestation, "ACCES-PRESTATION", STOC),
     Defect(ForgetsTheDecharge, "ACCES-DECHARGE", "seed_002s_order"),
+    Defect(IgnoresEcrasement, "ACCES-STATE", "second_OCs_order"),
 ]
 

@@ -39,7 +39,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from ..checks import observe
-from ..client import OcFtpClient, SandboxAdmin
+from ..client import OcFtpClient, SandboxAdmin, orders
 from ..plugin import OPERATOR, OcScenario
 from ..reference import ROUTE_COLUMNS
 from ..results import Evidence
@@ -81,6 +81,7 @@ class AccessWorld:
     last_line: dict[str, str] | None = None
     mode: str = ""  # TypeRacco of the OC's last order
     hotline: dict[str, str] = field(default_factory=dict)  # ref -> the décharge call_hotline returned
+    other: dict[str, str] = field(default_factory=dict)  # the second OC the harness plays: tenant, ref
     journal_mark: int = 0
 
     @property
@@ -664,3 +665,50 @@ def fails_every_cr(access_world: AccessWorld, code: str) -> None:
 @given(parsers.parse('the operator fails every connection it makes for the OC with "{code}"'))
 def fails_every_connection(access_world: AccessWorld, code: str) -> None:
     failure_rates(access_world, racc_ko=1, racc_ko_code=code)
+
+
+# ---------------------------------------------------------------------------------------------- écrasement
+@given("the OC's line on the free socket is in service")
+def line_in_service_on_free_socket(access_world: AccessWorld) -> None:
+    world = access_world
+    order_free_socket(world, "OC")
+    synchronises(world)
+    assert world.answer("AR_Cmd_Acces")["EtatArCommandePrise"] == "OK"
+    received_cr_mad(world)
+    line_in_service(world)
+    oc_knows_state(world, "in service")
+
+
+@when("another OC orders the same socket and its line is delivered")
+def other_oc_takes_the_socket(access_world: AccessWorld) -> None:
+    """The harness plays a second OC (a tenant of its own, the reference client): it orders the socket the
+    OC under test holds, in OC mode, and its CR then its CR MAD come."""
+    world = access_world
+    socket, address = world.socket, world.building()
+    assert socket is not None
+    code = "X" + "".join(random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(7))
+    password = "".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(16))
+    created = world.admin.post("/tenants", {"code": code, "password": password})
+    target = world.oc.target
+    with OcFtpClient(target.ftp_host, target.ftp_port, created["login"], password, created["code"], target.oi,
+                     target.arcep, today=world.admin.today) as other:
+        ref = f"{created['code']}-ECR-1"
+        record = orders.cmd_acces(address, ref, type_racco="OC", existing=socket["ReferencePrise"],
+                                  date=world.admin.today().strftime("%Y%m%d"))
+        other.send("Cmd_Acces", [record])
+        ar = other.receive("AR_Cmd_Acces").single()
+        assert ar["EtatArCommandePrise"] == "OK", f"the other OC's order was refused: {ar}"
+        world.admin.advance(working_days=1)
+        assert other.receive("CR_Cmd_Acces").single()["EtatCrCommandePrise"] == "OK"
+        world.admin.advance(working_days=1)
+        assert other.receive("CR_MAD_Ligne").single()["EtatCrMadPrise"] == "OK"
+    world.other = {"tenant": created["code"], "ref": ref}
+
+
+@then("the other OC's order holds the socket with the écrasement in its history")
+def other_order_holds_socket(access_world: AccessWorld) -> None:
+    world = access_world
+    other = world.admin.order(world.other["ref"], world.other["tenant"])
+    assert other["state"] == "MAD" and other["data"]["ReferencePrise"] == world.socket["ReferencePrise"], other
+    steps = [h["step"] for h in other["history"]]
+    assert "Ecrasement" in steps, f"the other OC's order history shows no écrasement: {steps}"

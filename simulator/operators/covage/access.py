@@ -33,6 +33,7 @@ class State(StrEnum):
     IN_SERVICE = "MES"  # CR MES received
     CANCELLED = "ANNULE"
     TERMINATED = "RESILIE"
+    OVERWRITTEN = "ECRASE"  # another OC's order took the socket (Notif_Ecrasement): the line ended
 
 
 BEFORE_MAD = {State.ACKNOWLEDGED, State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
@@ -621,6 +622,29 @@ class AccessDesk(Capability):
             "TypeCommandeRetenu": ORDER_TYPES[order.data["TypeCommandeDemande"]],
             "ReferencePm": order.data["ReferencePm"], "ReferencePBO": order.data.get("ReferencePBO", ""),
             "Commentaire": ""}]))
+        self._overwrite(order, now, effects)
+
+    def _overwrite(self, order: Order, now: datetime, effects: Effects) -> None:
+        """The socket is now this order's line: another OC holding it in service is overwritten (écrasement):
+        its line ends and it gets a Notif_Ecrasement (spec decisions)."""
+        socket = order.data.get("ReferencePrise", "")
+        states = [s.value for s in AFTER_MAD]
+        rows = self.store.query(
+            "SELECT tenant, ref FROM orders WHERE tenant != ? AND json_extract(data, '$.ReferencePrise') = ? "
+            f"AND state IN ({','.join('?' * len(states))})", (order.tenant, socket, *states)) if socket else []
+        for row in rows:
+            holder = self.store.get_order(row["tenant"], row["ref"])
+            if holder is None:
+                continue
+            holder.state = State.OVERWRITTEN
+            holder.data["Ecrasement"] = {"tenant": order.tenant, "prestation": order.prestation, "at": stamp(now)}
+            self._touch(holder, now, "Notif Ecrasement", f"socket {socket} taken by {order.tenant} "
+                                                         f"({order.prestation})")
+            self._touch(order, now, "Ecrasement", f"socket {socket} was {holder.tenant}'s ({holder.prestation})")
+            effects.outbound.append(OutboundDocument(holder.tenant, holder.network, "Notif_Ecrasement", [{
+                "ReferenceCommandePriseInterneOC": holder.ref, "ReferencePrestationPrise": holder.prestation,
+                "ReferencePrise": socket, "DateEcrasement": stamp(now),
+                "Commentaire": "Ligne écrasée par la commande d'un autre opérateur commercial"}]))
 
     def _emit_reprov(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
         if order.state not in REPROVISIONABLE:

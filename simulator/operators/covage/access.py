@@ -19,7 +19,7 @@ from ...documents import Effects, Finding, InboundDocument, OutboundDocument, Sc
 from ...refdata import Address, Line, ReferenceNetwork, Route
 from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
 from ...store import Order
-from . import failures, hotline
+from . import appointments, failures, hotline
 
 
 class State(StrEnum):
@@ -111,7 +111,8 @@ class AccessDesk(Capability):
     areas = ("acces",)  # the Accès folders of the layout: IN/<OI>/<ARCEP>/
     channels = ("ftp",)
     events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov", "stoc_deadline")
-    actions = ("reprovision", "hotline", "building_works", "failure_rates")
+    actions = ("reprovision", "hotline", "building_works", "failure_rates", "appointment_slots", "book_appointment",
+               "cancel_appointment")
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)
@@ -121,6 +122,7 @@ class AccessDesk(Capability):
         self.store = context.store
         self.calendar = context.calendar
         self._pm_used: dict[str, dict[str, int]] = {}  # network -> lines behind each PM (saturation)
+        appointments.ensure(self)
         self._handlers = {
             "Cmd_Acces": self._order,
             "Annul_Acces": self._cancel,
@@ -177,7 +179,7 @@ class AccessDesk(Capability):
     def _upper_case(self, flow: FlowSpec, ctx: Context) -> None:
         """Data is in upper case as in the IPE (seed 002): a value differing only by case is taken in upper
         case, and the file raises one finding against the OC (spec decisions)."""
-        columns = self.profile.settings.get("upper_case", {}).get(flow.name, ())
+        columns = self.pack.sections.get("upper_case", {}).get(flow.name, ())
         lowered = []
         for record in ctx.records:
             for column in columns:
@@ -479,6 +481,10 @@ class AccessDesk(Capability):
         address = network.address_by_id(order.data["IdentifiantImmeuble"])
         assert address is not None, "orders only reference known buildings"
         pm = network.pm_of(address)
+        code, reason = appointments.check(self, order, address.hexacle, now)  # the IdRdv: FRDV codes
+        if code:
+            self._cr_ko(order, code, reason, now, effects)
+            return
         code = failures.draw(self, order, "cr_ko")  # the tenant's failure rate (default 0)
         if code:
             self._cr_ko(order, code, self.pack.reject_label(code), now, effects)
@@ -590,7 +596,7 @@ class AccessDesk(Capability):
         """No CR_STOC by DateLimiteRaccordement: the attempt ends with a Notif_Racc_Ko (docs/files.md)."""
         if order.state != State.STOC_ORDERED:
             return
-        motif = self.profile.settings.get("failures", {}).get("stoc_deadline_motif", "FAUT01")
+        motif = str(self.profile.settings.get("stoc_deadline_motif", "FAUT01"))
         limit = order.data.get("DateLimiteRaccordement", "")
         self._racc_ko(order, motif, f"DateLimiteRaccordement {limit} dépassée sans CR_STOC", now, effects)
         effects.findings.append(Finding(order.tenant, order.data.get("channel", "ftp"), "out", "Notif_Racc_Ko", "",
@@ -670,6 +676,12 @@ class AccessDesk(Capability):
             return hotline.building_works(self, tenant, args, now)
         if action == "failure_rates":
             return failures.set_rates(self, tenant, args)
+        if action == "appointment_slots":
+            return appointments.slots(self, args, now)
+        if action == "book_appointment":
+            return appointments.book(self, tenant, args, now)
+        if action == "cancel_appointment":
+            return appointments.cancel(self, tenant, args)
         ref = str(args.get("ref", ""))
         order = self.store.get_order(tenant, ref)
         if order is None:

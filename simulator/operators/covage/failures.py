@@ -4,11 +4,11 @@
   has no port left for a new socket; a PM whose lines reach its CapaciteMaxPM takes no new one (opsim
   choice: the reference network carries no other capacity).
 - Per-tenant failure rates (operator action `failure_rates`, default 0): the share of CRs answered KO and
-  of OI-mode connections ending in a Notif_Racc_Ko, with the codes drawn from the profile's `[failures]`
-  lists (or the one code the action names). Draws are seeded by the sandbox seed, the tenant and the order:
-  a run replays the same failures.
+  of OI-mode connections ending in a Notif_Racc_Ko, with the codes drawn from the `failures` lists of the
+  spec pack (operations.yaml), or the one code the action names. Draws are seeded by the sandbox seed, the
+  tenant and the order: a run replays the same failures.
 - DateLimiteRaccordement: a Cmd_STOC with no CR_STOC by the end of that day ends the attempt with a
-  Notif_Racc_Ko (motif `stoc_deadline_motif`); a later CR_STOC is refused (journal finding).
+  Notif_Racc_Ko (profile setting `stoc_deadline_motif`); a later CR_STOC is refused (journal finding).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def set_rates(desk: AccessDesk, tenant: str, args: Mapping[str, Any]) -> Effects
         rates[kind] = float(value)
         code = str(args.get(f"{kind}_code") or "")
         if code:
-            allowed = desk.profile.settings.get("failures", {}).get(f"{kind}_codes", [])
+            allowed = desk.pack.sections.get("failures", {}).get(f"{kind}_codes", [])
             if code not in allowed:
                 raise ActionRefused(f"{kind}_code {code[:20]!r} is not one of {', '.join(allowed)}")
             rates[f"{kind}_code"] = code
@@ -83,5 +83,5 @@ def draw(desk: AccessDesk, order: Order, kind: str) -> str:
     rng = random.Random(f"{desk.context.seed}:{order.tenant}:{order.ref}:{kind}")
     if rng.random() >= rate:
         return ""
-    codes = desk.profile.settings.get("failures", {}).get(f"{kind}_codes", ["FAUT01"])
+    codes = desk.pack.sections.get("failures", {}).get(f"{kind}_codes") or ["FAUT01"]
     return str(rates.get(f"{kind}_code") or rng.choice(codes))

@@ -9,6 +9,7 @@ what it understood of each order (state, ReferencePrestationPrise, reject code, 
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -106,7 +107,8 @@ class ReferenceOc:
             # "existing": a socket is there but the customer cannot name it (Hotline): PriseExistante=O, no reference.
             ReferencePrise="" if socket in (None, "existing") else str(socket),
             PriseExistante="N" if socket is None else "O",
-            TypeCommandeDemande="AUTO", DateCommandePrise=self.context.today.replace("-", ""))
+            TypeCommandeDemande="AUTO", DateCommandePrise=self.context.today.replace("-", ""),
+            IdRdv=str(args.get("appointment") or ""))  # the IdRdv book_appointment gave, if any
         self.client.send("Cmd_Acces", [record])
         self.orders[ref] = Order(ref, mode)
         self._save()
@@ -151,6 +153,25 @@ class ReferenceOc:
         order.hotline_called = order.hotline_called or body["kind"] == "hotline"
         self._save()
         return {"decharge": answer.get("NumeroDecharge", "")}
+
+    def book_appointment(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Books a connection appointment with the operator's booking service (`args["booking"]`, HTTP): the
+        first free slot for the address; its IdRdv then goes in the Cmd_Acces."""
+        address: Mapping[str, str] = args["address"]
+        base = str(args["booking"])
+        sep = "&" if "?" in base else "?"
+        query = urllib.parse.urlencode({"address": address.get("CodeAdresseImmeuble", ""), "network": self.context.oi})
+        with urllib.request.urlopen(f"{base}{sep}{query}", timeout=30) as response:
+            free = json.loads(response.read())["slots"]
+        if not free:
+            raise RuntimeError("the booking service offers no free slot")
+        body = {"address": address.get("CodeAdresseImmeuble", ""), "network": self.context.oi,
+                "slot": free[0]["slot"]}
+        request = urllib.request.Request(base, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            booked = json.loads(response.read())
+        return {"IdRdv": booked["IdRdv"], "slot": booked["slot"]}
 
     def sync(self, args: Mapping[str, Any]) -> dict[str, Any]:
         received = self.client.receive_all()  # downloads and deletes everything now in OUT

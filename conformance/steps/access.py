@@ -82,6 +82,7 @@ class AccessWorld:
     mode: str = ""  # TypeRacco of the OC's last order
     hotline: dict[str, str] = field(default_factory=dict)  # ref -> the décharge call_hotline returned
     other: dict[str, str] = field(default_factory=dict)  # the second OC the harness plays: tenant, ref
+    rdv: str = ""  # the IdRdv book_appointment returned
     journal_mark: int = 0
 
     @property
@@ -164,11 +165,14 @@ class AccessWorld:
         return self.address
 
     # ------------------------------------------------------------------ the OC's orders
-    def order(self, mode: str, socket: str | None, where: Mapping[str, str] | None = None) -> str:
+    def order(self, mode: str, socket: str | None, where: Mapping[str, str] | None = None,
+              appointment: str | None = None) -> str:
         address = address_columns(self.building(), **(where or {}))
         self.mode = mode
-        answer = self.oc.driver.call("order_access", {"address": address, "socket": socket, "mode": mode,
-                                                      "customer": dict(CUSTOMER)})
+        args = {"address": address, "socket": socket, "mode": mode, "customer": dict(CUSTOMER)}
+        if appointment is not None:  # only then: an adapter written before appointments sees no new argument
+            args["appointment"] = appointment
+        answer = self.oc.driver.call("order_access", args)
         ref = answer.get("ref")
         assert isinstance(ref, str) and ref, f"[ACCES-REF] order_access answered {answer}, no ref"
         self.settle("Cmd_Acces", "order_access")
@@ -712,3 +716,56 @@ def other_order_holds_socket(access_world: AccessWorld) -> None:
     assert other["state"] == "MAD" and other["data"]["ReferencePrise"] == world.socket["ReferencePrise"], other
     steps = [h["step"] for h in other["history"]]
     assert "Ecrasement" in steps, f"the other OC's order history shows no écrasement: {steps}"
+
+
+# ---------------------------------------------------------------------------------------------- appointments
+def booking_url(world: AccessWorld) -> str:
+    return f"{world.oc.target.url.rstrip('/')}/api/operators/{OPERATOR}/appointments?tenant={world.tenant}"
+
+
+def book(world: AccessWorld, address: Mapping[str, Any]) -> str:
+    answer = world.oc.driver.call("book_appointment", {"address": address_columns(address),
+                                                       "booking": booking_url(world)})
+    rdv = answer.get("IdRdv")
+    assert isinstance(rdv, str) and rdv, f"book_appointment answered {answer}, no IdRdv"
+    return rdv
+
+
+@when("the OC books a connection appointment at the address")
+def books_appointment(access_world: AccessWorld) -> None:
+    access_world.rdv = book(access_world, access_world.building())
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with that appointment'))
+def order_with_appointment(access_world: AccessWorld, mode: str) -> None:
+    assert access_world.rdv, "no appointment booked in this scenario"
+    access_world.order(mode, None, appointment=access_world.rdv)
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with an IdRdv never booked'))
+def order_with_unknown_idrdv(access_world: AccessWorld, mode: str) -> None:
+    access_world.order(mode, None, appointment="RDVUNKNOWN0001")
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with an appointment since cancelled'))
+def order_with_cancelled_appointment(access_world: AccessWorld, mode: str) -> None:
+    world = access_world
+    world.rdv = book(world, world.building())
+    world.admin.delete(f"/operators/{OPERATOR}/appointments/{world.rdv}", tenant=world.tenant)
+    world.order(mode, None, appointment=world.rdv)
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with an appointment booked at another address'))
+def order_with_appointment_elsewhere(access_world: AccessWorld, mode: str) -> None:
+    world = access_world
+    here = world.building()["CodeAdresseImmeuble"]
+    other = next(a for a in world.reference_addresses() if a["CodeAdresseImmeuble"] != here)
+    world.rdv = book(world, other)
+    world.order(mode, None, appointment=world.rdv)
+
+
+@then("the operator holds the appointment as used by the order")
+def appointment_used(access_world: AccessWorld) -> None:
+    data = access_world.admin.order(access_world.ref, access_world.tenant)["data"]
+    assert data.get("IdRdv") == access_world.rdv, f"the order carries IdRdv {data.get('IdRdv')!r}"
+    assert data.get("RdvSlot"), "the operator did not take the appointment for the order"

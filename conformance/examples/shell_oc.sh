@@ -113,7 +113,7 @@ case $verb in
     line="$ref;$(a CommuneImmeuble);$(a CodePostalImmeuble);$(a CodeInseeImmeuble);$(a CodeVoieRivoliImmeuble)"
     line+=";$(a NumeroVoieImmeuble);$(a ComplementNumeroVoieImmeuble);$(a TypeVoieImmeuble);$(a LibelleVoieImmeuble)"
     line+=";$(a CodeAdresseImmeuble);$(a Batiment);$(a Escalier);$(a Etage);$(arg mode);;$(c NomClient)"
-    line+=";$(c PrenomClient);$(c ContactClient1);;;;$(a ReferencePm);$prise;$existing;AUTO;$day;;;;;;;;;"
+    line+=";$(c PrenomClient);$(c ContactClient1);;$(arg appointment);;$(a ReferencePm);$prise;$existing;AUTO;$day;;;;;;;;;"
     send CMD_ACCES "$CMD_HEADER" "$line"
     put "$ref" state sent
     jq -n --arg ref "$ref" '{ref: $ref}' ;;

@@ -167,3 +167,15 @@ def test_the_operator_reprovisions_a_building_under_works(oc: OcFtpClient, api: 
     assert {r["MotifReprov"] for r in lines} == {"Travaux programmés"}
     status, answer = api.call("POST", "/operators/covage/access/building_works?tenant=DEMO", {"building": "IMB/X"})
     assert status == 409 and "no order of DEMO" in answer["detail"]
+
+
+def test_in_oi_mode_the_operators_own_technician_does_the_hotline(oc: OcFtpClient, api: Api):
+    _, socket = hotline_order(oc, api, "HLOI", mode="OI")
+    cr = oc.receive("CR_Cmd_Acces").single()
+    assert cr["Hotline"] == "O" and oc.receive_all() == []  # no Cmd_STOC in OI mode
+    status, answer = api.call("POST", "/operators/covage/hotline?tenant=DEMO",
+                              {"ref": "HLOI", "socket": socket["ReferencePrise"]})
+    assert status == 409 and "operator's own technician" in answer["detail"]
+    api.post("/clock/advance", {"working_days": 1})
+    reprov = oc.receive("Notif_Reprov").single()
+    assert reprov["MotifReprov"] == "Commande HOTLINE" and reprov["NumeroDecharge"] and reprov["ReferencePrise"]

@@ -54,7 +54,10 @@ def call_hotline(desk: AccessDesk, tenant: str, args: Mapping[str, Any], now: da
                                 f"{order.data['ReferencePrise']} (décharge {order.data.get('NumeroDecharge')})")
         if not socket:
             raise ActionRefused("socket: the ReferencePrise of the socket found on site is required")
-        if order.state != State.STOC_ORDERED and order.data["TypeRacco"] == "STOC":
+        if order.data["TypeRacco"] != "STOC":
+            raise ActionRefused(f"order {ref} is in {order.data['TypeRacco']} mode: the operator's own technician "
+                                "finds the socket and reprovisions it")
+        if order.state != State.STOC_ORDERED:
             raise ActionRefused(f"order {ref} is {order.state}: the technician calls once the Cmd_STOC came")
     line = found_socket(desk, order, socket) if socket else None
     motif = HOTLINE_MOTIF if kind == "hotline" else str(args.get("motif") or "Fibre HS")[:100]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 from typing import Any
 
 from ...capability import ActionRefused, Capability, OperatorContext
@@ -20,40 +19,11 @@ from ...refdata import Address, Line, ReferenceNetwork, Route
 from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
 from ...store import Order
 from . import appointments, failures, hotline
-
-
-class State(StrEnum):
-    ACKNOWLEDGED = "AR_OK"  # AR OK sent, CR pending
-    CR_KO = "CR_KO"
-    ROUTED = "CR_OK"  # route optique given
-    STOC_ORDERED = "STOC_COMMANDE"  # Cmd_STOC sent, CR_STOC awaited
-    CONNECTED = "RACCORDE"  # CR_STOC OK received, CR MAD pending
-    RACCO_KO = "RACCO_KO"
-    DELIVERED = "MAD"  # CR MAD sent: billing starts
-    IN_SERVICE = "MES"  # CR MES received
-    CANCELLED = "ANNULE"
-    TERMINATED = "RESILIE"
-    OVERWRITTEN = "ECRASE"  # another OC's order took the socket (Notif_Ecrasement): the line ended
-
-
-BEFORE_MAD = {State.ACKNOWLEDGED, State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
-AFTER_MAD = {State.DELIVERED, State.IN_SERVICE}
-REPROVISIONABLE = {State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
-ORDER_TYPES = {"AUTO": "LOCA", "LOCA": "LOCA", "COFI": "COFI"}  # asked -> retained
-PRODUCTION_STAGES = ("CR", "RACCO")  # Annexe 5f stages of the codes a connection may fail with
+from .states import AFTER_MAD, BEFORE_MAD, ORDER_TYPES, PRODUCTION_STAGES, REPROVISIONABLE, Reject, State
 
 
 def hotline_motif() -> str:
     return hotline.HOTLINE_MOTIF
-
-
-class Reject(Exception):
-    """A line refused with an Annexe 5f code."""
-
-    def __init__(self, code: str, comment: str = ""):
-        super().__init__(code)
-        self.code = code
-        self.comment = comment
 
 
 @dataclass

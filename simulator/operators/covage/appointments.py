@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...capability import ActionRefused
 from ...documents import Effects
 from ...store import Order
-
-if TYPE_CHECKING:
-    from .access import AccessDesk
+from .states import Desk
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS appointments (
@@ -36,17 +34,17 @@ CREATE INDEX IF NOT EXISTS appointments_slot ON appointments (network, day, half
 """
 
 
-def setting(desk: AccessDesk, name: str, default: Any) -> Any:
+def setting(desk: Desk, name: str, default: Any) -> Any:
     """A profile setting of the booking service (appointment_<name>)."""
     return desk.profile.settings.get(f"appointment_{name}", default)
 
 
-def ensure(desk: AccessDesk) -> None:
+def ensure(desk: Desk) -> None:
     """The capability's own table, made when the desk is built (never inside a transaction)."""
     desk.store.ensure_schema(SCHEMA)
 
 
-def _hexacle(desk: AccessDesk, network: str, hexacle: str) -> str:
+def _hexacle(desk: Desk, network: str, hexacle: str) -> str:
     if network not in desk.networks:
         raise ActionRefused(f"network {network[:10]!r} is not one of {', '.join(desk.networks)}")
     hexacle = hexacle.upper()
@@ -55,7 +53,7 @@ def _hexacle(desk: AccessDesk, network: str, hexacle: str) -> str:
     return hexacle
 
 
-def slots(desk: AccessDesk, args: Mapping[str, Any], now: datetime) -> Effects:
+def slots(desk: Desk, args: Mapping[str, Any], now: datetime) -> Effects:
     """`appointment_slots` {network, address (hexaclé)}: the free slots from J+8 to J+26 working days."""
     network = str(args.get("network") or next(iter(desk.networks)))
     hexacle = _hexacle(desk, network, str(args.get("address", "")))
@@ -82,7 +80,7 @@ def slots(desk: AccessDesk, args: Mapping[str, Any], now: datetime) -> Effects:
     return effects
 
 
-def book(desk: AccessDesk, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
+def book(desk: Desk, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
     """`book_appointment` {network, address, slot}: the IdRdv of a free slot."""
     offered = slots(desk, args, now).reply
     slot = str(args.get("slot", ""))
@@ -101,7 +99,7 @@ def book(desk: AccessDesk, tenant: str, args: Mapping[str, Any], now: datetime) 
     return effects
 
 
-def cancel(desk: AccessDesk, tenant: str, args: Mapping[str, Any]) -> Effects:
+def cancel(desk: Desk, tenant: str, args: Mapping[str, Any]) -> Effects:
     """`cancel_appointment` {IdRdv}: the slot is released."""
     rdv = str(args.get("IdRdv", ""))
     rows = desk.store.query("SELECT state FROM appointments WHERE id = ? AND tenant = ?", (rdv, tenant))
@@ -115,7 +113,7 @@ def cancel(desk: AccessDesk, tenant: str, args: Mapping[str, Any]) -> Effects:
     return effects
 
 
-def check(desk: AccessDesk, order: Order, hexacle: str, now: datetime) -> tuple[str, str]:
+def check(desk: Desk, order: Order, hexacle: str, now: datetime) -> tuple[str, str]:
     """The FRDV code and reason refusing the order's IdRdv at the CR, or ("", "") when it holds (it is then
     used by this order)."""
     rdv = order.data.get("IdRdv", "")

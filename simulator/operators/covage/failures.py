@@ -16,15 +16,13 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...capability import ActionRefused
 from ...documents import Effects
 from ...refdata import Address, ReferenceNetwork
 from ...store import Order
-
-if TYPE_CHECKING:
-    from .access import AccessDesk
+from .states import Desk
 
 KINDS = ("cr_ko", "racc_ko")  # what a failure rate applies to
 
@@ -53,7 +51,7 @@ def _key(tenant: str) -> str:
     return f"failure_rates:{tenant}"
 
 
-def set_rates(desk: AccessDesk, tenant: str, args: Mapping[str, Any]) -> Effects:
+def set_rates(desk: Desk, tenant: str, args: Mapping[str, Any]) -> Effects:
     """`failure_rates` {cr_ko, racc_ko (0..1), cr_ko_code, racc_ko_code}: this tenant's failure rates."""
     rates: dict[str, Any] = {}
     for kind in KINDS:
@@ -73,7 +71,7 @@ def set_rates(desk: AccessDesk, tenant: str, args: Mapping[str, Any]) -> Effects
     return effects
 
 
-def draw(desk: AccessDesk, order: Order, kind: str) -> str:
+def draw(desk: Desk, order: Order, kind: str) -> str:
     """The code of a failure of `kind` for this order, or "" (no failure)."""
     stored = desk.store.get_meta(_key(order.tenant))
     rates = json.loads(stored) if stored else {}

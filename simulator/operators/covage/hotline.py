@@ -17,25 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...capability import ActionRefused
 from ...documents import Effects
 from ...refdata import Line
 from ...store import Order
-
-if TYPE_CHECKING:
-    from .access import AccessDesk
+from .states import AFTER_MAD, BEFORE_MAD, REPROVISIONABLE, Desk, Reject, State
 
 HOTLINE_MOTIF = "Commande HOTLINE"  # MotifReprov of a Hotline's reprovisioning (e-Mutation reasons)
 WORKS_MOTIF = "Travaux programmés"  # MotifReprov of the operator's own reprovisioning (opsim choice)
 CALL_KINDS = ("hotline", "hot", "cold")
 
 
-def call_hotline(desk: AccessDesk, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
+def call_hotline(desk: Desk, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
     """One call to the hotline: {ref, socket (found on site), kind (hotline|hot|cold), motif}."""
-    from .access import REPROVISIONABLE, Reject, State
-
     ref = str(args.get("ref", ""))
     kind = str(args.get("kind") or "hotline")
     if kind not in CALL_KINDS:
@@ -81,10 +77,8 @@ def call_hotline(desk: AccessDesk, tenant: str, args: Mapping[str, Any], now: da
     return effects
 
 
-def found_socket(desk: AccessDesk, order: Order, reference: str) -> Line:
+def found_socket(desk: Desk, order: Order, reference: str) -> Line:
     """The socket the technician names: a socket of the network, at the order's address, free."""
-    from .access import AFTER_MAD, BEFORE_MAD
-
     network = desk.networks[order.network]
     line = network.line(reference)
     address = network.address_by_id(order.data["IdentifiantImmeuble"])
@@ -99,10 +93,8 @@ def found_socket(desk: AccessDesk, order: Order, reference: str) -> Line:
     return line
 
 
-def building_works(desk: AccessDesk, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
+def building_works(desk: Desk, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
     """The operator's own reprovisioning: every order of `tenant` at the building, between CR and CR MAD."""
-    from .access import REPROVISIONABLE
-
     building = str(args.get("building", ""))
     motif = str(args.get("motif") or WORKS_MOTIF)[:100]
     effects = Effects()

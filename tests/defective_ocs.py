@@ -202,6 +202,15 @@ class ForgetsTheDecharge(ReferenceOc):
         super()._send_cr_stoc(order)
 
 
+class OwnKoMotif(ReferenceOc):
+    """Its technicians' CR_STOC KO carries the OC's own wording, not a motif of the Annexe 5f catalogue."""
+
+    def complete_stoc(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        if args.get("outcome") == "KO":
+            args = {**args, "motif": "ABSENT"}
+        return super().complete_stoc(args)
+
+
 class IgnoresEcrasement(ReferenceOc):
     """Reads the Notif_Ecrasement but keeps the line as in service: another OC's order is not its business."""
 
@@ -238,5 +247,7 @@ DEFECTS = [
     Defect(ReportsOwnRefAsPrestation, "ACCES-PRESTATION", STOC),
     Defect(ForgetsTheDecharge, "ACCES-DECHARGE", "seed_002s_order"),
     Defect(IgnoresEcrasement, "ACCES-STATE", "second_OCs_order"),
+    # The operator ends the attempt with FAUT01: the OC then rightly knows FAUT01, not the motif it meant.
+    Defect(OwnKoMotif, "ACCES-STOC-MOTIF", "could_not_connect", frozenset({"ACCES-REJECT-CODE"})),
 ]
 

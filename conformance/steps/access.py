@@ -769,3 +769,27 @@ def appointment_used(access_world: AccessWorld) -> None:
     data = access_world.admin.order(access_world.ref, access_world.tenant)["data"]
     assert data.get("IdRdv") == access_world.rdv, f"the order carries IdRdv {data.get('IdRdv')!r}"
     assert data.get("RdvSlot"), "the operator did not take the appointment for the order"
+
+
+@when(parsers.parse('its technician asks the hotline a hot reprovisioning for motif "{motif}"'))
+def asks_hot_reprovisioning(access_world: AccessWorld, motif: str) -> None:
+    """Seed 002 "DEMANDE REPROV": the fibre is occupied or broken on site; the hotline reprovisions at once."""
+    world = access_world
+    url = f"{world.oc.target.url.rstrip('/')}/api/operators/{OPERATOR}/hotline?tenant={world.tenant}"
+    answer = world.oc.driver.call("call_hotline", {"ref": world.ref, "socket": "", "kind": "hot", "motif": motif,
+                                                   "hotline": url})
+    data = world.admin.order(world.ref, world.tenant)["data"]
+    assert answer.get("decharge") and answer.get("decharge") == data.get("NumeroDecharge"), (
+        f"[ACCES-DECHARGE] call_hotline returned décharge {answer.get('decharge')!r}, the hotline gave "
+        f"{data.get('NumeroDecharge')!r}")
+    world.hotline[world.ref] = answer["decharge"]
+    world.settle()
+
+
+@when("the operator reprovisions the building for scheduled works")
+def building_works(access_world: AccessWorld) -> None:
+    world = access_world
+    building = world.admin.order(world.ref, world.tenant)["data"]["IdentifiantImmeuble"]
+    done = world.admin.post(f"/operators/{OPERATOR}/access/building_works", {"building": building},
+                            tenant=world.tenant)
+    assert world.ref in done["result"]["orders"], done

@@ -81,3 +81,33 @@ Feature: Hotline orders (an existing socket whose ReferencePrise the OC does not
       | ReferencePrise | (as in Notif_Reprov) |
     And the OC knows the order is available with the route of the Notif_Reprov
     And the operator holds the order in state "MAD"
+
+  Scenario: the OC's technician finds the fibre occupied: a hot reprovisioning asked to the hotline, its décharge in the CR_STOC
+    Given the OC has ordered a new socket in "STOC" mode and got its AR OK
+    And the order has received its CR and its Cmd_STOC
+    When its technician asks the hotline a hot reprovisioning for motif "Fibre occupée"
+    And the OC synchronises
+    Then the OC read a Notif_Reprov for the order with
+      | MotifReprov    | Fibre occupée             |
+      | NumeroDecharge | (as given by the hotline) |
+      | ReferencePrise | (as in CR_Cmd_Acces)      |
+    And its route optique differs from the one of the CR_Cmd_Acces
+    And the OC knows the order is stoc requested with the route of the Notif_Reprov
+    When its technician completes the connection
+    And the OC synchronises
+    Then the OC read a CR_MAD_Ligne for the order with
+      | EtatCrMadPrise | OK |
+    And the OC knows the order is available with the route of the Notif_Reprov
+
+  Scenario: scheduled works in the building: the operator reprovisions the OC's order on its own
+    Given the OC has ordered a new socket in "OI" mode and got its AR OK
+    When 1 working day has passed
+    And the OC synchronises
+    Then the OC knows the order is confirmed with the route of the CR
+    When the operator reprovisions the building for scheduled works
+    And the OC synchronises
+    Then the OC read a Notif_Reprov for the order with
+      | MotifReprov    | Travaux programmés |
+      | NumeroDecharge | (set)              |
+    And it carries a route optique for the OC
+    And the OC knows the order is confirmed with the route of the Notif_Reprov

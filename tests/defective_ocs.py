@@ -211,6 +211,15 @@ class OwnKoMotif(ReferenceOc):
         return super().complete_stoc(args)
 
 
+class WritesCommuneAsTyped(ReferenceOc):
+    """Writes the commune as its customer typed it ("Saint-Quentin"), not in upper case as in the IPE."""
+
+    def order_access(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        address = dict(args["address"])
+        address["CommuneImmeuble"] = str(address.get("CommuneImmeuble", "")).title()
+        return super().order_access({**args, "address": address})
+
+
 class IgnoresEcrasement(ReferenceOc):
     """Reads the Notif_Ecrasement but keeps the line as in service: another OC's order is not its business."""
 
@@ -247,6 +256,7 @@ DEFECTS = [
     Defect(ReportsOwnRefAsPrestation, "ACCES-PRESTATION", STOC),
     Defect(ForgetsTheDecharge, "ACCES-DECHARGE", "seed_002s_order"),
     Defect(IgnoresEcrasement, "ACCES-STATE", "second_OCs_order"),
+    Defect(WritesCommuneAsTyped, "ACCES-UPPER-CASE", "OI_mode"),
     # The operator ends the attempt with FAUT01: the OC then rightly knows FAUT01, not the motif it meant.
     Defect(OwnKoMotif, "ACCES-STOC-MOTIF", "could_not_connect", frozenset({"ACCES-REJECT-CODE"})),
 ]

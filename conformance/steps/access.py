@@ -793,3 +793,21 @@ def building_works(access_world: AccessWorld) -> None:
     done = world.admin.post(f"/operators/{OPERATOR}/access/building_works", {"building": building},
                             tenant=world.tenant)
     assert world.ref in done["result"]["orders"], done
+
+
+@given("a floor of an apartment building whose sockets are all taken")
+def floor_all_taken(access_world: AccessWorld) -> None:
+    """The building and floor of the scenario's Hotline order: every existing socket there is occupied."""
+    world = access_world
+    for address in world.reference_addresses():
+        if address["TypeImmeuble"] != "IMMEUBLE" or address["BatimentImmeuble"] != "":
+            continue
+        floors: dict[tuple[str, str], list[bool]] = {}
+        for line in address["Lignes"]:
+            floors.setdefault((line["Escalier"], line["Etage"]), []).append(line["Occupee"])
+        taken = [floor for floor, occupied in floors.items() if all(occupied)]
+        if taken:
+            world.address = address
+            world.socket = {"Escalier": taken[0][0], "Etage": taken[0][1]}
+            return
+    raise AssertionError("the reference network has no floor whose sockets are all taken")

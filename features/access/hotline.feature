@@ -111,3 +111,18 @@ Feature: Hotline orders (an existing socket whose ReferencePrise the OC does not
       | NumeroDecharge | (set)              |
     And it carries a route optique for the OC
     And the OC knows the order is confirmed with the route of the Notif_Reprov
+
+  Scenario: a Hotline order on a floor with no free existing socket gets a CR KO, never a socket made for it
+    Given a floor of an apartment building whose sockets are all taken
+    When the OC orders an existing socket without its ReferencePrise in "OI" mode
+    And the OC synchronises
+    Then the OC read an AR_Cmd_Acces for the order with
+      | EtatArCommandePrise | OK |
+    When 1 working day has passed
+    And the OC synchronises
+    Then the OC read a CR_Cmd_Acces for the order with
+      | EtatCrCommandePrise    | KO      |
+      | MotifKoCrCommandePrise | FIMP17  |
+      | ReferencePrise         | (empty) |
+    And the OC knows the order is rejected for motif "FIMP17"
+    And the operator holds the order in state "CR_KO"

@@ -31,6 +31,7 @@ def test_cr_stoc_for_an_unknown_order_is_a_finding_and_no_answer(oc: OcFtpClient
     opsim_sandbox.engine.idle()
     [finding] = [j for j in api.get("/journal?tenant=DEMO") if j["outcome"] == "line rejected"]
     assert (finding["flow"], finding["filename"]) == ("CR_STOC", name) and "no order NOPE" in finding["detail"]
+    assert [j["outcome"] for j in api.get("/journal?tenant=DEMO") if j["filename"] == name][0] == "1 lines: 0 OK, 1 KO"
     assert oc.receive_all() == []  # CR_STOC has no answer flow: never another flow's file
 
 

@@ -138,6 +138,9 @@ class AccessDesk(Capability):
             if reply is not None:
                 replies.append(reply)
                 ok, ko = (ok + 1, ko) if reply.get(flow.reply.get("state", ""), "OK") != "KO" else (ok, ko + 1)
+        if not flow.answer_flow:  # no answer lines to count: a refused line is a `line rejected` finding
+            ko = sum(f.outcome == "line rejected" for f in effects.findings)
+            ok = len(parsed.records) - ko
         self.store.add_orders(ctx.new_orders, "AR OK", doc.filename)
         if replies:
             effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies))

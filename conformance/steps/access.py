@@ -716,6 +716,9 @@ def other_order_holds_socket(access_world: AccessWorld) -> None:
     assert other["state"] == "MAD" and other["data"]["ReferencePrise"] == world.socket["ReferencePrise"], other
     steps = [h["step"] for h in other["history"]]
     assert "Ecrasement" in steps, f"the other OC's order history shows no écrasement: {steps}"
+    for tenant in (world.tenant, world.other["tenant"]):  # both sides in the journal
+        lines = [j for j in world.admin.get_all("/journal", tenant=tenant) if j["outcome"] == "ecrasement"]
+        assert lines, f"no écrasement in the journal of {tenant}"
 
 
 # ---------------------------------------------------------------------------------------------- appointments

@@ -620,6 +620,10 @@ class AccessDesk(Capability):
             self._touch(holder, now, "Notif Ecrasement", f"socket {socket} taken by {order.tenant} "
                                                          f"({order.prestation})")
             self._touch(order, now, "Ecrasement", f"socket {socket} was {holder.tenant}'s ({holder.prestation})")
+            for tenant, detail in ((holder.tenant, f"{holder.ref}: socket {socket} taken by another OC's order"),
+                                   (order.tenant, f"{order.ref}: socket {socket} was held in service by another OC")):
+                effects.findings.append(Finding(tenant, order.data.get("channel", "ftp"), "out", "Notif_Ecrasement",
+                                                "", "ecrasement", detail))
             effects.outbound.append(OutboundDocument(holder.tenant, holder.network, "Notif_Ecrasement", [{
                 "ReferenceCommandePriseInterneOC": holder.ref, "ReferencePrestationPrise": holder.prestation,
                 "ReferencePrise": socket, "DateEcrasement": stamp(now),

@@ -86,7 +86,7 @@ def test_the_reference_oc_passes_every_converted_scenario(tmp_path: Path):
     results = run_harness(tmp_path, "--adapter", "python:conformance.reference:ReferenceOc", "--seed", "7")
     assert results["exit"] == 0, results["output"][-3000:]
     assert results["adapter"] == "python:conformance.reference:ReferenceOc" and results["seed"] == 7
-    assert len(results["scenarios"]) == 11  # order_life (6), cancellation (3), hotline (2)
+    assert len(results["scenarios"]) == 14  # order_life (6), cancellation (3), hotline (5)
     assert set(outcomes(results).values()) == {"passed"}, outcomes(results)
     stoc = next(s for s in results["scenarios"] if s["scenario"].startswith("STOC mode"))
     # The flows come from the sandbox's journal: both directions, in the order they were exchanged.

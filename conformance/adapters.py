@@ -29,7 +29,8 @@ NOT_IMPLEMENTED_EXIT = 3
 COMMAND_TIMEOUT = 30.0
 
 #: The verbs of Protocole Accès 1.2 (docs/adapters.md); later capabilities add theirs.
-ACCESS_VERBS = ("order_access", "cancel_access", "complete_stoc", "report_in_service", "sync", "order_status")
+ACCESS_VERBS = ("order_access", "cancel_access", "complete_stoc", "report_in_service", "sync", "order_status",
+                "call_hotline", "book_appointment")
 
 #: What `order_status` may report as `state`.
 STATES = ("sent", "acknowledged", "rejected", "confirmed", "stoc_requested", "connected", "available",

@@ -81,7 +81,33 @@ CHECKS: dict[str, Check] = {c.id: c for c in (
           "operator takes it."),
     Check("ACCES-REF", f"{CLAUSE} §Cmd_Acces ReferenceCommandePriseInterneOC", "the reference of the order sent",
           "order_access returns the ReferenceCommandePriseInterneOC of the Cmd_Acces line the OC sent."),
+    # Journaled by the operator (no answer flow tells the OC): read from the journal.
+    Check("ACCES-UNANSWERED-REFUSED", f"{CLAUSE} §Decisions: answers to flows that have no answer flow",
+          "CR_STOC and CR_MES taken", "Every CR_STOC and CR_MES the OC sends is readable, names an order of its "
+          "own with the operator's references, and comes in the state that awaits it."),
+    Check("ACCES-DECHARGE", f"{CLAUSE} §CR_STOC NumeroDecharge; Decisions: Hotline", "décharge number reported",
+          "After a Notif_Reprov the CR_STOC carries its NumeroDecharge (after a hotline call, with "
+          "NotificationReprovisioningHL=OUI)."),
+    Check("ACCES-STOC-MOTIF", f"{CLAUSE} §CR_STOC; Decisions: failures happen", "CR_STOC KO motif of the catalogue",
+          "A CR_STOC KO carries a production motif of Annexe 5f (FINT, FCLI, FRDV, FAUT)."),
+    Check("ACCES-UPPER-CASE", f"{CLAUSE} §Common rules: data in upper case; Decisions: upper case",
+          "values in upper case as in the IPE", "Values compared with the IPE are in upper case."),
 )}
+
+#: Journal outcomes of the operator's findings against the OC (inbound flows without an answer flow, and
+#: values it took while noting a fault), and the check each is reported under.
+JOURNAL_CHECKS: dict[tuple[str, str], str] = {
+    ("CR_STOC", "line rejected"): "ACCES-UNANSWERED-REFUSED",
+    ("CR_STOC", "file rejected"): "ACCES-UNANSWERED-REFUSED",
+    ("CR_STOC", "no data line"): "ACCES-UNANSWERED-REFUSED",
+    ("CR_MES_Ligne", "line rejected"): "ACCES-UNANSWERED-REFUSED",
+    ("CR_MES_Ligne", "file rejected"): "ACCES-UNANSWERED-REFUSED",
+    ("CR_MES_Ligne", "no data line"): "ACCES-UNANSWERED-REFUSED",
+    ("CR_STOC", "wrong decharge"): "ACCES-DECHARGE",
+    ("CR_STOC", "bad motif"): "ACCES-STOC-MOTIF",
+    ("Cmd_Acces", "not upper case"): "ACCES-UPPER-CASE",
+    ("CR_STOC", "not upper case"): "ACCES-UPPER-CASE",
+}
 
 #: The flows whose lines move an order, and the state an OK / KO line leads to (None: unchanged).
 #: Flow names are the pack's; what they mean to an order is the protocol's order life.
@@ -430,6 +456,22 @@ def check_mes_after_mad(obs: Observation) -> list[Finding]:
     return findings
 
 
+def check_journal(obs: Observation) -> list[Finding]:
+    """What the operator journaled against the OC where no answer file tells it (JOURNAL_CHECKS)."""
+    findings: list[Finding] = []
+    # A CR_MES before the CR MAD has its own check: not reported twice.
+    early = tuple(f"{f.message.split(':', 1)[0]}:" for f in check_mes_after_mad(obs))
+    for line in obs.journal:
+        check = JOURNAL_CHECKS.get((line.get("flow", ""), line.get("outcome", "")))
+        if line.get("flow") == "CR_MES_Ligne" and early and str(line.get("detail", "")).startswith(early):
+            continue
+        if check is not None and line.get("direction") == "in":
+            sent = [file_in(f) for f in obs.sent if f.filename == line["filename"]]
+            findings.append(finding(check, f"{line['filename']}: {line['outcome']}: {line.get('detail', '')}",
+                                    [journal_line(line), *sent[:1]]))
+    return findings
+
+
 # ---------------------------------------------------------------------- checks on what the OC understood
 def _motif(line: _Line) -> str:
     return next((v for k, v in line.values.items() if k.startswith("MotifKo") and v), "")
@@ -561,7 +603,8 @@ def _compare_route(ref: str, route: Mapping[str, Any], plausible: list[_Step], e
 
 #: Every check function, in the order of the catalogue's families.
 CHECK_FUNCTIONS: tuple[Callable[[Observation], list[Finding]], ...] = (
-    check_names, check_contents, check_out_clean, check_rejected_refs, check_mes_after_mad, check_statuses)
+    check_names, check_contents, check_out_clean, check_rejected_refs, check_mes_after_mad, check_journal,
+    check_statuses)
 
 
 def run_checks(observation: Observation) -> list[Finding]:

@@ -9,6 +9,8 @@ what it understood of each order (state, ReferencePrestationPrise, reject code, 
 from __future__ import annotations
 
 import json
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -33,10 +35,10 @@ ADDRESS_COLUMNS = ("CommuneImmeuble", "CodePostalImmeuble", "CodeInseeImmeuble",
 #: the Cmd_STOC...), whatever the alphabetical order of their file names.
 FLOW_RANK = {flow: rank for rank, flow in enumerate((
     "AR_Cmd_Acces", "CR_Cmd_Acces", "Notif_Reprov", "Cmd_STOC", "Notif_Racc_Ko", "CR_MAD_Ligne",
-    "CR_Annulation_Acces"))}
+    "CR_Annulation_Acces", "Notif_Ecrasement"))}
 
 #: States after which nothing the OI sends changes the order any more.
-FINAL = ("cancelled", "terminated")
+FINAL = ("cancelled", "terminated", "overwritten")
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Order:
     cr_mad: dict[str, str] | None = None
     stoc_outcome: tuple[str, str] | None = None  # (OK|KO, motif) of a technician done before the Cmd_STOC came
     in_service_asked: bool = False  # the customer's box is up: send the CR MES once the CR MAD allows it
+    hotline_called: bool = False  # its technician called the hotline: the CR_STOC says NotificationReprovisioningHL
 
 
 class ReferenceOc(WsVerbs):
@@ -107,7 +110,8 @@ class ReferenceOc(WsVerbs):
             # "existing": a socket is there but the customer cannot name it (Hotline): PriseExistante=O, no reference.
             ReferencePrise="" if socket in (None, "existing") else str(socket),
             PriseExistante="N" if socket is None else "O",
-            TypeCommandeDemande="AUTO", DateCommandePrise=self.context.today.replace("-", ""))
+            TypeCommandeDemande="AUTO", DateCommandePrise=self.context.today.replace("-", ""),
+            IdRdv=str(args.get("appointment") or ""))  # the IdRdv book_appointment gave, if any
         self.client.send("Cmd_Acces", [record])
         self.orders[ref] = Order(ref, mode)
         self._save()
@@ -135,6 +139,42 @@ class ReferenceOc(WsVerbs):
             self._send_cr_mes(order)
         self._save()
         return {}
+
+    def call_hotline(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Its technician on site calls the operator's hotline (an HTTP endpoint, `args["hotline"]`) with the
+        socket found; the décharge number answered goes in the CR_STOC."""
+        order = self._order(args["ref"])
+        body = {"ref": order.ref, "socket": str(args.get("socket") or ""), "kind": str(args.get("kind") or "hotline")}
+        if args.get("motif"):
+            body["motif"] = str(args["motif"])
+        request = urllib.request.Request(str(args["hotline"]), data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())
+        if answer.get("NumeroDecharge"):
+            order.discharge = answer["NumeroDecharge"]
+        order.hotline_called = order.hotline_called or body["kind"] == "hotline"
+        self._save()
+        return {"decharge": answer.get("NumeroDecharge", "")}
+
+    def book_appointment(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Books a connection appointment with the operator's booking service (`args["booking"]`, HTTP): the
+        first free slot for the address; its IdRdv then goes in the Cmd_Acces."""
+        address: Mapping[str, str] = args["address"]
+        base = str(args["booking"])
+        sep = "&" if "?" in base else "?"
+        query = urllib.parse.urlencode({"address": address.get("CodeAdresseImmeuble", ""), "network": self.context.oi})
+        with urllib.request.urlopen(f"{base}{sep}{query}", timeout=30) as response:
+            free = json.loads(response.read())["slots"]
+        if not free:
+            raise RuntimeError("the booking service offers no free slot")
+        body = {"address": address.get("CodeAdresseImmeuble", ""), "network": self.context.oi,
+                "slot": free[0]["slot"]}
+        request = urllib.request.Request(base, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            booked = json.loads(response.read())
+        return {"IdRdv": booked["IdRdv"], "slot": booked["slot"]}
 
     def sync(self, args: Mapping[str, Any]) -> dict[str, Any]:
         received = self.client.receive_all()  # downloads and deletes everything now in OUT
@@ -186,6 +226,8 @@ class ReferenceOc(WsVerbs):
                 order.cr_mad = line
                 if order.in_service_asked:
                     self._send_cr_mes(order)
+        elif flow == "Notif_Ecrasement":  # another OC took the socket: this line has ended
+            order.state = "overwritten"
         elif flow == "Notif_Racc_Ko":
             order.state = "connection_failed"
             order.reject_code = line.get("MotifKoRaccordement") or None
@@ -202,8 +244,10 @@ class ReferenceOc(WsVerbs):
     def _send_cr_stoc(self, order: Order) -> None:
         assert order.cmd_stoc is not None and order.stoc_outcome is not None
         outcome, motif = order.stoc_outcome
+        # After a reprovisioning (the hotline's above all) the CR_STOC carries its décharge number.
         record = orders.cr_stoc(order.cmd_stoc, ok=outcome == "OK", motif=motif, when=self._stamp(),
-                                NumeroDecharge=order.discharge)
+                                NumeroDecharge=order.discharge,
+                                NotificationReprovisioningHL="OUI" if order.discharge else "NON")
         if order.route.get("ReferencePrise"):  # the socket it connected: the one of the latest route
             record["ReferencePrise"] = order.route["ReferencePrise"] or ""
         self.client.send("CR_STOC", [record])

@@ -174,6 +174,15 @@ class Operator:
             return None
         return capability
 
+    def owner_of(self, filename: str, channel: str) -> Capability | None:
+        """The capability whose spec pack names this file, for a file dropped in a folder no capability
+        takes: it refuses it with a clear answer in its own flow rather than leaving it unanswered."""
+        for capability in self.capabilities.values():
+            if capability.pack is not None and channel in capability.channels \
+                    and capability.pack.parse_filename(filename) is not None:
+                return capability
+        return None
+
     def render(self, source: Capability, out: OutboundDocument, now: datetime,
                sequence: Callable[[str], int], style: Mapping[str, str] | None = None) -> RenderedFile:
         """Name and write an answer file with the source capability's spec pack, in the tenant's answer

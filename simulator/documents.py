@@ -66,6 +66,8 @@ class Effects:
     outbound: list[OutboundDocument] = field(default_factory=list)
     events: list[ScheduledEvent] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: What an operator action answers its caller (e.g. the hotline's décharge number); not stored.
+    reply: dict[str, Any] = field(default_factory=dict)
 
     def extend(self, other: Effects) -> None:
         self.outbound.extend(other.outbound)

@@ -88,15 +88,18 @@ class Engine:
         self._queue.put(_Call(fn, future))
         return future.result(timeout=timeout)
 
-    def perform(self, operator: str, capability: str, action: str, tenant: str, args: dict[str, Any]) -> None:
+    def perform(self, operator: str, capability: str, action: str, tenant: str,
+                args: dict[str, Any]) -> dict[str, Any]:
         """Run an operator action offered by a capability (engine thread, inside `call`): its effects
         commit and deliver as a document's would. An exception (ActionRefused: the action cannot be done
         now; CapabilityError: no such action) rolls everything back and reaches the caller."""
         source = self.operators.action(operator, capability, action)
         now = self.clock.now()
         with self.store.transaction():
-            self._apply(source.act(action, tenant, args, now), now, source)
+            effects = source.act(action, tenant, args, now)
+            self._apply(effects, now, source)
         self._deliver()
+        return effects.reply  # what the action answers its caller (empty for most)
 
     def transact(self, source: Capability, fn: Callable[[datetime], tuple[T, Effects]]) -> T:
         """A web service operation that changes state (a ticket opened): on the engine thread, in one
@@ -178,6 +181,8 @@ class Engine:
         now = self.clock.now()
         receiver = self.operators[doc.operator].receiver(doc.area, doc.channel) if doc.operator in self.operators \
             else None
+        if receiver is None and doc.operator in self.operators:  # e.g. a Cmd_Acces in the PM folder: refused
+            receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel)
         try:
             with self.store.transaction():
                 # The bytes are kept with the virtual time: the conformance checks read what the OC sent.

@@ -101,6 +101,13 @@ class SandboxFacade:
         self.store.set_answer_style(tenant, style)
         self.engine.note(Finding(tenant, "api", "admin", "", "", "answer style",
                                  ", ".join(f"{k}={v}" for k, v in sorted(style.items()))))
+    def act(self, operator: str, capability: str, action: str, tenant: str,
+            args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """An operator action and what it answers (e.g. the hotline's décharge), or why it was refused."""
+        try:
+            return self.engine.perform(operator, capability, action, tenant, args), None
+        except (ActionRefused, CapabilityError) as e:
+            return {}, str(e)
 
     def reprovision(self, tenant: str, ref: str, motif: str) -> str | None:
         """Covage's reprovisioning of an access order, at the first operator that offers it."""

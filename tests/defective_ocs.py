@@ -214,6 +214,38 @@ class ReusesRequestId(ReferenceOc):
             header = client.entete()
             client.entete = lambda: header  # type: ignore[method-assign]
         return client
+class ForgetsTheDecharge(ReferenceOc):
+    """Its technician's CR_STOC never carries the décharge number the hotline gave (nor the OUI flag)."""
+
+    def _send_cr_stoc(self, order: Order) -> None:
+        order.discharge = ""
+        super()._send_cr_stoc(order)
+
+
+class OwnKoMotif(ReferenceOc):
+    """Its technicians' CR_STOC KO carries the OC's own wording, not a motif of the Annexe 5f catalogue."""
+
+    def complete_stoc(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        if args.get("outcome") == "KO":
+            args = {**args, "motif": "ABSENT"}
+        return super().complete_stoc(args)
+
+
+class WritesCommuneAsTyped(ReferenceOc):
+    """Writes the commune as its customer typed it ("Saint-Quentin"), not in upper case as in the IPE."""
+
+    def order_access(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        address = dict(args["address"])
+        address["CommuneImmeuble"] = str(address.get("CommuneImmeuble", "")).title()
+        return super().order_access({**args, "address": address})
+
+
+class IgnoresEcrasement(ReferenceOc):
+    """Reads the Notif_Ecrasement but keeps the line as in service: another OC's order is not its business."""
+
+    def _handle(self, file: ReceivedFile, line: dict[str, str]) -> None:
+        if file.flow_name != "Notif_Ecrasement":
+            super()._handle(file, line)
 
 
 # ---------------------------------------------------------------------------------------------- what they must get
@@ -246,5 +278,10 @@ DEFECTS = [
     # Refused by the flow control, it asks again at once and reports addresses it could not read.
     Defect(BurstsLookups, "WS-RATE", SEVERAL_LOOKUPS, frozenset({"WS-BACKOFF", "WS-STRUCTURE"})),
     Defect(ReusesRequestId, "WS-REQUEST-ID", SEVERAL_LOOKUPS),
+    Defect(ForgetsTheDecharge, "ACCES-DECHARGE", "seed_002s_order"),
+    Defect(IgnoresEcrasement, "ACCES-STATE", "second_OCs_order"),
+    Defect(WritesCommuneAsTyped, "ACCES-UPPER-CASE", "OI_mode"),
+    # The operator ends the attempt with FAUT01: the OC then rightly knows FAUT01, not the motif it meant.
+    Defect(OwnKoMotif, "ACCES-STOC-MOTIF", "could_not_connect", frozenset({"ACCES-REJECT-CODE"})),
 ]
 

@@ -23,21 +23,30 @@ def ar_of(oc: OcFtpClient, records: list[dict[str, str]]) -> list[dict[str, str]
     return oc.receive("AR_Cmd_Acces").records
 
 
-def test_cr_stoc_for_an_unknown_order_gets_a_ko_cr_mad_without_date(oc: OcFtpClient):
+def test_cr_stoc_for_an_unknown_order_is_a_finding_and_no_answer(oc: OcFtpClient, api: Api, opsim_sandbox):
     fake = {"ReferenceCommandePriseInterneOC": "NOPE", "ReferencePrestationPrise": "X",
             "ReferenceCommandeSousTraitantOI": "Y", "ReferencePrise": ""}
-    oc.send("CR_STOC", [cr_stoc(fake)])
-    [line] = oc.receive("CR_MAD_Ligne").records
-    assert (line["EtatCrMadPrise"], line["MotifKoCrMadPrise"], line["DateMadPrise"]) == ("KO", "FIMP14", "")
+    name = oc.send("CR_STOC", [cr_stoc(fake)])
+    oc.wait_consumed(name)
+    opsim_sandbox.engine.idle()
+    [finding] = [j for j in api.get("/journal?tenant=DEMO") if j["outcome"] == "line rejected"]
+    assert (finding["flow"], finding["filename"]) == ("CR_STOC", name) and "no order NOPE" in finding["detail"]
+    assert [j["outcome"] for j in api.get("/journal?tenant=DEMO") if j["filename"] == name][0] == "1 lines: 0 OK, 1 KO"
+    assert oc.receive_all() == []  # CR_STOC has no answer flow: never another flow's file
 
 
-def test_cr_stoc_with_another_subcontracting_reference_is_refused(oc: OcFtpClient, addresses, api: Api):
+def test_cr_stoc_with_another_subcontracting_reference_is_refused(oc: OcFtpClient, addresses, api: Api,
+                                                                  opsim_sandbox):
     [ar] = ar_of(oc, [cmd_acces(addresses[0], "STOC1")])
     api.post("/clock/advance", {"working_days": 1})
     stoc = oc.receive("Cmd_STOC").single()
-    oc.send("CR_STOC", [cr_stoc(stoc, ReferenceCommandeSousTraitantOI="ST-WRONG")])
-    [line] = oc.receive("CR_MAD_Ligne").records
-    assert (line["EtatCrMadPrise"], line["MotifKoCrMadPrise"]) == ("KO", "FIMP16")
+    oc.receive_all()
+    name = oc.send("CR_STOC", [cr_stoc(stoc, ReferenceCommandeSousTraitantOI="ST-WRONG")])
+    oc.wait_consumed(name)
+    opsim_sandbox.engine.idle()
+    [finding] = [j for j in api.get("/journal?tenant=DEMO") if j["outcome"] == "line rejected"]
+    assert "ReferenceCommandeSousTraitantOI" in finding["detail"]
+    assert oc.receive_all() == []
     assert api.get("/orders/STOC1?tenant=DEMO")["state"] == "STOC_COMMANDE"
 
 

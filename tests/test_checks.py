@@ -363,7 +363,7 @@ class TestWithTokens:
 
 def test_a_route_other_than_the_hotline_crs_is_a_reprov_route_finding(oc: OcFtpClient, admin: SandboxAdmin,
                                                                      address: dict[str, Any]) -> None:
-    oc.send("Cmd_Acces", [orders.cmd_acces(address, "HL-1", existing="")])  # socket there, reference unknown
+    oc.send("Cmd_Acces", [orders.cmd_acces(address, "HL-1", existing="", type_racco="OI")])  # reference unknown
     ar = oc.receive("AR_Cmd_Acces")
     admin.advance(working_days=1)
     cr = oc.receive("CR_Cmd_Acces")

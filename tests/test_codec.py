@@ -29,7 +29,8 @@ def valid_cmd(**overrides: str) -> dict[str, str]:
 
 def test_pack_has_every_access_flow_of_the_spec():
     assert set(PACK.flows) == {"Cmd_Acces", "AR_Cmd_Acces", "CR_Cmd_Acces", "Cmd_STOC", "CR_STOC", "CR_MAD_Ligne",
-                               "CR_MES_Ligne", "Annul_Acces", "CR_Annulation_Acces", "Notif_Reprov", "Notif_Racc_Ko"}
+                               "CR_MES_Ligne", "Annul_Acces", "CR_Annulation_Acces", "Notif_Reprov", "Notif_Racc_Ko",
+                               "Notif_Ecrasement"}
     assert len(CMD.columns) == 35
     assert CMD.column_names[:3] == ["ReferenceCommandePriseInterneOC", "CommuneImmeuble", "CodePostalImmeuble"]
     cr = PACK.flow("CR_Cmd_Acces").column_names

@@ -53,6 +53,8 @@ def test_stoc_order_from_cmd_to_cr_mes_with_ftplib(opsim_process: OpsimProcess):
     order = {"ReferenceCommandePriseInterneOC": "E2E-1", "CommuneImmeuble": address["CommuneImmeuble"],
              "CodePostalImmeuble": address["CodePostalImmeuble"], "CodeInseeImmeuble": address["CodeInseeImmeuble"],
              "CodeAdresseImmeuble": address["CodeAdresseImmeuble"], "Batiment": address["BatimentImmeuble"],
+             # FADR03/FADR04: a building with several staircases or floors needs them
+             "Escalier": address["Escaliers"][0], "Etage": address["Etages"][-1],
              "TypeRacco": "STOC", "NomClient": "MARTIN", "ReferencePm": address["ReferencePM"],
              "PriseExistante": "N", "TypeCommandeDemande": "AUTO", "DateCommandePrise": "20261124"}
     ftp = ftp_login(("127.0.0.1", opsim_process.ftp_port))

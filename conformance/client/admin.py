@@ -66,6 +66,13 @@ class SandboxAdmin:
                                          method=method)
         return self._call(request)
 
+    def delete(self, path: str, **params: str | int) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        request = urllib.request.Request(f"{self.base_url}/api{path}{query}",
+                                         headers={"Content-Type": "application/json", **self._auth()},
+                                         method="DELETE")
+        return self._call(request)
+
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 

@@ -21,8 +21,8 @@ mkdir -p "$state/orders" "$state/seq"
 
 # ---------------------------------------------------------------- what the OC knows of an order
 get() { cat "$state/orders/$1/$2" 2>/dev/null || true; }
-put() {  # a cancelled or terminated order stays so, whatever answer comes after
-  case "$2:$(get "$1" state)" in state:cancelled|state:terminated) return 0 ;; esac
+put() {  # a cancelled, terminated or overwritten order stays so, whatever answer comes after
+  case "$2:$(get "$1" state)" in state:cancelled|state:terminated|state:overwritten) return 0 ;; esac
   mkdir -p "$state/orders/$1"; printf '%s' "$3" > "$state/orders/$1/$2"
 }
 
@@ -84,6 +84,7 @@ handle() {  # <flow code> <one line as JSON>
         if [ "$(f TypeOperation "$2")" = RESIL ]; then put "$ref" state terminated; else put "$ref" state cancelled; fi
       fi ;;
     NOTIFRACCKO) put "$ref" state connection_failed; put "$ref" reject_code "$(f MotifKoRaccordement "$2")" ;;
+    NOTIFECRASEMENT) put "$ref" state overwritten ;;   # another OC took the socket: the line has ended
   esac
 }
 
@@ -91,7 +92,7 @@ sync() {
   local names name code
   names=$(curl -sS --user "$auth" -l "$ftp/$out_dir/" | tr -d '\r' | grep -E '\.csv$' || true)
   # Answers in protocol order: AR, CR, reprovisioning, Cmd_STOC, CR MAD, then the rest.
-  for code in ARCMD_ACCES CrCMD_ACCES NOTIFREPROV CMDSTOC CrMADL CR_ANNUL_ACCES NOTIFRACCKO; do
+  for code in ARCMD_ACCES CrCMD_ACCES NOTIFREPROV CMDSTOC CrMADL CR_ANNUL_ACCES NOTIFRACCKO NOTIFECRASEMENT; do
     for name in $(grep -E "^${oi}_${oc}_${code}_" <<<"$names" | sort || true); do
       curl -sS --user "$auth" "$ftp/$out_dir/$name" -o "$state/download.csv"
       while IFS= read -r line; do handle "$code" "$line"; done < <(as_json "$state/download.csv")
@@ -112,7 +113,7 @@ case $verb in
     line="$ref;$(a CommuneImmeuble);$(a CodePostalImmeuble);$(a CodeInseeImmeuble);$(a CodeVoieRivoliImmeuble)"
     line+=";$(a NumeroVoieImmeuble);$(a ComplementNumeroVoieImmeuble);$(a TypeVoieImmeuble);$(a LibelleVoieImmeuble)"
     line+=";$(a CodeAdresseImmeuble);$(a Batiment);$(a Escalier);$(a Etage);$(arg mode);;$(c NomClient)"
-    line+=";$(c PrenomClient);$(c ContactClient1);;;;$(a ReferencePm);$prise;$existing;AUTO;$day;;;;;;;;;"
+    line+=";$(c PrenomClient);$(c ContactClient1);;$(arg appointment);;$(a ReferencePm);$prise;$existing;AUTO;$day;;;;;;;;;"
     send CMD_ACCES "$CMD_HEADER" "$line"
     put "$ref" state sent
     jq -n --arg ref "$ref" '{ref: $ref}' ;;

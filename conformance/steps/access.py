@@ -17,11 +17,13 @@ Check ids of the assertions on the OC (the message starts with [ID]; docs/checks
     ACCES-REPROV-ROUTE  after a Notif_Reprov, order_status gives its new route
     ACCES-RESIL         after a CR_Annulation OK RESIL, order_status gives terminated
     ACCES-REJECT-RESEND after a reject, the OC orders again under a new reference
+    ACCES-DECHARGE      call_hotline returns the décharge number the operator's hotline gave
 
 Value tokens of the answer tables:
     (set) any non-empty value; (empty) or an empty cell: empty; (as ordered) the column of the OC's
     Cmd_Acces as the operator holds it; (as in FLOW) the same column of the last FLOW line for the order;
-    (today) the virtual date AAAAMMJJ; (now) the virtual date-time AAAAMMJJHHMMSS.
+    (as given by the hotline) the décharge number call_hotline returned; (today) the virtual date AAAAMMJJ;
+    (now) the virtual date-time AAAAMMJJHHMMSS.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from ..checks import observe
-from ..client import OcFtpClient, SandboxAdmin
-from ..plugin import OcScenario
+from ..client import OcFtpClient, SandboxAdmin, orders
+from ..plugin import OPERATOR, OcScenario
 from ..reference import ROUTE_COLUMNS
 from ..results import Evidence
 
@@ -80,6 +82,9 @@ class AccessWorld:
     routes: dict[str, dict[str, str | None]] = field(default_factory=dict)  # ref -> the route the OC must hold
     last_line: dict[str, str] | None = None
     mode: str = ""  # TypeRacco of the OC's last order
+    hotline: dict[str, str] = field(default_factory=dict)  # ref -> the décharge call_hotline returned
+    other: dict[str, str] = field(default_factory=dict)  # the second OC the harness plays: tenant, ref
+    rdv: str = ""  # the IdRdv book_appointment returned
     journal_mark: int = 0
 
     @property
@@ -162,11 +167,14 @@ class AccessWorld:
         return self.address
 
     # ------------------------------------------------------------------ the OC's orders
-    def order(self, mode: str, socket: str | None, where: Mapping[str, str] | None = None) -> str:
+    def order(self, mode: str, socket: str | None, where: Mapping[str, str] | None = None,
+              appointment: str | None = None) -> str:
         address = address_columns(self.building(), **(where or {}))
         self.mode = mode
-        answer = self.oc.driver.call("order_access", {"address": address, "socket": socket, "mode": mode,
-                                                      "customer": dict(CUSTOMER)})
+        args = {"address": address, "socket": socket, "mode": mode, "customer": dict(CUSTOMER)}
+        if appointment is not None:  # only then: an adapter written before appointments sees no new argument
+            args["appointment"] = appointment
+        answer = self.oc.driver.call("order_access", args)
         ref = answer.get("ref")
         assert isinstance(ref, str) and ref, f"[ACCES-REF] order_access answered {answer}, no ref"
         self.settle("Cmd_Acces", "order_access")
@@ -198,6 +206,9 @@ class AccessWorld:
             line = self.answers.get((self.ref, m[1]))
             assert line is not None, f"no {m[1]} seen yet for {self.ref}"
             return line[column]
+        if token == "(as given by the hotline)":
+            assert self.ref in self.hotline, "the OC's technician has not called the hotline"
+            return self.hotline[self.ref]
         if token == "(today)":
             return self.admin.now().strftime("%Y%m%d")
         if token == "(now)":
@@ -226,8 +237,10 @@ class AccessWorld:
 
 def is_apartment_building(address: Mapping[str, Any]) -> bool:
     """A single building with floors and at least one free socket."""
+    first = (address["Escaliers"] or [""])[0]  # the staircase an order names: its PBO must not be saturated
     return (address["TypeImmeuble"] == "IMMEUBLE" and address["BatimentImmeuble"] == ""
-            and any(address["Etages"]) and any(not line["Occupee"] for line in address["Lignes"]))
+            and any(address["Etages"]) and any(not line["Occupee"] for line in address["Lignes"])
+            and any(not line["Occupee"] for line in address["Lignes"] if line["Escalier"] == first))
 
 
 def address_columns(address: Mapping[str, Any], **where: str) -> dict[str, str]:
@@ -640,3 +653,213 @@ def working_days_pass(access_world: AccessWorld, n: int) -> None:
 @when(parsers.re(r"(?P<n>\d+) (?:more )?hours? (?:has|have) passed"), converters={"n": int})
 def hours_pass(access_world: AccessWorld, n: int) -> None:
     access_world.admin.advance(hours=n)
+
+
+# ---------------------------------------------------------------------------------------------- the hotline
+@when("its technician calls the hotline with the socket found on site")
+def calls_hotline(access_world: AccessWorld) -> None:
+    """Seed 002: the OC's technician on site names the socket found to the operator's hotline, which
+    reprovisions it hot and gives a décharge number (the CR_STOC must carry it)."""
+    world = access_world
+    assert world.socket is not None, "no free socket picked"
+    url = f"{world.oc.target.url.rstrip('/')}/api/operators/{OPERATOR}/hotline?tenant={world.tenant}"
+    answer = world.oc.driver.call("call_hotline", {"ref": world.ref, "socket": world.socket["ReferencePrise"],
+                                                   "hotline": url})
+    data = world.admin.order(world.ref, world.tenant)["data"]
+    assert data.get("HotlineCall"), "[ACCES-DECHARGE] call_hotline returned but the operator's hotline got no call"
+    assert answer.get("decharge") == data.get("NumeroDecharge"), (
+        f"[ACCES-DECHARGE] call_hotline returned décharge {answer.get('decharge')!r}, the hotline gave "
+        f"{data.get('NumeroDecharge')!r}")
+    world.hotline[world.ref] = answer["decharge"]
+    world.settle()
+
+
+@then("its ReferencePrise is the socket found on site")
+def socket_found_on_site(access_world: AccessWorld) -> None:
+    line, socket = access_world.last_line, access_world.socket
+    assert line is not None and socket is not None
+    assert line["ReferencePrise"] == socket["ReferencePrise"], (
+        f"ReferencePrise {line['ReferencePrise']!r}, the technician found {socket['ReferencePrise']!r}")
+
+
+# ---------------------------------------------------------------------------------------------- failures
+@given("an apartment building whose staircase's PBO is saturated")
+def saturated_building(access_world: AccessWorld) -> None:
+    """A staircase whose PBO has every socket occupied in the network data: no port for a new socket."""
+    world = access_world
+    for address in world.reference_addresses():
+        if address["BatimentImmeuble"] != "":
+            continue
+        for pbo in {line["ReferencePBO"] for line in address["Lignes"]}:
+            lines = [line for line in address["Lignes"] if line["ReferencePBO"] == pbo]
+            if all(line["Occupee"] for line in lines):
+                world.address = address
+                world.socket = {"Escalier": lines[0]["Escalier"], "Etage": lines[0]["Etage"]}
+                return
+    raise AssertionError("the reference network has no saturated PBO at a single building")
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode on that staircase'))
+def order_on_staircase(access_world: AccessWorld, mode: str) -> None:
+    socket = access_world.socket
+    assert socket is not None
+    access_world.order(mode, None, {"Escalier": socket["Escalier"], "Etage": socket["Etage"]})
+
+
+def failure_rates(world: AccessWorld, **rates: Any) -> None:
+    world.admin.post(f"/operators/{OPERATOR}/access/failure_rates", rates, tenant=world.tenant)
+
+
+@given(parsers.parse('the operator fails every CR of the OC with "{code}"'))
+def fails_every_cr(access_world: AccessWorld, code: str) -> None:
+    failure_rates(access_world, cr_ko=1, cr_ko_code=code)
+
+
+@given(parsers.parse('the operator fails every connection it makes for the OC with "{code}"'))
+def fails_every_connection(access_world: AccessWorld, code: str) -> None:
+    failure_rates(access_world, racc_ko=1, racc_ko_code=code)
+
+
+# ---------------------------------------------------------------------------------------------- écrasement
+@given("the OC's line on the free socket is in service")
+def line_in_service_on_free_socket(access_world: AccessWorld) -> None:
+    world = access_world
+    order_free_socket(world, "OC")
+    synchronises(world)
+    assert world.answer("AR_Cmd_Acces")["EtatArCommandePrise"] == "OK"
+    received_cr_mad(world)
+    line_in_service(world)
+    oc_knows_state(world, "in service")
+
+
+@when("another OC orders the same socket and its line is delivered")
+def other_oc_takes_the_socket(access_world: AccessWorld) -> None:
+    """The harness plays a second OC (a tenant of its own, the reference client): it orders the socket the
+    OC under test holds, in OC mode, and its CR then its CR MAD come."""
+    world = access_world
+    socket, address = world.socket, world.building()
+    assert socket is not None
+    code = "X" + "".join(random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(7))
+    password = "".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(16))
+    created = world.admin.post("/tenants", {"code": code, "password": password})
+    target = world.oc.target
+    with OcFtpClient(target.ftp_host, target.ftp_port, created["login"], password, created["code"], target.oi,
+                     target.arcep, today=world.admin.today) as other:
+        ref = f"{created['code']}-ECR-1"
+        record = orders.cmd_acces(address, ref, type_racco="OC", existing=socket["ReferencePrise"],
+                                  date=world.admin.today().strftime("%Y%m%d"))
+        other.send("Cmd_Acces", [record])
+        ar = other.receive("AR_Cmd_Acces").single()
+        assert ar["EtatArCommandePrise"] == "OK", f"the other OC's order was refused: {ar}"
+        world.admin.advance(working_days=1)
+        assert other.receive("CR_Cmd_Acces").single()["EtatCrCommandePrise"] == "OK"
+        world.admin.advance(working_days=1)
+        assert other.receive("CR_MAD_Ligne").single()["EtatCrMadPrise"] == "OK"
+    world.other = {"tenant": created["code"], "ref": ref}
+
+
+@then("the other OC's order holds the socket with the écrasement in its history")
+def other_order_holds_socket(access_world: AccessWorld) -> None:
+    world = access_world
+    other = world.admin.order(world.other["ref"], world.other["tenant"])
+    assert other["state"] == "MAD" and other["data"]["ReferencePrise"] == world.socket["ReferencePrise"], other
+    steps = [h["step"] for h in other["history"]]
+    assert "Ecrasement" in steps, f"the other OC's order history shows no écrasement: {steps}"
+    for tenant in (world.tenant, world.other["tenant"]):  # both sides in the journal
+        lines = [j for j in world.admin.get_all("/journal", tenant=tenant) if j["outcome"] == "ecrasement"]
+        assert lines, f"no écrasement in the journal of {tenant}"
+
+
+# ---------------------------------------------------------------------------------------------- appointments
+def booking_url(world: AccessWorld) -> str:
+    return f"{world.oc.target.url.rstrip('/')}/api/operators/{OPERATOR}/appointments?tenant={world.tenant}"
+
+
+def book(world: AccessWorld, address: Mapping[str, Any]) -> str:
+    answer = world.oc.driver.call("book_appointment", {"address": address_columns(address),
+                                                       "booking": booking_url(world)})
+    rdv = answer.get("IdRdv")
+    assert isinstance(rdv, str) and rdv, f"book_appointment answered {answer}, no IdRdv"
+    return rdv
+
+
+@when("the OC books a connection appointment at the address")
+def books_appointment(access_world: AccessWorld) -> None:
+    access_world.rdv = book(access_world, access_world.building())
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with that appointment'))
+def order_with_appointment(access_world: AccessWorld, mode: str) -> None:
+    assert access_world.rdv, "no appointment booked in this scenario"
+    access_world.order(mode, None, appointment=access_world.rdv)
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with an IdRdv never booked'))
+def order_with_unknown_idrdv(access_world: AccessWorld, mode: str) -> None:
+    access_world.order(mode, None, appointment="RDVUNKNOWN0001")
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with an appointment since cancelled'))
+def order_with_cancelled_appointment(access_world: AccessWorld, mode: str) -> None:
+    world = access_world
+    world.rdv = book(world, world.building())
+    world.admin.delete(f"/operators/{OPERATOR}/appointments/{world.rdv}", tenant=world.tenant)
+    world.order(mode, None, appointment=world.rdv)
+
+
+@when(parsers.parse('the OC orders a new socket in "{mode}" mode with an appointment booked at another address'))
+def order_with_appointment_elsewhere(access_world: AccessWorld, mode: str) -> None:
+    world = access_world
+    here = world.building()["CodeAdresseImmeuble"]
+    other = next(a for a in world.reference_addresses() if a["CodeAdresseImmeuble"] != here)
+    world.rdv = book(world, other)
+    world.order(mode, None, appointment=world.rdv)
+
+
+@then("the operator holds the appointment as used by the order")
+def appointment_used(access_world: AccessWorld) -> None:
+    data = access_world.admin.order(access_world.ref, access_world.tenant)["data"]
+    assert data.get("IdRdv") == access_world.rdv, f"the order carries IdRdv {data.get('IdRdv')!r}"
+    assert data.get("RdvSlot"), "the operator did not take the appointment for the order"
+
+
+@when(parsers.parse('its technician asks the hotline a hot reprovisioning for motif "{motif}"'))
+def asks_hot_reprovisioning(access_world: AccessWorld, motif: str) -> None:
+    """Seed 002 "DEMANDE REPROV": the fibre is occupied or broken on site; the hotline reprovisions at once."""
+    world = access_world
+    url = f"{world.oc.target.url.rstrip('/')}/api/operators/{OPERATOR}/hotline?tenant={world.tenant}"
+    answer = world.oc.driver.call("call_hotline", {"ref": world.ref, "socket": "", "kind": "hot", "motif": motif,
+                                                   "hotline": url})
+    data = world.admin.order(world.ref, world.tenant)["data"]
+    assert answer.get("decharge") and answer.get("decharge") == data.get("NumeroDecharge"), (
+        f"[ACCES-DECHARGE] call_hotline returned décharge {answer.get('decharge')!r}, the hotline gave "
+        f"{data.get('NumeroDecharge')!r}")
+    world.hotline[world.ref] = answer["decharge"]
+    world.settle()
+
+
+@when("the operator reprovisions the building for scheduled works")
+def building_works(access_world: AccessWorld) -> None:
+    world = access_world
+    building = world.admin.order(world.ref, world.tenant)["data"]["IdentifiantImmeuble"]
+    done = world.admin.post(f"/operators/{OPERATOR}/access/building_works", {"building": building},
+                            tenant=world.tenant)
+    assert world.ref in done["result"]["orders"], done
+
+
+@given("a floor of an apartment building whose sockets are all taken")
+def floor_all_taken(access_world: AccessWorld) -> None:
+    """The building and floor of the scenario's Hotline order: every existing socket there is occupied."""
+    world = access_world
+    for address in world.reference_addresses():
+        if address["TypeImmeuble"] != "IMMEUBLE" or address["BatimentImmeuble"] != "":
+            continue
+        floors: dict[tuple[str, str], list[bool]] = {}
+        for line in address["Lignes"]:
+            floors.setdefault((line["Escalier"], line["Etage"]), []).append(line["Occupee"])
+        taken = [floor for floor, occupied in floors.items() if all(occupied)]
+        if taken:
+            world.address = address
+            world.socket = {"Escalier": taken[0][0], "Etage": taken[0][1]}
+            return
+    raise AssertionError("the reference network has no floor whose sockets are all taken")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -336,6 +337,9 @@ class SpecPack:
                                         answered=spec.get("answered", bool(reply)), pack=self)
         self.rejects: dict[str, dict[str, str]] = {
             code: dict(entry) for code, entry in (data.get("rejects") or {}).items()}
+        # Other top-level sections of the pack's files (upper_case, failures, appointments...): read by the
+        # capabilities that use them; a pack without them turns those checks off.
+        self.sections: dict[str, Any] = {k: v for k, v in data.items() if k not in ("flows", "rejects")}
         self._by_code = {f.code.upper(): f for f in self.flows.values()}
         codes = "|".join(re.escape(c) for c in sorted(self._by_code, key=len, reverse=True))
         pattern = (re.escape(self.filename_pattern)

@@ -349,10 +349,83 @@ def operator_action(operator: str, capability: str, action: str):  # noqa: ANN20
         body = {}
     if not isinstance(body, dict):
         abort(400, "a JSON object body is expected (the action's arguments)")
-    error = _engine_call(lambda: box.perform(operator, capability, action, tenant, body))
+    result, error = _engine_call(lambda: box.act(operator, capability, action, tenant, body))
     if error:
         abort(409, error)
-    return jsonify(operator=operator, capability=capability, action=action, tenant=tenant, done=True)
+    return jsonify(operator=operator, capability=capability, action=action, tenant=tenant, done=True,
+                   result=result)
+
+
+@api.post("/operators/<operator>/hotline")
+@access(TENANT)
+def hotline_call(operator: str):  # noqa: ANN201
+    """The operator's hotline, called by the OC's technician on site (seed 002): the socket found after a
+    Hotline CR (kind hotline), or a hot or cold reprovisioning request; answers the décharge number."""
+    box = sandbox()
+    op = box.operators.get(operator)
+    capability = next((c.name for c in op.capabilities.values() if "hotline" in c.actions), None) if op else None
+    if capability is None:
+        abort(404, f"operator {operator[:30]} has no hotline (GET /api/operators lists the actions)")
+    tenant = _tenant_arg()
+    body = _body({"ref", "socket", "kind", "motif"})
+    for key, value in body.items():
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            abort(400, f"{key} must be a string of at most {MAX_TEXT} characters")
+    result, error = _engine_call(lambda: box.act(operator, capability, "hotline", tenant, body))
+    if error:
+        abort(409, error)
+    return jsonify(result)
+
+
+def _capability_with(operator: str, action: str) -> str:
+    """The capability of `operator` offering `action` (404 when none)."""
+    op = sandbox().operators.get(operator)
+    name = next((c.name for c in op.capabilities.values() if action in c.actions), None) if op else None
+    if name is None:
+        abort(404, f"operator {operator[:30]} offers no {action} (GET /api/operators lists the actions)")
+    return name
+
+
+def _act(operator: str, action: str, tenant: str, args: dict[str, Any]) -> Response:
+    box = sandbox()
+    capability = _capability_with(operator, action)
+    result, error = _engine_call(lambda: box.act(operator, capability, action, tenant, args))
+    if error:
+        abort(409, error)
+    return jsonify(result)
+
+
+@api.get("/operators/<operator>/appointments")
+@access(TENANT)
+def appointment_slots(operator: str):  # noqa: ANN201
+    """The booking service (seed 004's e-RDV): free connection slots for an address, J+8 to J+26 working days."""
+    tenant = _tenant_arg()
+    args = {k: request.args.get(k, "")[:MAX_TEXT] for k in ("network", "address") if request.args.get(k)}
+    if "address" not in args:
+        abort(400, "the address query parameter (a CodeAdresseImmeuble, hexaclé) is required")
+    return _act(operator, "appointment_slots", tenant, args)
+
+
+@api.post("/operators/<operator>/appointments")
+@access(TENANT)
+def book_appointment(operator: str):  # noqa: ANN201
+    """Book a free slot for an address: answers the IdRdv the Cmd_Acces carries."""
+    tenant = _tenant_arg()
+    body = _body({"network", "address", "slot"})
+    for key in ("address", "slot"):
+        if not isinstance(body.get(key), str) or not body[key] or len(body[key]) > MAX_TEXT:
+            abort(400, f"{key} must be a non-empty string")
+    if not isinstance(body.get("network", ""), str):
+        abort(400, "network must be a string")
+    return _act(operator, "book_appointment", tenant, body)
+
+
+@api.delete("/operators/<operator>/appointments/<rdv>")
+@access(TENANT)
+def cancel_appointment(operator: str, rdv: str):  # noqa: ANN201
+    """Cancel a booked appointment: its slot is released (an order naming it then gets a CR KO FRDV)."""
+    tenant = _tenant_arg()
+    return _act(operator, "cancel_appointment", tenant, {"IdRdv": rdv[:MAX_TEXT]})
 
 
 # ---------------------------------------------------------------- journal, files, tenants

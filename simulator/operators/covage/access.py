@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from ...capability import ActionRefused, Capability, OperatorContext
@@ -19,34 +18,12 @@ from ...documents import Effects, Finding, InboundDocument, OutboundDocument, Sc
 from ...refdata import Address, Line, ReferenceNetwork, Route
 from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
 from ...store import Order
+from . import appointments, failures, hotline
+from .states import AFTER_MAD, BEFORE_MAD, ORDER_TYPES, PRODUCTION_STAGES, REPROVISIONABLE, Reject, State
 
 
-class State(StrEnum):
-    ACKNOWLEDGED = "AR_OK"  # AR OK sent, CR pending
-    CR_KO = "CR_KO"
-    ROUTED = "CR_OK"  # route optique given
-    STOC_ORDERED = "STOC_COMMANDE"  # Cmd_STOC sent, CR_STOC awaited
-    CONNECTED = "RACCORDE"  # CR_STOC OK received, CR MAD pending
-    RACCO_KO = "RACCO_KO"
-    DELIVERED = "MAD"  # CR MAD sent: billing starts
-    IN_SERVICE = "MES"  # CR MES received
-    CANCELLED = "ANNULE"
-    TERMINATED = "RESILIE"
-
-
-BEFORE_MAD = {State.ACKNOWLEDGED, State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
-AFTER_MAD = {State.DELIVERED, State.IN_SERVICE}
-REPROVISIONABLE = {State.ROUTED, State.STOC_ORDERED, State.CONNECTED}
-ORDER_TYPES = {"AUTO": "LOCA", "LOCA": "LOCA", "COFI": "COFI"}  # asked -> retained
-
-
-class Reject(Exception):
-    """A line refused with an Annexe 5f code."""
-
-    def __init__(self, code: str, comment: str = ""):
-        super().__init__(code)
-        self.code = code
-        self.comment = comment
+def hotline_motif() -> str:
+    return hotline.HOTLINE_MOTIF
 
 
 @dataclass
@@ -103,8 +80,9 @@ class AccessDesk(Capability):
     name = "access"
     areas = ("acces",)  # the Accès folders of the layout: IN/<OI>/<ARCEP>/
     channels = ("ftp",)
-    events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov")
-    actions = ("reprovision",)
+    events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov", "stoc_deadline")
+    actions = ("reprovision", "hotline", "building_works", "failure_rates", "appointment_slots", "book_appointment",
+               "cancel_appointment")
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)
@@ -113,6 +91,8 @@ class AccessDesk(Capability):
         self.networks: dict[str, ReferenceNetwork] = context.reference_networks
         self.store = context.store
         self.calendar = context.calendar
+        self._pm_used: dict[str, dict[str, int]] = {}  # network -> lines behind each PM (saturation)
+        appointments.ensure(self)
         self._handlers = {
             "Cmd_Acces": self._order,
             "Annul_Acces": self._cancel,
@@ -132,6 +112,9 @@ class AccessDesk(Capability):
             return effects
         flow = name.flow
         try:
+            if flow.folder and doc.area != flow.folder:  # each flow only in its own folder (seed 002 tree)
+                raise UnreadableFile(f"{flow.name} is dropped in the {flow.folder} folder, not in "
+                                     f"{doc.location or doc.area}: refused, not processed")
             if flow.name not in self._handlers:
                 raise UnreadableFile(f"{flow.name} is a flow from the OI to the OC, not to be dropped in IN")
             if name.oc != doc.tenant:
@@ -148,6 +131,7 @@ class AccessDesk(Capability):
             self._no_data_line(doc, flow, now, parsed.warnings, effects)
             return effects
         ctx = Context(doc, now, effects, parsed.records)
+        self._upper_case(flow, ctx)
         handler = self._handlers[flow.name]
         replies = []
         ok = ko = 0
@@ -162,6 +146,9 @@ class AccessDesk(Capability):
                     ko += 1
                     refused.append(f"line {record.line}: {reply.get(flow.reply.get('motif', ''), '')} "
                                    f"{reply.get(flow.reply.get('comment', ''), '')}".strip())
+        if not flow.answer_flow:  # no answer lines to count: a refused line is a `line rejected` finding
+            ko = sum(f.outcome == "line rejected" for f in effects.findings)
+            ok = len(parsed.records) - ko
         self.store.add_orders(ctx.new_orders, "AR OK", doc.filename)
         if replies:
             effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies))
@@ -169,6 +156,21 @@ class AccessDesk(Capability):
         effects.findings.insert(0, Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
                                            f"{len(parsed.records)} lines: {ok} OK, {ko} KO", detail))
         return effects
+
+    def _upper_case(self, flow: FlowSpec, ctx: Context) -> None:
+        """Data is in upper case as in the IPE (seed 002): a value differing only by case is taken in upper
+        case, and the file raises one finding against the OC (spec decisions)."""
+        columns = self.pack.sections.get("upper_case", {}).get(flow.name, ())
+        lowered = []
+        for record in ctx.records:
+            for column in columns:
+                value = record.values.get(column, "")
+                if value != value.upper():
+                    record.values[column] = value.upper()
+                    lowered.append(f"line {record.line} {column} {value!r}")
+        if lowered:
+            ctx.effects.findings.append(Finding(ctx.doc.tenant, ctx.doc.channel, "in", flow.name, ctx.doc.filename,
+                                                "not upper case", "taken in upper case: " + "; ".join(lowered[:20])))
 
     def _no_data_line(self, doc: InboundDocument, flow: FlowSpec, now: datetime, warnings: list[str],
                       effects: Effects) -> None:
@@ -184,9 +186,16 @@ class AccessDesk(Capability):
 
     def _reply_file_ko(self, doc: InboundDocument, flow: FlowSpec, now: datetime, reason: str,
                        effects: Effects) -> None:
-        reply = flow.reply or self.pack.flow("Cmd_Acces").reply
         code = self.pack.validation_codes["invalid"]
-        effects.outbound.append(OutboundDocument(doc.tenant, doc.network, reply["flow"], [{
+        if flow.direction.startswith("OC") and not flow.answer_flow:
+            # CR_STOC, CR_MES: no answer flow; never answered with another flow's file (spec decisions).
+            effects.findings.append(Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
+                                            "file rejected", f"{reason} ({flow.name} has no answer flow, "
+                                                             "nothing is sent back)"))
+            return
+        reply = flow.reply or self.pack.flow("Cmd_Acces").reply
+        area = self.pack.flow(reply["flow"]).folder or "acces"  # the answer goes to the flow's own folder
+        effects.outbound.append(OutboundDocument(doc.tenant, doc.network, reply["flow"], area=area, records=[{
             reply["state"]: "KO", reply["motif"]: code, **({reply["date"]: stamp(now)} if "date" in reply else {}),
             reply["comment"]: f"{doc.filename}: {reason}"[:512],
             **({"TypeOperation": "ANNUL"} if flow.name == "Annul_Acces" else {}),
@@ -282,14 +291,18 @@ class AccessDesk(Capability):
         return matching[0]
 
     def _check_floor(self, address: Address, record: Record) -> None:
-        # Empty is accepted: the IPE has no staircase or floor, so an OC ordering a new socket from it
-        # may not know them; the technician locates the home on site.
+        # Spec decisions: an empty staircase or floor is refused (FADR03/FADR04) where the building has
+        # several; a house (PAVILLON) is one home, and a building with one staircase needs none.
         for column, known, code in (("Escalier", address.escaliers, "FADR03"),
                                     ("Etage", address.etages, "FADR04")):
             value = record[column]
             if value and value not in known:
                 raise Reject(code, f"{column} {value!r} unknown in {address.identifiant_immeuble} "
                                    f"(known: {', '.join(known)})")
+            several = len([k for k in known if k]) > 1
+            if not value and several and address.type_immeuble != "PAVILLON":
+                raise Reject(code, f"{column} is empty and {address.identifiant_immeuble} has several "
+                                   f"({', '.join(known)})")
 
     def _check_socket(self, network: ReferenceNetwork, address: Address, record: Record,
                       ctx: Context) -> Line | None:
@@ -340,29 +353,33 @@ class AccessDesk(Capability):
         return {**answer, "EtatCrAnnResCommandePrise": "OK"}
 
     # ------------------------------------------------------------------ CR_STOC
-    def _cr_stoc(self, record: Record, ctx: Context) -> dict[str, str] | None:
+    def _cr_stoc(self, record: Record, ctx: Context) -> None:
+        """The OC's technician's report. No flow answers it: an error is a journal finding against the OC."""
         ref = record["ReferenceCommandePriseInterneOC"]
-        answer = {"ReferenceCommandePriseInterneOC": ref,
-                  "ReferencePrestationPrise": record["ReferencePrestationPrise"],
-                  "ReferencePrise": record["ReferencePrise"]}  # no DateMadPrise on KO: billing starts there
         order = self.store.get_order(ctx.doc.tenant, ref)
-        try:
-            if record.errors:
-                raise Reject(self.pack.code_for(record.errors), "; ".join(map(str, record.errors)))
-            if order is None:
-                raise Reject("FIMP14", f"no order {ref} for {ctx.doc.tenant}")
-            if record["ReferencePrestationPrise"] != order.prestation:
-                raise Reject("FIMP16", f"ReferencePrestationPrise is not the one of order {ref}")
-            if record["ReferenceCommandeSousTraitantOI"] != order.data.get("ReferenceCommandeSousTraitantOI"):
-                raise Reject("FIMP16", f"ReferenceCommandeSousTraitantOI is not the one of the Cmd_STOC of {ref}")
-            if order.state != State.STOC_ORDERED:
-                raise Reject("FIMP16", f"order {ref} is {order.state}: no CR_STOC is awaited")
-        except Reject as r:
-            return {**answer, "EtatCrMadPrise": "KO", "MotifKoCrMadPrise": r.code,
-                    "Commentaire": (r.comment or self.pack.reject_label(r.code))[:512]}
+        problem = ""
+        if record.errors:
+            problem = "; ".join(map(str, record.errors))
+        elif order is None:
+            problem = f"no order {ref} for {ctx.doc.tenant}"
+        elif record["ReferencePrestationPrise"] != order.prestation:
+            problem = f"ReferencePrestationPrise is not the one of order {ref}"
+        elif record["ReferenceCommandeSousTraitantOI"] != order.data.get("ReferenceCommandeSousTraitantOI"):
+            problem = f"ReferenceCommandeSousTraitantOI is not the one of the Cmd_STOC of {ref}"
+        elif order.state != State.STOC_ORDERED:
+            problem = f"order {ref} is {order.state}: no CR_STOC is awaited"
+        if problem or order is None:
+            self._oc_finding(ctx, "CR_STOC", "line rejected", f"{ref}: {problem}")
+            return None
         order.data["CrStoc"] = dict(record.values)
         if record["CrRaccordementPrise"] == "KO":
-            motif = record["MotifKoCrRaccordementPrise"] or "FAUT01"
+            motif = record["MotifKoCrRaccordementPrise"]
+            if self.pack.rejects.get(motif, {}).get("stage") not in PRODUCTION_STAGES:
+                # Spec decisions: a CR_STOC KO carries a catalogue motif; the attempt still ends.
+                self._oc_finding(ctx, "CR_STOC", "bad motif",
+                                 f"{ref}: MotifKoCrRaccordementPrise {motif!r} is not a connection motif of "
+                                 f"the catalogue (Annexe 5f FINT/FCLI/FRDV/FAUT); taken as FAUT01")
+                motif = "FAUT01"
             order.state = State.RACCO_KO
             self._touch(order, ctx.now, f"CR STOC KO {motif}", ctx.doc.filename)
             ctx.effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Racc_Ko", [{
@@ -370,12 +387,40 @@ class AccessDesk(Capability):
                 "DateRaccoKo": stamp(ctx.now), "MotifKoRaccordement": motif,
                 "Commentaire": record["Commentaire"] or self.pack.reject_label(motif)}]))
             return None
+        self._check_decharge(order, record, ctx)
         if record["NotificationReprovisioningHL"] == "OUI" and record["ReferencePrise"]:
             order.data["ReferencePrise"] = record["ReferencePrise"]  # the technician re-routed on site
         order.state = State.CONNECTED
         self._touch(order, ctx.now, "CR STOC OK", ctx.doc.filename)
         self._later(ctx.effects, ctx.now, "cr_mad", order, "cr_mad_after_cr_stoc")
         return None  # the CR MAD answers it, on the clock
+
+    def _check_decharge(self, order: Order, record: Record, ctx: Context) -> None:
+        """A CR_STOC after a reprovisioning carries the décharge number of its Notif_Reprov (seed 002);
+        after a hotline call, with NotificationReprovisioningHL=OUI. Another number is a finding."""
+        issued = order.data.get("NumeroDecharge", "")
+        given = record["NumeroDecharge"]
+        if order.data.get("Hotline") == "O" and not order.data.get("HotlineCall"):
+            self._oc_finding(ctx, "CR_STOC", "wrong decharge",
+                             f"{order.ref}: a CR_STOC after a Hotline CR and no call to the hotline: the socket "
+                             "found on site was never reprovisioned")
+            return
+        if not issued:
+            if given:
+                self._oc_finding(ctx, "CR_STOC", "wrong decharge",
+                                 f"{order.ref}: NumeroDecharge {given!r} but no reprovisioning gave one")
+            return
+        problems = []
+        if given != issued:
+            problems.append(f"NumeroDecharge {given!r}, the Notif_Reprov gave {issued!r}")
+        if order.data.get("HotlineCall") and record["NotificationReprovisioningHL"] != "OUI":
+            problems.append("NotificationReprovisioningHL is not OUI after the hotline's reprovisioning")
+        if problems:
+            self._oc_finding(ctx, "CR_STOC", "wrong decharge", f"{order.ref}: " + "; ".join(problems))
+
+    def _oc_finding(self, ctx: Context, flow: str, outcome: str, detail: str) -> None:
+        ctx.effects.findings.append(Finding(ctx.doc.tenant, ctx.doc.channel, "in", flow, ctx.doc.filename,
+                                            outcome, detail))
 
     # ------------------------------------------------------------------ CR_MES
     def _cr_mes(self, record: Record, ctx: Context) -> None:
@@ -391,8 +436,7 @@ class AccessDesk(Capability):
         elif order.state != State.DELIVERED:
             problem = f"order is {order.state}: a CR MES comes after the CR MAD"
         if problem or order is None:
-            ctx.effects.findings.append(Finding(ctx.doc.tenant, ctx.doc.channel, "in", "CR_MES_Ligne",
-                                                ctx.doc.filename, "line rejected", f"{ref}: {problem}"))
+            self._oc_finding(ctx, "CR_MES_Ligne", "line rejected", f"{ref}: {problem}")
             return None
         order.data["CrMes"] = dict(record.values)
         if record["EtatMesPrise"] == "OK":
@@ -407,7 +451,7 @@ class AccessDesk(Capability):
         if order is None:
             return effects
         handler = {"cr_cmd": self._emit_cr, "cmd_stoc": self._emit_cmd_stoc, "cr_mad": self._emit_cr_mad,
-                   "reprov": self._emit_reprov}[kind]
+                   "reprov": self._emit_reprov, "stoc_deadline": self._stoc_deadline}[kind]
         handler(order, payload, now, effects)
         return effects
 
@@ -418,16 +462,38 @@ class AccessDesk(Capability):
         address = network.address_by_id(order.data["IdentifiantImmeuble"])
         assert address is not None, "orders only reference known buildings"
         pm = network.pm_of(address)
+        code, reason = appointments.check(self, order, address.hexacle, now)  # the IdRdv: FRDV codes
+        if code:
+            self._cr_ko(order, code, reason, now, effects)
+            return
+        code = failures.draw(self, order, "cr_ko")  # the tenant's failure rate (default 0)
+        if code:
+            self._cr_ko(order, code, self.pack.reject_label(code), now, effects)
+            return
         hotline = order.data["PriseExistante"] == "O" and not order.data["ReferencePrise"]
         line = network.line(order.data["ReferencePrise"]) if order.data["ReferencePrise"] else None
+        if hotline:  # the route of an existing socket there, never a new one (spec decisions: Hotline)
+            line = self._free_socket(network, address, order)
+            if line is None:
+                self._cr_ko(order, "FIMP17", f"no free existing socket at {address.identifiant_immeuble} "
+                                             f"staircase {order.data.get('Escalier')!r} floor "
+                                             f"{order.data.get('Etage')!r}: order a new one (PriseExistante=N)",
+                            now, effects)
+                return
+            order.data["HotlineCandidate"] = line.reference_prise
         route: Route | None = None
         if line is not None:
             pbo_ref, route = line.pbo, line.route
-        else:
+        else:  # a socket to build: its reference and a route through the PBO of its staircase
             pbo_ref = self._pbo_serving(network, address, order.data)
-            if not hotline:  # a socket to build: its reference and a route through the PBO of its staircase
-                order.data["ReferencePrise"] = self._new_socket_reference(network)
-                route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo_ref)
+            if network.network not in self._pm_used:
+                self._pm_used[network.network] = failures.pm_usage(network)
+            saturated = failures.saturation(network, address, pbo_ref, self._pm_used[network.network])
+            if saturated:
+                self._cr_ko(order, "FINT01", saturated, now, effects)
+                return
+            order.data["ReferencePrise"] = self._new_socket_reference(network)
+            route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo_ref)
         pbo = network.pbo(pbo_ref)
         order.data.update({"ReferencePBO": pbo_ref, "Hotline": "O" if hotline else "N"})
         if route is not None:
@@ -442,17 +508,29 @@ class AccessDesk(Capability):
             "LocalisationPBO": pbo.localisation if pbo else "", "TypePBO": pbo.type_pbo if pbo else "",
             "CodeAccesImmeuble": "", "ContactsImmeuble": "", "PmAccessible": "O", "InfoObtentionCle": "",
             "RaccordementLong": "N",
-            "Commentaire": "CR Hotline: appel du technicien requis, reprovisioning a suivre" if hotline else "",
+            "Commentaire": "CR Hotline: appel hotline du technicien sur site requis" if hotline else "",
         }
         if route is not None:
             cr.update(route_block(route, order.tenant))
         order.state = State.ROUTED
         self._touch(order, now, "CR OK" + (" Hotline" if hotline else ""))
         effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [cr]))
-        if hotline:  # the connection work waits for the right route
-            self._later(effects, now, "reprov", order, "hotline_reprov", {"motif": "Commande HOTLINE", "hotline": True})
-        else:
+        if hotline and order.data["TypeRacco"] != "STOC":
+            # OI (or OC) connection: the operator's own technician finds the socket and reprovisions it.
+            self._later(effects, now, "reprov", order, "hotline_reprov",
+                        {"motif": hotline_motif(), "hotline": True})
+        else:  # STOC: the Cmd_STOC follows; the OC's technician calls the hotline from the site
             self._schedule_connection(order, now, effects)
+
+    def _cr_ko(self, order: Order, code: str, comment: str, now: datetime, effects: Effects) -> None:
+        """A CR KO (Annexe 5f): the order ends there."""
+        order.state = State.CR_KO
+        self._touch(order, now, f"CR KO {code}", comment)
+        effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [{
+            "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
+            "EtatCrCommandePrise": "KO", "MotifKoCrCommandePrise": code, "DateCrCommandePrise": stamp(now),
+            "TypeCommandeRetenu": "NA", "ReferencePm": order.data.get("ReferencePm", ""),
+            "Commentaire": (comment or self.pack.reject_label(code))[:512]}]))
 
     def _schedule_connection(self, order: Order, now: datetime, effects: Effects) -> None:
         """Once the route is known: a Cmd_STOC (STOC mode), or the CR MAD when the OI or the OC connects."""
@@ -485,16 +563,43 @@ class AccessDesk(Capability):
             "LocalisationPBO": pbo.localisation if pbo else "", "TypePBO": pbo.type_pbo if pbo else "",
             "DateLimiteRaccordement": day(deadline), "Commentaire": "",
         })
+        order.data["DateLimiteRaccordement"] = day(deadline)
         if "Route" in order.data:
             line.update(route_block(order.data["Route"], order.tenant))
         order.state = State.STOC_ORDERED
         self._touch(order, now, "Cmd STOC")
         effects.outbound.append(OutboundDocument(order.tenant, order.network, "Cmd_STOC", [line]))
+        # DateLimiteRaccordement is a day: the CR_STOC may come until its end.
+        end = datetime.combine(deadline.date() + timedelta(days=1), time(0), tzinfo=deadline.tzinfo)
+        effects.events.append(ScheduledEvent(end, "stoc_deadline", order.tenant, order.ref, {}))
+
+    def _stoc_deadline(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
+        """No CR_STOC by DateLimiteRaccordement: the attempt ends with a Notif_Racc_Ko (docs/files.md)."""
+        if order.state != State.STOC_ORDERED:
+            return
+        motif = str(self.profile.settings.get("stoc_deadline_motif", "FAUT01"))
+        limit = order.data.get("DateLimiteRaccordement", "")
+        self._racc_ko(order, motif, f"DateLimiteRaccordement {limit} dépassée sans CR_STOC", now, effects)
+        effects.findings.append(Finding(order.tenant, order.data.get("channel", "ftp"), "out", "Notif_Racc_Ko", "",
+                                        "deadline passed", f"{order.ref}: no CR_STOC by {limit}"))
+
+    def _racc_ko(self, order: Order, motif: str, comment: str, now: datetime, effects: Effects) -> None:
+        order.state = State.RACCO_KO
+        self._touch(order, now, f"Notif Racc KO {motif}", comment)
+        effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Racc_Ko", [{
+            "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
+            "DateRaccoKo": stamp(now), "MotifKoRaccordement": motif,
+            "Commentaire": (comment or self.pack.reject_label(motif))[:512]}]))
 
     def _emit_cr_mad(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
         ready = State.CONNECTED if order.data["TypeRacco"] == "STOC" else State.ROUTED
         if order.state != ready:
             return
+        if order.data["TypeRacco"] == "OI":  # the operator's own connection may fail (tenant's rate)
+            code = failures.draw(self, order, "racc_ko")
+            if code:
+                self._racc_ko(order, code, self.pack.reject_label(code), now, effects)
+                return
         order.state = State.DELIVERED
         order.data["DateMadPrise"] = day(now)  # billing starts here
         self._touch(order, now, "CR MAD OK")
@@ -504,17 +609,64 @@ class AccessDesk(Capability):
             "TypeCommandeRetenu": ORDER_TYPES[order.data["TypeCommandeDemande"]],
             "ReferencePm": order.data["ReferencePm"], "ReferencePBO": order.data.get("ReferencePBO", ""),
             "Commentaire": ""}]))
+        self._overwrite(order, now, effects)
+
+    def _overwrite(self, order: Order, now: datetime, effects: Effects) -> None:
+        """The socket is now this order's line: another OC holding it in service is overwritten (écrasement):
+        its line ends and it gets a Notif_Ecrasement (spec decisions)."""
+        socket = order.data.get("ReferencePrise", "")
+        states = [s.value for s in AFTER_MAD]
+        rows = self.store.query(
+            "SELECT tenant, ref FROM orders WHERE tenant != ? AND json_extract(data, '$.ReferencePrise') = ? "
+            f"AND state IN ({','.join('?' * len(states))})", (order.tenant, socket, *states)) if socket else []
+        for row in rows:
+            holder = self.store.get_order(row["tenant"], row["ref"])
+            if holder is None:
+                continue
+            holder.state = State.OVERWRITTEN
+            holder.data["Ecrasement"] = {"tenant": order.tenant, "prestation": order.prestation, "at": stamp(now)}
+            self._touch(holder, now, "Notif Ecrasement", f"socket {socket} taken by {order.tenant} "
+                                                         f"({order.prestation})")
+            self._touch(order, now, "Ecrasement", f"socket {socket} was {holder.tenant}'s ({holder.prestation})")
+            for tenant, detail in ((holder.tenant, f"{holder.ref}: socket {socket} taken by another OC's order"),
+                                   (order.tenant, f"{order.ref}: socket {socket} was held in service by another OC")):
+                effects.findings.append(Finding(tenant, order.data.get("channel", "ftp"), "out", "Notif_Ecrasement",
+                                                "", "ecrasement", detail))
+            effects.outbound.append(OutboundDocument(holder.tenant, holder.network, "Notif_Ecrasement", [{
+                "ReferenceCommandePriseInterneOC": holder.ref, "ReferencePrestationPrise": holder.prestation,
+                "ReferencePrise": socket, "DateEcrasement": stamp(now),
+                "Commentaire": "Ligne écrasée par la commande d'un autre opérateur commercial"}]))
 
     def _emit_reprov(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
         if order.state not in REPROVISIONABLE:
             return
-        effects.extend(self.reprovision(order, payload.get("motif", "Fibre HS"), now))
+        line = None
+        if payload.get("socket"):  # a cold reprovisioning asked on another socket: still free?
+            try:
+                line = hotline.found_socket(self, order, payload["socket"])
+            except ActionRefused:
+                line = None
+        effects.extend(self.reprovision(order, payload.get("motif", "Fibre HS"), now, socket=line))
         if payload.get("hotline"):
             self._schedule_connection(order, now, effects)
 
     # ------------------------------------------------------------------ operator actions
     def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
-        """`reprovision` {ref, motif}: a new route optique for an order (Notif_Reprov)."""
+        """`reprovision` {ref, motif}: a new route optique for an order (Notif_Reprov); `hotline` {ref, socket,
+        kind, motif}: a technician's call (hotline.py); `building_works` {building, motif}: the operator's
+        reprovisioning of a building's orders."""
+        if action == "hotline":
+            return hotline.call_hotline(self, tenant, args, now)
+        if action == "building_works":
+            return hotline.building_works(self, tenant, args, now)
+        if action == "failure_rates":
+            return failures.set_rates(self, tenant, args)
+        if action == "appointment_slots":
+            return appointments.slots(self, args, now)
+        if action == "book_appointment":
+            return appointments.book(self, tenant, args, now)
+        if action == "cancel_appointment":
+            return appointments.cancel(self, tenant, args)
         ref = str(args.get("ref", ""))
         order = self.store.get_order(tenant, ref)
         if order is None:
@@ -524,8 +676,10 @@ class AccessDesk(Capability):
         except Reject as r:
             raise ActionRefused(r.comment) from None
 
-    def reprovision(self, order: Order, motif: str, now: datetime, comment: str = "") -> Effects:
-        """Give the order a new route optique (and, after a Hotline CR, its socket): Notif_Reprov."""
+    def reprovision(self, order: Order, motif: str, now: datetime, comment: str = "",
+                    socket: Line | None = None) -> Effects:
+        """Give the order a new route optique (and, after a Hotline CR, its socket; or the socket a technician
+        found on site): Notif_Reprov with a décharge number, which the CR_STOC must carry."""
         effects = Effects()
         if order.state not in REPROVISIONABLE:
             raise Reject("FIMP16", f"order {order.ref} is {order.state}: reprovisioning happens between CR and "
@@ -533,21 +687,21 @@ class AccessDesk(Capability):
         network = self.networks[order.network]
         address = network.address_by_id(order.data["IdentifiantImmeuble"])
         assert address is not None
-        if not order.data["ReferencePrise"]:  # after a Hotline CR: the socket the technician found
-            line = self._free_socket(network, address, order)
-            if line is not None:
-                order.data.update(ReferencePrise=line.reference_prise, ReferencePBO=line.pbo)
-                route = line.route
-            else:
-                order.data["ReferencePrise"] = self._new_socket_reference(network)
-                order.data["ReferencePBO"] = self._pbo_serving(network, address, order.data)
-                route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"),
-                                          order.data["ReferencePBO"])
+        if socket is None and not order.data["ReferencePrise"]:  # after a Hotline CR: the OI's technician
+            socket = self._free_socket(network, address, order)
+            if socket is None:  # taken meanwhile: the one the CR named (never a new socket)
+                socket = network.line(order.data.get("HotlineCandidate", ""))
+            if socket is None:
+                raise Reject("FIMP17", f"no existing socket left at {address.identifiant_immeuble}")
+        if socket is not None and socket.reference_prise != order.data["ReferencePrise"]:
+            order.data.update(ReferencePrise=socket.reference_prise, ReferencePBO=socket.pbo)
+            route = socket.route
         else:  # another fibre through the same PBO
             pbo = order.data.get("ReferencePBO") if order.data.get("ReferencePBO") in address.pbos else None
             route = network.new_route(address, self.store.next_sequence(f"route:{network.network}"), pbo)
         order.data["Route"] = route_fields(route)
         decharge = f"DCH{network.arcep}{self.store.next_sequence('decharge'):08d}"
+        order.data["NumeroDecharge"] = decharge  # the CR_STOC must carry it (ACCES-DECHARGE)
         pm = network.pm_of(address)
         self._touch(order, now, "Notif Reprov", motif)
         effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Reprov", [{

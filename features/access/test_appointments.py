@@ -1,0 +1,5 @@
+"""Connection appointments driven through the OC's adapter (steps: conformance/steps/access.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("access/appointments.feature")

@@ -1,0 +1,5 @@
+"""Écrasement across two tenants, driven through the OC's adapter (steps: conformance/steps/access.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("access/ecrasement.feature")

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from .clock import FrenchCalendar
 from .documents import Effects, Finding, InboundDocument, OutboundDocument
+from .faults import FaultRules
 from .layout import Layout
 from .profile import OperatorProfile
 from .refdata import ReferenceNetwork, generate_network
@@ -61,6 +62,11 @@ class OperatorContext:
         if name_or_path not in self._packs:
             self._packs[name_or_path] = load_pack(name_or_path)
         return self._packs[name_or_path]
+
+    def __post_init__(self) -> None:
+        FaultRules.create_tables(self.store)
+        #: The tenants' fault rules (POST /api/faults), which the capabilities ask at each stage.
+        self.faults = FaultRules(self.store)
 
     @cached_property
     def reference_networks(self) -> dict[str, ReferenceNetwork]:

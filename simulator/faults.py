@@ -146,6 +146,10 @@ class FaultRules:
 
     def __init__(self, store: Store):
         self.store = store
+
+    @staticmethod
+    def create_tables(store: Store) -> None:
+        """At start-up, before the engine runs: creating tables commits, so never inside its transactions."""
         store.ensure_schema(SCHEMA)
 
     # --- admin API (engine thread for writes)

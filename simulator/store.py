@@ -168,6 +168,7 @@ class Store:
 
         Each capability owns its tables and their queries in its own module (`CREATE TABLE IF NOT EXISTS`
         only), so the core schema above stays the engine's: orders, events, outbox, inbox, journal.
+        Call it at start-up, never inside a transaction: a script commits whatever is open.
         """
         self._db.executescript(ddl)
 

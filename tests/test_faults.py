@@ -58,7 +58,9 @@ def test_a_bad_rule_is_refused_naming_the_field(api: Api, body: dict, says: str)
 
 
 def test_a_rule_fires_on_the_next_matching_orders_then_is_spent(tmp_path: Path):
-    rules = FaultRules(Store(tmp_path / "s.sqlite3"))
+    store = Store(tmp_path / "s.sqlite3")
+    FaultRules.create_tables(store)
+    rules = FaultRules(store)
     rule, count = check_rule({"code": "FINT04", "count": 2, "address": "ab12cd34ef"}, CATALOGUE)
     rules.add("ACME", rule, count)
     assert rules.take("ACME", "CR", "R1", "OTHER") is None  # another address
@@ -73,9 +75,10 @@ def test_a_rule_fires_on_the_next_matching_orders_then_is_spent(tmp_path: Path):
 
 def test_rules_survive_a_restart_and_unlimited_ones_never_run_out(tmp_path: Path):
     store = Store(tmp_path / "s.sqlite3")
+    FaultRules.create_tables(store)
     FaultRules(store).add("ACME", FaultRule("reprovision", "CR", motif="Fibre HS"), None)
     store.close()
-    rules = FaultRules(Store(tmp_path / "s.sqlite3"))
+    rules = FaultRules(Store(tmp_path / "s.sqlite3"))  # a restart: the rule is still there
     assert all(rules.take("ACME", "CR", f"R{n}").rule.motif == "Fibre HS" for n in range(20))
     assert rules.take("ACME", "CR", "R", actions=("reject",)) is None
 

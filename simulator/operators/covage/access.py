@@ -18,7 +18,7 @@ from ...documents import Effects, Finding, InboundDocument, OutboundDocument, Sc
 from ...refdata import Address, Line, ReferenceNetwork, Route
 from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
 from ...store import Order
-from . import appointments, failures, hotline
+from . import appointments, failures, hotline, on_demand
 from .states import AFTER_MAD, BEFORE_MAD, ORDER_TYPES, PRODUCTION_STAGES, REPROVISIONABLE, Reject, State
 
 
@@ -212,6 +212,12 @@ class AccessDesk(Capability):
         except Reject as r:
             return {**answer, "EtatArCommandePrise": "KO", "MotifKoArCommandePrise": r.code,
                     "Commentaire": (r.comment or self.pack.reject_label(r.code))[:512]}
+        fired = on_demand.fault(self, ctx.doc.tenant, "AR", ref, record["CodeAdresseImmeuble"],
+                                on_demand.texts_of(record.values), ctx.effects, ctx.doc.channel)
+        if fired is not None:  # a refusal on demand (fault rule or magic value)
+            ctx.refs_in_file.add(ref)  # the reference is used all the same (FIMP13 if it comes again)
+            return {**answer, "EtatArCommandePrise": "KO", "MotifKoArCommandePrise": fired.rule.code,
+                    "Commentaire": (fired.rule.comment or self.pack.reject_label(fired.rule.code))[:512]}
         ctx.refs_in_file.add(ref)
         if line is not None:
             ctx.sockets_in_file.add(line.reference_prise)
@@ -343,6 +349,11 @@ class AccessDesk(Capability):
                 raise Reject("FIMP16", f"ReferencePrestationPrise {given} is not the one of order {ref}")
             if order.state not in BEFORE_MAD | AFTER_MAD:
                 raise Reject("FIMP16", f"order {ref} is {order.state}: it cannot be cancelled")
+            fired = on_demand.fault(self, ctx.doc.tenant, "ANNUL", ref, order.data.get("CodeAdresseImmeuble", ""),
+                                    [record["Commentaire"], *on_demand.texts_of(order.data)], ctx.effects,
+                                    ctx.doc.channel)
+            if fired is not None:
+                raise Reject(fired.rule.code, fired.rule.comment)
         except Reject as r:
             return {**answer, "EtatCrAnnResCommandePrise": "KO", "MotifKoCrAnnResCommandePrise": r.code,
                     "Commentaire": (r.comment or self.pack.reject_label(r.code))[:512]}
@@ -458,6 +469,12 @@ class AccessDesk(Capability):
     def _emit_cr(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
         if order.state != State.ACKNOWLEDGED:
             return  # cancelled meanwhile: nothing to report
+        if on_demand.delayed(self, order, "cr_cmd", "CR", payload, now, effects):
+            return
+        fired = on_demand.for_order(self, order, "CR", effects)
+        if fired is not None:
+            self._cr_ko(order, fired.rule.code, fired.rule.comment, now, effects)
+            return
         network = self.networks[order.network]
         address = network.address_by_id(order.data["IdentifiantImmeuble"])
         assert address is not None, "orders only reference known buildings"
@@ -515,6 +532,9 @@ class AccessDesk(Capability):
         order.state = State.ROUTED
         self._touch(order, now, "CR OK" + (" Hotline" if hotline else ""))
         effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [cr]))
+        reprov = None if hotline else on_demand.for_order(self, order, "CR", effects, actions=("reprovision",))
+        if reprov is not None:  # a reprovisioning on demand: its Notif_Reprov right after the CR
+            effects.extend(self.reprovision(order, reprov.rule.motif, now, reprov.rule.comment))
         if hotline and order.data["TypeRacco"] != "STOC":
             # OI (or OC) connection: the operator's own technician finds the socket and reprovisions it.
             self._later(effects, now, "reprov", order, "hotline_reprov",
@@ -594,6 +614,12 @@ class AccessDesk(Capability):
     def _emit_cr_mad(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
         ready = State.CONNECTED if order.data["TypeRacco"] == "STOC" else State.ROUTED
         if order.state != ready:
+            return
+        if on_demand.delayed(self, order, "cr_mad", "RACCO", payload, now, effects):
+            return
+        fired = on_demand.for_order(self, order, "RACCO", effects)
+        if fired is not None:  # the connection fails on demand: Notif_Racc_Ko with that code
+            self._racc_ko(order, fired.rule.code, fired.rule.comment, now, effects)
             return
         if order.data["TypeRacco"] == "OI":  # the operator's own connection may fail (tenant's rate)
             code = failures.draw(self, order, "racc_ko")

@@ -192,6 +192,13 @@ class Observation:
     statuses: dict[str, list[StatusAnswer]] = field(default_factory=dict)
     stale_after: timedelta = STALE_AFTER
 
+    @property
+    def faulted(self) -> set[str]:
+        """The orders a fault on demand refused (journal `fault applied`, "order <ref>: ..."): their FIMP13
+        is the operator's choice, not a reference the OC used twice."""
+        return {line["detail"].split(":", 1)[0].removeprefix("order ").strip() for line in self.journal
+                if line.get("outcome") == "fault applied" and str(line.get("detail", "")).startswith("order ")}
+
 
 def normalise_statuses(statuses: Mapping[str, Any], now: str) -> dict[str, list[StatusAnswer]]:
     """{ref: answer or [answers]} as StatusAnswers; an answer's `asked_at` (else `now`) dates it."""
@@ -425,6 +432,7 @@ def check_rejected_refs(obs: Observation) -> list[Finding]:
     """No order resent under a reference the operator rejected; no FIMP13 (reference already used)."""
     findings: list[Finding] = []
     order_flow = next((name for name, (ok, _) in OC_FLOW_STATES.items() if ok == "sent"), "")
+    faulted = obs.faulted
     for ref, lines in _lines(obs).items():
         rejected: _Line | None = None
         for line in lines:
@@ -434,7 +442,7 @@ def check_rejected_refs(obs: Observation) -> list[Finding]:
                                                                                     line.evidence()]))
                 rejected = None  # one finding per resend
             elif not line.from_oc and OI_FLOW_STATES.get(line.flow, (None, None))[1] == "rejected" and not line.ok:
-                if _motif(line) == REUSED_REFERENCE:
+                if _motif(line) == REUSED_REFERENCE and ref not in faulted:
                     findings.append(finding("ACCES-REJECT-RESEND", f"{ref}: the operator answered FIMP13 "
                                             "(reference already used)", [line.evidence()]))
                 else:
@@ -506,8 +514,9 @@ def _steps(obs: Observation, lines: list[_Line]) -> list[_Step]:
     columns = _route_columns(obs.pack)
     steps: list[_Step] = []
     state, prestation, motif, route, route_from = "", "", "", {}, None
+    faulted = obs.faulted
     for line in lines:
-        if not line.from_oc and _motif(line) == REUSED_REFERENCE:
+        if not line.from_oc and _motif(line) == REUSED_REFERENCE and line.values.get(KEY) not in faulted:
             continue  # that reject is of a duplicate order, not of the order under this reference
         table = OC_FLOW_STATES if line.from_oc else OI_FLOW_STATES
         ok_state, ko_state = table.get(line.flow, (None, None))

@@ -42,7 +42,7 @@ from .client import AdminError, SandboxAdmin
 from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult, scenario_from_json
 
 # The steps of the converted scenarios: a plugin of their own, so `-p conformance.plugin` brings them.
-pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility"]
+pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility", "conformance.steps.rejects"]
 
 #: The start of a skip reason that means "the adapter does not implement a verb": reported "not run".
 NOT_RUN_PREFIX = "conformance: not run:"

@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "environment variable, as a TOML file that is itself valid.")
     schema.set_defaults(run=cmd_config_schema)
 
+    rejects = sub.add_parser("rejects", help="print the reject codes (Annexe 5f) of a spec pack as Markdown",
+                             description="Every reject code of the pack: label, the stage that sends it and how to "
+                                         "trigger it in the sandbox (docs/rejects.md is this output).")
+    rejects.add_argument("--pack", default="acces-1.2", metavar="NAME_OR_DIR",
+                         help="a packaged spec pack (acces-1.2) or the folder of your own (default acces-1.2)")
+    rejects.set_defaults(run=cmd_rejects)
     conformance = sub.add_parser("conformance", help="certify your own OC: play the scenarios against it",
                                  description="The conformance harness: drives your OC through the BDD "
                                              "scenarios via an adapter and reports what it does wrong.")
@@ -320,6 +326,19 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_config_schema(args: argparse.Namespace) -> int:
     print(schema_template(), end="")
+    return 0
+
+
+def cmd_rejects(args: argparse.Namespace) -> int:
+    from .specs.codec import load_pack
+    from .specs.rejects_doc import rejects_markdown
+
+    try:
+        pack = load_pack(args.pack)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"opsim: --pack {args.pack}: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(rejects_markdown(pack))
     return 0
 
 

@@ -1,0 +1,5 @@
+"""Every reject code of the catalogue, driven through the OC's adapter (steps: conformance/steps/rejects.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("rejects/every_code.feature")

@@ -3,6 +3,7 @@ catalogue gives it, by a fault rule; docs/rejects.md is the catalogue's page and
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -67,3 +68,17 @@ def test_each_code_is_produced_on_demand_at_its_stage(code: str, api: Api, opsim
         api.post("/clock/advance", {"working_days": 5})
         ko = oc.receive("Notif_Racc_Ko").single()
         assert (ko["MotifKoRaccordement"], ko["Commentaire"]) == (code, PACK.reject_label(code))
+
+
+def test_the_reference_oc_passes_one_scenario_per_code(tmp_path: Path):
+    """`opsim conformance run --only rejects --adapter reference`: every code, each a passing scenario."""
+    report = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "conformance", "run", "--adapter", "reference",
+                           "--only", "rejects", "--seed", "5", "--report-dir", str(report)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    results = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    codes = sorted(re.search(r"F[A-Z]{3}\d{2}", s["scenario"])[0] for s in results["scenarios"])
+    assert codes == CODES
+    assert all(s["outcome"] == "passed" and s["findings"] == [] for s in results["scenarios"])
+    assert (report / "junit.xml").is_file() and (report / "report.html").is_file()

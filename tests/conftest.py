@@ -39,6 +39,16 @@ def addresses(api: Api) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def orderable(api: Api) -> list[dict[str, Any]]:
+    """Addresses where a new socket ordered as cmd_acces writes it gets its CR OK: the first staircase
+    (the one cmd_acces names) has a free socket, so its PBO is not saturated (FINT01)."""
+    found = [a for a in api.get("/addresses?network=COVA&limit=200")
+             if any(not line["Occupee"] for line in a["Lignes"] if line["Escalier"] == (a["Escaliers"] or [""])[0])]
+    assert len(found) >= 10, "the reference network has too few addresses with a free socket"
+    return found
+
+
+@pytest.fixture
 def order_file(opsim_sandbox):
     """Render a Cmd_Acces (or another flow) file: (name, bytes) for DEMO on COVA."""
     pack = opsim_sandbox.pack

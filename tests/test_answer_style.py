@@ -23,23 +23,25 @@ def tenant(api: Api) -> str:
 
 
 def test_free_text_at_its_maximum_and_informational_columns_empty(opsim_sandbox, api: Api, tenant: str,
-                                                                  addresses):
+                                                                  orderable):
     status, style = api.call("PUT", f"/answer-style?tenant={tenant}", {"free_text": "max",
                                                                         "informational": "empty"})
     assert status == 200 and style == {"free_text": "max", "informational": "empty"}
     assert api.get(f"/answer-style?tenant={tenant}") == style
     host, port = opsim_sandbox.ftp_address
     with OcFtpClient(host, port, tenant, "pw", tenant, today=lambda: date(2026, 11, 24)) as oc:
-        oc.send("Cmd_Acces", [cmd_acces(addresses[2], "STYLE1")])
+        oc.send("Cmd_Acces", [cmd_acces(orderable[2], "STYLE1")])
         ar = oc.receive("AR_Cmd_Acces")
         api.post("/clock/advance", {"working_days": 1})
         cr = oc.receive("CR_Cmd_Acces")
     assert not ar.problems and not cr.problems, (ar.problems, cr.problems)
     full = load_pack("acces-1.2").variations.full_text()
     [ar_line], [cr_line] = ar.records, cr.records
-    assert ar_line["EtatArCommandePrise"] == "OK" and ar_line["Commentaire"] == full and len(full) == 512
+    assert ar_line["EtatArCommandePrise"] == "OK", ar_line
+    assert ar_line["Commentaire"] == full and len(full) == 512
     assert '"' in full and "é" in full  # quoted on the wire, ISO-8859-1 accents: the OC's parser must take both
-    assert cr_line["EtatCrCommandePrise"] == "OK" and cr_line["Commentaire"] == full
+    assert cr_line["EtatCrCommandePrise"] == "OK", cr_line
+    assert cr_line["Commentaire"] == full
     assert (cr_line["LocalisationPm"], cr_line["LocalisationPBO"], cr_line["TypePBO"]) == ("", "", "")
     assert cr_line["ReferencePBO"] and cr_line["NomModulePm1"]  # what the protocol needs is still there
     journal = api.get(f"/journal?tenant={tenant}")

@@ -40,7 +40,7 @@ def test_the_reject_scenarios_have_one_row_per_code():
 
 
 @pytest.mark.parametrize("code", CODES)
-def test_each_code_is_produced_on_demand_at_its_stage(code: str, api: Api, opsim_sandbox, addresses):
+def test_each_code_is_produced_on_demand_at_its_stage(code: str, api: Api, opsim_sandbox, orderable):
     stage = PACK.rejects[code]["stage"]
     tenant = "R" + secrets.token_hex(3).upper()
     api.post("/tenants", {"code": tenant, "password": "pw"})
@@ -48,7 +48,7 @@ def test_each_code_is_produced_on_demand_at_its_stage(code: str, api: Api, opsim
     assert status == 201 and rule["stage"] == stage, rule
     host, port = opsim_sandbox.ftp_address
     with OcFtpClient(host, port, tenant, "pw", tenant, today=lambda: date(2026, 11, 24)) as oc:
-        oc.send("Cmd_Acces", [cmd_acces(addresses[6], "REF1", type_racco="OI")])
+        oc.send("Cmd_Acces", [cmd_acces(orderable[6], "REF1", type_racco="OI")])
         ar = oc.receive("AR_Cmd_Acces").single()
         if stage == "AR":
             assert (ar["EtatArCommandePrise"], ar["MotifKoArCommandePrise"]) == ("KO", code)

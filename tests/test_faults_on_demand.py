@@ -36,11 +36,11 @@ def rule(api: Api, tenant: str, **body: Any) -> dict[str, Any]:
     return answer
 
 
-def test_a_rule_gives_a_cr_ko_with_its_code_to_the_next_order_only(oc, api: Api, addresses):
+def test_a_rule_gives_a_cr_ko_with_its_code_to_the_next_order_only(oc, api: Api, orderable):
     tenant = oc.tenant
     rule(api, tenant, code="FINT02", comment="saturation virtuelle (test)")
-    assert order(oc, addresses[4], "R1")["EtatArCommandePrise"] == "OK"
-    assert order(oc, addresses[5], "R2")["EtatArCommandePrise"] == "OK"
+    assert order(oc, orderable[4], "R1")["EtatArCommandePrise"] == "OK"
+    assert order(oc, orderable[5], "R2")["EtatArCommandePrise"] == "OK"
     api.post("/clock/advance", {"working_days": 1})
     crs = {line["ReferenceCommandePriseInterneOC"]: line for line in oc.receive("CR_Cmd_Acces").records}
     assert (crs["R1"]["EtatCrCommandePrise"], crs["R1"]["MotifKoCrCommandePrise"]) == ("KO", "FINT02")
@@ -51,9 +51,9 @@ def test_a_rule_gives_a_cr_ko_with_its_code_to_the_next_order_only(oc, api: Api,
     assert any(j["outcome"] == "fault applied" and "R1" in j["detail"] for j in api.get(f"/journal?tenant={tenant}"))
 
 
-def test_magic_values_give_a_cr_ko_or_a_failed_connection(oc, api: Api, addresses):
-    order(oc, addresses[4], "M1", CommentaireCmdAcces="test OPSIM:FINT04")
-    order(oc, addresses[5], "M2", type_racco="OI", CommentaireCmdAcces="OPSIM:FCLI02@RACCO")
+def test_magic_values_give_a_cr_ko_or_a_failed_connection(oc, api: Api, orderable):
+    order(oc, orderable[4], "M1", CommentaireCmdAcces="test OPSIM:FINT04")
+    order(oc, orderable[5], "M2", type_racco="OI", CommentaireCmdAcces="OPSIM:FCLI02@RACCO")
     api.post("/clock/advance", {"working_days": 1})
     crs = {line["ReferenceCommandePriseInterneOC"]: line for line in oc.receive("CR_Cmd_Acces").records}
     assert (crs["M1"]["EtatCrCommandePrise"], crs["M1"]["MotifKoCrCommandePrise"]) == ("KO", "FINT04")
@@ -64,17 +64,17 @@ def test_magic_values_give_a_cr_ko_or_a_failed_connection(oc, api: Api, addresse
     assert api.get(f"/orders/M2?tenant={oc.tenant}")["state"] == "RACCO_KO"
 
 
-def test_a_rule_refuses_at_the_ar_for_one_address(oc, api: Api, addresses):
-    rule(api, oc.tenant, code="FIMP11", address=addresses[4]["CodeAdresseImmeuble"], count=None)
-    first = order(oc, addresses[4], "A1")
+def test_a_rule_refuses_at_the_ar_for_one_address(oc, api: Api, orderable):
+    rule(api, oc.tenant, code="FIMP11", address=orderable[4]["CodeAdresseImmeuble"], count=None)
+    first = order(oc, orderable[4], "A1")
     assert (first["EtatArCommandePrise"], first["MotifKoArCommandePrise"]) == ("KO", "FIMP11")
     assert first["Commentaire"] == "Adresse temporairement inéligible"  # the catalogue's label
-    assert order(oc, addresses[5], "A2")["EtatArCommandePrise"] == "OK"  # another address
-    assert order(oc, addresses[4], "A3")["MotifKoArCommandePrise"] == "FIMP11"  # count null: every order there
+    assert order(oc, orderable[5], "A2")["EtatArCommandePrise"] == "OK"  # another address
+    assert order(oc, orderable[4], "A3")["MotifKoArCommandePrise"] == "FIMP11"  # count null: every order there
 
 
-def test_a_rule_refuses_a_cancellation(oc, api: Api, addresses):
-    ar = order(oc, addresses[4], "C1")
+def test_a_rule_refuses_a_cancellation(oc, api: Api, orderable):
+    ar = order(oc, orderable[4], "C1")
     rule(api, oc.tenant, code="FIMP16", stage="ANNUL", comment="annulation refusée (test)")
     oc.send("Annul_Acces", [annul_acces("C1", ar["ReferencePrestationPrise"], date="20261124")])
     cr = oc.receive("CR_Annulation_Acces").single()
@@ -82,9 +82,9 @@ def test_a_rule_refuses_a_cancellation(oc, api: Api, addresses):
     assert api.get(f"/orders/C1?tenant={oc.tenant}")["state"] == "AR_OK"
 
 
-def test_a_delay_moves_the_cr_by_working_days(oc, api: Api, addresses):
+def test_a_delay_moves_the_cr_by_working_days(oc, api: Api, orderable):
     rule(api, oc.tenant, action="delay", working_days=3)
-    order(oc, addresses[4], "D1")
+    order(oc, orderable[4], "D1")
     api.post("/clock/advance", {"working_days": 1})
     assert oc.receive_all() == []
     api.post("/clock/advance", {"working_days": 2})
@@ -93,9 +93,9 @@ def test_a_delay_moves_the_cr_by_working_days(oc, api: Api, addresses):
     assert oc.receive("CR_Cmd_Acces").single()["EtatCrCommandePrise"] == "OK"
 
 
-def test_a_reprovisioning_rule_sends_a_notif_reprov_right_after_the_cr(oc, api: Api, addresses):
+def test_a_reprovisioning_rule_sends_a_notif_reprov_right_after_the_cr(oc, api: Api, orderable):
     rule(api, oc.tenant, action="reprovision", motif="Fibre HS")
-    order(oc, addresses[4], "P1", type_racco="OI")
+    order(oc, orderable[4], "P1", type_racco="OI")
     api.post("/clock/advance", {"working_days": 1})
     cr = oc.receive("CR_Cmd_Acces").single()
     reprov = oc.receive("Notif_Reprov").single()

@@ -43,8 +43,8 @@ def only_answer(ftp: ftplib.FTP, timeout: float = 10) -> dict[str, str]:
     return dict(line.values)
 
 
-def valid_order(addresses: list, ref: str) -> bytes:
-    return ORDERS.write([cmd_acces(addresses[3], ref)])
+def valid_order(orderable: list, ref: str) -> bytes:
+    return ORDERS.write([cmd_acces(orderable[3], ref)])
 
 
 @pytest.mark.parametrize(("content", "why"), [
@@ -55,14 +55,14 @@ def valid_order(addresses: list, ref: str) -> bytes:
     (b"\xef\xbb\xbf" + b"\r\n" * 10, "header"),
 ], ids=["garbage", "nul-byte", "unbalanced-quote", "two-megabyte-line", "bom-and-blank-lines"])
 def test_an_odd_file_gets_one_ko_answer_and_the_server_goes_on(new_tenant: ftplib.FTP, content: bytes, why: str,
-                                                                addresses, api: Api):
+                                                                orderable, api: Api):
     tenant = new_tenant.tenant  # type: ignore[attr-defined]
     upload(new_tenant, IN, name_for(tenant), content)
     line = only_answer(new_tenant)
     assert line["EtatArCommandePrise"] == "KO" and line["MotifKoArCommandePrise"] in PACK.rejects, line
     assert why in line["Commentaire"].lower(), line
     new_tenant.delete(f"{OUT}/{wait_for_files(new_tenant, OUT)[0]}")
-    upload(new_tenant, IN, name_for(tenant, 2), valid_order(addresses, "AFTER1"))  # the server is still up
+    upload(new_tenant, IN, name_for(tenant, 2), valid_order(orderable, "AFTER1"))  # the server is still up
     assert only_answer(new_tenant)["EtatArCommandePrise"] == "OK"
     journal = [j for j in api.get(f"/journal?tenant={tenant}") if j["direction"] == "in"]
     explained = [(j["outcome"], j["detail"]) for j in journal]
@@ -92,7 +92,7 @@ class Slow(io.RawIOBase):
 
 
 def test_a_100_mb_file_is_answered_unread_while_another_tenants_order_is_answered(
-        new_tenant: ftplib.FTP, opsim_sandbox, addresses, api: Api):
+        new_tenant: ftplib.FTP, opsim_sandbox, orderable, api: Api):
     big_tenant = new_tenant.tenant  # type: ignore[attr-defined]
     size = 100 * 1024 * 1024
     done = threading.Event()
@@ -109,7 +109,7 @@ def test_a_100_mb_file_is_answered_unread_while_another_tenants_order_is_answere
         other = "O" + secrets.token_hex(3).upper()
         api.post("/tenants", {"code": other, "password": "pw"})
         with ftp_login(opsim_sandbox.ftp_address, other, "pw") as ftp:
-            upload(ftp, IN, name_for(other), valid_order(addresses, "NEIGHBOUR1"))
+            upload(ftp, IN, name_for(other), valid_order(orderable, "NEIGHBOUR1"))
             answer = only_answer(ftp)
             # The neighbour's order is answered while the big upload is still going on.
             assert answer["EtatArCommandePrise"] == "OK" and not done.is_set()
@@ -123,7 +123,7 @@ def test_a_100_mb_file_is_answered_unread_while_another_tenants_order_is_answere
     assert received["size"] == 0  # its bytes are not kept
 
 
-def test_the_size_limit_is_configurable(tmp_path, addresses):
+def test_the_size_limit_is_configurable(tmp_path, orderable):
     from simulator.config import load_config
     from simulator.sandbox import Sandbox
 
@@ -132,6 +132,6 @@ def test_the_size_limit_is_configurable(tmp_path, addresses):
                            '[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
     config = load_config(config_file, data_dir=tmp_path / "data")
     with Sandbox(config) as box, ftp_login(box.ftp_address) as ftp:
-        upload(ftp, IN, name_for("DEMO"), ORDERS.write([cmd_acces(addresses[3], f"R{n}") for n in range(10)]))
+        upload(ftp, IN, name_for("DEMO"), ORDERS.write([cmd_acces(orderable[3], f"R{n}") for n in range(10)]))
         line = only_answer(ftp)
         assert line["EtatArCommandePrise"] == "KO" and "over the limit of 2000 bytes" in line["Commentaire"]

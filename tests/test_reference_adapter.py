@@ -116,7 +116,7 @@ def test_a_verb_raising_verb_not_implemented_is_not_run_too(tmp_path: Path):
 
 def test_an_oc_that_leaves_out_unread_fails_with_the_check_id(tmp_path: Path):
     results = run_harness(tmp_path, "--adapter", "python:tests.test_reference_adapter:NeverReads",
-                          "-k", "OI_mode")
+                          "-k", "OI_mode_no_Cmd_STOC")
     [oi] = results["scenarios"]
     assert oi["outcome"] == "failed"
     assert oi["step"] == "And the OC synchronises"

@@ -27,7 +27,7 @@ from .clock import FrenchCalendar
 from .documents import Effects, InboundDocument, OutboundDocument
 from .layout import Layout
 from .profile import OperatorProfile
-from .refdata import ReferenceNetwork, generate_network
+from .refdata import ReferenceNetwork, ensure_network, parse_departments
 from .specs.codec import SpecPack, load_pack
 from .store import Store
 
@@ -62,9 +62,13 @@ class OperatorContext:
 
     @cached_property
     def reference_networks(self) -> dict[str, ReferenceNetwork]:
-        """The seeded reference network of each of the operator's networks, made on first use."""
-        size = int(self.profile.settings.get("network_size", 300))
-        return {n.interop: generate_network(n.interop, n.arcep, self.seed, size) for n in self.profile.networks}
+        """The seeded reference network of each of the operator's networks: generated once into the data dir
+        (network/<interop>.sqlite3, beside the store), then opened from there at every start."""
+        size = int(self.profile.settings.get("network_size", 10_000))
+        departments = parse_departments(self.profile.settings.get("departments"))
+        folder = self.store.path.parent / "network"
+        return {n.interop: ensure_network(folder, n.interop, n.arcep, self.seed, size, departments)
+                for n in self.profile.networks}
 
 
 class Capability:

@@ -95,6 +95,11 @@ class Capability:
     def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
         raise NotImplementedError(f"{type(self).__name__} declares actions but does not perform them")
 
+    def on_start(self, now: datetime) -> Effects:
+        """Standing work set up when the sandbox starts, e.g. the first event of a weekly broadcast.
+        Called at every start, in the engine's thread: it must not set up the same work twice."""
+        return Effects()
+
 
 @dataclass(frozen=True)
 class RenderedFile:

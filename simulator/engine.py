@@ -108,8 +108,17 @@ class Engine:
     # ------------------------------------------------------------------ start-up recovery
     def recover(self) -> None:
         """Deliver what was committed but not delivered before a stop (the transports resubmit what
-        waits in their inboxes)."""
+        waits in their inboxes), then let each capability set up its standing work (Capability.on_start)."""
         self.call(self._deliver)
+        self.call(self._start_capabilities)
+
+    def _start_capabilities(self) -> None:
+        now = self.clock.now()
+        for operator in self.operators.values():
+            for capability in operator.capabilities.values():
+                with self.store.transaction():
+                    self._apply(capability.on_start(now), now, capability)
+        self._deliver()
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:

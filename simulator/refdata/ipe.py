@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from ..specs.codec import FlowSpec
-from .model import IPE_COLUMNS, ReferenceNetwork
+from .model import IPE_COLUMNS, IPE_SEP, ReferenceNetwork
 
 
 def _picker(flow: FlowSpec) -> list[int | None]:
@@ -40,24 +40,32 @@ def ipe_records(network: ReferenceNetwork, flow: FlowSpec) -> Iterator[dict[str,
 def write_ipe(network: ReferenceNetwork, flow: FlowSpec, out: BinaryIO) -> int:
     """Write the network's IPE file (header and one line per building) to `out`; the number of lines.
 
-    Memory stays flat: lines go through the csv writer as the database yields them. The values are the
-    generator's (normalized upper-case text, digits, dates, coordinates such as -0.187931): none can run
-    as a spreadsheet formula, so the per-cell formula guard of FlowSpec.write is not needed here.
+    Memory stays flat: lines are written as the database yields them. With the shipped column layout the
+    stored lines are written as they are: generated values hold no separator, quote or line break (so
+    they need no CSV quoting) and none can run as a spreadsheet formula (upper-case text, digits, dates,
+    coordinates such as -0.187931), which is what FlowSpec.write would otherwise check cell by cell.
     """
     encoding = flow.pack.write_encoding if flow.pack else "iso-8859-1"
     text = io.TextIOWrapper(out, encoding=encoding, errors="replace", newline="")
-    writer = csv.writer(text, delimiter=flow.separator, lineterminator="\r\n")
-    writer.writerow(flow.column_names)
     count = 0
-    batch: list = []
-    for line in ipe_lines(network, flow):
-        batch.append(line)
-        if len(batch) == 5000:
-            writer.writerows(batch)
+    if flow.column_names == list(IPE_COLUMNS) and flow.separator == IPE_SEP:
+        text.write(IPE_SEP.join(IPE_COLUMNS) + "\r\n")
+        batch: list[str] = []
+        for line in network.ipe_texts():
+            batch.append(line)
+            if len(batch) == 5000:
+                text.write("\r\n".join(batch) + "\r\n")
+                count += len(batch)
+                batch.clear()
+        if batch:
+            text.write("\r\n".join(batch) + "\r\n")
             count += len(batch)
-            batch.clear()
-    writer.writerows(batch)
-    count += len(batch)
+    else:
+        writer = csv.writer(text, delimiter=flow.separator, lineterminator="\r\n")
+        writer.writerow(flow.column_names)
+        for line in ipe_lines(network, flow):
+            writer.writerow(line)
+            count += 1
     text.flush()
     text.detach()  # leave `out` open for the caller
     return count

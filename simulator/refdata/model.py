@@ -185,12 +185,15 @@ BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CODE_SPACE = 36 ** 8  # 8 base-36 characters
 
 
+_PAIRS = tuple(a + b for a in BASE36 for b in BASE36)  # two base-36 digits at a time: half the divisions
+
+
 def base36(value: int, width: int) -> str:
     digits = ""
     while value:
-        value, rem = divmod(value, 36)
-        digits = BASE36[rem] + digits
-    return digits.rjust(width, "0")
+        value, rem = divmod(value, 1296)
+        digits = _PAIRS[rem] + digits
+    return digits.lstrip("0").rjust(width, "0") if len(digits) > width else digits.rjust(width, "0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +232,7 @@ OCCUPIED_PERCENT = 20
 # -- storage -------------------------------------------------------------------------------------------
 
 #: Generator version stored with a network: a data dir written by another version is generated anew.
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -248,14 +251,10 @@ CREATE TABLE street (hexacle_voie TEXT PRIMARY KEY, insee TEXT NOT NULL, rivoli 
                      type_voie TEXT NOT NULL, nom_voie TEXT NOT NULL);
 CREATE TABLE building (
     seq INTEGER PRIMARY KEY, identifiant TEXT NOT NULL, etat TEXT NOT NULL, hexacle TEXT NOT NULL,
-    hexacle_voie TEXT NOT NULL, insee TEXT NOT NULL, postcode TEXT NOT NULL, commune TEXT NOT NULL,
-    rivoli TEXT NOT NULL, type_voie TEXT NOT NULL, nom_voie TEXT NOT NULL, numero TEXT NOT NULL,
-    complement TEXT NOT NULL, batiment TEXT NOT NULL, nb_logements INTEGER NOT NULL,
-    type_immeuble TEXT NOT NULL, x TEXT NOT NULL, y TEXT NOT NULL, date_cablage TEXT NOT NULL,
-    date_derniere_modification TEXT NOT NULL, accord_gestionnaire TEXT NOT NULL, pm TEXT NOT NULL,
-    type_zone TEXT NOT NULL, escaliers TEXT NOT NULL, etages TEXT NOT NULL, pbos TEXT NOT NULL,
-    numero_key TEXT NOT NULL, first_line INTEGER NOT NULL, n_lines INTEGER NOT NULL,
-    pm_slot INTEGER NOT NULL, pbo_slot INTEGER NOT NULL);
+    insee TEXT NOT NULL, rivoli TEXT NOT NULL, numero_key TEXT NOT NULL, complement TEXT NOT NULL,
+    pm TEXT NOT NULL, escaliers TEXT NOT NULL, etages TEXT NOT NULL, pbos TEXT NOT NULL,
+    first_line INTEGER NOT NULL, n_lines INTEGER NOT NULL, pm_slot INTEGER NOT NULL, pbo_slot INTEGER NOT NULL,
+    ipe TEXT NOT NULL);
 """
 
 #: Built once the rows are in: faster than maintaining them row by row.
@@ -268,12 +267,14 @@ CREATE INDEX building_deployed ON building (etat, seq);
 CREATE UNIQUE INDEX pm_prestation ON pm (reference_prestation);
 """
 
+#: A building row: the columns looked up, the layout of its lines, and its whole IPE line (`ipe`: the
+#: values of IPE_COLUMNS joined by IPE_SEP, PM fields included), so that writing an IPE is reading one string
+#: per building rather than thirty.
 BUILDING_COLUMNS: tuple[str, ...] = (
-    "seq", "identifiant", "etat", "hexacle", "hexacle_voie", "insee", "postcode", "commune", "rivoli",
-    "type_voie", "nom_voie", "numero", "complement", "batiment", "nb_logements", "type_immeuble", "x", "y",
-    "date_cablage", "date_derniere_modification", "accord_gestionnaire", "pm", "type_zone", "escaliers",
-    "etages", "pbos", "numero_key", "first_line", "n_lines", "pm_slot", "pbo_slot",
+    "seq", "identifiant", "etat", "hexacle", "insee", "rivoli", "numero_key", "complement", "pm", "escaliers",
+    "etages", "pbos", "first_line", "n_lines", "pm_slot", "pbo_slot", "ipe",
 )
+IPE_SEP = ";"  # never in a generated value (normalize() removes it)
 PM_COLUMNS: tuple[str, ...] = (
     "reference", "reference_technique", "reference_prestation", "etat", "localisation", "date_installation",
     "date_mes_commerciale", "type_emplacement", "capacite_max", "type_ingenierie", "code_nro", "type_zone",
@@ -283,15 +284,6 @@ LIST_SEP = "|"
 
 _SELECT_BUILDING = f"SELECT {', '.join(BUILDING_COLUMNS)} FROM building"
 _SELECT_PM = f"SELECT {', '.join(PM_COLUMNS)} FROM pm"
-#: The IPE line of each building joined with its PM, in IPE_COLUMNS order (see `ReferenceNetwork.ipe_rows`).
-_SELECT_IPE = (
-    "SELECT b.identifiant, b.etat, b.hexacle, b.hexacle_voie, b.insee, b.postcode, b.commune, b.rivoli, "
-    "b.type_voie, b.nom_voie, b.numero, b.complement, b.batiment, CAST(b.nb_logements AS TEXT), b.type_immeuble, "
-    "'WGS84', "
-    "b.x, b.y, b.date_cablage, b.date_derniere_modification, b.accord_gestionnaire, p.reference, p.etat, "
-    "p.date_installation, p.date_mes_commerciale, p.type_emplacement, CAST(p.capacite_max AS TEXT), "
-    "p.type_ingenierie, b.type_zone, b.seq FROM building b JOIN pm p ON p.reference = b.pm"
-)
 
 
 def _norm(value: str) -> str:
@@ -358,30 +350,35 @@ class ReferenceNetwork:
         with self._shared_lock:
             return self._db().execute(sql, params).fetchall()
 
-    def _stream(self, sql: str, params: tuple = (), chunk: int = 2000) -> Iterator[tuple]:
-        """Rows of a big query, `chunk` at a time, never all in memory."""
+    def _stream(self, columns: str, chunk: int = 5000) -> Iterator[tuple]:
+        """(seq, *columns) of every building in order, `chunk` at a time, never all in memory."""
+        if self._shared_lock is None:  # this thread's own connection: one cursor
+            cursor = self._db().execute(f"SELECT seq, {columns} FROM building ORDER BY seq")
+            while rows := cursor.fetchmany(chunk):
+                yield from rows
+            return
         last = -1
-        while True:
-            rows = self._rows(f"{sql} AND b.seq > ? ORDER BY b.seq LIMIT ?", (*params, last, chunk))
+        while True:  # one shared connection: a query per chunk, under the lock
+            rows = self._rows(f"SELECT seq, {columns} FROM building WHERE seq > ? ORDER BY seq LIMIT ?",
+                              (last, chunk))
             yield from rows
             if len(rows) < chunk:
                 return
-            last = rows[-1][-1]
+            last = rows[-1][0]
 
     # -- building objects --------------------------------------------------------------------------------
 
     def _address(self, row: tuple) -> Address:
-        (_, identifiant, etat, hexacle, hexacle_voie, insee, postcode, commune, rivoli, type_voie, nom_voie,
-         numero, complement, batiment, nb_logements, type_immeuble, x, y, date_cablage, date_modification,
-         accord, pm, type_zone, escaliers_s, etages_s, pbos_s, _, first_line, n_lines, pm_slot,
-         pbo_slot) = row
+        *_, escaliers_s, etages_s, pbos_s, first_line, n_lines, pm_slot, pbo_slot, ipe = row
+        v = ipe.split(IPE_SEP)  # IPE_COLUMNS order
         escaliers, etages = _split(escaliers_s), _split(etages_s)
         pbos = _split(pbos_s) if pbos_s else ()
+        hexacle, batiment, pm = v[2], v[12], v[21]
         lines = tuple(self._line(hexacle, batiment, pm, escaliers, etages, pbos, first_line, i, pm_slot,
                                  pbo_slot) for i in range(n_lines))
-        return Address(identifiant, etat, hexacle, hexacle_voie, insee, postcode, commune, rivoli, type_voie,
-                       nom_voie, numero, complement, batiment, nb_logements, type_immeuble, "WGS84", x, y,
-                       date_cablage, date_modification, accord, pm, type_zone, escaliers, etages, pbos, lines)
+        return Address(v[0], v[1], hexacle, v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], batiment,
+                       int(v[13]), v[14], v[15], v[16], v[17], v[18], v[19], v[20], pm, v[28], escaliers, etages,
+                       pbos, lines)
 
     def _line(self, hexacle: str, batiment: str, pm: str, escaliers: tuple[str, ...], etages: tuple[str, ...],
               pbos: tuple[str, ...], first_line: int, i: int, pm_slot: int, pbo_slot: int) -> Line:
@@ -523,8 +520,13 @@ class ReferenceNetwork:
 
     def ipe_rows(self) -> Iterator[tuple[str, ...]]:
         """Every building as an IPE line (values in IPE_COLUMNS order), in generation order, streamed."""
-        for row in self._stream(_SELECT_IPE + " WHERE 1"):
-            yield row[:-1]
+        for line in self.ipe_texts():
+            yield tuple(line.split(IPE_SEP))
+
+    def ipe_texts(self) -> Iterator[str]:
+        """Every building's IPE line as stored: IPE_COLUMNS values joined by IPE_SEP, streamed."""
+        for _, line in self._stream("ipe"):
+            yield line
 
     def iter_addresses(self) -> Iterator[Address]:
         """Every building, in generation order, streamed."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import signal
@@ -54,7 +55,10 @@ def run_child(size: int, folder: Path) -> dict[str, Any]:
     wall = time.perf_counter() - started
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     # ru_maxrss of the children waited for (KiB on Linux): the only child so far is this one.
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures["peak_rss_mb"] = usage.ru_maxrss / 1024
+    # CPU time (user + system): what the work costs whatever else shares the machine's cores.
+    figures["cpu_s"] = usage.ru_utime + usage.ru_stime
     figures["total_s"] = figures["generate_s"] + figures["ipe_s"]
     figures["process_wall_s"] = wall  # including the interpreter's start and imports
     return figures
@@ -111,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="opsim-network-bench-") as tmp:
         work = Path(tmp)
         print(f"generating {args.size:,} addresses and writing their IPE...", file=sys.stderr)
+        load_before = os.getloadavg()[0]
         figures = run_child(args.size, work / "gen")
+        figures["load_before"], figures["load_after"] = load_before, os.getloadavg()[0]
         print(f"timing {args.starts} starts of opsim up on that network...", file=sys.stderr)
         figures["starts_s"] = run_starts(args.size, work / "gen" / "COVA.sqlite3", work / "up", args.starts)
     figures["size"] = args.size
@@ -131,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  generate + IPE             {figures['total_s']:8.2f} s   target < {TARGETS['total_s']:.0f} s: "
           f"{verdict(figures['total_s'], TARGETS['total_s'])}")
     print(f"  child process, wall        {figures['process_wall_s']:8.2f} s   (with interpreter start and imports)")
+    print(f"  child process, CPU         {figures['cpu_s']:8.2f} s   (user + system)")
+    print(f"  load average before/after  {figures['load_before']:.2f} / {figures['load_after']:.2f}")
     print(f"  peak RSS                   {figures['peak_rss_mb']:8.1f} MB  target < {TARGETS['peak_rss_mb']:.0f} MB: "
           f"{verdict(figures['peak_rss_mb'], TARGETS['peak_rss_mb'])}")
     print(f"  opsim up -> ready line     {', '.join(f'{s:.2f}' for s in figures['starts_s'])} s   "

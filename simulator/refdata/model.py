@@ -188,6 +188,12 @@ CODE_SPACE = 36 ** 8  # 8 base-36 characters
 _PAIRS = tuple(a + b for a in BASE36 for b in BASE36)  # two base-36 digits at a time: half the divisions
 
 
+def _code8(value: int) -> str:
+    """base36(value, 8) for 0 <= value < 36**8, in four table lookups."""
+    high, low = divmod(value, 1679616)  # 36**4
+    return _PAIRS[high // 1296] + _PAIRS[high % 1296] + _PAIRS[low // 1296] + _PAIRS[low % 1296]
+
+
 def base36(value: int, width: int) -> str:
     digits = ""
     while value:
@@ -212,10 +218,10 @@ class Codes:
 
     def hexacle(self, arcep: str, counter: int) -> str:
         # The arcep prefix keeps the codes of different networks disjoint.
-        return arcep + base36((counter * self.hex_mul + self.hex_add) % CODE_SPACE, 8)
+        return arcep + _code8((counter * self.hex_mul + self.hex_add) % CODE_SPACE)
 
     def line_reference(self, arcep: str, counter: int) -> str:
-        code = base36((counter * self.line_mul + self.line_add) % CODE_SPACE, 8)
+        code = _code8((counter * self.line_mul + self.line_add) % CODE_SPACE)
         return f"{arcep}-{code[:4]}-{code[4:]}"
 
     def line_number(self, code8: str) -> int:

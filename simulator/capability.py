@@ -49,6 +49,9 @@ class OperatorContext:
     calendar: FrenchCalendar
     seed: int
     _packs: dict[str, SpecPack] = field(default_factory=dict)
+    #: The virtual clock's current time (the sandbox's clock), for a capability that must know how far the
+    #: clock has moved past an event's due time (e.g. to skip weekly broadcasts the clock jumped over).
+    now: Callable[[], datetime] | None = None
 
     @property
     def operator(self) -> str:
@@ -145,7 +148,8 @@ class Operator:
         date = now.strftime("%Y%m%d")
         seq = sequence(f"file:{out.tenant}:{out.network}:{flow.code}:{date}")
         filename = pack.render_filename(flow, out.network, out.tenant, date, seq)
-        return RenderedFile(self.layout.location("out", out.area, out.network), filename, flow.write(out.records))
+        content = out.content if out.content is not None else flow.write(out.records)
+        return RenderedFile(self.layout.location("out", out.area, out.network), filename, content)
 
 
 class Operators(Mapping[str, Operator]):

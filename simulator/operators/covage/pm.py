@@ -7,13 +7,14 @@ network the access orders and /api/addresses use. The per-PM order and works flo
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from ...capability import Capability, OperatorContext
 from ...documents import Effects, Finding, OutboundDocument, ScheduledEvent
 from ...refdata import ReferenceNetwork
-from ...refdata.ipe import ipe_records
+from ...refdata.ipe import write_ipe
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pm_broadcasts (
@@ -67,6 +68,13 @@ class PmDesk(Capability):
     def on_event(self, kind: str, tenant: str, ref: str, payload: dict[str, Any], now: datetime) -> Effects:
         effects = Effects()
         code = payload.get("network", ref)
+        current = self.context.now() if self.context.now else now
+        latest = next_weekly(current - timedelta(days=7), MONDAY, self.ipe_time)  # the last Monday <= current
+        if latest > now:
+            # The clock jumped over several Mondays: only the latest one's IPE is sent (an OC ingests the
+            # newest IPE; stale ones would only bury it).
+            effects.events.append(self._plan(code, latest))
+            return effects
         network = self.networks.get(code)
         if network is None:  # a network removed from the profile since: its broadcasts stop
             self.store.execute("DELETE FROM pm_broadcasts WHERE network = ?", (code,))
@@ -74,8 +82,11 @@ class PmDesk(Capability):
                                             f"network {code} is no longer in the profile"))
             return effects
         flow = self.pack.flow("IPE")
-        records = list(ipe_records(network, flow))  # one list shared by every client's file
+        out = io.BytesIO()
+        lines = write_ipe(network, flow, out)  # streamed from the network's database, once for every client
+        content = out.getvalue()
         for client in self._clients():
-            effects.outbound.append(OutboundDocument(client, code, flow.name, records, area="pm"))
+            effects.outbound.append(OutboundDocument(client, code, flow.name, [], area="pm", content=content,
+                                                     lines=lines))
         effects.events.append(self._plan(code, next_weekly(now, MONDAY, self.ipe_time)))
         return effects

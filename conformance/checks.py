@@ -107,6 +107,9 @@ PRESTATION = "ReferencePrestationPrise"
 REUSED_REFERENCE = "FIMP13"  # Annexe 5f: "Référence de commande interne OC déjà utilisée"
 #: The flows of Protocole PM (IPE...): the Accès checks leave them to the PM checks.
 PM_FLOWS = frozenset(load_pack("pm-2.2").flows)
+#: Files the operator broadcasts on its own clock (their names name no OC: the weekly IPE, the CPN).
+BROADCAST_FLOWS = frozenset(name for name, flow in load_pack("pm-2.2").flows.items()
+                            if flow.filename and "{oc}" not in flow.filename)
 STALE_AFTER = timedelta(days=1)  # an answer file nobody downloaded for this long (virtual) is a finding
 
 

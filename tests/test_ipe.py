@@ -11,6 +11,7 @@ import pytest
 
 from conformance.client import OcFtpClient
 from conformance.client.orders import cmd_acces
+from simulator.clock import to_timestamp
 from simulator.config import Config
 from simulator.operators.covage.pm import next_weekly
 from simulator.refdata import IPE_COLUMNS, generate_network
@@ -128,6 +129,20 @@ def test_ipe_lands_in_the_pm_folder_every_monday(opsim_sandbox, api: Api) -> Non
         ftp.close()
     journal = api.get("/journal?tenant=DEMO")
     assert [j for j in journal if j["flow"] == "IPE" and j["outcome"] == f"{SIZE} lines"]
+
+
+def test_a_jump_over_several_mondays_sends_only_the_latest_ipe(opsim_sandbox, api: Api) -> None:
+    api.post("/clock/advance", {"hours": 24 * 7 * 3})  # Tuesday 2026-12-15: three Mondays jumped over
+    opsim_sandbox.engine.idle()
+    ftp = ftp_login(opsim_sandbox.ftp_address)
+    try:
+        assert wait_for_files(ftp, "OUT/COVA/CV/PM") == ["COVAGE_ZMD_COVA_PM_IPEZMD_V22_20261214_000001.csv"]
+        assert wait_for_files(ftp, "OUT/COVB/CB/PM") == ["COVAGE_ZMD_COVB_PM_IPEZMD_V22_20261214_000001.csv"]
+    finally:
+        ftp.close()
+    planned = [e for e in opsim_sandbox.store.pending_events() if e["kind"].endswith(":ipe")]
+    assert sorted(e["ref"] for e in planned) == ["COVA", "COVB"]
+    assert {e["due"] for e in planned} == {to_timestamp(datetime(2026, 12, 21, 6, 0))}
 
 
 def test_ipe_addresses_are_those_of_the_api_and_of_the_access_orders(opsim_sandbox, api: Api) -> None:

@@ -182,7 +182,7 @@ def test_network_is_shared_between_threads(big: ReferenceNetwork, tmp_path: Path
 # -- written once per data dir ------------------------------------------------------------------------------
 
 
-def test_written_once_then_opened(tmp_path: Path) -> None:
+def test_written_once_then_opened(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     first = _fresh(tmp_path)
     path = tmp_path / "COVA.sqlite3"
     stat = path.stat()
@@ -193,6 +193,7 @@ def test_written_once_then_opened(tmp_path: Path) -> None:
     # Other arguments (here the size) make another network, in the same file.
     bigger = ensure_network(tmp_path, "COVA", "CV", 3, 500)
     assert bigger.count() == 500 and path.stat().st_ino != stat.st_ino
+    assert "network COVA: generated anew" in caplog.text and "size 400 -> 500" in caplog.text
 
 
 def test_broken_file_is_generated_anew(tmp_path: Path) -> None:

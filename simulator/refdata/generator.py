@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import logging
 import math
 import os
 import random
@@ -51,6 +52,8 @@ def _cum(weights: tuple[int, ...]) -> tuple[int, ...]:
     """Cumulative weights, for FastRandom.pick."""
     return tuple(accumulate(weights))
 
+
+log = logging.getLogger(__name__)
 
 COMMUNES_CSV = Path(__file__).with_name("communes.csv")
 
@@ -597,8 +600,11 @@ def ensure_network(folder: Path, network: str, arcep: str, seed: int, size: int,
             existing = ReferenceNetwork.open(path)
             if all(existing.meta.get(k) == v for k, v in wanted.items()):
                 return existing
+            changed = {k: (existing.meta.get(k), v) for k, v in wanted.items() if existing.meta.get(k) != v}
+            log.warning("network %s: generated anew in %s (%s)", network, path,
+                        ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items()))
         except (sqlite3.DatabaseError, KeyError):
-            pass  # unreadable or older: generated anew below
+            log.warning("network %s: %s is unreadable, generated anew", network, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.unlink(missing_ok=True)

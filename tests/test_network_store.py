@@ -158,6 +158,13 @@ def test_deployed_pages(big: ReferenceNetwork) -> None:
     assert big.deployed(10, offset=len(everything)) == []
 
 
+def test_pm_line_counts(big: ReferenceNetwork) -> None:
+    expected = Counter()
+    for address in big.addresses:
+        expected[address.pm] += len(address.lines)
+    assert big.pm_line_counts() == dict(expected)
+
+
 def test_pm_nro_links(big: ReferenceNetwork) -> None:
     links = big.nro_links()
     pms = {pm.reference: pm for pm in big.pms}

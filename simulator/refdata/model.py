@@ -550,6 +550,10 @@ class ReferenceNetwork:
     def iter_pbos(self) -> Iterator[Pbo]:
         return (Pbo(*r) for r in self._rows("SELECT reference, localisation, type_pbo FROM pbo ORDER BY reference"))
 
+    def pm_line_counts(self) -> dict[str, int]:
+        """The existing lines behind each PM (one query: no address is loaded)."""
+        return {reference: int(fibres) for reference, fibres in self._rows("SELECT reference, fibres FROM pm")}
+
     def nro_links(self) -> list[dict[str, str]]:
         """The PM-NRO links (CPN columns) of every PM."""
         return [dict(zip(("ReferencePM", "CodeNRO", "ReferenceLienNROPM", "CapaciteLienNROPM",

@@ -131,6 +131,11 @@ ROUTE_FLOWS = ("CR_Cmd_Acces", "Cmd_STOC", "Notif_Reprov")
 KEY = "ReferenceCommandePriseInterneOC"
 PRESTATION = "ReferencePrestationPrise"
 REUSED_REFERENCE = "FIMP13"  # Annexe 5f: "Référence de commande interne OC déjà utilisée"
+#: The flows of Protocole PM (IPE...): the Accès checks leave them to the PM checks.
+PM_FLOWS = frozenset(load_pack("pm-2.2").flows)
+#: Files the operator broadcasts on its own clock (their names name no OC: the weekly IPE, the CPN).
+BROADCAST_FLOWS = frozenset(name for name, flow in load_pack("pm-2.2").flows.items()
+                            if flow.filename and "{oc}" not in flow.filename)
 STALE_AFTER = timedelta(days=1)  # an answer file nobody downloaded for this long (virtual) is a finding
 
 
@@ -417,6 +422,8 @@ def check_out_clean(obs: Observation) -> list[Finding]:
     for a in obs.answers:
         if a.channel not in ("ftp", "sftp"):
             continue  # a mail has no OUT folder to clean
+        if a.flow in PM_FLOWS:
+            continue  # the PM protocol's files (the weekly IPE) are judged by the PM checks, not Accès's
         if a.filename in downloaded and a.filename not in deleted:
             findings.append(finding("ACCES-OUT-CLEAN", f"{a.filename} was downloaded from {a.location} and left "
                                     "there: the reader deletes what it has read",

@@ -38,6 +38,7 @@ import holidays
 import pytest
 
 from .adapters import Adapter, AdapterSpecError, Context, FtpAccount, VerbNotImplemented, adapter_factory
+from .checks import BROADCAST_FLOWS
 from .client import AdminError, SandboxAdmin
 from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult, scenario_from_json
 
@@ -442,6 +443,8 @@ def flows_of(record: ScenarioRecord) -> list[str]:
         return []
     flows: list[str] = []
     for line in sorted(lines, key=lambda x: x["id"]):
+        if line.get("flow") in BROADCAST_FLOWS:
+            continue  # sent on the operator's clock (the Monday IPE), not exchanged by the scenario
         if line.get("flow") and line["flow"] not in flows:
             flows.append(line["flow"])
     return flows

@@ -30,7 +30,7 @@ from .documents import Effects, Finding, InboundDocument, OutboundDocument
 from .faults import FaultRules
 from .layout import Layout
 from .profile import OperatorProfile
-from .refdata import ReferenceNetwork, generate_network
+from .refdata import ReferenceNetwork, ensure_network, parse_departments
 from .specs.codec import SpecPack, load_pack
 from .store import Store
 
@@ -52,6 +52,9 @@ class OperatorContext:
     calendar: FrenchCalendar
     seed: int
     _packs: dict[str, SpecPack] = field(default_factory=dict)
+    #: The virtual clock's current time (the sandbox's clock), for a capability that must know how far the
+    #: clock has moved past an event's due time (e.g. to skip weekly broadcasts the clock jumped over).
+    now: Callable[[], datetime] | None = None
 
     @property
     def operator(self) -> str:
@@ -70,9 +73,13 @@ class OperatorContext:
 
     @cached_property
     def reference_networks(self) -> dict[str, ReferenceNetwork]:
-        """The seeded reference network of each of the operator's networks, made on first use."""
-        size = int(self.profile.settings.get("network_size", 300))
-        return {n.interop: generate_network(n.interop, n.arcep, self.seed, size) for n in self.profile.networks}
+        """The seeded reference network of each of the operator's networks: generated once into the data dir
+        (network/<interop>.sqlite3, beside the store), then opened from there at every start."""
+        size = int(self.profile.settings.get("network_size", 10_000))
+        departments = parse_departments(self.profile.settings.get("departments"))
+        folder = self.store.path.parent / "network"
+        return {n.interop: ensure_network(folder, n.interop, n.arcep, self.seed, size, departments)
+                for n in self.profile.networks}
 
 
 T = TypeVar("T")
@@ -145,6 +152,11 @@ class Capability:
     def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
         raise NotImplementedError(f"{type(self).__name__} declares actions but does not perform them")
 
+    def on_start(self, now: datetime) -> Effects:
+        """Standing work set up when the sandbox starts, e.g. the first event of a weekly broadcast.
+        Called at every start, in the engine's thread: it must not set up the same work twice."""
+        return Effects()
+
 
 @dataclass(frozen=True)
 class RenderedFile:
@@ -200,8 +212,8 @@ class Operator:
         date = now.strftime("%Y%m%d")
         seq = sequence(f"file:{out.tenant}:{out.network}:{flow.code}:{date}")
         filename = pack.render_filename(flow, out.network, out.tenant, date, seq)
-        return RenderedFile(self.layout.location("out", out.area, out.network), filename,
-                            flow.write_styled(out.records, style or {}))
+        content = out.content if out.content is not None else flow.write_styled(out.records, style or {})
+        return RenderedFile(self.layout.location("out", out.area, out.network), filename, content)
 
 
 class Operators(Mapping[str, Operator]):

@@ -33,6 +33,14 @@ class OutboundDocument:
     records: list[dict[str, str]]
     area: str = "acces"
     channel: str = "ftp"
+    #: A file the capability wrote itself (a large broadcast such as the IPE, streamed by its writer): its
+    #: bytes and line count; `records` is then empty.
+    content: bytes | None = None
+    lines: int = 0
+
+    @property
+    def line_count(self) -> int:
+        return self.lines if self.content is not None else len(self.records)
 
 
 @dataclass(frozen=True)

@@ -125,8 +125,17 @@ class Engine:
     # ------------------------------------------------------------------ start-up recovery
     def recover(self) -> None:
         """Deliver what was committed but not delivered before a stop (the transports resubmit what
-        waits in their inboxes)."""
+        waits in their inboxes), then let each capability set up its standing work (Capability.on_start)."""
         self.call(self._deliver)
+        self.call(self._start_capabilities)
+
+    def _start_capabilities(self) -> None:
+        now = self.clock.now()
+        for operator in self.operators.values():
+            for capability in operator.capabilities.values():
+                with self.store.transaction():
+                    self._apply(capability.on_start(now), now, capability)
+        self._deliver()
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
@@ -274,9 +283,10 @@ class Engine:
         for out in effects.outbound:
             file = operator.render(source, out, now, self.store.next_sequence, self.store.answer_style(out.tenant))
             self.store.add_outbound(out.tenant, out.channel, file.location, file.filename, out.flow, file.content,
-                                    len(out.records), now.isoformat(timespec="seconds"), operator.key)
+                                    out.line_count, now.isoformat(timespec="seconds"), operator.key)
             self._journal(Finding(out.tenant, out.channel, "out", out.flow, file.filename,
-                                  _summary(out.records), file.location), now)
+                                  _summary(out.records) if out.content is None else f"{out.lines} lines",
+                                  file.location), now)
         self.store.schedule([(to_timestamp(e.due), qualified_kind(source, e.kind), e.tenant, e.ref, e.payload)
                              for e in effects.events])
 
@@ -294,13 +304,17 @@ class Engine:
 def merge(documents: list[OutboundDocument]) -> list[OutboundDocument]:
     """One document per destination and flow, lines in the order they were produced."""
     merged: dict[tuple, OutboundDocument] = {}
+    written: list[OutboundDocument] = []  # files a capability wrote itself are never merged
     for doc in documents:
+        if doc.content is not None:
+            written.append(doc)
+            continue
         key = (doc.tenant, doc.network, doc.flow, doc.area, doc.channel)
         if key in merged:
             merged[key].records.extend(doc.records)
         else:
             merged[key] = OutboundDocument(doc.tenant, doc.network, doc.flow, list(doc.records), doc.area, doc.channel)
-    return list(merged.values())
+    return list(merged.values()) + written
 
 
 def _summary(records: list[dict[str, str]]) -> str:

@@ -54,7 +54,7 @@ class Sandbox:
         self.store = Store(config.data_dir / "opsim.sqlite3")
         self.seed = self._seed()
         self.clock = self._clock()
-        contexts = {key: OperatorContext(profile, self.store, self.clock.calendar, self.seed)
+        contexts = {key: OperatorContext(profile, self.store, self.clock.calendar, self.seed, now=self.clock.now)
                     for key, profile in config.operators.items()}
         self.operators = Operators([build_operator(profile, contexts[key])
                                     for key, profile in config.operators.items()])

@@ -25,6 +25,14 @@ from tests.helpers import Api, cmd_acces, upload, wait_for_files
 from tests.test_api_auth import raw
 
 
+@pytest.fixture
+def opsim_config(opsim_config):  # noqa: ANN001, ANN201 - the plugin's Config
+    # These tests jump the clock by years: each jump sends a weekly IPE per network. A small network keeps
+    # those files (and the test) small.
+    opsim_config.operators["covage"] = opsim_config.operators["covage"].with_overrides({"network_size": 300})
+    return opsim_config
+
+
 def post_raw(url: str, path: str, body: bytes) -> tuple[int, dict]:
     status, _, answer = raw(url, "POST", path, body, {"Content-Type": "application/json"})
     return status, json.loads(answer)
@@ -208,9 +216,11 @@ def test_journal_pages_walk_back_from_the_newest(api: Api, five_orders: list[str
 
 def test_addresses_page_by_cursor(api: Api):
     pages = follow(api, "/addresses?network=COVB&limit=1000")
-    assert len(pages) == 1
-    small = follow(api, "/addresses?network=COVB&limit=40")
-    assert [a for p in small for a in p] == pages[0]
+    everything = [a for p in pages for a in p]
+    assert [len(p) for p in pages[:-1]] == [1000] * (len(pages) - 1) and 0 < len(pages[-1]) <= 1000
+    small = follow(api, "/addresses?network=COVB&limit=400")
+    assert [a for p in small for a in p] == everything
+    assert len({a["IdentifiantImmeuble"] for a in everything}) == len(everything)
     api.get("/addresses?network=COVB&limit=1")
     status, answer = api.call("GET", "/addresses?network=COVA&cursor=" + api.headers["X-Next-Cursor"])
     assert status == 400 and "network" in answer["detail"]

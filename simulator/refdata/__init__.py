@@ -1,9 +1,10 @@
-"""Seeded, immutable reference network (PMs, PBOs, buildings, sockets) of an FTTH delegation."""
+"""Seeded reference network (PMs, PBOs, buildings, sockets) of an FTTH delegation, stored in SQLite."""
 
-from .generator import generate_network
+from .generator import DEFAULT_DEPARTMENTS, ensure_network, generate_network, parse_departments
 from .model import IPE_COLUMNS, Address, Line, Pbo, Pm, ReferenceNetwork, Route
 
 __all__ = [
+    "DEFAULT_DEPARTMENTS",
     "IPE_COLUMNS",
     "Address",
     "Line",
@@ -11,5 +12,7 @@ __all__ = [
     "Pm",
     "ReferenceNetwork",
     "Route",
+    "ensure_network",
     "generate_network",
+    "parse_departments",
 ]

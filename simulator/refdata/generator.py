@@ -1,49 +1,90 @@
-"""Deterministic generation of a ReferenceNetwork from (network, arcep, seed, size).
+"""Deterministic, streaming generation of a reference network from (network, arcep, seed, size, departments).
 
-Generation is split into small steps (communes, PM areas, streets, buildings, sockets) so that it
-can later grow into a full national reference network.  All randomness comes from one
-`random.Random` derived without `hash()` (which is salted per process) plus a seeded Faker used
-for street names only.
+The network is drawn one PM area at a time (a PM, its streets, buildings and PBOs, all in one commune) and
+each area's rows go straight to SQLite: memory stays flat whatever the size. All randomness comes from one
+`random.Random` derived without `hash()` (which is salted per process) plus a seeded Faker used for street
+names only; unique codes come from seeded bijections (`model.Codes`), not from sets of codes issued.
+
+`ensure_network` writes a network once per data dir (to a temporary file, renamed when complete) and opens
+it read-only afterwards; `generate_network` builds one in memory, for tests.
 """
 
 from __future__ import annotations
 
 import csv
+import gc
+import logging
 import math
+import os
 import random
 import re
-import string
+import shutil
+import sqlite3
 import unicodedata
-from collections.abc import Callable
+import zlib
+from bisect import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 from faker import Faker
 
-from .model import DEPLOYE, Address, Line, Pbo, Pm, ReferenceNetwork, build_route
+from .model import (
+    BUILDING_COLUMNS,
+    CODE_SPACE,
+    DEPLOYE,
+    INDEXES,
+    IPE_SEP,
+    LIST_SEP,
+    PM_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Codes,
+    ReferenceNetwork,
+    base36,
+)
+
+
+def _cum(weights: tuple[int, ...]) -> tuple[int, ...]:
+    """Cumulative weights, for FastRandom.pick."""
+    return tuple(accumulate(weights))
+
+
+log = logging.getLogger(__name__)
 
 COMMUNES_CSV = Path(__file__).with_name("communes.csv")
 
 #: Fixed "today" so that dates never depend on the wall clock.
 REFERENCE_DATE = date(2024, 6, 30)
 
-MAX_COMMUNES = 8
-PM_MIN_BUILDINGS, PM_MAX_BUILDINGS = 20, 60
-OCCUPIED_RATE = 0.20
+#: Departments drawn from when a profile names none (Aisne, Oise, Somme).
+DEFAULT_DEPARTMENTS: tuple[str, ...] = ("02", "60", "80")
 
-ALNUM = string.ascii_uppercase + string.digits
+MAX_COMMUNES = 8  # small networks: at most this many communes
+PMS_PER_COMMUNE = 4  # big networks: about one commune per this many PMs (up to every commune available)
+PM_MIN_BUILDINGS, PM_MAX_BUILDINGS = 20, 60
+DEPLOYED_RATE = 0.85
+#: TypeZone by commune population (zone 1: very dense areas; 2: less dense, private; 3: public networks).
+ZONE_1_POPULATION, ZONE_2_POPULATION = 50_000, 5_000
+
 _NETWORK_RE = re.compile(r"^[A-Z0-9]{4}$")
 _ARCEP_RE = re.compile(r"^[A-Z0-9]{2}$")
 
 TYPES_VOIE = ("RUE", "AVENUE", "BOULEVARD", "CHEMIN", "PLACE", "ALLEE", "IMPASSE", "ROUTE")
-TYPES_VOIE_WEIGHTS = (45, 10, 5, 10, 4, 10, 11, 5)
+TYPES_VOIE_WEIGHTS = _cum((45, 10, 5, 10, 4, 10, 11, 5))
 ETATS_NON_DEPLOYES = ("EN COURS DE DEPLOIEMENT", "CIBLE", "SIGNE")
-ETATS_NON_DEPLOYES_WEIGHTS = (5, 3, 2)
+ETATS_NON_DEPLOYES_WEIGHTS = _cum((5, 3, 2))
 TYPES_EMPLACEMENT = ("PME-Armoire de rue", "PME-Shelter")
 TYPES_INGENIERIE = ("MONO", "BI", "QUADRI")
 TYPES_PBO_EXTERIEUR = ("FACADE", "POTEAU", "CHAMBRE")
+TYPES_PBO_EXTERIEUR_WEIGHTS = _cum((5, 3, 2))
+COMPLEMENTS, COMPLEMENTS_WEIGHTS = ("", "B", "T"), _cum((93, 5, 2))
+TYPES_EMPLACEMENT_WEIGHTS = _cum((9, 1))
+TYPES_INGENIERIE_WEIGHTS = _cum((7, 2, 1))
+NRO_PM_LINK_CAPACITIES = (12, 24, 48)
 
 #: Common French street names, mixed with Faker-made ones ("VICTOR DUPONT").
 COMMON_STREET_NAMES = (
@@ -60,8 +101,16 @@ class Commune:
     insee: str
     postcode: str
     name: str  # upper case, no accents
+    departement: str
+    population: int
     lat: float
     lon: float
+
+    @property
+    def zone(self) -> str:
+        if self.population >= ZONE_1_POPULATION:
+            return "1"
+        return "2" if self.population >= ZONE_2_POPULATION else "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,64 +125,34 @@ class Street:
 
 @dataclass(slots=True)
 class _CommuneState:
-    """Per-commune uniqueness of street names and RIVOLI codes, shared by the PMs of the commune."""
+    """Per-commune uniqueness of street names and RIVOLI codes, and the commune's NRO."""
 
     commune: Commune
     nro: str
     names: set[tuple[str, str]] = field(default_factory=set)
     rivolis: set[str] = field(default_factory=set)
-
-
-class _Context:
-    """Mutable state of one generation run: RNG, Faker and allocators of unique references."""
-
-    def __init__(self, network: str, arcep: str, seed: int) -> None:
-        self.network = network
-        self.arcep = arcep
-        self.rng = random.Random(derive_seed(seed, network))
-        self.faker = Faker("fr_FR")
-        self.faker.seed_instance(self.rng.getrandbits(64))
-        self._codes: set[str] = set()
-        self._buildings = 0
-        self._pbos = 0
-
-    def unique_code(self, make: Callable[[], str]) -> str:
-        """Draw codes with `make()` until one was never issued in this network."""
-        while True:
-            code = make()
-            if code not in self._codes:
-                self._codes.add(code)
-                return code
-
-    def random_chars(self, k: int) -> str:
-        return "".join(self.rng.choices(ALNUM, k=k))
-
-    def hexacle(self) -> str:
-        # The arcep prefix keeps codes of different networks disjoint.
-        return self.unique_code(lambda: self.arcep + self.random_chars(8))
-
-    def line_reference(self) -> str:
-        return self.unique_code(lambda: f"{self.arcep}-{self.random_chars(4)}-{self.random_chars(4)}")
-
-    def building_id(self, insee: str) -> str:
-        self._buildings += 1
-        return f"IMB/{insee}/X/{self.arcep}{_base36(self._buildings, 4)}"
-
-    def pbo_reference(self) -> str:
-        self._pbos += 1
-        return f"PBO{self.arcep}{self._pbos:06d}"
-
-
-def _base36(value: int, width: int) -> str:
-    digits = ""
-    while value:
-        value, rem = divmod(value, 36)
-        digits = (string.digits + string.ascii_uppercase)[rem] + digits
-    return digits.rjust(width, "0")
+    nro_written: bool = False
 
 
 def _fmt(day: date) -> str:
-    return day.strftime("%Y%m%d")
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+@cache
+def _fmt_ordinal(ordinal: int) -> str:
+    # A few thousand distinct days over a whole network: formatted once each.
+    return _fmt(date.fromordinal(ordinal))
+
+
+class FastRandom(random.Random):
+    """random.Random whose integer draws take one C-level random() call: several times faster than the
+    standard rejection sampling, with a bias (about 2**-53) of no matter for synthetic data."""
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+    def pick(self, values: tuple, cum_weights: tuple[int, ...]):  # noqa: ANN201 - one of `values`
+        return values[bisect(cum_weights, self.random() * cum_weights[-1])]
 
 
 def derive_seed(seed: int, network: str) -> int:
@@ -144,34 +163,62 @@ def derive_seed(seed: int, network: str) -> int:
     return seed * 1_000_003 + mix
 
 
+@lru_cache(maxsize=1 << 16)  # street names drawn by Faker come back often
 def normalize(text: str) -> str:
     """Upper case without accents, apostrophes or repeated blanks ("Crépy l'Ève" -> "CREPY L EVE")."""
     text = text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.replace("'", " ").replace("\u2019", " ").upper().split())
+    cleaned = stripped.replace("'", " ").replace("\u2019", " ").replace(";", " ").replace('"', " ")
+    return " ".join(cleaned.upper().split())
+
+
+def _unit(text: str) -> float:
+    """A stable number in [0, 1) from a text (crc32: the same in every process)."""
+    return zlib.crc32(text.encode()) / 2**32
+
+
+def _place(departement: str, insee: str) -> tuple[float, float]:
+    """Synthetic (lat, lon): a department's communes within about 30 km of a point drawn from its code,
+    inside metropolitan France's bounding box (the open data fixture has no coordinates)."""
+    lat = 43.0 + 7.5 * _unit("lat" + departement) + 0.5 * (_unit("y" + insee) - 0.5)
+    lon = -1.0 + 8.0 * _unit("lon" + departement) + 0.7 * (_unit("x" + insee) - 0.5)
+    return lat, lon
 
 
 @cache
 def load_communes(path: Path = COMMUNES_CSV) -> tuple[Commune, ...]:
-    """Communes of the csv file, names normalized."""
+    """Every commune of the csv file (fixtures/refdata/README.md), names normalized."""
     with path.open(encoding="utf-8", newline="") as handle:
         return tuple(
-            Commune(
-                insee=row["insee"].strip(),
-                postcode=row["postcode"].strip(),
-                name=normalize(row["commune"]),
-                lat=float(row["lat"]),
-                lon=float(row["lon"]),
-            )
+            Commune(row["insee"], row["postcode"], normalize(row["commune"]), row["departement"],
+                    int(row["population"] or 0), *_place(row["departement"], row["insee"]))
             for row in csv.DictReader(handle, delimiter=";")
         )
+
+
+def parse_departments(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Department codes from a setting ("02,60,80" or a list); empty or None: the default set."""
+    if value is None:
+        return DEFAULT_DEPARTMENTS
+    items = value.replace(";", ",").split(",") if isinstance(value, str) else list(value)
+    codes = tuple(sorted({item.strip().upper().zfill(2) for item in items if item.strip()}))
+    return codes or DEFAULT_DEPARTMENTS
+
+
+@cache
+def communes_of(departments: tuple[str, ...]) -> tuple[Commune, ...]:
+    wanted = set(departments)
+    communes = tuple(c for c in load_communes() if c.departement in wanted)
+    if not communes:
+        raise ValueError(f"no commune in departments {', '.join(departments)} (see fixtures/refdata/README.md)")
+    return communes
 
 
 # -- steps ---------------------------------------------------------------------------------------------
 
 
-def split_into_pms(rng: random.Random, size: int) -> list[int]:
+def split_into_pms(rng: FastRandom, size: int) -> list[int]:
     """Building counts per PM: each 20-60, except a single PM when size < 20."""
     counts: list[int] = []
     remaining = size
@@ -186,22 +233,56 @@ def split_into_pms(rng: random.Random, size: int) -> list[int]:
     return counts
 
 
-def pick_communes(rng: random.Random, count: int) -> list[Commune]:
-    communes = load_communes()
-    return rng.sample(communes, min(count, MAX_COMMUNES, len(communes)))
+def pick_communes(rng: FastRandom, pms: int, departments: tuple[str, ...]) -> list[Commune]:
+    pool = communes_of(departments)
+    wanted = max(min(pms, MAX_COMMUNES), pms // PMS_PER_COMMUNE)
+    return rng.sample(pool, min(wanted, len(pool)))
 
 
-def make_rivoli(ctx: _Context, state: _CommuneState) -> str:
+def _draw_mul(rng: FastRandom) -> int:
+    mul = rng.randrange(CODE_SPACE // 3, CODE_SPACE) | 1  # odd...
+    while mul % 3 == 0:  # ...and not a multiple of 3: prime to 36, so a bijection
+        mul += 2
+    return mul
+
+
+class _Context:
+    """Mutable state of one generation run: RNG, Faker and the counters behind unique references."""
+
+    def __init__(self, network: str, arcep: str, seed: int) -> None:
+        self.network = network
+        self.arcep = arcep
+        self.rng = FastRandom(derive_seed(seed, network))
+        self.faker = Faker("fr_FR")
+        self.faker.seed_instance(self.rng.getrandbits(64))
+        rng = self.rng
+        self.codes = Codes(_draw_mul(rng), rng.randrange(CODE_SPACE), _draw_mul(rng), rng.randrange(CODE_SPACE),
+                           rng.getrandbits(32))
+        self.hexacles = 0
+        self.buildings = 0
+        self.lines = 0
+        self.pbos = 0
+
+    def hexacle(self) -> str:
+        self.hexacles += 1
+        return self.codes.hexacle(self.arcep, self.hexacles)
+
+    def building_id(self, insee: str) -> str:
+        self.buildings += 1
+        return f"IMB/{insee}/X/{self.arcep}{base36(self.buildings, 4)}"
+
+    def pbo_reference(self) -> str:
+        self.pbos += 1
+        return f"PBO{self.arcep}{self.pbos:06d}"
+
+
+def make_rivoli(rng: FastRandom, state: _CommuneState) -> str:
     """4-char RIVOLI, unique in the commune: digits for streets, a letter first for lieux-dits."""
-    rng = ctx.rng
-
-    def draw() -> str:
-        if rng.random() < 0.9:
-            return f"{rng.randint(1, 9999):04d}"
-        return rng.choice("ABCDEFGH") + f"{rng.randint(1, 999):03d}"
-
     while True:
-        rivoli = draw()
+        if rng.random() < 0.9:
+            rivoli = f"{rng.randint(1, 9999):04d}"
+        else:
+            rivoli = rng.choice("ABCDEFGH") + f"{rng.randint(1, 999):03d}"
         if rivoli not in state.rivolis:
             state.rivolis.add(rivoli)
             return rivoli
@@ -210,10 +291,11 @@ def make_rivoli(ctx: _Context, state: _CommuneState) -> str:
 def make_street(ctx: _Context, state: _CommuneState) -> Street:
     rng = ctx.rng
     while True:
-        type_voie = rng.choices(TYPES_VOIE, TYPES_VOIE_WEIGHTS)[0]
-        if rng.random() < 0.4:
+        type_voie = rng.pick(TYPES_VOIE, TYPES_VOIE_WEIGHTS)
+        draw = rng.random()
+        if draw < 0.4:
             nom = rng.choice(COMMON_STREET_NAMES)
-        elif rng.random() < 0.5:
+        elif draw < 0.7:
             nom = normalize(f"{ctx.faker.first_name()} {ctx.faker.last_name()}")
         else:
             nom = normalize(ctx.faker.last_name())
@@ -222,70 +304,39 @@ def make_street(ctx: _Context, state: _CommuneState) -> Street:
             break
     return Street(
         hexacle_voie=ctx.hexacle(),
-        rivoli=make_rivoli(ctx, state),
+        rivoli=make_rivoli(rng, state),
         type_voie=type_voie,
         nom_voie=nom,
-        lat=state.commune.lat + rng.uniform(-0.015, 0.015),
-        lon=state.commune.lon + rng.uniform(-0.015, 0.015),
+        lat=state.commune.lat + (rng.random() - 0.5) * 0.03,
+        lon=state.commune.lon + (rng.random() - 0.5) * 0.03,
     )
-
-
-def make_pm(
-    ctx: _Context, index: int, state: _CommuneState, first: Address, logements: int,
-    installed: date, mes: date,
-) -> Pm:
-    rng = ctx.rng
-    number = f"{ctx.arcep}{index + 1:04d}"
-    # Room for the existing homes plus growth, in whole 72-port (3-module) steps.
-    capacity = max(288, math.ceil(logements * 1.3 / 72) * 72)
-    return Pm(
-        reference=f"PM{number}",
-        reference_technique=f"PMT{number}",
-        reference_prestation=f"PRPM{number}",
-        etat=DEPLOYE,
-        localisation=(
-            f"Face au {first.numero} {first.type_voie} {first.nom_voie} {first.postcode} {first.commune}"
-        ),
-        date_installation=_fmt(installed),
-        date_mes_commerciale=_fmt(mes),
-        type_emplacement=rng.choices(TYPES_EMPLACEMENT, (9, 1))[0],
-        capacite_max=capacity,
-        type_ingenierie=rng.choices(TYPES_INGENIERIE, (7, 2, 1))[0],
-        code_nro=state.nro,
-    )
-
-
-def _building_dates(mes: date, rng: random.Random, deployed: bool) -> tuple[str, str]:
-    """(date_cablage, date_derniere_modification) for a building."""
-    if not deployed:
-        return "", _fmt(REFERENCE_DATE - timedelta(days=rng.randint(0, 700)))
-    cabled = min(REFERENCE_DATE, mes + timedelta(days=rng.randint(0, 900)))
-    modified = min(REFERENCE_DATE, cabled + timedelta(days=rng.randint(0, 400)))
-    return _fmt(cabled), _fmt(modified)
 
 
 @dataclass(slots=True)
 class _PmArea:
-    """Mutable accumulator while generating the buildings of one PM."""
+    """The rows of one PM area while they are drawn; written to the database when it is complete."""
 
     reference: str
-    mes: date  # commercial opening: buildings are cabled after it
-    fibres: int = 0  # PM positions already used by existing lines
+    mes: int  # commercial opening (day ordinal): buildings are cabled after it
+    fibres: int = 0  # PM positions used by existing lines
     pbo_fibres: dict[str, int] = field(default_factory=dict)
+    pbo_rows: list[list] = field(default_factory=list)
     house_pbo: str = ""
     house_pbo_left: int = 0
-    pbos: list[Pbo] = field(default_factory=list)
-    addresses: list[Address] = field(default_factory=list)
+    logements: int = 0
+    first: str = ""  # the first building's street address: where the PM stands
+    buildings: list[list] = field(default_factory=list)
+    streets: list[tuple] = field(default_factory=list)
 
 
 def _new_pbo(ctx: _Context, area: _PmArea, type_pbo: str, localisation: str) -> str:
     reference = ctx.pbo_reference()
-    area.pbos.append(Pbo(reference=reference, localisation=localisation, type_pbo=type_pbo))
+    area.pbo_rows.append([reference, area.reference, localisation, type_pbo, 0])
     area.pbo_fibres[reference] = 0
     return reference
 
 
-def _building_shape(rng: random.Random, immeuble: bool) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+def _building_shape(rng: FastRandom, immeuble: bool) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
     """(nb_logements, escaliers, etages) of a building."""
     if not immeuble:
         return 1, ("",), ("",)
@@ -298,93 +349,77 @@ def _building_shape(rng: random.Random, immeuble: bool) -> tuple[int, tuple[str,
     return logements, escaliers, ("RDC",) + tuple(str(n) for n in range(1, floors + 1))
 
 
-def make_lines(
-    ctx: _Context, area: _PmArea, hexacle: str, batiment: str,
-    logements: int, escaliers: tuple[str, ...], etages: tuple[str, ...], pbo_by_escalier: dict[str, str],
-) -> tuple[Line, ...]:
-    """Existing sockets of a deployed building: between half and all of its homes, at least one."""
-    rng = ctx.rng
-    count = rng.randint(max(1, logements // 2), logements)
-    lines = []
-    for i in range(count):
-        escalier = escaliers[i % len(escaliers)]
-        etage = etages[(i // len(escaliers)) % len(etages)]
-        pbo = pbo_by_escalier[escalier]
-        route = build_route(area.reference, pbo, area.fibres, area.pbo_fibres[pbo])
-        area.fibres += 1
-        area.pbo_fibres[pbo] += 1
-        lines.append(Line(
-            reference_prise=ctx.line_reference(),
-            hexacle=hexacle,
-            batiment=batiment,
-            escalier=escalier,
-            etage=etage,
-            pbo=pbo,
-            route=route,
-            occupied=rng.random() < OCCUPIED_RATE,
-        ))
-    return tuple(lines)
+_REFERENCE_DAY = REFERENCE_DATE.toordinal()
+
+
+def _building_dates(mes: int, rng: FastRandom, deployed: bool) -> tuple[str, str]:
+    """(date_cablage, date_derniere_modification) for a building; `mes` is a day ordinal."""
+    if not deployed:
+        return "", _fmt_ordinal(_REFERENCE_DAY - rng.randint(0, 700))
+    cabled = min(_REFERENCE_DAY, mes + rng.randint(0, 900))
+    modified = min(_REFERENCE_DAY, cabled + rng.randint(0, 400))
+    return _fmt_ordinal(cabled), _fmt_ordinal(modified)
 
 
 def make_building(
     ctx: _Context, area: _PmArea, state: _CommuneState, street: Street,
     numero: str, complement: str, hexacle: str, batiment: str, immeuble: bool,
-) -> Address:
+) -> tuple:
+    """One building's row (model.BUILDING_COLUMNS); its existing lines are a range of line numbers."""
     rng = ctx.rng
     commune = state.commune
-    deployed = rng.random() < 0.85
-    etat = DEPLOYE if deployed else rng.choices(ETATS_NON_DEPLOYES, ETATS_NON_DEPLOYES_WEIGHTS)[0]
+    deployed = rng.random() < DEPLOYED_RATE
+    etat = DEPLOYE if deployed else rng.pick(ETATS_NON_DEPLOYES, ETATS_NON_DEPLOYES_WEIGHTS)
     logements, escaliers, etages = _building_shape(rng, immeuble)
-    label = f"{numero}{' ' + complement if complement else ''} {street.type_voie} {street.nom_voie}"
-    pbo_by_escalier: dict[str, str] = {}
+    pbos: list[str] = []
+    pbo_slot = 0
+    if deployed:
+        label = f"{numero}{' ' + complement if complement else ''} {street.type_voie} {street.nom_voie}"
     if deployed and immeuble:
-        for escalier in escaliers:
+        for escalier in escaliers:  # one PBO per staircase, on the ground floor
             where = " ".join(p for p in (f"Bat {batiment}" if batiment else "",
                                          f"Esc {escalier}" if escalier else "") if p)
-            pbo_by_escalier[escalier] = _new_pbo(
-                ctx, area, "IMMEUBLE", f"{where + ' ' if where else ''}RDC - {label} {commune.name}"
-            )
+            pbos.append(_new_pbo(ctx, area, "IMMEUBLE", f"{where + ' ' if where else ''}RDC - {label} "
+                                                        f"{commune.name}"))
     elif deployed:
         # Neighbouring houses share one street-side PBO.
         if area.house_pbo_left <= 0:
-            type_pbo = rng.choices(TYPES_PBO_EXTERIEUR, (5, 3, 2))[0]
-            localisation = f"{type_pbo.title()} face au {label} {commune.name}"
-            area.house_pbo = _new_pbo(ctx, area, type_pbo, localisation)
+            type_pbo = rng.pick(TYPES_PBO_EXTERIEUR, TYPES_PBO_EXTERIEUR_WEIGHTS)
+            area.house_pbo = _new_pbo(ctx, area, type_pbo, f"{type_pbo.title()} face au {label} {commune.name}")
             area.house_pbo_left = rng.randint(2, 6)
         area.house_pbo_left -= 1
-        pbo_by_escalier[""] = area.house_pbo
-    lines = (make_lines(ctx, area, hexacle, batiment, logements, escaliers, etages, pbo_by_escalier)
-             if deployed else ())
+        pbos.append(area.house_pbo)
+        pbo_slot = area.pbo_fibres[area.house_pbo]
+    # Existing sockets of a deployed building: between half and all of its homes, at least one.
+    n_lines = rng.randint(max(1, logements // 2), logements) if deployed else 0
+    first_line, pm_slot = ctx.lines, area.fibres
+    ctx.lines += n_lines
+    area.fibres += n_lines
+    for e, pbo in enumerate(pbos):  # line i goes through the PBO of staircase i % len(escaliers)
+        area.pbo_fibres[pbo] += len(range(e, n_lines, len(escaliers)))
     cabled, modified = _building_dates(area.mes, rng, deployed)
-    return Address(
-        identifiant_immeuble=ctx.building_id(commune.insee),
-        etat_immeuble=etat,
-        hexacle=hexacle,
-        hexacle_voie=street.hexacle_voie,
-        insee=commune.insee,
-        postcode=commune.postcode,
-        commune=commune.name,
-        rivoli=street.rivoli,
-        type_voie=street.type_voie,
-        nom_voie=street.nom_voie,
-        numero=numero,
-        complement=complement,
-        batiment=batiment,
-        nb_logements=logements,
-        type_immeuble="IMMEUBLE" if immeuble else "PAVILLON",
-        type_projection="WGS84",
-        x=f"{street.lon + rng.uniform(-0.002, 0.002):.6f}",
-        y=f"{street.lat + rng.uniform(-0.002, 0.002):.6f}",
-        date_cablage=cabled,
-        date_derniere_modification=modified,
-        accord_gestionnaire="O" if immeuble and rng.random() < 0.9 else "N",
-        pm=area.reference,
-        type_zone="3",
-        escaliers=escaliers,
-        etages=etages,
-        pbos=tuple(dict.fromkeys(pbo_by_escalier.values())),
-        lines=lines,
-    )
+    x = f"{street.lon + (rng.random() - 0.5) * 0.004:.6f}"
+    y = f"{street.lat + (rng.random() - 0.5) * 0.004:.6f}"
+    accord = "O" if immeuble and rng.random() < 0.9 else "N"
+    area.logements += logements
+    if not area.first:
+        area.first = f"{numero}{' ' + complement if complement else ''} {street.type_voie} {street.nom_voie}"
+    identifiant = ctx.building_id(commune.insee)
+    # The IPE line up to the PM's fields (model.IPE_COLUMNS), completed when the PM is known.
+    ipe = IPE_SEP.join((
+        identifiant, etat, hexacle, street.hexacle_voie, commune.insee, commune.postcode, commune.name,
+        street.rivoli, street.type_voie, street.nom_voie, numero, complement, batiment, str(logements),
+        "IMMEUBLE" if immeuble else "PAVILLON", "WGS84", x, y, cabled, modified, accord))
+    return [
+        ctx.buildings, identifiant, etat, hexacle, commune.insee, street.rivoli, numero, complement,
+        area.reference, _joined(escaliers), _joined(etages), LIST_SEP.join(pbos), first_line, n_lines, pm_slot,
+        pbo_slot, ipe,
+    ]
+
+
+@cache
+def _joined(values: tuple[str, ...]) -> str:
+    return LIST_SEP.join(values)
 
 
 def make_street_addresses(
@@ -393,63 +428,210 @@ def make_street_addresses(
     """Buildings along one street, at most `budget` of them."""
     rng = ctx.rng
     area.house_pbo_left = 0  # street-side PBOs never span two streets
+    area.streets.append((street.hexacle_voie, state.commune.insee, street.rivoli, street.type_voie,
+                         street.nom_voie))
     numero = rng.randint(1, 4)
     for _ in range(rng.randint(3, 12)):
         if budget <= 0:
             return
-        complement = rng.choices(("", "B", "T"), (93, 5, 2))[0]
+        complement = rng.pick(COMPLEMENTS, COMPLEMENTS_WEIGHTS)
         hexacle = ctx.hexacle()
         immeuble = rng.random() < 0.3
         # A quarter of the residences hold several buildings at the same address.
         buildings = min(budget, rng.randint(2, 3)) if immeuble and rng.random() < 0.25 else 1
         for b in range(buildings):
             batiment = "ABC"[b] if buildings > 1 else ""
-            area.addresses.append(make_building(
+            area.buildings.append(make_building(
                 ctx, area, state, street, str(numero), complement, hexacle, batiment, immeuble
             ))
         budget -= buildings
         numero += rng.randint(1, 4)
 
 
-def make_pm_area(ctx: _Context, index: int, state: _CommuneState, buildings: int) -> tuple[Pm, _PmArea]:
-    """One PM and the `buildings` buildings it serves, all in one commune."""
-    installed = date(2016, 1, 1) + timedelta(days=ctx.rng.randint(0, 6 * 365))
-    mes = installed + timedelta(days=ctx.rng.randint(90, 180))
-    # The Pm itself (localisation, capacity) is only known once its buildings exist.
-    area = _PmArea(reference=f"PM{ctx.arcep}{index + 1:04d}", mes=mes)
-    while len(area.addresses) < buildings:
+def make_pm_area(ctx: _Context, index: int, state: _CommuneState, buildings: int) -> tuple[list, _PmArea]:
+    """One PM (its row) and the `buildings` buildings it serves, all in one commune."""
+    rng = ctx.rng
+    installed = date(2016, 1, 1) + timedelta(days=rng.randint(0, 6 * 365))
+    mes = installed + timedelta(days=rng.randint(90, 180))
+    number = f"{ctx.arcep}{index + 1:04d}"
+    area = _PmArea(reference=f"PM{number}", mes=mes.toordinal())
+    while len(area.buildings) < buildings:
         street = make_street(ctx, state)
-        make_street_addresses(ctx, area, state, street, buildings - len(area.addresses))
-    logements = sum(a.nb_logements for a in area.addresses)
-    pm = make_pm(ctx, index, state, area.addresses[0], logements, installed, mes)
+        make_street_addresses(ctx, area, state, street, buildings - len(area.buildings))
+    where = area.first
+    # Room for the existing homes plus growth, in whole 72-port (3-module) steps.
+    capacity = max(288, math.ceil(area.logements * 1.3 / 72) * 72)
+    commune = state.commune
+    pm = [
+        area.reference, f"PMT{number}", f"PRPM{number}", DEPLOYE,
+        f"Face au {where} {commune.postcode} {commune.name}", _fmt(installed), _fmt(mes),
+        rng.pick(TYPES_EMPLACEMENT, TYPES_EMPLACEMENT_WEIGHTS), capacity,
+        rng.pick(TYPES_INGENIERIE, TYPES_INGENIERIE_WEIGHTS),
+        state.nro, commune.zone, area.fibres,
+    ]
+    # Every IPE line of the area gets the PM's fields, then its TypeZone.
+    tail = IPE_SEP + IPE_SEP.join((pm[0], pm[3], pm[5], pm[6], pm[7], str(pm[8]), pm[9], commune.zone))
+    for row in area.buildings:
+        row[-1] += tail
     return pm, area
 
 
-def generate_network(network: str, arcep: str, seed: int, size: int = 300) -> ReferenceNetwork:
-    """Generate the reference network of `network` (Interop code) whose ARCEP code is `arcep`.
+@dataclass(frozen=True, slots=True)
+class AreaRows:
+    """Every row of one PM area, ready to insert."""
 
-    `size` is the number of buildings (IPE lines).  Same arguments give an equal network.
-    """
+    pm: list
+    link: tuple
+    nro: tuple | None
+    pbos: list[list]
+    streets: list[tuple]
+    buildings: list[list]
+
+
+def _check(network: str, arcep: str, size: int) -> None:
     if not _NETWORK_RE.match(network):
         raise ValueError(f"network must be 4 upper-case alphanumerics, got {network!r}")
     if not _ARCEP_RE.match(arcep):
         raise ValueError(f"arcep must be 2 upper-case alphanumerics, got {arcep!r}")
     if size < 1:
         raise ValueError("size must be >= 1")
-    ctx = _Context(network, arcep, seed)
+
+
+def iter_areas(ctx: _Context, size: int, departments: tuple[str, ...]) -> Iterator[AreaRows]:
+    """The network, one PM area at a time."""
     counts = split_into_pms(ctx.rng, size)
-    states = [
-        _CommuneState(commune, nro=f"NRO{arcep}{i + 1:03d}")
-        for i, commune in enumerate(pick_communes(ctx.rng, len(counts)))
-    ]
-    pms: list[Pm] = []
-    pbos: list[Pbo] = []
-    addresses: list[Address] = []
+    states = [_CommuneState(commune, nro=f"NRO{ctx.arcep}{i + 1:03d}")
+              for i, commune in enumerate(pick_communes(ctx.rng, len(counts), departments))]
     for index, count in enumerate(counts):
-        pm, area = make_pm_area(ctx, index, states[index % len(states)], count)
-        pms.append(pm)
-        pbos.extend(area.pbos)
-        addresses.extend(area.addresses)
-    return ReferenceNetwork(
-        network=network, arcep=arcep, pms=tuple(pms), addresses=tuple(addresses), pbos=tuple(pbos)
-    )
+        state = states[index % len(states)]
+        pm, area = make_pm_area(ctx, index, state, count)
+        for row in area.pbo_rows:
+            row[4] = area.pbo_fibres[row[0]]
+        link = (f"LNP{pm[0][2:]}", pm[0], state.nro, ctx.rng.choice(NRO_PM_LINK_CAPACITIES), pm[5], "ACTIF")
+        nro = None
+        if not state.nro_written:
+            state.nro_written = True
+            c = state.commune
+            nro = (state.nro, c.insee, c.name, f"{c.lon:.6f}", f"{c.lat:.6f}")
+        yield AreaRows(pm, link, nro, area.pbo_rows, area.streets, area.buildings)
+
+
+def _insert_areas(db: sqlite3.Connection, ctx: _Context, size: int, departments: tuple[str, ...], batch: int,
+                  pending: dict[str, list], sql: dict[str, str]) -> None:
+    def flush() -> None:
+        for table, rows in pending.items():
+            if rows:
+                db.executemany(sql[table], rows)
+                rows.clear()
+
+    for area in iter_areas(ctx, size, departments):
+        pending["pm"].append(area.pm)
+        pending["lien_nro_pm"].append(area.link)
+        if area.nro:
+            pending["nro"].append(area.nro)
+        pending["pbo"].extend(area.pbos)
+        pending["street"].extend(area.streets)
+        pending["building"].extend(area.buildings)
+        if len(pending["building"]) >= batch:
+            flush()
+    flush()
+
+
+def write_network(db: sqlite3.Connection, network: str, arcep: str, seed: int, size: int,
+                  departments: tuple[str, ...] = DEFAULT_DEPARTMENTS, batch: int = 20_000) -> None:
+    """Generate the network into the empty database `db`, in batches of about `batch` buildings."""
+    _check(network, arcep, size)
+    ctx = _Context(network, arcep, seed)
+    db.executescript(SCHEMA)
+    marks = ", ".join("?" * len(BUILDING_COLUMNS))
+    pm_marks = ", ".join("?" * (len(PM_COLUMNS) + 1))
+    pending: dict[str, list] = {"pm": [], "lien_nro_pm": [], "nro": [], "pbo": [], "street": [], "building": []}
+    sql = {"pm": f"INSERT INTO pm VALUES ({pm_marks})", "lien_nro_pm": "INSERT INTO lien_nro_pm VALUES (?,?,?,?,?,?)",
+           "nro": "INSERT INTO nro VALUES (?,?,?,?,?)", "pbo": "INSERT INTO pbo VALUES (?,?,?,?,?)",
+           "street": "INSERT INTO street VALUES (?,?,?,?,?)", "building": f"INSERT INTO building VALUES ({marks})"}
+    db.execute("BEGIN")
+    # Millions of short-lived tuples and no reference cycles: the cyclic GC would only scan them, again
+    # and again (about 10 % of the run).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _insert_areas(db, ctx, size, departments, batch, pending, sql)
+    finally:
+        if collecting:
+            gc.enable()
+    codes = ctx.codes
+    meta = {"network": network, "arcep": arcep, "seed": str(seed), "size": str(size),
+            "departments": ",".join(departments), "schema": SCHEMA_VERSION, "total_lines": str(ctx.lines),
+            "hex_mul": str(codes.hex_mul), "hex_add": str(codes.hex_add), "line_mul": str(codes.line_mul),
+            "line_add": str(codes.line_add), "occupied_salt": str(codes.occupied_salt)}
+    db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+    db.executescript(INDEXES)  # commits the transaction too
+    db.commit()
+
+
+def generate_network(network: str, arcep: str, seed: int, size: int = 300,
+                     departments: tuple[str, ...] = DEFAULT_DEPARTMENTS) -> ReferenceNetwork:
+    """Generate the reference network of `network` (Interop code) whose ARCEP code is `arcep`, in memory.
+
+    `size` is the number of buildings (IPE lines). Same arguments give an equal network.
+    """
+    _check(network, arcep, size)
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    write_network(db, network, arcep, seed, size, departments)
+    return ReferenceNetwork.in_memory(db)
+
+
+def network_path(folder: Path, network: str) -> Path:
+    return Path(folder) / f"{network}.sqlite3"
+
+
+def ensure_network(folder: Path, network: str, arcep: str, seed: int, size: int,
+                   departments: tuple[str, ...] = DEFAULT_DEPARTMENTS) -> ReferenceNetwork:
+    """The network stored in `folder`, generated there first if missing or made with other arguments.
+
+    Generation writes a temporary file renamed when complete: a crash never leaves half a network.
+    """
+    _check(network, arcep, size)
+    path = network_path(folder, network)
+    wanted = {"network": network, "arcep": arcep, "seed": str(seed), "size": str(size),
+              "departments": ",".join(departments), "schema": SCHEMA_VERSION}
+    if path.exists():
+        try:
+            existing = ReferenceNetwork.open(path)
+            if all(existing.meta.get(k) == v for k, v in wanted.items()):
+                return existing
+            changed = {k: (existing.meta.get(k), v) for k, v in wanted.items() if existing.meta.get(k) != v}
+            log.warning("network %s: generated anew in %s (%s)", network, path,
+                        ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items()))
+        except (sqlite3.DatabaseError, KeyError):
+            log.warning("network %s: %s is unreadable, generated anew", network, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.unlink(missing_ok=True)
+    key = tuple(wanted.values())
+    twin = _WRITTEN.get(key)
+    if twin is not None and twin.exists() and twin != path:
+        # Same arguments give the same network: a copy of one made earlier in this process is as good
+        # (test suites and benchmarks start many sandboxes, each in a new data dir).
+        shutil.copyfile(twin, tmp)
+        os.replace(tmp, path)
+        return ReferenceNetwork.open(path)
+    db = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        # A file being written is thrown away on failure: no journal needed, and much faster.
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        write_network(db, network, arcep, seed, size, departments)
+    except BaseException:
+        db.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    db.close()
+    os.replace(tmp, path)
+    _WRITTEN[key] = path
+    return ReferenceNetwork.open(path)
+
+
+#: Networks written by this process, by their arguments: ensure_network copies rather than draws again.
+_WRITTEN: dict[tuple[str, ...], Path] = {}
+

@@ -1,9 +1,19 @@
-"""Immutable reference network of an FTTH delegation: PMs, PBOs, buildings (IPE lines) and sockets."""
+"""Reference network of an FTTH delegation: PMs, PBOs, buildings (IPE lines) and sockets, kept in SQLite.
+
+The generator (generator.py) writes a network once into its own SQLite database; `ReferenceNetwork`
+answers every lookup from there, so nothing is held whole in memory and a restart rebuilds nothing.
+Existing sockets (lines) are not rows: a building stores its first line number and its count, and each
+line's reference, floor, staircase, PBO and route are derived from that number (see `Codes`).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 #: Column names of an IPE line, in file order.
 IPE_COLUMNS: tuple[str, ...] = (
@@ -65,6 +75,7 @@ class Pm:
     capacite_max: int
     type_ingenierie: str
     code_nro: str
+    type_zone: str = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,99 +177,286 @@ def build_route(pm_reference: str, pbo_reference: str, pm_slot: int, pbo_slot: i
     )
 
 
+
+
+# -- codes ---------------------------------------------------------------------------------------------
+
+BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+CODE_SPACE = 36 ** 8  # 8 base-36 characters
+
+
+_PAIRS = tuple(a + b for a in BASE36 for b in BASE36)  # two base-36 digits at a time: half the divisions
+
+
+def _code8(value: int) -> str:
+    """base36(value, 8) for 0 <= value < 36**8, in four table lookups."""
+    high, low = divmod(value, 1679616)  # 36**4
+    return _PAIRS[high // 1296] + _PAIRS[high % 1296] + _PAIRS[low // 1296] + _PAIRS[low % 1296]
+
+
+def base36(value: int, width: int) -> str:
+    digits = ""
+    while value:
+        value, rem = divmod(value, 1296)
+        digits = _PAIRS[rem] + digits
+    return digits.lstrip("0").rjust(width, "0") if len(digits) > width else digits.rjust(width, "0")
+
+
+@dataclass(frozen=True, slots=True)
+class Codes:
+    """Seeded bijections from counters to 8-character codes: unique by construction, so the generator
+    needs no set of every code issued, and a line reference decodes back to its line number.
+
+    `x -> (x * mul + add) mod 36**8` is a bijection when `mul` is prime to 36 (odd, not a multiple of 3).
+    """
+
+    hex_mul: int
+    hex_add: int
+    line_mul: int
+    line_add: int
+    occupied_salt: int
+
+    def hexacle(self, arcep: str, counter: int) -> str:
+        # The arcep prefix keeps the codes of different networks disjoint.
+        return arcep + _code8((counter * self.hex_mul + self.hex_add) % CODE_SPACE)
+
+    def line_reference(self, arcep: str, counter: int) -> str:
+        code = _code8((counter * self.line_mul + self.line_add) % CODE_SPACE)
+        return f"{arcep}-{code[:4]}-{code[4:]}"
+
+    def line_number(self, code8: str) -> int:
+        value = int(code8, 36)
+        return ((value - self.line_add) * pow(self.line_mul, -1, CODE_SPACE)) % CODE_SPACE
+
+    def occupied(self, counter: int) -> bool:
+        # Fibonacci hashing: about OCCUPIED_PERCENT of the lines, spread evenly, no RNG draw per line.
+        return (((counter * 2654435761 + self.occupied_salt) % 2**32) * 100) >> 32 < OCCUPIED_PERCENT
+
+
+OCCUPIED_PERCENT = 20
+
+# -- storage -------------------------------------------------------------------------------------------
+
+#: Generator version stored with a network: a data dir written by another version is generated anew.
+SCHEMA_VERSION = "3"
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE nro (code TEXT PRIMARY KEY, insee TEXT NOT NULL, commune TEXT NOT NULL, x TEXT NOT NULL,
+                  y TEXT NOT NULL);
+CREATE TABLE pm (reference TEXT PRIMARY KEY, reference_technique TEXT NOT NULL,
+                 reference_prestation TEXT NOT NULL, etat TEXT NOT NULL, localisation TEXT NOT NULL,
+                 date_installation TEXT NOT NULL, date_mes_commerciale TEXT NOT NULL,
+                 type_emplacement TEXT NOT NULL, capacite_max INTEGER NOT NULL, type_ingenierie TEXT NOT NULL,
+                 code_nro TEXT NOT NULL, type_zone TEXT NOT NULL, fibres INTEGER NOT NULL);
+CREATE TABLE lien_nro_pm (reference TEXT PRIMARY KEY, pm TEXT NOT NULL, nro TEXT NOT NULL,
+                          capacite INTEGER NOT NULL, date_mise_a_disposition TEXT NOT NULL, etat TEXT NOT NULL);
+CREATE TABLE pbo (reference TEXT PRIMARY KEY, pm TEXT NOT NULL, localisation TEXT NOT NULL,
+                  type_pbo TEXT NOT NULL, fibres INTEGER NOT NULL);
+CREATE TABLE street (hexacle_voie TEXT PRIMARY KEY, insee TEXT NOT NULL, rivoli TEXT NOT NULL,
+                     type_voie TEXT NOT NULL, nom_voie TEXT NOT NULL);
+CREATE TABLE building (
+    seq INTEGER PRIMARY KEY, identifiant TEXT NOT NULL, etat TEXT NOT NULL, hexacle TEXT NOT NULL,
+    insee TEXT NOT NULL, rivoli TEXT NOT NULL, numero_key TEXT NOT NULL, complement TEXT NOT NULL,
+    pm TEXT NOT NULL, escaliers TEXT NOT NULL, etages TEXT NOT NULL, pbos TEXT NOT NULL,
+    first_line INTEGER NOT NULL, n_lines INTEGER NOT NULL, pm_slot INTEGER NOT NULL, pbo_slot INTEGER NOT NULL,
+    ipe TEXT NOT NULL);
+"""
+
+#: Built once the rows are in: faster than maintaining them row by row.
+INDEXES = """
+CREATE UNIQUE INDEX building_id ON building (identifiant);
+CREATE INDEX building_hexacle ON building (hexacle);
+CREATE INDEX building_rivoli ON building (insee, rivoli, numero_key, complement);
+CREATE INDEX building_lines ON building (first_line) WHERE n_lines > 0;
+CREATE INDEX building_deployed ON building (etat, seq);
+CREATE UNIQUE INDEX pm_prestation ON pm (reference_prestation);
+"""
+
+#: A building row: the columns looked up, the layout of its lines, and its whole IPE line (`ipe`: the
+#: values of IPE_COLUMNS joined by IPE_SEP, PM fields included), so that writing an IPE is reading one string
+#: per building rather than thirty.
+BUILDING_COLUMNS: tuple[str, ...] = (
+    "seq", "identifiant", "etat", "hexacle", "insee", "rivoli", "numero_key", "complement", "pm", "escaliers",
+    "etages", "pbos", "first_line", "n_lines", "pm_slot", "pbo_slot", "ipe",
+)
+IPE_SEP = ";"  # never in a generated value (normalize() removes it)
+PM_COLUMNS: tuple[str, ...] = (
+    "reference", "reference_technique", "reference_prestation", "etat", "localisation", "date_installation",
+    "date_mes_commerciale", "type_emplacement", "capacite_max", "type_ingenierie", "code_nro", "type_zone",
+)
+#: Staircases, floors and PBOs of a building are stored joined by this (it never occurs in them).
+LIST_SEP = "|"
+
+_SELECT_BUILDING = f"SELECT {', '.join(BUILDING_COLUMNS)} FROM building"
+_SELECT_PM = f"SELECT {', '.join(PM_COLUMNS)} FROM pm"
+
+
 def _norm(value: str) -> str:
     return value.strip().upper()
 
 
-def _norm_numero(numero: str) -> str:
-    # "007" and "7" designate the same street number.
+def norm_numero(numero: str) -> str:
+    """"007" and "7" designate the same street number."""
     value = numero.strip()
     return str(int(value)) if value.isdigit() else value.upper()
 
 
-def _rivoli_key(insee: str, rivoli: str, numero: str, complement: str) -> tuple[str, str, str, str]:
-    return insee.strip().upper(), _norm(rivoli), _norm_numero(numero), _norm(complement)
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(value.split(LIST_SEP))
 
 
-@dataclass(frozen=True, slots=True)
 class ReferenceNetwork:
-    """A generated, immutable delegation network with O(1) lookups."""
+    """A generated delegation network, read from its SQLite database (never changed once written).
 
-    network: str
-    arcep: str
-    pms: tuple[Pm, ...]
-    addresses: tuple[Address, ...]
-    pbos: tuple[Pbo, ...] = ()
-    # Indexes are derived data: excluded from init, eq and repr.
-    _by_id: dict[str, Address] = field(init=False, repr=False, compare=False)
-    _by_hexacle: dict[str, list[Address]] = field(init=False, repr=False, compare=False)
-    _by_rivoli: dict[tuple[str, str, str, str], list[Address]] = field(
-        init=False, repr=False, compare=False
-    )
-    _pm: dict[str, Pm] = field(init=False, repr=False, compare=False)
-    _pm_prestation: dict[str, Pm] = field(init=False, repr=False, compare=False)
-    _pbo: dict[str, Pbo] = field(init=False, repr=False, compare=False)
-    _line: dict[str, Line] = field(init=False, repr=False, compare=False)
-    _pm_used: Counter[str] = field(init=False, repr=False, compare=False)
-    _pbo_used: Counter[str] = field(init=False, repr=False, compare=False)
+    Every lookup is an indexed query; objects are built on demand. Safe to share between threads: each
+    thread reads through its own connection (a database in memory, for tests, shares one under a lock).
+    """
 
-    def __post_init__(self) -> None:
-        by_id: dict[str, Address] = {}
-        by_hexacle: dict[str, list[Address]] = {}
-        by_rivoli: dict[tuple[str, str, str, str], list[Address]] = {}
-        lines: dict[str, Line] = {}
-        pm_used: Counter[str] = Counter()
-        pbo_used: Counter[str] = Counter()
-        for address in self.addresses:
-            by_id[address.identifiant_immeuble] = address
-            by_hexacle.setdefault(address.hexacle, []).append(address)
-            key = _rivoli_key(address.insee, address.rivoli, address.numero, address.complement)
-            by_rivoli.setdefault(key, []).append(address)
-            pm_used[address.pm] += len(address.lines)
-            for line in address.lines:
-                lines[line.reference_prise] = line
-                pbo_used[line.pbo] += 1
-        setter = object.__setattr__  # frozen dataclass: indexes are set once, here
-        setter(self, "_by_id", by_id)
-        setter(self, "_by_hexacle", by_hexacle)
-        setter(self, "_by_rivoli", by_rivoli)
-        setter(self, "_line", lines)
-        setter(self, "_pm", {pm.reference: pm for pm in self.pms})
-        setter(self, "_pm_prestation", {pm.reference_prestation: pm for pm in self.pms})
-        setter(self, "_pbo", {pbo.reference: pbo for pbo in self.pbos})
-        setter(self, "_pm_used", pm_used)
-        setter(self, "_pbo_used", pbo_used)
+    def __init__(self, connect: Callable[[], sqlite3.Connection], shared: bool = False):
+        self._connect = connect
+        self._local = threading.local()
+        # One connection for every thread (a database in memory): reads take turns.
+        self._shared_lock: threading.Lock | None = threading.Lock() if shared else None
+        meta = dict(self._rows("SELECT key, value FROM meta"))
+        self.network: str = meta["network"]
+        self.arcep: str = meta["arcep"]
+        self.meta: dict[str, str] = meta
+        self.size = int(meta["size"])
+        self.total_lines = int(meta["total_lines"])
+        self.codes = Codes(int(meta["hex_mul"]), int(meta["hex_add"]), int(meta["line_mul"]),
+                           int(meta["line_add"]), int(meta["occupied_salt"]))
+        self._line_re = re.compile(rf"^{re.escape(self.arcep)}-([A-Z0-9]{{4}})-([A-Z0-9]{{4}})$")
 
-    # -- lookups -------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path) -> ReferenceNetwork:
+        """A network written by the generator to `path` (opened read-only)."""
+        uri = f"file:{path}?mode=ro&immutable=1"
+        return cls(lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
+
+    @classmethod
+    def in_memory(cls, db: sqlite3.Connection) -> ReferenceNetwork:
+        """A network written into a database in memory: one connection, shared under a lock."""
+        return cls(lambda: db, shared=True)
+
+    def __repr__(self) -> str:
+        return f"ReferenceNetwork({self.network}/{self.arcep}, {self.size} buildings)"
+
+    # -- database ----------------------------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        if self._shared_lock is None:
+            return self._db().execute(sql, params).fetchall()
+        with self._shared_lock:
+            return self._db().execute(sql, params).fetchall()
+
+    def _stream(self, columns: str, chunk: int = 5000) -> Iterator[tuple]:
+        """(seq, *columns) of every building in order, `chunk` at a time, never all in memory."""
+        if self._shared_lock is None:  # this thread's own connection: one cursor
+            cursor = self._db().execute(f"SELECT seq, {columns} FROM building ORDER BY seq")
+            while rows := cursor.fetchmany(chunk):
+                yield from rows
+            return
+        last = -1
+        while True:  # one shared connection: a query per chunk, under the lock
+            rows = self._rows(f"SELECT seq, {columns} FROM building WHERE seq > ? ORDER BY seq LIMIT ?",
+                              (last, chunk))
+            yield from rows
+            if len(rows) < chunk:
+                return
+            last = rows[-1][0]
+
+    # -- building objects --------------------------------------------------------------------------------
+
+    def _address(self, row: tuple) -> Address:
+        *_, escaliers_s, etages_s, pbos_s, first_line, n_lines, pm_slot, pbo_slot, ipe = row
+        v = ipe.split(IPE_SEP)  # IPE_COLUMNS order
+        escaliers, etages = _split(escaliers_s), _split(etages_s)
+        pbos = _split(pbos_s) if pbos_s else ()
+        hexacle, batiment, pm = v[2], v[12], v[21]
+        lines = tuple(self._line(hexacle, batiment, pm, escaliers, etages, pbos, first_line, i, pm_slot,
+                                 pbo_slot) for i in range(n_lines))
+        return Address(v[0], v[1], hexacle, v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], batiment,
+                       int(v[13]), v[14], v[15], v[16], v[17], v[18], v[19], v[20], pm, v[28], escaliers, etages,
+                       pbos, lines)
+
+    def _line(self, hexacle: str, batiment: str, pm: str, escaliers: tuple[str, ...], etages: tuple[str, ...],
+              pbos: tuple[str, ...], first_line: int, i: int, pm_slot: int, pbo_slot: int) -> Line:
+        """Line `i` of a building, as the generator laid it: staircases in turn, then floors; one PBO per
+        staircase (a building's houses share one); fibres numbered on from the building's first ones."""
+        per_floor = len(escaliers)
+        number = first_line + i
+        pbo = pbos[(i % per_floor) % len(pbos)]
+        return Line(
+            reference_prise=self.codes.line_reference(self.arcep, number),
+            hexacle=hexacle,
+            batiment=batiment,
+            escalier=escaliers[i % per_floor],
+            etage=etages[(i // per_floor) % len(etages)],
+            pbo=pbo,
+            route=build_route(pm, pbo, pm_slot + i, pbo_slot + i // per_floor),
+            occupied=self.codes.occupied(number),
+        )
+
+    def _buildings(self, where: str, params: tuple = ()) -> list[Address]:
+        return [self._address(r) for r in self._rows(f"{_SELECT_BUILDING} WHERE {where} ORDER BY seq", params)]
+
+    # -- lookups -------------------------------------------------------------------------------------------
 
     def addresses_by_hexacle(self, hexacle: str) -> list[Address]:
         """All buildings at that street address ([] if unknown)."""
-        return list(self._by_hexacle.get(_norm(hexacle), ()))
+        return self._buildings("hexacle = ?", (_norm(hexacle),))
 
     def addresses_by_rivoli(
         self, insee: str, rivoli: str, numero: str, complement: str = ""
     ) -> list[Address]:
         """All buildings at that INSEE/RIVOLI/number; an empty complement means "no complement"."""
-        return list(self._by_rivoli.get(_rivoli_key(insee, rivoli, numero, complement), ()))
+        return self._buildings("insee = ? AND rivoli = ? AND numero_key = ? AND complement = ?",
+                               (_norm(insee), _norm(rivoli), norm_numero(numero), _norm(complement)))
 
     def address_by_id(self, identifiant_immeuble: str) -> Address | None:
-        return self._by_id.get(identifiant_immeuble)
+        found = self._buildings("identifiant = ?", (identifiant_immeuble,))
+        return found[0] if found else None
 
     def pm(self, reference: str) -> Pm | None:
-        return self._pm.get(reference)
+        rows = self._rows(f"{_SELECT_PM} WHERE reference = ?", (reference,))
+        return Pm(*rows[0]) if rows else None
 
     def pm_by_prestation(self, reference_prestation: str) -> Pm | None:
-        return self._pm_prestation.get(reference_prestation)
+        rows = self._rows(f"{_SELECT_PM} WHERE reference_prestation = ?", (reference_prestation,))
+        return Pm(*rows[0]) if rows else None
 
     def pm_of(self, address: Address) -> Pm:
         """The PM serving `address` (KeyError if the address is not from this network)."""
-        return self._pm[address.pm]
+        pm = self.pm(address.pm) if self.address_by_id(address.identifiant_immeuble) else None
+        if pm is None:
+            raise KeyError(address.pm)
+        return pm
 
     def pbo(self, reference: str) -> Pbo | None:
-        return self._pbo.get(reference)
+        rows = self._rows("SELECT reference, localisation, type_pbo FROM pbo WHERE reference = ?", (reference,))
+        return Pbo(*rows[0]) if rows else None
 
     def line(self, reference_prise: str) -> Line | None:
-        return self._line.get(reference_prise)
+        match = self._line_re.match(reference_prise)
+        if not match:
+            return None
+        number = self.codes.line_number(match[1] + match[2])
+        if number >= self.total_lines:
+            return None
+        rows = self._rows(f"{_SELECT_BUILDING} WHERE first_line <= ? AND n_lines > 0 "
+                          "ORDER BY first_line DESC LIMIT 1", (number,))
+        if not rows:
+            return None
+        address = self._address(rows[0])
+        index = number - rows[0][BUILDING_COLUMNS.index("first_line")]
+        return address.lines[index] if index < len(address.lines) else None
 
     def lines_at(
         self, address: Address, batiment: str = "", escalier: str = "", etage: str = ""
@@ -271,15 +469,21 @@ class ReferenceNetwork:
                   (("batiment", batiment), ("escalier", escalier), ("etage", etage)) if _norm(value)]
         return [
             line
-            for building in self._by_hexacle.get(address.hexacle, [address])
+            for building in (self.addresses_by_hexacle(address.hexacle) or [address])
             for line in building.lines
             if all(_norm(getattr(line, attr)) == value for attr, value in wanted)
         ]
 
-    def deployed(self, limit: int | None = None) -> list[Address]:
-        """Buildings whose EtatImmeuble is DEPLOYE, in generation order."""
-        result = [address for address in self.addresses if address.deployed]
-        return result if limit is None else result[:limit]
+    def deployed(self, limit: int | None = None, offset: int = 0) -> list[Address]:
+        """Buildings whose EtatImmeuble is DEPLOYE, in generation order (`offset` of them skipped)."""
+        return [self._address(r) for r in self._rows(
+            f"{_SELECT_BUILDING} WHERE etat = ? ORDER BY seq LIMIT ? OFFSET ?",
+            (DEPLOYE, -1 if limit is None else limit, offset))]
+
+    def count(self, deployed_only: bool = False) -> int:
+        if deployed_only:
+            return int(self._rows("SELECT count(*) FROM building WHERE etat = ?", (DEPLOYE,))[0][0])
+        return self.size
 
     def new_route(self, address: Address, index: int, pbo: str | None = None) -> Route:
         """A deterministic route for a NEW socket at `address`; `index` is the caller's counter.
@@ -299,41 +503,74 @@ class ReferenceNetwork:
         if pbo is not None and pbo not in address.pbos:
             raise ValueError(f"{pbo} does not serve {address.identifiant_immeuble}")
         pbo_reference = pbo or address.pbos[index % len(address.pbos)]
-        pbo_slot = self._pbo_used[pbo_reference] + (index if pbo else index // len(address.pbos))
-        return build_route(pm.reference, pbo_reference, self._pm_used[pm.reference] + index, pbo_slot)
+        pm_used = int(self._rows("SELECT fibres FROM pm WHERE reference = ?", (pm.reference,))[0][0])
+        pbo_used = int(self._rows("SELECT fibres FROM pbo WHERE reference = ?", (pbo_reference,))[0][0])
+        pbo_slot = pbo_used + (index if pbo else index // len(address.pbos))
+        return build_route(pm.reference, pbo_reference, pm_used + index, pbo_slot)
 
     def ipe_record(self, address: Address) -> dict[str, str]:
         """The building as an IPE line keyed by IPE_COLUMNS."""
         pm = self.pm_of(address)
         values = (
-            address.identifiant_immeuble,
-            address.etat_immeuble,
-            address.hexacle,
-            address.hexacle_voie,
-            address.insee,
-            address.postcode,
-            address.commune,
-            address.rivoli,
-            address.type_voie,
-            address.nom_voie,
-            address.numero,
-            address.complement,
-            address.batiment,
-            str(address.nb_logements),
-            address.type_immeuble,
-            address.type_projection,
-            address.x,
-            address.y,
-            address.date_cablage,
-            address.date_derniere_modification,
-            address.accord_gestionnaire,
-            pm.reference,
-            pm.etat,
-            pm.date_installation,
-            pm.date_mes_commerciale,
-            pm.type_emplacement,
-            str(pm.capacite_max),
-            pm.type_ingenierie,
-            address.type_zone,
+            address.identifiant_immeuble, address.etat_immeuble, address.hexacle, address.hexacle_voie,
+            address.insee, address.postcode, address.commune, address.rivoli, address.type_voie,
+            address.nom_voie, address.numero, address.complement, address.batiment, str(address.nb_logements),
+            address.type_immeuble, address.type_projection, address.x, address.y, address.date_cablage,
+            address.date_derniere_modification, address.accord_gestionnaire, pm.reference, pm.etat,
+            pm.date_installation, pm.date_mes_commerciale, pm.type_emplacement, str(pm.capacite_max),
+            pm.type_ingenierie, address.type_zone,
         )
         return dict(zip(IPE_COLUMNS, values, strict=True))
+
+    # -- whole network, streamed -------------------------------------------------------------------------
+
+    def ipe_rows(self) -> Iterator[tuple[str, ...]]:
+        """Every building as an IPE line (values in IPE_COLUMNS order), in generation order, streamed."""
+        for line in self.ipe_texts():
+            yield tuple(line.split(IPE_SEP))
+
+    def ipe_texts(self) -> Iterator[str]:
+        """Every building's IPE line as stored: IPE_COLUMNS values joined by IPE_SEP, streamed."""
+        for _, line in self._stream("ipe"):
+            yield line
+
+    def iter_addresses(self) -> Iterator[Address]:
+        """Every building, in generation order, streamed."""
+        last = -1
+        while True:
+            rows = self._rows(f"{_SELECT_BUILDING} WHERE seq > ? ORDER BY seq LIMIT 1000", (last,))
+            yield from (self._address(r) for r in rows)
+            if len(rows) < 1000:
+                return
+            last = rows[-1][0]
+
+    def iter_pms(self) -> Iterator[Pm]:
+        return (Pm(*r) for r in self._rows(f"{_SELECT_PM} ORDER BY reference"))
+
+    def iter_pbos(self) -> Iterator[Pbo]:
+        return (Pbo(*r) for r in self._rows("SELECT reference, localisation, type_pbo FROM pbo ORDER BY reference"))
+
+    def pm_line_counts(self) -> dict[str, int]:
+        """The existing lines behind each PM (one query: no address is loaded)."""
+        return {reference: int(fibres) for reference, fibres in self._rows("SELECT reference, fibres FROM pm")}
+
+    def nro_links(self) -> list[dict[str, str]]:
+        """The PM-NRO links (CPN columns) of every PM."""
+        return [dict(zip(("ReferencePM", "CodeNRO", "ReferenceLienNROPM", "CapaciteLienNROPM",
+                          "DateMiseADispositionLien", "EtatLien"), map(str, r), strict=True))
+                for r in self._rows("SELECT pm, nro, reference, capacite, date_mise_a_disposition, etat "
+                                    "FROM lien_nro_pm ORDER BY pm")]
+
+    # Whole tuples: for small networks and tests only (they load everything).
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        return tuple(self.iter_addresses())
+
+    @property
+    def pms(self) -> tuple[Pm, ...]:
+        return tuple(self.iter_pms())
+
+    @property
+    def pbos(self) -> tuple[Pbo, ...]:
+        return tuple(self.iter_pbos())
+

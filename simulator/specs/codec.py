@@ -68,6 +68,7 @@ NAME_FIELDS: dict[str, tuple[str, str | None]] = {
     "oc": (r"[A-Z0-9]{2,8}", None),
     "date": (r"\d{8}", "date"),
     "seq": (r"\d{1,6}", None),
+    "pm": (r"[A-Z0-9]{1,20}", None),  # ReferencePM, in the names of the PM 2.2 flows
 }
 
 MISSING = "missing"
@@ -192,6 +193,7 @@ class FlowSpec:
     columns: tuple[Column, ...]
     folder: str = ""
     reply: Mapping[str, str] = field(default_factory=dict)
+    filename: str = ""  # the flow's own name pattern ('' = the pack's), e.g. a broadcast file naming no OC
     answered: bool = True  # False: the protocol has no answer flow for it (errors are journal findings)
     pack: SpecPack | None = field(default=None, compare=False, repr=False)
 
@@ -334,6 +336,7 @@ class SpecPack:
             reply = spec.get("reply", {})
             self.flows[name] = FlowSpec(name=name, code=spec["code"], direction=spec["direction"],
                                         columns=columns, folder=spec.get("folder", ""), reply=reply,
+                                        filename=spec.get("filename", ""),
                                         answered=spec.get("answered", bool(reply)), pack=self)
         self.rejects: dict[str, dict[str, str]] = {
             code: dict(entry) for code, entry in (data.get("rejects") or {}).items()}
@@ -371,9 +374,9 @@ class SpecPack:
         except BadFileName:
             return None
 
-    def render_filename(self, flow: FlowSpec, oi: str, oc: str, date: str, seq: int) -> str:
-        return self.filename_pattern.format(oi=oi, oc=oc, code=flow.code, version=self.version,
-                                            date=date, seq=f"{seq:06d}")
+    def render_filename(self, flow: FlowSpec, oi: str, oc: str, date: str, seq: int, pm: str = "") -> str:
+        return (flow.filename or self.filename_pattern).format(oi=oi, oc=oc, code=flow.code, version=self.version,
+                                                               date=date, seq=f"{seq:06d}", pm=pm)
 
     def reject_label(self, code: str) -> str:
         return self.rejects.get(code, {}).get("label", "")

@@ -261,9 +261,10 @@ def addresses():  # noqa: ANN201
     if cursor is not None and cursor[0] != code:
         abort(400, "cursor is of another network")
     start = cursor[1] if cursor else 0
-    deployed = network.deployed()
     out = []
-    for address in deployed[start:start + limit]:
+    # One page from the network's database, never the whole network.
+    page = network.deployed(limit + 1, offset=start)
+    for address in page[:limit]:
         record: dict[str, Any] = network.ipe_record(address)
         pm = network.pm_of(address)
         record["ReferencePrestationPM"] = pm.reference_prestation
@@ -274,7 +275,7 @@ def addresses():  # noqa: ANN201
         record["Escaliers"] = list(address.escaliers)
         record["Etages"] = list(address.etages)
         out.append(record)
-    more = start + limit < len(deployed)
+    more = len(page) > limit
     return _page(out, _encode_cursor("addresses", code, start + limit) if more else None)
 
 

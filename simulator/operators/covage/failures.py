@@ -40,11 +40,8 @@ def saturation(network: ReferenceNetwork, address: Address, pbo: str, pm_used: M
 
 
 def pm_usage(network: ReferenceNetwork) -> dict[str, int]:
-    """The lines behind each PM in the network data (computed once per network)."""
-    used: dict[str, int] = {}
-    for address in network.addresses:
-        used[address.pm] = used.get(address.pm, 0) + len(address.lines)
-    return used
+    """The lines behind each PM in the network data (computed once per network, by one query)."""
+    return network.pm_line_counts()
 
 
 def _key(tenant: str) -> str:

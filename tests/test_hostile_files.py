@@ -128,10 +128,10 @@ def test_the_size_limit_is_configurable(tmp_path, orderable):
     from simulator.sandbox import Sandbox
 
     config_file = tmp_path / "opsim.toml"
-    config_file.write_text("[sandbox]\nmax_file_bytes = 2000\nftp_port = 0\nhttp_port = 0\n"
+    config_file.write_text("[sandbox]\nmax_file_bytes = 1000\nftp_port = 0\nhttp_port = 0\n"
                            '[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
     config = load_config(config_file, data_dir=tmp_path / "data")
     with Sandbox(config) as box, ftp_login(box.ftp_address) as ftp:
         upload(ftp, IN, name_for("DEMO"), ORDERS.write([cmd_acces(orderable[3], f"R{n}") for n in range(10)]))
         line = only_answer(ftp)
-        assert line["EtatArCommandePrise"] == "KO" and "over the limit of 2000 bytes" in line["Commentaire"]
+        assert line["EtatArCommandePrise"] == "KO" and "over the limit of 1000 bytes" in line["Commentaire"]

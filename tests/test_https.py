@@ -87,5 +87,15 @@ def test_opsim_up_prints_the_https_endpoint_and_the_ca(tmp_path: Path):
         context = ssl.create_default_context(cafile=found[2])
         with urllib.request.urlopen(f"{found[1]}/interop-opc-30/wsdl", timeout=10, context=context) as answer:
             assert b"OutilAidePriseCommande" in answer.read()
+        # zeep, trusting only the printed CA, loads both WSDLs of the running `opsim up` and calls each service.
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = found[2]
+        order_help = zeep.Client(f"{found[1]}/interop-opc-30/wsdl", transport=Transport(session=session))
+        assert order_help.service.obtentionCommunesOperation(entete=entete()).commune
+        session.auth = ("DEMO", "demo")
+        sav = zeep.Client(f"{found[1]}/interop-sav-21/services/JVTTroubleTicketSessionWSPort?wsdl",
+                          transport=Transport(session=session))
+        assert sav.service.getSupportedOptionalOperations()
     finally:
         process.stop()

@@ -70,6 +70,7 @@ def test_each_code_is_produced_on_demand_at_its_stage(code: str, api: Api, opsim
         assert (ko["MotifKoRaccordement"], ko["Commentaire"]) == (code, PACK.reject_label(code))
 
 
+@pytest.mark.timeout(900)  # 50 whole scenarios in one conformance run: minutes on a loaded 2-core machine
 def test_the_reference_oc_passes_one_scenario_per_code(tmp_path: Path):
     """`opsim conformance run --only rejects --adapter reference`: every code, each a passing scenario."""
     report = tmp_path / "report"

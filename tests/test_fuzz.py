@@ -10,6 +10,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conformance.client import ReceivedFile
 from conformance.reference import ReferenceOc
 from features.fuzz.test_operator_variations import next_public_holiday
@@ -17,6 +19,8 @@ from features.fuzz.test_operator_variations import next_public_holiday
 from .defective_ocs import IgnoresNotifReprov
 
 ROOT = Path(__file__).resolve().parent.parent
+#: A fuzz run plays up to 25 variations and shrinks the failure: longer than the suite's 120 s per test.
+FUZZ_TIMEOUT = pytest.mark.timeout(900)
 
 
 class StoresCommentsIn255Chars(ReferenceOc):
@@ -46,6 +50,7 @@ def fuzz_run(tmp_path: Path, adapter: str, examples: int) -> tuple[int, dict[str
     return done.returncode, json.loads((report / "results.json").read_text(encoding="utf-8")), done.stdout
 
 
+@FUZZ_TIMEOUT
 def test_the_reference_oc_takes_every_variation(tmp_path: Path):
     status, results, output = fuzz_run(tmp_path, "reference", 6)
     assert status == 0, output[-3000:]
@@ -63,6 +68,7 @@ def minimal_variation(adapter: type, tmp_path: Path) -> dict[str, str]:
     return dict(pair.split("=") for pair in scenario["step"].removeprefix("minimal failing variation: ").split(", "))
 
 
+@FUZZ_TIMEOUT
 def test_a_long_comment_is_shrunk_to_free_text_at_its_maximum(tmp_path: Path):
     plan = minimal_variation(StoresCommentsIn255Chars, tmp_path)
     # Shrunk: only what shows the weakness is left away from its simplest value.
@@ -70,11 +76,13 @@ def test_a_long_comment_is_shrunk_to_free_text_at_its_maximum(tmp_path: Path):
                     "informational": "as_is", "reprov_after_cr": "False"}
 
 
+@FUZZ_TIMEOUT
 def test_an_empty_localisation_is_shrunk_to_informational_columns_empty(tmp_path: Path):
     plan = minimal_variation(NeedsLocalisationPm, tmp_path)
     assert plan["informational"] == "empty" and plan["free_text"] == "as_is" and plan["orders"] == "1"
 
 
+@FUZZ_TIMEOUT
 def test_an_ignored_notif_reprov_is_shrunk_to_a_reprovisioning_after_the_cr(tmp_path: Path):
     plan = minimal_variation(IgnoresNotifReprov, tmp_path)
     assert plan["reprov_after_cr"] == "True" and plan["orders"] == "1" and plan["free_text"] == "as_is"

@@ -52,7 +52,7 @@ class Mailbox:
     address: str
 
 
-class _Controller(Controller):
+class AnyPortController(Controller):
     """aiosmtpd's controller, able to listen on port 0 (any free port): it learns the port bound before
     its start-up check connects to it."""
 
@@ -74,7 +74,7 @@ class SmtpTransport:
         self.accepts = accepts  # (operator, area): does a capability take that area's files by mail?
         self.spool.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
-        self.controller = _Controller(_Handler(self), hostname=host, port=port, data_size_limit=max_bytes,
+        self.controller = AnyPortController(_Handler(self), hostname=host, port=port, data_size_limit=max_bytes,
                                       server_hostname="opsim", ident="opsim SMTP")
 
     # ------------------------------------------------------------------ life

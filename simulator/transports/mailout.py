@@ -149,16 +149,18 @@ class MailDelivery:
         self.outbox = outbox
         self.email_of = email_of  # tenant code -> its address ('' if it has none)
 
-    def deliver(self, out: Outbound) -> None:
+    def deliver(self, out: Outbound) -> bool:
+        """Keep the answer's mail; False when its operator has no mailbox for the file's area."""
         mail = self.outbox.operators.get(out.operator)
         folder = mail.layout.folder(out.location) if mail else None
         if mail is None or folder is None or folder.area not in mail.mailboxes:
-            raise ValueError(f"{out.operator} has no mailbox for the answer {out.filename} ({out.location})")
+            return False
         sender = mail.address(folder.area)
         recipient = self.email_of(out.tenant)
         message = build_message(sender, recipient, out.filename, f"{out.flow}: {out.filename}\n",
                                 out.filename, out.content)
         self.outbox.keep(out.tenant, out.operator, sender, recipient, out.filename, message, out.filename, out.id)
+        return True
 
 
 class ChannelDelivery:
@@ -169,7 +171,9 @@ class ChannelDelivery:
         self.mail = mail
 
     def deliver(self, out: Outbound) -> None:
-        (self.mail if out.channel == "mail" else self.files).deliver(out)
+        # An answer that cannot go by mail (no mailbox for its area) is never lost: it goes to the folders.
+        if out.channel != "mail" or not self.mail.deliver(out):
+            self.files.deliver(out)
 
 
 class Relay:

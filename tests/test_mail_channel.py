@@ -4,6 +4,7 @@ aiosmtpd server standing as the real SMTP host the outbox is relayed to."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 import urllib.request
 from email import policy
@@ -18,9 +19,11 @@ from conformance.client.orders import cmd_acces
 from simulator.config import ClockConfig, Config, load_config
 from simulator.pytest_plugin import DEFAULT_START
 from simulator.sandbox import Sandbox
+from simulator.specs.codec import load_pack
+from simulator.store import Outbound
 from simulator.transports.smtp import AnyPortController
-from tests.ftp_helpers import refs_in, wait_until
-from tests.helpers import Api, ftp_login
+from tests.ftp_helpers import FROZEN, refs_in, wait_until
+from tests.helpers import Api, OpsimProcess, ftp_login
 
 DEMO = "tech@demo.opsim.test"
 ACCES = "acces-ftth@covage.opsim.test"
@@ -216,3 +219,57 @@ def test_answer_mails_are_relayed_to_the_real_smtp_host(opsim_config: Config):
         assert len(collector.received) == 1
     finally:
         host.stop()
+
+
+class OpsimWithSmtp(OpsimProcess):
+    """`opsim up --smtp-port 0`, its SMTP port read from its ready lines."""
+
+    def args(self) -> list[str]:
+        return [*super().args(), "--smtp-port", "0"]
+
+    def start(self) -> None:
+        super().start()
+        line = wait_until(lambda: next((x for x in self.output if x.strip().startswith("smtp ")), None),
+                          what="the smtp ready line")
+        assert ACCES in line and PM in line, line
+        self.smtp_port = int(re.search(r"127\.0\.0\.1:(\d+)", line)[1])
+
+
+def test_kill_9_right_after_a_mail_is_taken_answers_it_once_after_restart(tmp_path: Path):
+    (tmp_path / "opsim.toml").write_text(FROZEN + "[covage]\nnetwork_size = 300\n", encoding="utf-8")
+    srv = OpsimWithSmtp(tmp_path / "data", tmp_path / "opsim.toml")
+    srv.start()
+    try:
+        pack = load_pack("acces-1.2")
+        flow = pack.flow("Cmd_Acces")
+        addresses = srv.api.get("/addresses?network=COVA&limit=20")
+        refs = [f"K{i:05d}" for i in range(1500)]
+        name = pack.render_filename(flow, "COVA", "DEMO", "20261124", 1)
+        content = flow.write([cmd_acces(addresses[i % len(addresses)], ref) for i, ref in enumerate(refs)])
+        with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as client:
+            client.send_message(mail(name, [(name, content)]), from_addr=DEMO, to_addrs=[ACCES])
+        srv.kill9()  # at once: the file may or may not have been committed
+        srv.start()
+        spool = tmp_path / "data" / "spool" / "mail" / "covage"
+        # The engine removes a spooled file right after committing it (or finding it committed before the
+        # kill), before it delivers: with the spool empty and a mail kept, nothing is left to be answered.
+        wait_until(lambda: srv.api.get("/mail?tenant=DEMO") and not any(spool.iterdir()), what="the AR mail")
+        answers = srv.api.get("/mail?tenant=DEMO")
+        assert len(answers) == 1 and "_ARCMD_ACCES_" in answers[0]["subject"]
+        with urllib.request.urlopen(f"{srv.api.base}/mail/{answers[0]['id']}.eml?tenant=DEMO", timeout=10) as resp:
+            _, csv = attachment(BytesParser(policy=policy.default).parsebytes(resp.read()))
+        assert sorted(refs_in(csv, "AR_Cmd_Acces")) == refs
+        assert len(srv.api.get("/inbound?tenant=DEMO")) == 1
+    finally:
+        srv.stop()
+
+
+def test_an_answer_handed_over_twice_is_one_mail(opsim_sandbox: Sandbox, api: Api):
+    """After a stop between delivery and its mark, the engine hands the same answer file over again."""
+    out = Outbound(7, "DEMO", "mail", "OUT/COVA/CV", "COVA_DEMO_ARCMD_ACCES_V12_20261124_000001.csv",
+                   "AR_Cmd_Acces", b"a;b\r\n", "covage")
+    for _ in range(2):
+        opsim_sandbox.engine.call(lambda: opsim_sandbox.engine.delivery.deliver(out))
+    (kept,) = api.get("/mail?tenant=DEMO")
+    assert (kept["outbound_id"], kept["subject"], kept["sender"]) == (7, out.filename, ACCES)
+    assert attachment(eml(api, kept["id"])) == (out.filename, b"a;b\r\n")

@@ -273,3 +273,28 @@ def test_an_answer_handed_over_twice_is_one_mail(opsim_sandbox: Sandbox, api: Ap
     (kept,) = api.get("/mail?tenant=DEMO")
     assert (kept["outbound_id"], kept["subject"], kept["sender"]) == (7, out.filename, ACCES)
     assert attachment(eml(api, kept["id"])) == (out.filename, b"a;b\r\n")
+
+
+class Refuser:
+    """A real SMTP host that refuses every mail for good."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "554 5.7.1 no relaying for you"
+
+
+def test_a_mail_the_relay_host_refuses_for_good_is_kept_with_the_error(opsim_config: Config):
+    host = AnyPortController(Refuser(), hostname="127.0.0.1", port=0)
+    host.start()
+    try:
+        opsim_config.mail.relay_host, opsim_config.mail.relay_port = "127.0.0.1", host.port
+        with Sandbox(opsim_config) as box:
+            api = Api(box.http_url)
+            address = api.get("/addresses?network=COVA&limit=1")[0]
+            name, content = order(box, address, "REFUSED1")
+            send(box, mail(name, [(name, content)]))
+            kept = wait_until(lambda: [m for m in api.get("/mail?tenant=DEMO") if m["relay_error"]],
+                              what="the relay error")
+            assert kept[0]["relay_error"].startswith("554") and kept[0]["relayed"] is False
+            assert attachment(eml(api, kept[0]["id"]))[0] == kept[0]["subject"]  # still readable here
+    finally:
+        host.stop()

@@ -178,6 +178,9 @@ def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
     p.add_argument("--https-port", type=int, default=None,
                    help="HTTPS port of the web services and the admin API, 0 for a free one (default: no HTTPS); "
                         "its certificate comes from the sandbox CA, whose path is printed at start")
+    p.add_argument("--smtp-port", type=int, default=None,
+                   help="SMTP port of the e-mail channel, 0 for a free one (default: no SMTP); OCs mail their files "
+                        "to the operators' mailboxes (acces-ftth@..., pm-ftth@...), answers go back by mail")
     p.add_argument("--ftp-passive-ports", default=None, metavar="FIRST-LAST",
                    help="fixed range for FTP data connections, e.g. 30000-30009 in a container (default: any)")
     p.add_argument("--ftp-masquerade-address", default=None, metavar="IP",
@@ -190,7 +193,7 @@ def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
 
 
 _FLAG_KEYS = ("data_dir", "host", "admin_host", "admin_token", "admin_open", "ftp_port", "http_port", "https_port",
-              "ftp_passive_ports", "ftp_masquerade_address", "seed")
+              "ftp_passive_ports", "ftp_masquerade_address", "seed", "smtp_port")
 
 
 def _load(args: argparse.Namespace, path: Path | None) -> Config | None:
@@ -299,6 +302,9 @@ def _print_web_services(box: Any) -> None:
         wsdl = f"{path}{guard.endpoint.wsdl_path}"
         print(f"  soap  {box.http_url}{wsdl}  {guard.endpoint.service}"
               + (f" (also {box.https_url}{wsdl})" if box.https else ""))
+    if getattr(box, "smtp", None) is not None:
+        host, port = box.smtp.address
+        print(f"  smtp  {host}:{port}  e-mail channel: " + ", ".join(sorted(box.mail_addresses())))
     if box.https:
         print(f"  https {box.https_url}  web services and admin API over TLS; CA certificate {box.tls.ca_cert}")
 

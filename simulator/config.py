@@ -53,6 +53,15 @@ class ClockConfig:
 
 
 @dataclass
+class MailConfig:
+    """The e-mail channel's [mail] table (the SMTP server itself is --smtp-port)."""
+
+    relay_host: str = ""  # real SMTP host the answer mails are relayed to ("" = kept in the outbox only)
+    relay_port: int = 25
+    max_bytes: int = 10 * 1024 * 1024  # one inbound mail; a larger one is refused (552)
+
+
+@dataclass
 class Config:
     data_dir: Path = Path(".opsim")
     host: str = "127.0.0.1"  # FTP (and later the other OC-facing endpoints)
@@ -62,6 +71,7 @@ class Config:
     ftp_port: int = 2121
     http_port: int = 8080
     https_port: int = -1  # HTTPS (web services and admin API) with the sandbox CA; -1: no HTTPS
+    smtp_port: int = -1  # the e-mail channel's SMTP server (on host); -1: none
     ftp_passive_ports: str = ""  # "30000-30009": a fixed range for containers and firewalls
     ftp_masquerade_address: str = ""  # the address PASV replies give, when clients reach us through NAT
     max_file_bytes: int = 32 * 1024 * 1024  # one inbound file; beyond, it is answered unread (one KO line)
@@ -69,6 +79,7 @@ class Config:
     demo_tenant: bool = True
     tenants: list[Tenant] = field(default_factory=list)
     clock: ClockConfig = field(default_factory=ClockConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
     #: Enabled operators by key, their profiles with this configuration's overrides applied.
     operators: dict[str, OperatorProfile] = field(default_factory=lambda: default_operators())
 
@@ -331,6 +342,8 @@ SCHEMA: dict[str, Table] = {
         "http_port": Key(PORT, "HTTP port of the admin API", "--http-port"),
         "https_port": Key(OPTIONAL_PORT, "HTTPS port of the web services and the admin API (certificate from "
                                          "the sandbox CA in <data dir>/tls/ca.pem); -1: no HTTPS", "--https-port"),
+        "smtp_port": Key(OPTIONAL_PORT, "SMTP port of the e-mail channel on host (OCs send files to the operators' "
+                                        "mailboxes, answers go back by mail); -1: no SMTP", "--smtp-port"),
         "ftp_passive_ports": Key(PASSIVE, "fixed range for FTP data connections (containers, firewalls)",
                                  "--ftp-passive-ports"),
         "ftp_masquerade_address": Key(TEXT, "address given in PASV replies when clients come through NAT",
@@ -345,6 +358,12 @@ SCHEMA: dict[str, Table] = {
                      example="2026-11-24T10:00:00"),
         "frozen": Key(BOOL, "time stands still until advanced or resumed"),
         "speed": Key(SPEED, "virtual seconds per real second"),
+    }),
+    "mail": Table("the e-mail channel (its SMTP server listens on smtp_port)", {
+        "relay_host": Key(TEXT, "real SMTP host the answer mails are relayed to (empty: kept in the outbox only)",
+                          example="smtp.example.test"),
+        "relay_port": Key(PORT, "port of the relay host"),
+        "max_bytes": Key(SIZE, "largest inbound mail (bytes, attachment encoded); a larger one is refused (552)"),
     }),
     "tenants": Table("one entry per OC (commercial operator)", {
         "code": Key(TENANT_CODE, "the OC's Interop code, its folder name", required=True, example="ACME"),
@@ -516,6 +535,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, 
             shown = "" if spec.secret else f" {value}"  # never echo a token
             raise ConfigError(f"{source}{shown}: expected {spec.kind.expected}") from None
     config.tenants = [_tenant(t) for t in values.get("tenants", [])]
+    config.mail = MailConfig(**values.get("mail", {}))
     clock = values.get("clock", {})
     config.clock = ClockConfig(start=clock.get("start"), frozen=clock.get("frozen", False),
                                speed=clock.get("speed", 1.0))
@@ -615,6 +635,7 @@ def effective_values(config: Config) -> dict[str, Any]:
     values: dict[str, Any] = {
         "sandbox": {k: getattr(config, k) for k in _SANDBOX_KEYS},
         "clock": {k: v for k, v in vars(config.clock).items() if v is not None},
+        "mail": dict(vars(config.mail)),
         "tenants": [{k: list(v) if isinstance(v, tuple) else v for k, v in vars(t).items()
                      if v or k in ("code", "password")} for t in config.tenants],
         "operators": {"enabled": list(config.operators)},

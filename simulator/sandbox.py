@@ -18,12 +18,14 @@ from .engine import Engine
 from .facade import SandboxFacade
 from .refdata import ReferenceNetwork
 from .specs.codec import SpecPack
-from .startup import DataDirLock, check_ports
+from .startup import DataDirLock, check_port, check_ports
 from .store import Store
 from .tenants import TenantRegistry, hash_password
 from .transports.ftp import FtpTransport
 from .transports.http import HttpTransport
 from .transports.mailbox import FolderDelivery, Mailboxes, migrate_legacy_homes
+from .transports.mailout import ChannelDelivery, MailDelivery, MailOutbox, OperatorMail, Relay
+from .transports.smtp import SmtpTransport
 from .transports.soap import SoapGuard, SoapHost, mount, tenant_limits
 from .transports.tls import SandboxTls
 from .web.api import create_app
@@ -72,8 +74,11 @@ class Sandbox:
         self.tenants = TenantRegistry(self.store)
         for account in self.tenants.accounts():
             self.ensure_folders(account.code)
-        self.engine = Engine(self.store, self.clock, self.operators, FolderDelivery(self.trees),
-                             config.data_dir / "quarantine")
+        self.mail = self._mail_outbox()
+        delivery = ChannelDelivery(FolderDelivery(self.trees), MailDelivery(self.mail, self._email_of))
+        self.engine = Engine(self.store, self.clock, self.operators, delivery, config.data_dir / "quarantine")
+        self.smtp: SmtpTransport | None = None  # with --smtp-port: the e-mail channel
+        self.relay: Relay | None = None  # with [mail] relay_host: answer mails relayed to a real host
         self.ftp: dict[str, FtpTransport] = {}
         self.http: HttpTransport | None = None
         self.https: HttpTransport | None = None  # with --https-port: the same app over TLS
@@ -110,6 +115,7 @@ class Sandbox:
                 self.engine, mailboxes, self.tenants.of(key), self.config.host, self.config.ftp_port_of(key),
                 passive_range(self.config.ftp_passive_ports), self.config.ftp_masquerade_address,
                 banner_name=self.config.operators[key].name)
+        self._start_mail()
         self.soap = self.web_services()
         app = mount(create_app(self.facade()), self.soap)
         self.http = HttpTransport(app, admin_host, self.config.http_port)
@@ -143,7 +149,7 @@ class Sandbox:
                              self.engine, self.endpoints, self.networks, self.ensure_folders)
 
     def stop(self) -> None:
-        for transport in (*self.ftp.values(), self.http, self.https):
+        for transport in (self.smtp, self.relay, *self.ftp.values(), self.http, self.https):
             if transport is not None:
                 transport.stop()
         self.engine.stop()
@@ -201,6 +207,36 @@ class Sandbox:
         if self.https is not None:
             found["https"] = self.https_url
         return {**found, "http": self.http_url, "api": f"{self.http_url}/api"}
+
+    # ------------------------------------------------------------------ the e-mail channel
+    def _mail_outbox(self) -> MailOutbox:
+        """Every operator's mail identity (domain, a mailbox per area) and the outbox of answer mails."""
+        identities = {key: mail for key, operator in self.operators.items()
+                      if (mail := OperatorMail.of(key, operator.profile.settings, operator.layout)) is not None}
+        return MailOutbox(self.store, identities)  # its table is created here, at start-up
+
+    def _email_of(self, code: str) -> str:
+        return next((a.email for a in self.tenants.accounts() if a.code == code), "")
+
+    def _start_mail(self) -> None:
+        """The SMTP server (--smtp-port) and the relay ([mail] relay_host), when configured."""
+        mail = self.config.mail
+        if mail.relay_host:
+            def mark(mail_id: int, relayed: bool, error: str) -> None:
+                self.engine.call(lambda: self.mail.mark(mail_id, relayed, error))
+            self.relay = Relay(self.mail, mail.relay_host, mail.relay_port, mark)
+            self.relay.start()
+        if self.config.smtp_port >= 0:
+            check_port("SMTP", self.config.host, self.config.smtp_port, "--smtp-port", "--host")
+            self.smtp = SmtpTransport(
+                self.engine, self.mail.operators, self.tenants, self.mail, self.config.data_dir / "spool" / "mail",
+                self.config.host, self.config.smtp_port, mail.max_bytes,
+                accepts=lambda operator, area: self.operators[operator].receiver(area, "mail") is not None)
+            self.smtp.start()
+
+    def mail_addresses(self) -> list[str]:
+        """The operators' mailboxes (where OCs send their files by mail)."""
+        return [mail.address(area) for mail in self.mail.operators.values() for area in mail.mailboxes]
 
     # ------------------------------------------------------------------ persisted settings
     def _seed(self) -> int:

@@ -46,4 +46,4 @@ def test_every_operation_has_responses_parameters_and_bodies_described(api: Api)
             if op.get("security") != [{}]:
                 assert "401" in op["responses"] and "403" in op["responses"], where
     listed = [path for path, item in doc["paths"].items() if "Link" in str(item)]
-    assert listed == ["/api/addresses", "/api/orders", "/api/journal", "/api/files", "/api/inbound"]
+    assert listed == ["/api/addresses", "/api/orders", "/api/journal", "/api/files", "/api/inbound", "/api/mail"]

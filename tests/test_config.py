@@ -228,14 +228,15 @@ def test_tenants_are_distinct(tmp_path: Path, text: str, message: str):
 def test_the_schema_describes_every_configuration_field():
     from dataclasses import fields
 
-    from simulator.config import SCHEMA, ClockConfig, Config, Table, Tenant
+    from simulator.config import SCHEMA, ClockConfig, Config, MailConfig, Table, Tenant
     from simulator.layout import Network
 
     def names(cls: type) -> set[str]:
         return {f.name for f in fields(cls)}
 
-    assert set(SCHEMA["sandbox"].keys) == names(Config) - {"tenants", "clock", "operators"}
+    assert set(SCHEMA["sandbox"].keys) == names(Config) - {"tenants", "clock", "operators", "mail"}
     assert set(SCHEMA["clock"].keys) == names(ClockConfig)
+    assert set(SCHEMA["mail"].keys) == names(MailConfig)
     assert set(SCHEMA["tenants"].keys) == names(Tenant)
     covage = SCHEMA["covage"].keys
     profile = load_config(None).covage  # the table is read from the profile: its settings, timings, networks

@@ -24,6 +24,7 @@ from ..clock import MAX_SPEED, MIN_SPEED
 from ..faults import FAULT_FIELDS, FaultError, check_rule
 from ..specs.variations import STYLE_CHOICES, StyleError, check_style
 from ..tenants import new_api_token
+from ..transports import mailout
 from . import openapi
 from .auth import ADMIN, ANY, MAX_BODY, PUBLIC, SCOPED, TENANT, access, guard, principal
 from .openapi import MAX_PAGE, MAX_TEXT
@@ -492,6 +493,25 @@ def inbound_content(inbound_id: str):  # noqa: ANN201
     return _stored_bytes(sandbox().store.inbound_content(tenant, _id(inbound_id)),
                          f"no inbound file {inbound_id} for {tenant} (files received before opsim kept their "
                          "content have none)")
+
+
+@api.get("/mail")
+@access(TENANT)
+def mail():  # noqa: ANN201
+    """The mails sent to the tenant (answers to files it mailed, replies about bad mails), by id."""
+    tenant = _tenant_arg()
+    return _pages_by_id("mail", lambda count, after: mailout.mails(sandbox().store, tenant, count, after))
+
+
+@api.get("/mail/<mail_id>.eml")
+@access(TENANT)
+def mail_eml(mail_id: str):  # noqa: ANN201
+    """One mail sent to the tenant, the whole message as it was sent (RFC 5322, .eml)."""
+    tenant = _tenant_arg()
+    content = mailout.message(sandbox().store, tenant, _id(mail_id))
+    if content is None:
+        abort(404, f"no mail {mail_id} for {tenant}")
+    return _bytes(content)  # the .eml's bytes, never re-encoded
 
 
 def _id(raw: str) -> int:

@@ -144,6 +144,19 @@ SCHEMAS: dict[str, Any] = {
                             "at_virtual": {"type": "string"}, "delivered": {"type": "integer"},
                             "at_real": {"type": "number", "description": "real time of emission (Unix seconds): "
                                         "orders the files of one frozen virtual moment"}}},
+    "Mail": {"type": "object",
+             "required": ["id", "tenant", "operator", "sender", "recipient", "subject", "filename", "relayed", "size"],
+             "properties": {"id": {"type": "integer"}, "tenant": {"type": "string"},
+                            "operator": {"type": "string"}, "sender": {"type": "string"},
+                            "recipient": {"type": "string", "description": "the tenant's address"},
+                            "subject": {"type": "string", "description": "the attached file's name"},
+                            "filename": {"type": "string", "description": "the attached answer file ('' for a "
+                                                                          "reply about a bad mail)"},
+                            "outbound_id": {"type": ["integer", "null"], "description": "its id in GET /api/files"},
+                            "at_real": {"type": "number", "description": "real time it was kept (Unix seconds)"},
+                            "relayed": {"type": "boolean", "description": "taken by the relay host"},
+                            "relay_error": {"type": "string"},
+                            "size": {"type": "integer", "description": "bytes of the .eml"}}},
     "Inbound": {"type": "object",
                 "required": ["id", "tenant", "operator", "channel", "location", "filename", "at_virtual", "sha256",
                              "size", "outcomes"],
@@ -361,6 +374,18 @@ PATHS: dict[str, Any] = {
         "inbound_content: the bytes of one file the tenant sent, as received", "admin token or the tenant's token",
         {"200": _BYTES, "400": BAD, "404": _error("no such tenant, or no such file of that tenant"), **COMMON},
         parameters=[_param("inbound_id", "path", "the id of GET /api/inbound", {"type": "integer"}, True),
+                    TENANT_REQUIRED])},
+    "/api/mail": {"get": _operation(
+        "mail: the mails sent to the tenant (answers to the files it mailed, replies about bad mails), by id",
+        "admin token or the tenant's token",
+        {"200": _ok("one page of mails", {"type": "array", "items": _ref("Mail")}, paged=True),
+         "400": BAD, "404": _error("no such tenant"), **COMMON},
+        parameters=[TENANT_REQUIRED, LIMIT, CURSOR])},
+    "/api/mail/{mail_id}.eml": {"get": _operation(
+        "mail_eml: one mail sent to the tenant, the whole RFC 5322 message", "admin token or the tenant's token",
+        {"200": _BYTES,
+         "400": BAD, "404": _error("no such tenant, or no such mail of that tenant"), **COMMON},
+        parameters=[_param("mail_id", "path", "the id of GET /api/mail", {"type": "integer"}, True),
                     TENANT_REQUIRED])},
     "/api/rejects": {"get": _operation(
         "rejects: the reject catalogue (Annexe 5f) of the operators' spec packs, with the stage of each code",

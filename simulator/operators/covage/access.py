@@ -74,12 +74,17 @@ def route_fields(route: Route) -> dict[str, str]:
     }
 
 
+def channel_of(order: Order) -> str:
+    """The channel an order came by (ftp, mail): its later answers go back the same way."""
+    return str(order.data.get("channel", "ftp"))
+
+
 class AccessDesk(Capability):
     """The OI's order desk for Protocole Accès 1.2."""
 
     name = "access"
     areas = ("acces",)  # the Accès folders of the layout: IN/<OI>/<ARCEP>/
-    channels = ("ftp",)
+    channels = ("ftp", "mail")
     events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov", "stoc_deadline")
     actions = ("reprovision", "hotline", "building_works", "failure_rates", "appointment_slots", "book_appointment",
                "cancel_appointment")
@@ -151,7 +156,8 @@ class AccessDesk(Capability):
             ok = len(parsed.records) - ko
         self.store.add_orders(ctx.new_orders, "AR OK", doc.filename)
         if replies:
-            effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies))
+            effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies,
+                                                     channel=doc.channel))
         detail = "; ".join([*parsed.warnings, *refused])[:4000]
         effects.findings.insert(0, Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
                                            f"{len(parsed.records)} lines: {ok} OK, {ko} KO", detail))
@@ -195,7 +201,8 @@ class AccessDesk(Capability):
             return
         reply = flow.reply or self.pack.flow("Cmd_Acces").reply
         area = self.pack.flow(reply["flow"]).folder or "acces"  # the answer goes to the flow's own folder
-        effects.outbound.append(OutboundDocument(doc.tenant, doc.network, reply["flow"], area=area, records=[{
+        effects.outbound.append(OutboundDocument(
+            doc.tenant, doc.network, reply["flow"], area=area, channel=doc.channel, records=[{
             reply["state"]: "KO", reply["motif"]: code, **({reply["date"]: stamp(now)} if "date" in reply else {}),
             reply["comment"]: f"{doc.filename}: {reason}"[:512],
             **({"TypeOperation": "ANNUL"} if flow.name == "Annul_Acces" else {}),
@@ -393,7 +400,8 @@ class AccessDesk(Capability):
                 motif = "FAUT01"
             order.state = State.RACCO_KO
             self._touch(order, ctx.now, f"CR STOC KO {motif}", ctx.doc.filename)
-            ctx.effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Racc_Ko", [{
+            ctx.effects.outbound.append(OutboundDocument(
+                order.tenant, order.network, "Notif_Racc_Ko", channel=channel_of(order), records=[{
                 "ReferenceCommandePriseInterneOC": ref, "ReferencePrestationPrise": order.prestation,
                 "DateRaccoKo": stamp(ctx.now), "MotifKoRaccordement": motif,
                 "Commentaire": record["Commentaire"] or self.pack.reject_label(motif)}]))
@@ -531,7 +539,8 @@ class AccessDesk(Capability):
             cr.update(route_block(route, order.tenant))
         order.state = State.ROUTED
         self._touch(order, now, "CR OK" + (" Hotline" if hotline else ""))
-        effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [cr]))
+        effects.outbound.append(OutboundDocument(
+            order.tenant, order.network, "CR_Cmd_Acces", channel=channel_of(order), records=[cr]))
         reprov = None if hotline else on_demand.for_order(self, order, "CR", effects, actions=("reprovision",))
         if reprov is not None:  # a reprovisioning on demand: its Notif_Reprov right after the CR
             effects.extend(self.reprovision(order, reprov.rule.motif, now, reprov.rule.comment))
@@ -546,7 +555,8 @@ class AccessDesk(Capability):
         """A CR KO (Annexe 5f): the order ends there."""
         order.state = State.CR_KO
         self._touch(order, now, f"CR KO {code}", comment)
-        effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_Cmd_Acces", [{
+        effects.outbound.append(OutboundDocument(
+            order.tenant, order.network, "CR_Cmd_Acces", channel=channel_of(order), records=[{
             "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
             "EtatCrCommandePrise": "KO", "MotifKoCrCommandePrise": code, "DateCrCommandePrise": stamp(now),
             "TypeCommandeRetenu": "NA", "ReferencePm": order.data.get("ReferencePm", ""),
@@ -588,7 +598,8 @@ class AccessDesk(Capability):
             line.update(route_block(order.data["Route"], order.tenant))
         order.state = State.STOC_ORDERED
         self._touch(order, now, "Cmd STOC")
-        effects.outbound.append(OutboundDocument(order.tenant, order.network, "Cmd_STOC", [line]))
+        effects.outbound.append(OutboundDocument(
+            order.tenant, order.network, "Cmd_STOC", channel=channel_of(order), records=[line]))
         # DateLimiteRaccordement is a day: the CR_STOC may come until its end.
         end = datetime.combine(deadline.date() + timedelta(days=1), time(0), tzinfo=deadline.tzinfo)
         effects.events.append(ScheduledEvent(end, "stoc_deadline", order.tenant, order.ref, {}))
@@ -606,7 +617,8 @@ class AccessDesk(Capability):
     def _racc_ko(self, order: Order, motif: str, comment: str, now: datetime, effects: Effects) -> None:
         order.state = State.RACCO_KO
         self._touch(order, now, f"Notif Racc KO {motif}", comment)
-        effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Racc_Ko", [{
+        effects.outbound.append(OutboundDocument(
+            order.tenant, order.network, "Notif_Racc_Ko", channel=channel_of(order), records=[{
             "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
             "DateRaccoKo": stamp(now), "MotifKoRaccordement": motif,
             "Commentaire": (comment or self.pack.reject_label(motif))[:512]}]))
@@ -629,7 +641,8 @@ class AccessDesk(Capability):
         order.state = State.DELIVERED
         order.data["DateMadPrise"] = day(now)  # billing starts here
         self._touch(order, now, "CR MAD OK")
-        effects.outbound.append(OutboundDocument(order.tenant, order.network, "CR_MAD_Ligne", [{
+        effects.outbound.append(OutboundDocument(
+            order.tenant, order.network, "CR_MAD_Ligne", channel=channel_of(order), records=[{
             "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
             "ReferencePrise": order.data["ReferencePrise"], "EtatCrMadPrise": "OK", "DateMadPrise": day(now),
             "TypeCommandeRetenu": ORDER_TYPES[order.data["TypeCommandeDemande"]],
@@ -658,7 +671,8 @@ class AccessDesk(Capability):
                                    (order.tenant, f"{order.ref}: socket {socket} was held in service by another OC")):
                 effects.findings.append(Finding(tenant, order.data.get("channel", "ftp"), "out", "Notif_Ecrasement",
                                                 "", "ecrasement", detail))
-            effects.outbound.append(OutboundDocument(holder.tenant, holder.network, "Notif_Ecrasement", [{
+            effects.outbound.append(OutboundDocument(
+                holder.tenant, holder.network, "Notif_Ecrasement", channel=channel_of(holder), records=[{
                 "ReferenceCommandePriseInterneOC": holder.ref, "ReferencePrestationPrise": holder.prestation,
                 "ReferencePrise": socket, "DateEcrasement": stamp(now),
                 "Commentaire": "Ligne écrasée par la commande d'un autre opérateur commercial"}]))
@@ -730,7 +744,8 @@ class AccessDesk(Capability):
         order.data["NumeroDecharge"] = decharge  # the CR_STOC must carry it (ACCES-DECHARGE)
         pm = network.pm_of(address)
         self._touch(order, now, "Notif Reprov", motif)
-        effects.outbound.append(OutboundDocument(order.tenant, order.network, "Notif_Reprov", [{
+        effects.outbound.append(OutboundDocument(
+            order.tenant, order.network, "Notif_Reprov", channel=channel_of(order), records=[{
             "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
             "ReferencePrise": order.data["ReferencePrise"], "DateNotifReprov": stamp(now), "MotifReprov": motif,
             "NumeroDecharge": decharge, "ReferencePm": pm.reference, "ReferencePmTechnique": pm.reference_technique,

@@ -1,8 +1,9 @@
 """Protocole PM 2.2, the OI's side (seed 002, shared/spec/README.md "Protocole PM 2.2").
 
-So far: the IPE, broadcast every Monday morning (virtual time), one file per network, into the PM folder
-of every OC that is a client of the operator. Its lines are the reference network's buildings, the same
-network the access orders and /api/addresses use. The per-PM order and works flows come next.
+The IPE, broadcast every Monday morning (virtual time), one file per network, into the PM folder of every
+OC that is a client of the operator. Its lines are the reference network's buildings, the same network the
+access orders and /api/addresses use. The per-PM flows an OC drops in IN/<OI>/<ARCEP>/PM (Cmd_Info_Pm,
+AR MAD, Notif_Interv_Prev, Notif_Adduction) are answered by pm_flows.PmFlows.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from ...capability import Capability, OperatorContext
-from ...documents import Effects, Finding, OutboundDocument, ScheduledEvent
+from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
 from ...refdata import ReferenceNetwork
 from ...refdata.ipe import write_ipe
+from .pm_flows import PmFlows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pm_broadcasts (
@@ -32,10 +34,12 @@ def next_weekly(now: datetime, weekday: int, at: time) -> datetime:
 
 
 class PmDesk(Capability):
-    """The OI's PM desk: weekly IPE per network."""
+    """The OI's PM desk: weekly IPE per network, and the per-PM flows of the OCs."""
 
     name = "pm"
-    events = ("ipe",)
+    areas = ("pm",)  # the PM folders of the layout: IN/<OI>/<ARCEP>/PM
+    channels = ("ftp", "mail")
+    events = ("ipe", "cr_mad_pm", "ar_mad_wait")
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)
@@ -45,6 +49,10 @@ class PmDesk(Capability):
         self.store = context.store
         self.ipe_time = time.fromisoformat(str(settings.get("ipe_time", "06:00")))
         self.store.ensure_schema(SCHEMA)
+        self.flows = PmFlows(self)
+
+    def receive(self, doc: InboundDocument, now: datetime) -> Effects:
+        return self.flows.receive(doc, now)
 
     def on_start(self, now: datetime) -> Effects:
         """Schedule the next IPE of each network that has none pending (a restart schedules nothing twice)."""
@@ -66,6 +74,10 @@ class PmDesk(Capability):
                 if not r["operators"] or operator in r["operators"].split(",")]
 
     def on_event(self, kind: str, tenant: str, ref: str, payload: dict[str, Any], now: datetime) -> Effects:
+        if kind == "cr_mad_pm":
+            return self.flows.cr_mad(tenant, ref, payload, now)
+        if kind == "ar_mad_wait":
+            return self.flows.ar_mad_wait(tenant, ref, payload, now)
         effects = Effects()
         code = payload.get("network", ref)
         current = self.context.now() if self.context.now else now

@@ -49,7 +49,7 @@ class PmDesk(Capability):
         self.store = context.store
         self.ipe_time = time.fromisoformat(str(settings.get("ipe_time", "06:00")))
         self.store.ensure_schema(SCHEMA)
-        self.flows = PmFlows(self)
+        self.flows = PmFlows(context, self.pack)
 
     def receive(self, doc: InboundDocument, now: datetime) -> Effects:
         return self.flows.receive(doc, now)

@@ -18,15 +18,13 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ...capability import OperatorContext
 from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
 from ...refdata import ReferenceNetwork
 from ...refdata.model import DEPLOYE, Pm
-from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
-
-if TYPE_CHECKING:
-    from .pm import PmDesk
+from ...specs.codec import BadFileName, FlowSpec, Record, SpecPack, UnreadableFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pm_orders (
@@ -75,13 +73,12 @@ def _day(text: str) -> date:
 class PmFlows:
     """The inbound per-PM flows of one PmDesk and the events that follow them."""
 
-    def __init__(self, desk: PmDesk):
-        self.desk = desk
-        self.pack = desk.pack
-        self.store = desk.store
-        self.networks: dict[str, ReferenceNetwork] = desk.networks
-        self.calendar = desk.context.calendar
-        self.timings = desk.context.profile.timings
+    def __init__(self, context: OperatorContext, pack: SpecPack):
+        self.pack = pack
+        self.store = context.store
+        self.networks: dict[str, ReferenceNetwork] = context.reference_networks
+        self.calendar = context.calendar
+        self.timings = context.profile.timings
         self.motifs: dict[str, str] = dict(self.pack.sections.get("motifs", {}))
         self.works: dict[str, Any] = dict(self.pack.sections.get("works", {}))
         self.names: dict[str, str] = dict(self.pack.sections.get("names", {}))

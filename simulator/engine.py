@@ -192,8 +192,12 @@ class Engine:
         now = self.clock.now()
         receiver = self.operators[doc.operator].receiver(doc.area, doc.channel) if doc.operator in self.operators \
             else None
-        if receiver is None and doc.operator in self.operators:  # e.g. a Cmd_Acces in the PM folder: refused
+        if receiver is None and doc.operator in self.operators:  # a folder no capability takes: refused
             receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel)
+        elif receiver is not None and receiver.pack is not None and receiver.pack.parse_filename(doc.filename) is None:
+            # Another capability's flow in this folder (a Cmd_Acces in the PM folder): that capability refuses it
+            # in its own answer flow, as its own protocol says.
+            receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel) or receiver
         try:
             with self.store.transaction():
                 # The bytes are kept with the virtual time: the conformance checks read what the OC sent.

@@ -354,17 +354,22 @@ def test_a_pm_flow_sent_as_the_oi_or_in_the_acces_folder_is_refused(opsim_sandbo
     send(ftp, tenant, "CR_MAD_Pm", pm.reference, [{"ReferencePM": pm.reference}])
     [(_, [ar])] = receive(ftp, "AR_Cmd_Pm")
     assert ar["EtatArCommandePM"] == "KO" and "from the OI to the OC" in ar["MotifKoArCommandePM"]
-    # A Cmd_Info_Pm in the Accès folder is the Accès desk's to refuse (its name is no Accès flow's): a file
-    # rejected, never taken as a PM order.
+    # A Cmd_Info_Pm in the Accès folder: the Accès desk cannot name it, the PM desk refuses it in its own flow.
     filename = name(tenant, "Cmd_Info_Pm", pm.reference, seq=2)
     upload(ftp, "IN/COVA/CV", filename, PACK.flow("Cmd_Info_Pm").write([cmd("WRONGDIR", pm.reference)]))
-    opsim_sandbox.engine.idle()
+    [(_, [wrong])] = receive(ftp, "AR_Cmd_Pm")
+    assert wrong["EtatArCommandePM"] == "KO" and "dropped in the pm folder" in wrong["MotifKoArCommandePM"]
+    # An Accès order in the PM folder: refused by the Accès desk, in AR_Cmd_Acces in the Accès folder.
+    access = load_pack("acces-1.2")
+    order = access.render_filename(access.flow("Cmd_Acces"), "COVA", tenant, TODAY, 1)
+    upload(ftp, IN, order, access.flow("Cmd_Acces").write([{"ReferenceCommandePriseInterneOC": "X"}]))
     deadline = time.monotonic() + 5
-    while not (rejected := [j for j in journal(api, tenant) if j["filename"] == filename
-                            and j["outcome"].startswith("file rejected")]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert rejected
-    assert receive(ftp, "AR_Cmd_Pm", timeout=0.2) == []
+    while not (answers := [n for n in ftp.nlst("OUT/COVA/CV") if "ARCMD_ACCES" in n]) \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [answer] = answers
+    ko = access.flow("AR_Cmd_Acces").parse(download(ftp, "OUT/COVA/CV/" + answer.rsplit("/", 1)[-1])).records[0]
+    assert ko["EtatArCommandePrise"] == "KO" and "dropped in the acces folder" in ko["Commentaire"]
 
 
 def test_cr_mad_answers_the_day_it_is_due(opsim_sandbox, api: Api, ftp: ftplib.FTP, tenant: str, pm: Pm) -> None:

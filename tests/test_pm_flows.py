@@ -142,6 +142,8 @@ def test_later_cr_is_maj_and_keeps_the_first_mad_date(opsim_sandbox, api: Api, f
     assert {line["DatePremiereMADPM"] for line in second} == {"20261125"}  # fixed once set
     assert {line["DateCrCommandePM"] for line in second} == {"20261201"}
     assert {line["ReferenceCommandePMInterneOC"] for line in second} == {"CPM2"}
+    # Every PM of the network opened before the sandbox first started: no CPN over these days (the IPE tells).
+    assert receive(ftp, "CPN", timeout=0) == []
 
 
 @pytest.mark.parametrize("make, motif", [

@@ -211,7 +211,7 @@ class Operator:
         flow = pack.flow(out.flow)
         date = now.strftime("%Y%m%d")
         seq = sequence(f"file:{out.tenant}:{out.network}:{flow.code}:{date}")
-        filename = pack.render_filename(flow, out.network, out.tenant, date, seq)
+        filename = pack.render_filename(flow, out.network, out.tenant, date, seq, pm=out.pm)
         content = out.content if out.content is not None else flow.write_styled(out.records, style or {})
         return RenderedFile(self.layout.location("out", out.area, out.network), filename, content)
 

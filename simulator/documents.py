@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,10 @@ class InboundDocument:
     operator: str = ""  # the operator whose endpoint received it ("covage"): it routes the document
     refused: str = ""  # why the transport did not read the content (over the size limit): the file is
     # answered as unreadable, with this reason, and its bytes are not kept
+    #: Files that came with the document and are not documents themselves, by name: over FTP the other
+    #: files already in its folder (a Notif_Adduction's photo and technical sheet, uploaded before it),
+    #: by mail its other attachments.
+    attachments: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class OutboundDocument:
     #: bytes and line count; `records` is then empty.
     content: bytes | None = None
     lines: int = 0
+    #: The ReferencePM a per-PM flow's file name carries (PM 2.2: ..._PM_<ReferencePM>_<TYPE>_...).
+    pm: str = ""
 
     @property
     def line_count(self) -> int:

@@ -15,7 +15,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -181,6 +181,8 @@ class Engine:
 
     def _process(self, item: _Inbound) -> None:
         doc, path = item.doc, item.path
+        if path is not None and not doc.attachments:
+            doc = replace(doc, attachments=attachments_beside(path))
         sha = hashlib.sha256(doc.content).hexdigest()
         if path is not None:
             replayed = self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator)
@@ -190,8 +192,12 @@ class Engine:
         now = self.clock.now()
         receiver = self.operators[doc.operator].receiver(doc.area, doc.channel) if doc.operator in self.operators \
             else None
-        if receiver is None and doc.operator in self.operators:  # e.g. a Cmd_Acces in the PM folder: refused
+        if receiver is None and doc.operator in self.operators:  # a folder no capability takes: refused
             receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel)
+        elif receiver is not None and receiver.pack is not None and receiver.pack.parse_filename(doc.filename) is None:
+            # Another capability's flow in this folder (a Cmd_Acces in the PM folder): that capability refuses it
+            # in its own answer flow, as its own protocol says.
+            receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel) or receiver
         try:
             with self.store.transaction():
                 # The bytes are kept with the virtual time: the conformance checks read what the OC sent.
@@ -309,12 +315,39 @@ def merge(documents: list[OutboundDocument]) -> list[OutboundDocument]:
         if doc.content is not None:
             written.append(doc)
             continue
-        key = (doc.tenant, doc.network, doc.flow, doc.area, doc.channel)
+        key = (doc.tenant, doc.network, doc.flow, doc.area, doc.channel, doc.pm)
         if key in merged:
             merged[key].records.extend(doc.records)
         else:
-            merged[key] = OutboundDocument(doc.tenant, doc.network, doc.flow, list(doc.records), doc.area, doc.channel)
+            merged[key] = OutboundDocument(doc.tenant, doc.network, doc.flow, list(doc.records), doc.area, doc.channel,
+                                           pm=doc.pm)
     return list(merged.values()) + written
+
+
+#: At most this many files, each at most this size, are handed over as a document's attachments.
+ATTACHMENTS_MAX = 20
+ATTACHMENT_MAX_BYTES = 16 * 1024 * 1024
+
+
+def attachments_beside(path: Path) -> dict[str, bytes]:
+    """The files waiting beside an inbound document in its folder that are not documents (.csv) nor hidden
+    nor partial uploads: what came with it (PM 2.2: the photo and technical sheet of a Notif_Adduction,
+    uploaded before it). They stay where they are: the transport removes what is never processed."""
+    found: dict[str, bytes] = {}
+    try:
+        entries = sorted(path.parent.iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        name = entry.name
+        if name.lower().endswith(".csv") or name.startswith(".") or len(found) >= ATTACHMENTS_MAX:
+            continue
+        try:
+            if entry.is_file() and entry.stat().st_size <= ATTACHMENT_MAX_BYTES:
+                found[name] = entry.read_bytes()
+        except OSError:  # removed meanwhile
+            continue
+    return found
 
 
 def _summary(records: list[dict[str, str]]) -> str:

@@ -480,6 +480,10 @@ class ReferenceNetwork:
             f"{_SELECT_BUILDING} WHERE etat = ? ORDER BY seq LIMIT ? OFFSET ?",
             (DEPLOYE, -1 if limit is None else limit, offset))]
 
+    def deployed_behind(self, pm: str) -> list[Address]:
+        """The DEPLOYE buildings a PM serves, in generation order (the lines of its CR_MAD_Pm)."""
+        return self._buildings("pm = ? AND etat = ?", (pm, DEPLOYE))
+
     def count(self, deployed_only: bool = False) -> int:
         if deployed_only:
             return int(self._rows("SELECT count(*) FROM building WHERE etat = ?", (DEPLOYE,))[0][0])

@@ -300,6 +300,7 @@ class FileName:
     oc: str
     date: str
     seq: str
+    pm: str = ""  # ReferencePM, in the names of the PM 2.2 per-PM flows
 
 
 class SpecPack:
@@ -366,7 +367,8 @@ class SpecPack:
             if fmt and not FORMATS[fmt](m[name]):
                 raise BadFileName(f"file name {filename!r}: {name} {m[name]!r} is not a valid "
                                   f"{_described(fmt)}", flow)
-        return FileName(flow, m["oi"].upper(), m["oc"].upper(), m["date"], m["seq"])
+        return FileName(flow, m["oi"].upper(), m["oc"].upper(), m["date"], m["seq"],
+                        (m.groupdict().get("pm") or "").upper())
 
     def parse_filename(self, filename: str) -> FileName | None:
         try:

@@ -15,7 +15,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -181,8 +181,6 @@ class Engine:
 
     def _process(self, item: _Inbound) -> None:
         doc, path = item.doc, item.path
-        if path is not None and not doc.attachments:
-            doc = replace(doc, attachments=attachments_beside(path))
         sha = hashlib.sha256(doc.content).hexdigest()
         if path is not None:
             replayed = self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator)
@@ -322,32 +320,6 @@ def merge(documents: list[OutboundDocument]) -> list[OutboundDocument]:
             merged[key] = OutboundDocument(doc.tenant, doc.network, doc.flow, list(doc.records), doc.area, doc.channel,
                                            pm=doc.pm)
     return list(merged.values()) + written
-
-
-#: At most this many files, each at most this size, are handed over as a document's attachments.
-ATTACHMENTS_MAX = 20
-ATTACHMENT_MAX_BYTES = 16 * 1024 * 1024
-
-
-def attachments_beside(path: Path) -> dict[str, bytes]:
-    """The files waiting beside an inbound document in its folder that are not documents (.csv) nor hidden
-    nor partial uploads: what came with it (PM 2.2: the photo and technical sheet of a Notif_Adduction,
-    uploaded before it). They stay where they are: the transport removes what is never processed."""
-    found: dict[str, bytes] = {}
-    try:
-        entries = sorted(path.parent.iterdir())
-    except OSError:
-        return found
-    for entry in entries:
-        name = entry.name
-        if name.lower().endswith(".csv") or name.startswith(".") or len(found) >= ATTACHMENTS_MAX:
-            continue
-        try:
-            if entry.is_file() and entry.stat().st_size <= ATTACHMENT_MAX_BYTES:
-                found[name] = entry.read_bytes()
-        except OSError:  # removed meanwhile
-            continue
-    return found
 
 
 def _summary(records: list[dict[str, str]]) -> str:

@@ -17,7 +17,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..documents import InboundDocument
@@ -46,7 +46,33 @@ class Drop:
         size = path.stat().st_size
         if max_bytes and size > max_bytes:
             return self.document(channel, b"", f"file of {size} bytes, over the limit of {max_bytes} bytes a file")
-        return self.document(channel, path.read_bytes())
+        return replace(self.document(channel, path.read_bytes()), attachments=attachments_beside(path))
+
+
+#: At most this many files, each at most this size, are handed over as a document's attachments.
+ATTACHMENTS_MAX = 20
+ATTACHMENT_MAX_BYTES = 16 * 1024 * 1024
+
+
+def attachments_beside(path: Path) -> dict[str, bytes]:
+    """The files waiting beside an inbound document in its folder that are not documents (.csv) nor hidden
+    nor partial uploads: what came with it (PM 2.2: the photo and technical sheet of a Notif_Adduction,
+    uploaded before it). They stay where they are: the sweep removes what is never processed."""
+    found: dict[str, bytes] = {}
+    try:
+        entries = sorted(path.parent.iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        name = entry.name
+        if name.lower().endswith(".csv") or name.startswith(".") or len(found) >= ATTACHMENTS_MAX:
+            continue
+        try:
+            if entry.is_file() and entry.stat().st_size <= ATTACHMENT_MAX_BYTES:
+                found[name] = entry.read_bytes()
+        except OSError:  # removed meanwhile
+            continue
+    return found
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,8 @@ def test_unknown_senders_and_mailboxes_are_refused_at_rcpt(opsim_sandbox: Sandbo
 
 @pytest.mark.parametrize("case, reason", [
     ("no attachment", "has no attachment"),
-    ("two attachments", "has 2 attachments"),
+    ("two CSV files", "has 2 CSV files"),
+    ("two files and no CSV", "has 2 attachments (photo.jpg, fiche.pdf) and no CSV file"),
     ("subject is not the file name", "is not the attachment's file name"),
     ("not a csv", "is not a .csv file"),
     ("no network in the name", "names none of the operator's networks"),
@@ -127,7 +128,8 @@ def test_a_bad_mail_gets_a_reply_saying_so_and_a_journal_line(opsim_sandbox: San
                                                              orderable: list[dict[str, Any]], case: str, reason: str):
     name, content = order(opsim_sandbox, orderable[0], "BAD00001")
     msg = {"no attachment": lambda: mail(name, []),
-           "two attachments": lambda: mail(name, [(name, content), (name.replace("_1.", "_2."), content)]),
+           "two CSV files": lambda: mail(name, [(name, content), (name.replace("_1.", "_2."), content)]),
+           "two files and no CSV": lambda: mail("photo.jpg", [("photo.jpg", b"\xff\xd8"), ("fiche.pdf", b"%PDF")]),
            "subject is not the file name": lambda: mail("my order", [(name, content)]),
            "not a csv": lambda: mail("order.txt", [("order.txt", content)]),
            "no network in the name": lambda: mail("ZZZZ_DEMO_x.csv", [("ZZZZ_DEMO_x.csv", content)]),
@@ -298,3 +300,38 @@ def test_a_mail_the_relay_host_refuses_for_good_is_kept_with_the_error(opsim_con
             assert attachment(eml(api, kept[0]["id"]))[0] == kept[0]["subject"]  # still readable here
     finally:
         host.stop()
+
+
+def test_a_notif_adduction_by_mail_brings_its_photo_and_sheet(opsim_sandbox: Sandbox, api: Api):
+    """PM 2.2 by mail: the PM order and its CR MAD, then the works report with the photo and the technical sheet
+    attached beside the CSV; every answer comes back by mail."""
+    from tests.test_pm_flows import PACK as PM_PACK
+    from tests.test_pm_flows import adduction, cmd
+
+    network = opsim_sandbox.operators["covage"].capabilities["pm"].networks["COVA"]
+    pm = next(c for c in network.iter_pms() if network.deployed_behind(c.reference))
+
+    def pm_mail(flow: str, records: list[dict[str, str]], *others: tuple[str, bytes]) -> None:
+        spec = PM_PACK.flow(flow)
+        name = PM_PACK.render_filename(spec, "COVA", "DEMO", "20261124", 1, pm=pm.reference)
+        msg = mail(name, [(name, spec.write(records))], to=PM)
+        for other, content in others:
+            msg.add_attachment(content, maintype="application", subtype="octet-stream", filename=other)
+        send(opsim_sandbox, msg, to=PM)
+
+    def answer(flow: str, count: int) -> dict[str, str]:
+        found = mails(api, count)
+        message = eml(api, found[-1]["id"])
+        name, content = attachment(message)
+        assert PM_PACK.parse_filename(name).flow.name == flow, name
+        [line] = PM_PACK.flow(flow).parse(content).records
+        return dict(line.values)
+
+    pm_mail("Cmd_Info_Pm", [cmd("MAILPM1", pm.reference)])
+    assert answer("AR_Cmd_Pm", 1)["EtatArCommandePM"] == "OK"
+    api.post("/clock/advance", {"working_days": 1})
+    wait_until(lambda: len(api.get("/mail?tenant=DEMO")) >= 2, what="the CR MAD by mail")
+    pm_mail("Notif_Adduction", [adduction(pm, "20261125")], ("photo1.jpg", b"\xff\xd8\xff\xe0 a photo"),
+            ("fiche1.pdf", b"%PDF-1.4 a sheet"))
+    report = answer("CR_NotifAdduction", 3)
+    assert (report["EtatCrNotifAdduction"], report["MotifKoCrNotifAdduction"]) == ("OK", ""), report

@@ -2,16 +2,17 @@
 
 Each operator has a mailbox per area of its layout (profile settings mail_<area>, e.g. Covage's
 `acces-ftth@covage.opsim.test` for Protocole Accès and `pm-ftth@...` for PM). A mail carries exactly one
-file: the CSV is the only attachment and its file name is the subject. The sender's address says which
+document: one CSV attachment whose file name is the subject (other files, such as a Notif_Adduction's photo
+and technical sheet, come with it as its attachments). The sender's address says which
 tenant it is (the tenants' `email`); an unknown sender or mailbox is refused at RCPT. The file becomes an
 InboundDocument of channel "mail", the area from the mailbox, the network from the file name's OI code,
 and goes to the engine exactly as an FTP file would, so the same domain code answers it; the answers go
 back by mail (transports/mailout.py).
 
-A mail that carries no file, several, or a subject that is not the file's name is accepted at SMTP level
+A mail that carries no CSV, several, or a subject that is not the file's name is accepted at SMTP level
 and answered by a reply mail saying what is wrong, with a journal line. A mail over the size limit is
-refused (552). Before the 250 to DATA, the file is written to a spool on disk: a stop before the engine
-commits it resubmits it at the next start, so an accepted mail is never lost.
+refused (552). Before the 250 to DATA, the mail is written to a spool on disk: a stop before the engine
+commits it resubmits it (rebuilt from the mail) at the next start, so an accepted mail is never lost.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .mailout import MailOutbox, OperatorMail, build_message
 log = logging.getLogger(__name__)
 
 CHANNEL = "mail"
+ATTACHMENTS_MAX = 20  # other files a mail may bring with its CSV (a Notif_Adduction's photo and sheet)
 MAX_MAIL_BYTES = 10 * 1024 * 1024  # one mail, attachment base64-encoded (a 7 MB CSV)
 _SEP = "~"  # separates the spool file name's parts: <ns>~<tenant>~<area>~<network>~<file name>
 
@@ -107,11 +109,10 @@ class SmtpTransport:
     def receive(self, tenant: Account, box: Mailbox, raw: bytes) -> None:
         """One accepted mail to one mailbox: its file to the engine, or a reply saying what is wrong."""
         try:
-            msg = BytesParser(policy=policy.default).parsebytes(raw)
-            subject = str(msg.get("subject", "") or "").strip()
-            problem, filename, content = self._file_of(msg, subject)
+            subject, problem, filename, content, attachments = self._read(raw)
         except Exception as e:  # a message the email package cannot read is the OC's problem, answered
-            subject, problem, filename, content = "", f"the message cannot be read ({type(e).__name__})", "", b""
+            subject, problem, filename, content, attachments = (
+                "", f"the message cannot be read ({type(e).__name__})", "", b"", {})
         network = ""
         if not problem:
             network = self._network(box.operator, filename)
@@ -123,32 +124,52 @@ class SmtpTransport:
         if problem:
             self._refuse(tenant, box, subject, filename, problem)
             return
-        path = self._spool(tenant.code, box, network, filename, content)
-        self.engine.submit(self._document(tenant.code, box, network, filename, content), path)
+        # The spool keeps the mail itself: a restart rebuilds the same document, attachments included.
+        path = self._spool(tenant.code, box, network, filename, raw)
+        self.engine.submit(self._document(tenant.code, box, network, filename, content, attachments), path)
 
-    def _file_of(self, msg: EmailMessage, subject: str) -> tuple[str, str, bytes]:
-        """(problem, file name, bytes) of the one file a mail must carry."""
+    def _read(self, raw: bytes) -> tuple[str, str, str, bytes, dict[str, bytes]]:
+        """(subject, problem, file name, CSV bytes, other attachments) of a mail."""
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        subject = str(msg.get("subject", "") or "").strip()
+        problem, filename, content, attachments = self._file_of(msg, subject)
+        return subject, problem, filename, content, attachments
+
+    def _file_of(self, msg: EmailMessage, subject: str) -> tuple[str, str, bytes, dict[str, bytes]]:
+        """(problem, file name, bytes, other attachments) of the one document a mail must carry: exactly one
+        CSV, its file name as the subject; other files (a Notif_Adduction's photo and technical sheet) come
+        with it as its attachments."""
         parts = list(msg.iter_attachments()) if msg.is_multipart() else \
             ([msg] if msg.get_content_disposition() == "attachment" else [])
         if not parts:
-            return "the mail has no attachment: attach the CSV file, its file name as the subject", "", b""
-        if len(parts) > 1:
+            return "the mail has no attachment: attach the CSV file, its file name as the subject", "", b"", {}
+        documents = [p for p in parts if is_document(str(p.get_filename() or ""))]
+        if len(documents) > 1:
+            names = ", ".join(str(p.get_filename()) for p in documents)
+            return (f"the mail has {len(documents)} CSV files ({names}): send one file per mail", "", b"", {})
+        if not documents and len(parts) > 1:
             names = ", ".join(str(p.get_filename() or "(no name)") for p in parts)
-            return (f"the mail has {len(parts)} attachments ({names}): send one file per mail", "", b"")
-        part = parts[0]
+            return f"the mail has {len(parts)} attachments ({names}) and no CSV file", "", b"", {}
+        part = documents[0] if documents else parts[0]
         filename = str(part.get_filename() or "").strip()
         if not filename:
-            return "the attachment has no file name", "", b""
-        if "/" in filename or "\\" in filename or _SEP in filename or any(ord(c) < 32 for c in filename) \
-                or len(filename) > 200:
-            return f"the attachment's file name {filename[:200]!r} is not a file name of the protocol", "", b""
+            return "the attachment has no file name", "", b"", {}
+        if not _plain_name(filename):
+            return f"the attachment's file name {filename[:200]!r} is not a file name of the protocol", "", b"", {}
         if subject != filename:
             return (f"the subject {subject[:200]!r} is not the attachment's file name {filename!r}: "
-                    "the subject must be the file name", filename, b"")
+                    "the subject must be the file name", filename, b"", {})
         if not is_document(filename):
-            return f"the attachment {filename} is not a .csv file", filename, b""
+            return f"the attachment {filename} is not a .csv file", filename, b"", {}
+        others: dict[str, bytes] = {}
+        for other in parts:
+            name = str(other.get_filename() or "").strip()
+            if other is part or not _plain_name(name) or len(others) >= ATTACHMENTS_MAX:
+                continue
+            data = other.get_payload(decode=True)
+            others[name] = data if isinstance(data, bytes) else b""
         payload = part.get_payload(decode=True)
-        return "", filename, payload if isinstance(payload, bytes) else b""
+        return "", filename, payload if isinstance(payload, bytes) else b"", others
 
     @staticmethod
     def _network(mail: OperatorMail, filename: str) -> str:
@@ -156,14 +177,16 @@ class SmtpTransport:
         stem = filename.rsplit(".", 1)[0]
         return next((token for token in stem.split("_") if token in mail.layout.networks), "")
 
-    def _document(self, tenant: str, box: Mailbox, network: str, filename: str, content: bytes) -> InboundDocument:
+    def _document(self, tenant: str, box: Mailbox, network: str, filename: str, content: bytes,
+                  attachments: dict[str, bytes] | None = None) -> InboundDocument:
         return InboundDocument(tenant, CHANNEL, network, box.area, filename, content, f"mail:{box.address}",
-                               box.operator.operator)
+                               box.operator.operator, attachments=attachments or {})
 
     def _refuse(self, tenant: Account, box: Mailbox, subject: str, filename: str, problem: str) -> None:
         """A reply mail saying what is wrong with the mail, kept in the outbox, and a journal line."""
         text = (f"Your mail to {box.address} (subject {subject!r}) was not processed: {problem}.\n\n"
-                "A mail carries one file: the CSV is the only attachment and the subject is its file name.\n")
+                "A mail carries one CSV file, its file name as the subject (a Notif_Adduction's photo and "
+                "technical sheet may come beside it).\n")
         message = build_message(box.address, tenant.email, f"Refused: {subject}"[:250], text)
         self.engine.call(lambda: self.outbox.keep(tenant.code, box.operator.operator, box.address, tenant.email,
                                                   f"Refused: {subject}"[:250], message))
@@ -194,13 +217,26 @@ class SmtpTransport:
                     continue
                 _, tenant, area, network, filename = parts
                 box = Mailbox(mail, area, mail.address(area))
-                yield self._document(tenant, box, network, filename, path.read_bytes()), path
+                try:
+                    _, problem, _, content, attachments = self._read(path.read_bytes())
+                except Exception:  # noqa: BLE001 - read once already: a spool damaged since is kept aside
+                    problem, content, attachments = "unreadable", b"", {}
+                if problem:
+                    log.warning("smtp: spooled mail %s cannot be read again: left in the spool", path.name)
+                    continue
+                yield self._document(tenant, box, network, filename, content, attachments), path
 
     def resubmit(self) -> None:
         """Mails accepted before a stop whose file was not committed: to the engine again (a file already
         committed is recognised by the engine and only removed)."""
         for doc, path in self.spooled():
             self.engine.submit(doc, path)
+
+
+def _plain_name(filename: str) -> bool:
+    """A file name of one path component, printable, not too long (never a path trick)."""
+    return bool(filename) and not ("/" in filename or "\\" in filename or _SEP in filename
+                                   or any(ord(c) < 32 for c in filename) or len(filename) > 200)
 
 
 class _Handler:

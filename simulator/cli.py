@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opsim",
-        description="Wholesale operator sandbox: a Covage-style FTTH OI (Protocole Accès 1.2 over FTP), each "
-                    "operator on its own endpoints, with a virtual clock, an admin API, and a conformance harness "
+        description="Wholesale operator sandbox: a Covage-style FTTH OI (Protocole Accès 1.2 and PM 2.2 over "
+                    "FTP and e-mail, the order-help and SAV web services over HTTP(S)), each operator on its own "
+                    "endpoints, with a virtual clock, faults on demand, an admin API, and a conformance harness "
                     "that certifies your own OC.",
         epilog="Exit codes: 0 done, 1 cannot start or the sandbox answered an error, 2 usage or configuration "
                "error.")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import smtplib
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -200,27 +202,33 @@ class Collector:
         return "250 OK"
 
 
-def test_answer_mails_are_relayed_to_the_real_smtp_host(opsim_config: Config):
-    collector = Collector()
-    host = AnyPortController(collector, hostname="127.0.0.1", port=0)
+@contextmanager
+def ordered_by_mail_beside(opsim_config: Config, real_host: Any, ref: str) -> Iterator[Api]:
+    """A sandbox relaying to `real_host` (a second aiosmtpd server), once DEMO has mailed it an order."""
+    host = AnyPortController(real_host, hostname="127.0.0.1", port=0)
     host.start()
     try:
         opsim_config.mail.relay_host, opsim_config.mail.relay_port = "127.0.0.1", host.port
         with Sandbox(opsim_config) as box:
             api = Api(box.http_url)
-            address = api.get("/addresses?network=COVA&limit=1")[0]
-            name, content = order(box, address, "RELAY001")
+            name, content = order(box, api.get("/addresses?network=COVA&limit=1")[0], ref)
             send(box, mail(name, [(name, content)]))
-            (kept,) = mails(api, 1)
-            wait_until(lambda: collector.received, what="the relayed mail")
-            sender, recipients, raw = collector.received[0]
-            assert (sender, recipients) == (ACCES, [DEMO])
-            relayed = BytesParser(policy=policy.default).parsebytes(raw)
-            assert relayed["Subject"] == kept["subject"] and attachment(relayed)[0] == kept["subject"]
-            assert wait_until(lambda: api.get("/mail?tenant=DEMO")[0]["relayed"], what="relayed flag")
-        assert len(collector.received) == 1
+            yield api
     finally:
         host.stop()
+
+
+def test_answer_mails_are_relayed_to_the_real_smtp_host(opsim_config: Config):
+    collector = Collector()
+    with ordered_by_mail_beside(opsim_config, collector, "RELAY001") as api:
+        (kept,) = mails(api, 1)
+        wait_until(lambda: collector.received, what="the relayed mail")
+        sender, recipients, raw = collector.received[0]
+        assert (sender, recipients) == (ACCES, [DEMO])
+        relayed = BytesParser(policy=policy.default).parsebytes(raw)
+        assert relayed["Subject"] == kept["subject"] and attachment(relayed)[0] == kept["subject"]
+        assert wait_until(lambda: api.get("/mail?tenant=DEMO")[0]["relayed"], what="relayed flag")
+    assert len(collector.received) == 1
 
 
 class OpsimWithSmtp(OpsimProcess):
@@ -285,21 +293,11 @@ class Refuser:
 
 
 def test_a_mail_the_relay_host_refuses_for_good_is_kept_with_the_error(opsim_config: Config):
-    host = AnyPortController(Refuser(), hostname="127.0.0.1", port=0)
-    host.start()
-    try:
-        opsim_config.mail.relay_host, opsim_config.mail.relay_port = "127.0.0.1", host.port
-        with Sandbox(opsim_config) as box:
-            api = Api(box.http_url)
-            address = api.get("/addresses?network=COVA&limit=1")[0]
-            name, content = order(box, address, "REFUSED1")
-            send(box, mail(name, [(name, content)]))
-            kept = wait_until(lambda: [m for m in api.get("/mail?tenant=DEMO") if m["relay_error"]],
-                              what="the relay error")
-            assert kept[0]["relay_error"].startswith("554") and kept[0]["relayed"] is False
-            assert attachment(eml(api, kept[0]["id"]))[0] == kept[0]["subject"]  # still readable here
-    finally:
-        host.stop()
+    with ordered_by_mail_beside(opsim_config, Refuser(), "REFUSED1") as api:
+        kept = wait_until(lambda: [m for m in api.get("/mail?tenant=DEMO") if m["relay_error"]],
+                          what="the relay error")
+        assert kept[0]["relay_error"].startswith("554") and kept[0]["relayed"] is False
+        assert attachment(eml(api, kept[0]["id"]))[0] == kept[0]["subject"]  # still readable here
 
 
 def test_a_notif_adduction_by_mail_brings_its_photo_and_sheet(opsim_sandbox: Sandbox, api: Api):

@@ -22,6 +22,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from conformance.client import OcFtpClient, ReceivedFile, SandboxAdmin, orders
+from conformance.steps.access import BLOCK
 from simulator.clock import FrenchCalendar
 from simulator.config import Config
 from simulator.operators.covage.access import State
@@ -31,9 +32,8 @@ NETWORK = ("COVA", "CV")
 #: Real seconds to wait for an answer file: answers come within milliseconds, the margin is for slow CI.
 ANSWER_TIMEOUT = 5.0
 
-ROUTE_COLUMNS = ("NomModulePm", "PositionModulePm", "ReferenceCableModulePm", "InformationTubeModulePm",
-                 "InformationFibreModulePm", "ReferenceCablePBO", "InformationTubePBO", "InformationFibrePBO",
-                 "ConnecteurPriseNumero", "ConnecteurPriseCouleur")
+#: The route optique block without its number (NomModulePm1, ...): the same columns the harness checks.
+ROUTE_COLUMNS = BLOCK
 
 # ---------------------------------------------------------------------------------------------- world
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...capability import ActionRefused, Capability, OperatorContext
 from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
+from ...intake import read_document
 from ...refdata import Address, Line, ReferenceNetwork, Route
 from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
 from ...store import Order
@@ -117,18 +118,7 @@ class AccessDesk(Capability):
             return effects
         flow = name.flow
         try:
-            if flow.folder and doc.area != flow.folder:  # each flow only in its own folder (seed 002 tree)
-                raise UnreadableFile(f"{flow.name} is dropped in the {flow.folder} folder, not in "
-                                     f"{doc.location or doc.area}: refused, not processed")
-            if flow.name not in self._handlers:
-                raise UnreadableFile(f"{flow.name} is a flow from the OI to the OC, not to be dropped in IN")
-            if name.oc != doc.tenant:
-                raise UnreadableFile(f"file name says OC {name.oc} but the file was sent by {doc.tenant}")
-            if name.oi != doc.network:
-                raise UnreadableFile(f"file name says OI {name.oi} but the file was dropped for {doc.network}")
-            if doc.refused:
-                raise UnreadableFile(doc.refused)
-            parsed = flow.parse(doc.content)
+            parsed = read_document(name, doc, self._handlers)
         except UnreadableFile as e:
             self._reply_file_ko(doc, flow, now, str(e), effects)
             return effects

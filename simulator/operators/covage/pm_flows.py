@@ -22,6 +22,7 @@ from typing import Any
 
 from ...capability import OperatorContext
 from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
+from ...intake import read_document
 from ...refdata import ReferenceNetwork
 from ...refdata.model import DEPLOYE, Pm
 from ...specs.codec import BadFileName, FlowSpec, Record, SpecPack, UnreadableFile
@@ -101,18 +102,7 @@ class PmFlows:
             return self._file_ko(doc, e.flow or default_flow, now, str(e), self._pm_of_name(doc.filename))
         flow = name.flow
         try:
-            if flow.name not in self.handlers:
-                raise UnreadableFile(f"{flow.name} is a flow from the OI to the OC, not to be dropped in IN")
-            if flow.folder and doc.area != flow.folder:
-                raise UnreadableFile(f"{flow.name} is dropped in the {flow.folder} folder, not in "
-                                     f"{doc.location or doc.area}: refused, not processed")
-            if name.oc != doc.tenant:
-                raise UnreadableFile(f"file name says OC {name.oc} but the file was sent by {doc.tenant}")
-            if name.oi != doc.network:
-                raise UnreadableFile(f"file name says OI {name.oi} but the file was dropped for {doc.network}")
-            if doc.refused:
-                raise UnreadableFile(doc.refused)
-            parsed = flow.parse(doc.content)
+            parsed = read_document(name, doc, self.handlers)
             if not parsed.records:
                 raise UnreadableFile("; ".join(["no data line", *parsed.warnings]))
         except UnreadableFile as e:

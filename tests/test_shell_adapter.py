@@ -71,7 +71,7 @@ def test_a_verb_the_shell_oc_lacks_is_not_implemented(tmp_path: Path):
     ctx = Context("X", "X", "covage", "COVA", "CV", FtpAccount("127.0.0.1", 1, "X", "x"), "acces-1.2",
                   "2026-11-24", "2026-11-24T10:00:00", str(tmp_path))
     with pytest.raises(VerbNotImplemented):
-        CommandAdapter(str(SHELL_OC)).call("call_hotline", {"ref": "R"}, ctx)
+        CommandAdapter(str(SHELL_OC)).call("open_ticket", {"ref": "R", "description": "no light"}, ctx)
 
 
 def test_docs_show_the_shell_oc_as_it_is():
@@ -79,19 +79,29 @@ def test_docs_show_the_shell_oc_as_it_is():
     assert SHELL_OC.read_text(encoding="utf-8") in docs, "docs/adapters.md must show conformance/examples/shell_oc.sh"
 
 
-def test_opsim_conformance_run_certifies_the_shell_oc_on_the_stoc_happy_path(tmp_path: Path):
-    """The Done line of the harness issue: `opsim conformance run --adapter command:<shell script>`."""
+@pytest.mark.timeout(900)
+def test_opsim_conformance_run_passes_the_shell_oc_on_every_access_scenario(tmp_path: Path):
+    """The Done line of the harness issue, `opsim conformance run --adapter command:<shell script>`, over the
+    whole of Protocole Accès: hotline calls and appointment bookings included (curl to the operator's
+    hotline and booking service)."""
     import json
     import subprocess
     import sys
 
+    from tests.helpers import scenario_count
+
+    access = Path(__file__).parents[1] / "features" / "access"
     run = subprocess.run([sys.executable, "-m", "simulator.cli", "conformance", "run",
                           "--adapter", f"command:{SHELL_OC}", "--report-dir", str(tmp_path / "report"),
-                          "--only", "stoc_mode_ar_at_once", "--seed", "7"],
-                         capture_output=True, text=True, timeout=240, cwd=tmp_path)
+                          "--only", "access", "--seed", "7"],
+                         capture_output=True, text=True, timeout=840, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads((tmp_path / "report" / "results.json").read_text(encoding="utf-8"))
-    [scenario] = results["scenarios"]
-    assert scenario["scenario"].startswith("STOC mode") and scenario["outcome"] == "passed", scenario
-    assert {"Cmd_Acces", "Cmd_STOC", "CR_STOC", "CR_MAD_Ligne", "CR_MES_Ligne"} <= set(scenario["flows"])
+    scenarios = results["scenarios"]
+    assert len(scenarios) == scenario_count(access), [s["scenario"] for s in scenarios]
+    assert {s["outcome"] for s in scenarios} == {"passed"}, [s for s in scenarios if s["outcome"] != "passed"]
+    stoc = next(s for s in scenarios if s["scenario"].startswith("STOC mode"))
+    assert {"Cmd_Acces", "Cmd_STOC", "CR_STOC", "CR_MAD_Ligne", "CR_MES_Ligne"} <= set(stoc["flows"])
+    hotline = next(s for s in scenarios if "hotline call, Notif_Reprov with décharge" in s["scenario"])
+    assert "CR_STOC" in hotline["flows"], hotline
     assert (tmp_path / "report" / "junit.xml").is_file() and (tmp_path / "report" / "report.html").is_file()

@@ -132,6 +132,22 @@ case $verb in
     ref=$(arg ref)
     if [ "$(get "$ref" state)" = available ]; then send_mes "$ref"; else put "$ref" mes_wanted yes; fi
     echo '{}' ;;
+  call_hotline)   # its technician on site names the socket found, or asks a hot reprovisioning
+    ref=$(arg ref)
+    body=$(jq -c '.args | {ref, socket: (.socket // ""), kind: (.kind // "hotline")}
+                  + (if .motif then {motif} else {} end)' <<<"$request")
+    answer=$(curl -sS --fail-with-body -H 'Content-Type: application/json' -d "$body" "$(arg hotline)")
+    decharge=$(jq -r '.NumeroDecharge // ""' <<<"$answer")
+    [ -n "$decharge" ] && put "$ref" decharge "$decharge"   # the CR_STOC carries it
+    jq -n --arg d "$decharge" '{decharge: $d}' ;;
+  book_appointment)   # the first free slot the booking service offers for the address
+    booking=$(arg booking) hexacle=$(jq -r '.args.address.CodeAdresseImmeuble // ""' <<<"$request")
+    case $booking in *\?*) sep='&' ;; *) sep='?' ;; esac
+    slot=$(curl -sS --fail-with-body "$booking${sep}address=$hexacle&network=$oi" | jq -r '.slots[0].slot // empty')
+    [ -n "$slot" ] || { echo "the booking service offers no free slot" >&2; exit 1; }
+    jq -n --arg a "$hexacle" --arg n "$oi" --arg s "$slot" '{address: $a, network: $n, slot: $s}' |
+      curl -sS --fail-with-body -H 'Content-Type: application/json' -d @- "$booking" |
+      jq '{IdRdv, slot}' ;;
   sync)
     sync; echo '{}' ;;
   order_status)

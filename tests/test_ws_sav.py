@@ -3,7 +3,7 @@ ticket's life on the virtual clock, the refusals as <Operation>Exception faults,
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 import requests
@@ -169,3 +169,49 @@ def test_a_works_notice_reaches_the_oc_with_a_line_in_the_building(client, oc, a
                                           {"identifiant_immeuble": building, "date": "20261210"}) is None
     [notice] = client.service.getTroubleTicketsByTemplate(template={"troubleType": "TRAVAUX"})
     assert notice.troubleState == "OPENACTIVE" and "20261210" in notice.troubleDescription
+
+
+def test_a_fault_in_a_building_with_works_scheduled_is_deferred_until_after_them(client, oc, api: Api, addresses):
+    cr_mad = in_service(oc, api, addresses[0], "SAV-D")
+    building = api.get("/orders/SAV-D?tenant=DEMO")["data"]["IdentifiantImmeuble"]
+    today = datetime.fromisoformat(api.get("/clock")["now"])
+    works_day = f"{today + timedelta(days=2):%Y%m%d}"
+    api.post("/operators/covage/sav/works_notice?tenant=DEMO", {"identifiant_immeuble": building,
+                                                                "date": works_day})
+    key = client.service.createTroubleTicketByValue(troubleTicketValue={
+        "troubleType": "PANNE", "troubleDescription": "plus de lumiere",
+        "referencePrestationPrise": cr_mad["ReferencePrestationPrise"]}).primaryKey
+
+    def ticket():  # noqa: ANN202
+        return client.service.getTroubleTicketByKey(troubleTicketKey={"primaryKey": key})
+
+    api.post("/clock/advance", {"hours": 6})  # taken, and with no works it would be CLEARED by now
+    deferred = ticket()
+    assert deferred.troubleState == "DEFERRED" and deferred.troubleStatus == "WAITING_FOR_WORKS", deferred
+    assert any(building in line and works_day in line for line in deferred.dialog), deferred.dialog
+    api.post("/clock/advance", {"hours": 40})  # the day of the works: still waiting
+    assert ticket().troubleState == "DEFERRED"
+    api.post("/clock/advance", {"working_days": 2})  # the works are done: worked again, then repaired
+    cleared = ticket()
+    assert cleared.troubleState == "CLEARED" and cleared.closeOutNarr, cleared
+
+
+def test_the_operator_defers_an_open_ticket_until_a_date(client, oc, api: Api, addresses):
+    cr_mad = in_service(oc, api, addresses[0], "SAV-O")
+    key = client.service.createTroubleTicketByValue(troubleTicketValue={
+        "troubleType": "PANNE", "troubleDescription": "coupure", "referencePrise": cr_mad["ReferencePrise"]}
+    ).primaryKey
+    status, refused = api.call("POST", "/operators/covage/sav/defer_ticket?tenant=DEMO",
+                               {"key": key, "until": "20261210", "reason": "client absent"})
+    assert status == 409 and "QUEUED" in str(refused), refused  # not taken yet: nothing to defer
+    api.post("/clock/advance", {"hours": 1})
+    api.post("/operators/covage/sav/defer_ticket?tenant=DEMO",
+             {"key": key, "until": "2026-12-10", "reason": "client absent"})
+    value = client.service.getTroubleTicketByKey(troubleTicketKey={"primaryKey": key})
+    assert value.troubleState == "DEFERRED" and value.troubleStatus == "DEFERRED_BY_OPERATOR"
+    assert "client absent" in value.dialog[-1]
+    api.post("/clock/advance", {"working_days": 3})  # not yet the 10th
+    assert client.service.getTroubleTicketByKey(troubleTicketKey={"primaryKey": key}).troubleState == "DEFERRED"
+    client.service.cancelTroubleTicketByKey(troubleTicketKey={"primaryKey": key},
+                                            closeOutNarr="resolu de notre cote")  # DEFERRED -> CLOSED is OSS/J
+    assert client.service.getTroubleTicketByKey(troubleTicketKey={"primaryKey": key}).troubleState == "CLOSED"

@@ -5,6 +5,9 @@ the network (a PBO or a PM). The operator works it on the virtual clock: QUEUED,
 CLEARED with a comment after the repair delay, CLOSED when the OC closes it or after a delay. The OC may
 reopen a CLEARED ticket (setTroubleTicketByValue to OPENACTIVE) or cancel an open one. The operator's
 notices of scheduled works in a building reach, as tickets of type TRAVAUX, the OCs with lines there.
+A fault on a line of a building with works scheduled is DEFERRED until the works are done (the repair would
+be undone by them), then worked again; the operator can also defer a ticket itself (action `defer_ticket`:
+no access to the site, the end customer away) until a date.
 Tickets live in their own tables (Store.ensure_schema); no SOAP here (`ws/sav_ws.py` is the wire format).
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,6 +65,7 @@ TRANSITIONS: dict[TroubleState, frozenset[TroubleState]] = {
 LINE_TYPES = ("PANNE",)  # on a line in service
 DAMAGE = "DOMMAGE"  # damage seen on the network: on a PBO or a PM
 WORKS = "TRAVAUX"  # the operator's notice of scheduled works (never opened by an OC)
+WORKDAY_START = time(8)  # a deferred ticket is worked again from this hour of its next working day
 
 
 class TicketError(Exception):
@@ -89,8 +93,8 @@ class NewTicket:
 
 class SavDesk(Capability):
     name = "sav"
-    events = ("take", "clear", "auto_close")
-    actions = ("works_notice",)
+    events = ("take", "clear", "auto_close", "resume")
+    actions = ("works_notice", "defer_ticket")
     web_services: ClassVar[tuple[WebService, ...]] = (
         WebService("sav-2.1", "2.1", "simulator.operators.covage.ws.sav_ws:build"),
     )
@@ -162,10 +166,7 @@ class SavDesk(Capability):
         ticket = self.ticket(tenant, key, reader=False)
         current = TroubleState(ticket["troubleState"])
         if comment:
-            dialog = json.loads(self._row(key)["dialog"])
-            dialog.append({"at": now.isoformat(timespec="seconds"), "by": tenant, "text": comment[:2000]})
-            self.store.execute("UPDATE sav_tickets SET dialog = ?, updated = ? WHERE key = ?",
-                               (json.dumps(dialog, ensure_ascii=False), now.isoformat(timespec="seconds"), key))
+            self._say(key, tenant, comment, now)
         wanted = state.strip().upper()
         if wanted and wanted != current:
             if wanted not in TroubleState.__members__:
@@ -211,6 +212,15 @@ class SavDesk(Capability):
         state = TroubleState(row["state"])
         if kind == "take" and state == TroubleState.QUEUED:
             generation = self._move(ref, TroubleState.OPENACTIVE, now, "ASSIGNED", "taken by the operator")
+            works = self._works_pending(row, now)
+            if works:
+                building, day = works
+                self._defer(ref, tenant, day, f"works scheduled in building {building} on {day:%Y%m%d}: the "
+                                              "repair is made after them", "WAITING_FOR_WORKS", now, effects)
+            else:
+                self._later(effects, now, "clear", tenant, ref, generation)
+        elif kind == "resume" and state == TroubleState.DEFERRED:
+            generation = self._move(ref, TroubleState.OPENACTIVE, now, "ASSIGNED", "worked again after deferral")
             self._later(effects, now, "clear", tenant, ref, generation)
         elif kind == "clear" and state == TroubleState.OPENACTIVE:
             narrative = str(self.profile.settings.get("sav_clear_comment", "Intervention realisee, ligne retablie"))
@@ -221,6 +231,66 @@ class SavDesk(Capability):
         return effects
 
     def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
+        if action == "defer_ticket":
+            return self._defer_action(tenant, args, now)
+        return self._works_notice(args, now)
+
+    def _defer_action(self, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
+        """`defer_ticket` {key, until (YYYYMMDD or YYYY-MM-DD), reason}: the operator defers an OPENACTIVE
+        ticket of `tenant` until that day (it is worked again then)."""
+        key, reason = str(args.get("key", "")).strip(), str(args.get("reason", "")).strip()
+        try:
+            until = _day(str(args.get("until", "")))
+        except ValueError:
+            raise ActionRefused("until must be a date, YYYYMMDD or YYYY-MM-DD") from None
+        if until <= now.date():
+            raise ActionRefused(f"until ({until:%Y%m%d}) must be after today ({now:%Y%m%d})")
+        try:
+            state = self.ticket(tenant, key, reader=False)["troubleState"]
+        except TicketError as e:
+            raise ActionRefused(e.message) from None
+        if state != TroubleState.OPENACTIVE:
+            raise ActionRefused(f"ticket {key} is {state}: only an OPENACTIVE ticket is deferred")
+        effects = Effects()
+        self._defer(key, tenant, until, reason or "deferred by the operator", "DEFERRED_BY_OPERATOR", now, effects)
+        return effects
+
+    def _defer(self, key: str, tenant: str, until: date, why: str, status: str, now: datetime,
+               effects: Effects) -> None:
+        """OPENACTIVE -> DEFERRED, worked again at the start of `until`'s next working day."""
+        generation = self._move(key, TroubleState.DEFERRED, now, status, why)
+        self._say(key, self.profile.name, why, now)  # the OC reads the reason in the ticket's dialog
+        day = until + timedelta(days=1)
+        while not self.calendar.is_working_day(day):
+            day += timedelta(days=1)
+        resume = datetime.combine(day, WORKDAY_START)
+        effects.events.append(ScheduledEvent(resume, "resume", tenant, key, {"generation": generation}))
+        effects.findings.append(Finding(tenant, "soap", "out", "DEFERRED", key, "ticket deferred",
+                                        f"until {until:%Y%m%d}: {why}"))
+
+    def _works_pending(self, row: Any, now: datetime) -> tuple[str, date] | None:
+        """(building, day) of works notified in the building of a fault's line, still to come."""
+        if row["trouble_type"] not in LINE_TYPES or not row["order_ref"]:
+            return None
+        found = self.store.query(
+            "SELECT json_extract(data, '$.IdentifiantImmeuble') AS building FROM orders WHERE tenant = ? AND ref = ?",
+            (row["tenant"], row["order_ref"]))
+        building = found[0]["building"] if found else None
+        if not building:
+            return None
+        days = []
+        for notice in self.store.query("SELECT detection_time FROM sav_tickets WHERE tenant = ? AND trouble_type = ? "
+                                       "AND suspect_object = ? AND state != ?",
+                                       (row["tenant"], WORKS, building, TroubleState.CLOSED)):
+            try:
+                day = _day(notice["detection_time"])
+            except ValueError:
+                continue
+            if day >= now.date():
+                days.append(day)
+        return (building, max(days)) if days else None
+
+    def _works_notice(self, args: Mapping[str, Any], now: datetime) -> Effects:
         """`works_notice` {identifiant_immeuble, date, comment}: a TRAVAUX ticket for every OC with a line in
         service in that building (`tenant` is ignored: the notice goes to whoever has lines there)."""
         building = str(args.get("identifiant_immeuble", "")).strip()
@@ -266,6 +336,13 @@ class SavDesk(Capability):
         self._history(key, at, state, detail)
         return generation
 
+    def _say(self, key: str, by: str, text: str, now: datetime) -> None:
+        """A line in the ticket's dialog (the OC's comments and the operator's)."""
+        dialog = json.loads(self._row(key)["dialog"])
+        dialog.append({"at": now.isoformat(timespec="seconds"), "by": by, "text": text[:2000]})
+        self.store.execute("UPDATE sav_tickets SET dialog = ?, updated = ? WHERE key = ?",
+                           (json.dumps(dialog, ensure_ascii=False), now.isoformat(timespec="seconds"), key))
+
     def _history(self, key: str, at: str, state: str, detail: str) -> None:
         self.store.execute("INSERT INTO sav_ticket_history (key, at_virtual, state, detail) VALUES (?, ?, ?, ?)",
                            (key, at, state, detail[:500]))
@@ -297,6 +374,11 @@ class SavDesk(Capability):
             if network.pbo(reference) is not None or network.pm(reference) is not None:
                 return key
         return ""
+
+
+def _day(text: str) -> date:
+    text = text.strip()
+    return datetime.strptime(text, "%Y-%m-%d" if "-" in text else "%Y%m%d").date()
 
 
 def _value(row: Any) -> dict[str, Any]:

@@ -47,7 +47,8 @@ def entrypoint_command(data_dir: Path) -> list[str]:
     entry = exec_form(one("ENTRYPOINT"))
     assert entry[:2] == ["opsim", "up"]
     entry = [str(data_dir) if arg == "/data" else arg for arg in entry]
-    return [*OPSIM, *entry[1:], *exec_form(one("CMD")), "--ftp-port", "0", "--http-port", "0"]
+    return [*OPSIM, *entry[1:], *exec_form(one("CMD")), "--ftp-port", "0", "--http-port", "0", "--smtp-port", "0",
+            "--https-port", "0"]
 
 
 def env_without_token() -> dict[str, str]:
@@ -58,12 +59,13 @@ def test_the_image_runs_opsim_up_as_a_non_root_user_with_the_container_flags_in_
     entry = exec_form(one("ENTRYPOINT"))
     flags = dict(zip(entry[2::2], entry[3::2], strict=True))
     assert flags == {"--data-dir": "/data", "--host": "0.0.0.0", "--admin-host": "0.0.0.0",
-                     "--ftp-passive-ports": "30000-30009"}
+                     "--ftp-passive-ports": "30000-30009", "--smtp-port": "2525", "--https-port": "8443"}
     assert exec_form(one("CMD")) == []  # optional flags only: `docker run opsim --seed 7` keeps the ones above
     assert one("USER") not in ("root", "0")
     assert one("VOLUME") == "/data"
     first, last = flags["--ftp-passive-ports"].split("-")
-    assert one("EXPOSE").split() == [str(Config.ftp_port), str(Config.http_port), f"{first}-{last}"]
+    assert one("EXPOSE").split() == [str(Config.ftp_port), str(Config.http_port), f"{first}-{last}",
+                                     flags["--smtp-port"], flags["--https-port"]]
 
 
 def test_without_a_token_the_image_refuses_to_start_and_says_how_to_give_one(tmp_path: Path):
@@ -86,9 +88,10 @@ def test_with_a_token_the_image_starts_and_its_healthcheck_passes_until_it_stops
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True).start()
     try:
         ready = ""
-        while "tenant DEMO" not in ready:
+        while "CA certificate" not in ready:  # the last line of the start (after tenants and endpoints)
             ready += lines.get(timeout=20)
         assert "ftp://0.0.0.0:" in ready and "Bearer token required" in ready
+        assert "smtp  0.0.0.0:" in ready and "https://" in ready, ready  # the e-mail channel and HTTPS are on
         port = re.search(r"http://[\d.]+:(\d+)/api", ready)[1]  # type: ignore[index]
         env["OPSIM_HEALTH_URL"] = f"http://127.0.0.1:{port}/api/health"
         check = subprocess.run([sys.executable, *probe[1:]], capture_output=True, text=True, timeout=20, env=env)

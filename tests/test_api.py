@@ -76,3 +76,11 @@ def test_new_tenant_logs_in_to_its_own_tree(api: Api, opsim_sandbox):
     assert api.call("POST", "/tenants", {"code": "bad code!", "password": "x"})[0] == 400
     assert api.call("POST", "/tenants", {"code": "NOPW"})[0] == 400
     assert {t["code"] for t in api.get("/tenants")} == {"DEMO", "ACME"}
+
+
+def test_an_encoded_slash_in_a_path_parameter_is_a_missing_resource_not_a_wrong_method(api: Api):
+    # The server decodes %2F before routing: GET .../0%2F0/appointments would reach the POST-only action
+    # route /operators/<operator>/<capability>/<action> and answer an undocumented 405.
+    status, body = api.call("GET", "/operators/0%2F0/appointments?address=X")
+    assert status == 404, body
+    assert "%2F" in body["detail"]

@@ -55,6 +55,10 @@ def create_app(box: SandboxFacade) -> Flask:
     def http_error(e: HTTPException):  # noqa: ANN202
         if e.response is not None:  # a complete answer given to abort (401 with WWW-Authenticate)
             return e.response
+        if e.code == 405 and _encoded_slash(request.environ):
+            # The server decodes %2F before routing, so "/operators/a%2Fb/appointments" reaches a route with
+            # one more segment: the resource the caller named does not exist, whatever that route's methods.
+            return jsonify(error="Not Found", detail="a path parameter cannot contain '/' (%2F)"), 404
         return jsonify(error=e.name, detail=e.description), e.code
 
     @app.errorhandler(Exception)
@@ -64,6 +68,11 @@ def create_app(box: SandboxFacade) -> Flask:
         return jsonify(error="Internal Server Error", detail=f"{type(e).__name__} (see the sandbox log)"), 500
 
     return app
+
+
+def _encoded_slash(environ: dict[str, Any]) -> bool:
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    return "%2f" in raw.split("?", 1)[0].lower()
 
 
 def _engine_call(fn: Any) -> Any:

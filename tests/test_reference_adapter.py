@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conformance.adapters import Context, VerbNotImplemented
 from conformance.reference import ReferenceOc
 
@@ -124,6 +126,7 @@ def test_an_oc_that_leaves_out_unread_fails_with_the_check_id(tmp_path: Path):
     assert results["exit"] == 1
 
 
+@pytest.mark.timeout(600)  # two whole harness runs, one after the other: over the suite's 120 s under load
 def test_target_gives_the_outcomes_of_the_harness_own_sandbox(tmp_path: Path):
     config = tmp_path / "opsim.toml"
     # A sandbox the user started, with its clock running: the harness freezes it and only moves it forward.

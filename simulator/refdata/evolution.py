@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS net_building (
     network TEXT NOT NULL, seq INTEGER NOT NULL, identifiant TEXT NOT NULL, pm TEXT NOT NULL,
     etat TEXT NOT NULL, modified TEXT NOT NULL, cabled TEXT, pbos TEXT, gone_on TEXT NOT NULL DEFAULT '',
     gone INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (network, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS net_building_modified ON net_building (network, modified);
 CREATE TABLE IF NOT EXISTS net_pm (
     network TEXT NOT NULL, reference TEXT NOT NULL, etat TEXT NOT NULL, date_installation TEXT NOT NULL,
     date_mes TEXT NOT NULL, PRIMARY KEY (network, reference)) WITHOUT ROWID;
@@ -164,39 +165,45 @@ def _salt(seed: int, network: str, day: str, what: str) -> int:
 
 
 def _drawn(source: str, columns: str, key: str) -> str:
-    """`source` (a SELECT giving `columns` and the integer `key`) with `u`, a uniform draw in [0, 1) made
-    from (key, :salt) by a 32-bit integer hash (xor-shift-multiply, twice). SQLite has no xor: a ^ b is
-    (a | b) - (a & b); the products stay below 2**63."""
-    mix = "((x | (x >> 16)) - (x & (x >> 16)))"
-    s0 = f"SELECT {columns}, ({key} * 40503 + :salt) % 4294967296 AS x FROM ({source})"
-    s1 = f"SELECT {columns}, {mix} * 73244475 % 4294967296 AS x FROM ({s0})"
-    s2 = f"SELECT {columns}, {mix} * 73244475 % 4294967296 AS x FROM ({s1})"
-    return f"SELECT {columns}, {mix} / 4294967296.0 AS u FROM ({s2})"
+    """Common table expressions ending in `drawn`: the rows of `source` (a SELECT giving `columns` and the
+    integer `key`) with `u`, a uniform draw in [0, 1) made from (key, :salt) by a 32-bit integer hash
+    (xor-shift, multiply, xor-shift). SQLite has no xor: a ^ b is (a | b) - (a & b); the products stay
+    below 2**63. The seeded key is MATERIALIZED: flattened, each of its four uses in the hash would repeat
+    the query's whole expression."""
+    def mix(x: str) -> str:
+        return f"(({x} | ({x} >> 16)) - ({x} & ({x} >> 16)))"
+
+    hashed = mix(f"({mix('x')} * 73244475 % 4294967296)")
+    return (f"h0 AS MATERIALIZED (SELECT {columns}, ({key} * 40503 + :salt) % 4294967296 AS x FROM ({source})), "
+            f"drawn AS MATERIALIZED (SELECT {columns}, {hashed} / 4294967296.0 AS u FROM h0)")
 
 
-def _pbos_sql(arcep: str) -> str:
+def _pbos_sql(arcep: str, table: str = "") -> str:
     """The PBOs of a newly deployed building (columns seq, escaliers, etages of the network's building):
     one per staircase for a block of flats, one street-side for a house; references in their own range
     (PBO<arcep>N<seq><n>) so they never meet the generated ones."""
-    p = f"'PBO{arcep}N' || printf('%07d', seq)"
-    count = "(CASE WHEN etages = '' THEN 1 ELSE length(escaliers) - length(replace(escaliers, '|', '')) + 1 END)"
+    p = f"'PBO{arcep}N' || printf('%07d', {table}seq)"
+    count = (f"(CASE WHEN {table}etages = '' THEN 1 "
+             f"ELSE length({table}escaliers) - length(replace({table}escaliers, '|', '')) + 1 END)")
     return (f"{p} || '0' || CASE WHEN {count} >= 2 THEN '|' || {p} || '1' ELSE '' END "
             f"|| CASE WHEN {count} >= 3 THEN '|' || {p} || '2' ELSE '' END")
 
 
-def _add_pbos(store: Store, network: ReferenceNetwork, day: str, seqs: str = "") -> None:
-    """The overlay PBO rows of the buildings deployed on `day` (or of the buildings `seqs`, a SELECT)."""
+def _add_pbos(store: Store, network: ReferenceNetwork, day: str, seq: int | None = None) -> None:
+    """The overlay PBO rows of the buildings deployed on `day` (or of building `seq`): the references their
+    `pbos` name (one to three, _pbos_sql), in one statement."""
     alias, code = _alias(network), network.network
-    where = f"o.seq IN ({seqs})" if seqs else "o.modified = :day"
-    for n in range(3):  # at most three staircases per building (generator._building_shape)
-        store.execute(
-            f"INSERT OR IGNORE INTO net_pbo SELECT :net, 'PBO{network.arcep}N' || printf('%07d', b.seq) || '{n}', "
-            f"b.pm, CASE WHEN b.etages = '' THEN 'Facade - ' ELSE 'RDC - ' END || b.identifiant, "
-            f"CASE WHEN b.etages = '' THEN 'FACADE' ELSE 'IMMEUBLE' END "
-            f"FROM net_building o JOIN {alias}.building b ON b.seq = o.seq "
-            f"WHERE o.network = :net AND o.etat = :deployed AND o.pbos IS NOT NULL AND {where} "
-            f"AND instr(o.pbos, 'PBO{network.arcep}N' || printf('%07d', b.seq) || '{n}') > 0",
-            {"net": code, "day": day, "deployed": network.lifecycle.deployed})
+    ref = f"'PBO{network.arcep}N' || printf('%07d', b.seq) || n.n"
+    where = "o.seq = :seq" if seq is not None else "o.modified = :day"
+    store.execute(
+        f"WITH n (n) AS (VALUES (0), (1), (2)) "
+        f"INSERT OR IGNORE INTO net_pbo SELECT :net, {ref}, b.pm, "
+        f"CASE WHEN b.etages = '' THEN 'Facade - ' ELSE 'RDC - ' END || b.identifiant, "
+        f"CASE WHEN b.etages = '' THEN 'FACADE' ELSE 'IMMEUBLE' END "
+        f"FROM net_building o JOIN {alias}.building b ON b.seq = o.seq JOIN n "
+        f"WHERE o.network = :net AND {where} AND o.etat = :deployed AND o.pbos IS NOT NULL "
+        f"AND instr(o.pbos, {ref}) > 0",
+        {"net": code, "day": day, "seq": seq, "deployed": network.lifecycle.deployed})
 
 
 def step(store: Store, network: ReferenceNetwork, day: date, seed: int, rates: Rates) -> StepResult:
@@ -220,7 +227,7 @@ def step(store: Store, network: ReferenceNetwork, day: date, seed: int, rates: R
                  f"LEFT JOIN net_pm p ON p.network = :net AND p.reference = m.reference "
                  f"WHERE COALESCE(p.date_mes, m.date_mes_commerciale) > :today", "rid, reference, inst", "rid")
     opened = store.execute(
-        f"INSERT INTO net_pm SELECT :net, reference, :deployed, min(inst, :today), :today FROM ({pms}) "
+        f"WITH {pms} INSERT INTO net_pm SELECT :net, reference, :deployed, min(inst, :today), :today FROM drawn "
         f"WHERE u < :rate ON CONFLICT (network, reference) DO UPDATE SET etat = excluded.etat, "
         f"date_installation = excluded.date_installation, date_mes = excluded.date_mes RETURNING reference",
         {"net": code, "today": today, "deployed": life.deployed, "rate": rates.pm_open,
@@ -235,17 +242,19 @@ def step(store: Store, network: ReferenceNetwork, day: date, seed: int, rates: R
                        else f"WHEN etat = :s{i} AND u < :abandon + :r{i} THEN :deployed"
                        for i in range(len(moving)))
     params.update({f"r{i}": rates.advance[i] if i < len(rates.advance) else 0.0 for i in range(len(moving))})
-    buildings = _drawn(f"SELECT b.seq AS seq, b.identifiant AS identifiant, b.pm AS pm, b.escaliers AS escaliers, "
-                       f"b.etages AS etages, COALESCE(o.etat, b.etat) AS etat FROM {alias}.building b "
+    # Only (seq, state) go through the draw (the file's index (etat, seq) covers them); the other columns
+    # are read for the buildings that move.
+    buildings = _drawn(f"SELECT b.seq AS seq, COALESCE(o.etat, b.etat) AS etat FROM {alias}.building b "
                        f"LEFT JOIN net_building o ON o.network = :net AND o.seq = b.seq "
-                       f"WHERE b.etat IN ({marks}) AND COALESCE(o.etat, b.etat) IN ({marks})",
-                       "seq, identifiant, pm, escaliers, etages, etat", "seq")
-    drawn = (f"SELECT seq, identifiant, pm, escaliers, etages, CASE WHEN u < :abandon THEN :abandoned {advance} "
-             f"END AS new FROM ({buildings})")
+                       f"WHERE b.etat IN ({marks}) AND COALESCE(o.etat, b.etat) IN ({marks})", "seq, etat", "seq")
+    moved = (f"moved AS MATERIALIZED (SELECT seq, CASE WHEN u < :abandon THEN :abandoned {advance} END AS new "
+             f"FROM drawn)")
     rows = store.execute(
-        f"INSERT INTO net_building SELECT :net, seq, identifiant, pm, new, :today, "
-        f"CASE WHEN new = :deployed THEN :today END, CASE WHEN new = :deployed THEN {_pbos_sql(network.arcep)} END, "
-        f"CASE WHEN new = :abandoned THEN :gone_on ELSE '' END, 0 FROM ({drawn}) WHERE new IS NOT NULL "
+        f"WITH {buildings}, {moved} INSERT INTO net_building SELECT :net, b.seq, b.identifiant, b.pm, m.new, :today, "
+        f"CASE WHEN m.new = :deployed THEN :today END, "
+        f"CASE WHEN m.new = :deployed THEN {_pbos_sql(network.arcep, 'b.')} END, "
+        f"CASE WHEN m.new = :abandoned THEN :gone_on ELSE '' END, 0 "
+        f"FROM moved m JOIN {alias}.building b ON b.seq = m.seq WHERE m.new IS NOT NULL "
         f"ON CONFLICT (network, seq) DO UPDATE SET etat = excluded.etat, modified = excluded.modified, "
         f"cabled = excluded.cabled, pbos = excluded.pbos, gone_on = excluded.gone_on RETURNING etat, pm",
         {**params, "net": code, "today": today, "deployed": life.deployed, "abandoned": life.abandoned,
@@ -292,7 +301,7 @@ def set_building(store: Store, network: ReferenceNetwork, identifiant: str, etat
     result = StepResult(today, {etat: 1})
     if deployed:
         result.deployed_pms.add(address.pm)
-        _add_pbos(store, network, today, str(seq))
+        _add_pbos(store, network, today, seq)
     _bump(store, code)
     return was, result
 

@@ -627,26 +627,38 @@ class ReferenceNetwork:
 
     def ipe_texts(self) -> Iterator[str]:
         """Every building's IPE line: IPE_COLUMNS values joined by IPE_SEP, streamed. The stored lines are
-        read from the file's own table, not through the overlay's view, and the few the overlay changes are
-        patched from it, held in memory (a join for each of a million lines would cost more)."""
-        code = self.network
-        buildings = {seq: (etat, modified, cabled, gone) for seq, etat, modified, cabled, gone in self._rows(
-            "SELECT seq, etat, modified, cabled, gone FROM ov.net_building WHERE network = ?", (code,))}
-        pms = {ref: (etat, inst, mes) for ref, etat, inst, mes in self._rows(
-            "SELECT reference, etat, date_installation, date_mes FROM ov.net_pm WHERE network = ?", (code,))}
-        if not buildings and not pms:
+        read from the file's own table, not through the overlay's view (a join for each of a million lines
+        would cost more), and the few the overlay changes are patched, by row number, from a map in memory."""
+        patches = self._ipe_patches()
+        if not patches:
             for _, line in self._stream("ipe", "main.building"):
                 yield line
             return
-        for seq, pm, line in self._stream("pm, ipe", "main.building"):
-            building = buildings.get(seq)
-            if building is not None and building[3]:
-                continue  # gone
-            pm_values = pms.get(pm)
-            if building is None and pm_values is None:
+        get = patches.get
+        for seq, line in self._stream("ipe", "main.building"):
+            patch = get(seq)
+            if patch is None:
                 yield line
-            else:
-                yield _patched(line, building[:3] if building else None, pm_values)
+            elif patch:  # () for a building gone
+                yield _patched(line, *patch)
+
+    def _ipe_patches(self) -> dict[int, tuple]:
+        """Row number -> (building values, PM values) to patch its IPE line with, () when gone."""
+        code = self.network
+        patches: dict[int, tuple] = {}
+        pms = {ref: (etat, inst, mes) for ref, etat, inst, mes in self._rows(
+            "SELECT reference, etat, date_installation, date_mes FROM ov.net_pm WHERE network = ?", (code,))}
+        if pms:
+            refs = list(pms)
+            for start in range(0, len(refs), 500):
+                chunk = refs[start:start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for seq, pm in self._rows(f"SELECT seq, pm FROM main.building WHERE pm IN ({marks})", tuple(chunk)):
+                    patches[seq] = (None, pms[pm])
+        for seq, pm, etat, modified, cabled, gone in self._rows(
+                "SELECT seq, pm, etat, modified, cabled, gone FROM ov.net_building WHERE network = ?", (code,)):
+            patches[seq] = () if gone else ((etat, modified, cabled), pms.get(pm))
+        return patches
 
     def overlay_version(self) -> int:
         """The overlay's version as this network's readers see it (committed changes only)."""

@@ -102,13 +102,16 @@ class EvolutionDesk(Capability):
             self.store.execute("DELETE FROM evolution_plan WHERE network = ?", (code,))
             return effects
         current = max(self.context.now() if self.context.now else now, now)
-        moment = now
+        moment, last = now, now
+        deployed: set[str] = set()
         while moment <= current:
             result = evolution.step(self.store, network, moment.date(), self.context.seed, self.rates)
             effects.findings.append(Finding("", "clock", "out", "network", code, "evolution step",
                                             _summary(result)))
-            self._mad_updates(effects, network, result.deployed_pms, moment)
-            moment = next_weekly(moment, MONDAY, self.time)
+            deployed |= result.deployed_pms
+            last, moment = moment, next_weekly(moment, MONDAY, self.time)
+        # One CR_MAD_Pm MAJ per OC and PM for all the steps made (a clock jump makes several).
+        self._mad_updates(effects, network, deployed, last)
         effects.events.append(self._plan(code, moment))
         return effects
 

@@ -5,7 +5,8 @@ changes as the virtual clock runs lives in the sandbox store, in overlay tables:
 EtatImmeuble (CIBLE -> SIGNE -> EN COURS DE DEPLOIEMENT -> DEPLOYE, or ABANDONNE and gone some months
 later), the PBOs a newly deployed building gets, a PM's opening. `ReferenceNetwork.attach_overlay` makes
 every lookup of the network read through these tables, so the IPE, the CR_MAD_Pm, the access orders and
-the admin API see one evolved network.
+the admin API see one evolved network. The tables' schema and the lifecycle of a building live in
+model.py, which reads them (no import cycle); this module writes them.
 
 A weekly `step` draws the changes with hashed draws (seed, network, day, building), in SQL on the
 store's writer connection (set-based: one statement per kind of change, fast at a million buildings),
@@ -16,59 +17,20 @@ from __future__ import annotations
 
 import calendar
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from .model import OVERLAY_SCHEMA as SCHEMA
+from .model import Lifecycle, ReferenceNetwork
+
 if TYPE_CHECKING:
     from ..store import Store
-    from .model import ReferenceNetwork
 
-#: The overlay, in the store. `seq` is the building's row in the network file (its generation order).
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS net_state (
-    network TEXT PRIMARY KEY, signature TEXT NOT NULL, last_step TEXT NOT NULL DEFAULT '',
-    version INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS net_building (
-    network TEXT NOT NULL, seq INTEGER NOT NULL, identifiant TEXT NOT NULL, pm TEXT NOT NULL,
-    etat TEXT NOT NULL, modified TEXT NOT NULL, cabled TEXT, pbos TEXT, gone_on TEXT NOT NULL DEFAULT '',
-    gone INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (network, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS net_building_modified ON net_building (network, modified);
-CREATE TABLE IF NOT EXISTS net_pm (
-    network TEXT NOT NULL, reference TEXT NOT NULL, etat TEXT NOT NULL, date_installation TEXT NOT NULL,
-    date_mes TEXT NOT NULL, PRIMARY KEY (network, reference)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS net_pbo (
-    network TEXT NOT NULL, reference TEXT NOT NULL, pm TEXT NOT NULL, localisation TEXT NOT NULL,
-    type_pbo TEXT NOT NULL, PRIMARY KEY (network, reference)) WITHOUT ROWID;
-"""
+__all__ = ["SCHEMA", "Lifecycle", "Rates", "StepResult", "attach", "ensure_schema", "open_pm", "set_building", "step"]
 
 #: Meta keys of a network file that identify it: an overlay made on another network is thrown away.
 _SIGNATURE_KEYS = ("arcep", "seed", "size", "departments", "schema")
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """EtatImmeuble values in the order a building goes through them, and the state of an abandoned one
-    (the IPE spec pack's values: CIBLE, SIGNE, EN COURS DE DEPLOIEMENT, DEPLOYE, ABANDONNE)."""
-
-    states: tuple[str, ...] = ("CIBLE", "SIGNE", "EN COURS DE DEPLOIEMENT", "DEPLOYE")
-    abandoned: str = "ABANDONNE"
-
-    @classmethod
-    def from_values(cls, values: Sequence[str]) -> Lifecycle:
-        """From a spec pack column's values: the last one is the abandoned state, the others in order."""
-        if len(values) < 3:
-            raise ValueError(f"EtatImmeuble needs at least 3 values (states then the abandoned one): {values}")
-        return cls(tuple(values[:-1]), values[-1])
-
-    @property
-    def deployed(self) -> str:
-        return self.states[-1]
-
-    def rank(self, etat: str) -> int:
-        """Position in the lifecycle; the abandoned state is past every other (nothing follows it)."""
-        return len(self.states) if etat == self.abandoned else self.states.index(etat)
 
 
 @dataclass(frozen=True)

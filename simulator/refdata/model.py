@@ -11,12 +11,9 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from .evolution import SCHEMA as OVERLAY_SCHEMA
-from .evolution import Lifecycle
 
 #: Column names of an IPE line, in file order.
 IPE_COLUMNS: tuple[str, ...] = (
@@ -275,6 +272,49 @@ CREATE INDEX building_lines ON building (first_line) WHERE n_lines > 0;
 CREATE INDEX building_deployed ON building (etat, seq);
 CREATE UNIQUE INDEX pm_prestation ON pm (reference_prestation);
 """
+
+#: The overlay of evolution.py, in the store. `seq` is the building's row in the network file (its generation order).
+OVERLAY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS net_state (
+    network TEXT PRIMARY KEY, signature TEXT NOT NULL, last_step TEXT NOT NULL DEFAULT '',
+    version INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS net_building (
+    network TEXT NOT NULL, seq INTEGER NOT NULL, identifiant TEXT NOT NULL, pm TEXT NOT NULL,
+    etat TEXT NOT NULL, modified TEXT NOT NULL, cabled TEXT, pbos TEXT, gone_on TEXT NOT NULL DEFAULT '',
+    gone INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (network, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS net_building_modified ON net_building (network, modified);
+CREATE TABLE IF NOT EXISTS net_pm (
+    network TEXT NOT NULL, reference TEXT NOT NULL, etat TEXT NOT NULL, date_installation TEXT NOT NULL,
+    date_mes TEXT NOT NULL, PRIMARY KEY (network, reference)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS net_pbo (
+    network TEXT NOT NULL, reference TEXT NOT NULL, pm TEXT NOT NULL, localisation TEXT NOT NULL,
+    type_pbo TEXT NOT NULL, PRIMARY KEY (network, reference)) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """EtatImmeuble values in the order a building goes through them, and the state of an abandoned one
+    (the IPE spec pack's values: CIBLE, SIGNE, EN COURS DE DEPLOIEMENT, DEPLOYE, ABANDONNE)."""
+
+    states: tuple[str, ...] = ("CIBLE", "SIGNE", "EN COURS DE DEPLOIEMENT", "DEPLOYE")
+    abandoned: str = "ABANDONNE"
+
+    @classmethod
+    def from_values(cls, values: Sequence[str]) -> Lifecycle:
+        """From a spec pack column's values: the last one is the abandoned state, the others in order."""
+        if len(values) < 3:
+            raise ValueError(f"EtatImmeuble needs at least 3 values (states then the abandoned one): {values}")
+        return cls(tuple(values[:-1]), values[-1])
+
+    @property
+    def deployed(self) -> str:
+        return self.states[-1]
+
+    def rank(self, etat: str) -> int:
+        """Position in the lifecycle; the abandoned state is past every other (nothing follows it)."""
+        return len(self.states) if etat == self.abandoned else self.states.index(etat)
+
 
 #: A building row: the columns looked up, the layout of its lines, and its whole IPE line (`ipe`: the
 #: values of IPE_COLUMNS joined by IPE_SEP, PM fields included), so that writing an IPE is reading one string

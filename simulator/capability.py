@@ -30,7 +30,7 @@ from .documents import Effects, Finding, InboundDocument, OutboundDocument
 from .faults import FaultRules
 from .layout import Layout
 from .profile import OperatorProfile
-from .refdata import ReferenceNetwork, ensure_network, parse_departments
+from .refdata import ReferenceNetwork, ensure_network, evolution, parse_departments
 from .specs.codec import SpecPack, load_pack
 from .store import Store
 
@@ -74,12 +74,18 @@ class OperatorContext:
     @cached_property
     def reference_networks(self) -> dict[str, ReferenceNetwork]:
         """The seeded reference network of each of the operator's networks: generated once into the data dir
-        (network/<interop>.sqlite3, beside the store), then opened from there at every start."""
+        (network/<interop>.sqlite3, beside the store), then opened from there at every start, and read with
+        the changes of its evolution over virtual time (refdata/evolution.py: overlay tables in the store)."""
         size = int(self.profile.settings.get("network_size", 10_000))
         departments = parse_departments(self.profile.settings.get("departments"))
         folder = self.store.path.parent / "network"
-        return {n.interop: ensure_network(folder, n.interop, n.arcep, self.seed, size, departments)
-                for n in self.profile.networks}
+        networks = {n.interop: ensure_network(folder, n.interop, n.arcep, self.seed, size, departments)
+                    for n in self.profile.networks}
+        evolution.ensure_schema(self.store)
+        for network in networks.values():
+            evolution.attach(self.store, network)
+            network.attach_overlay(self.store.path)
+        return networks
 
 
 T = TypeVar("T")

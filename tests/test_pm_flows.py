@@ -137,6 +137,11 @@ def test_later_cr_is_maj_and_keeps_the_first_mad_date(opsim_sandbox, api: Api, f
     first = order_and_mad(api, opsim_sandbox, ftp, tenant, pm, "CPM1")
     assert {line["NatureCR"] for line in first} == {"INITIAL"}
     api.post("/clock/advance", {"working_days": 3})  # Monday 2026-11-30 (an IPE comes too: told apart by name)
+    opsim_sandbox.engine.idle()
+    # Monday's network evolution step may deploy a building behind the PM: CPM1's CR again, as a MAJ
+    # (tests/test_network_evolution.py); it is not the CR of the order below.
+    for _, lines in receive(ftp, "CR_MAD_Pm", count=0, timeout=0):
+        assert {(line["ReferenceCommandePMInterneOC"], line["NatureCR"]) for line in lines} == {("CPM1", "MAJ")}
     second = order_and_mad(api, opsim_sandbox, ftp, tenant, pm, "CPM2", seq=2)
     assert {line["NatureCR"] for line in second} == {"MAJ"}
     assert {line["DatePremiereMADPM"] for line in second} == {"20261125"}  # fixed once set

@@ -14,7 +14,10 @@ from tests.test_pm_flows import PACK, SIZE, cmd, receive, send
 
 @pytest.fixture
 def opsim_config(opsim_config: Config) -> Config:
-    opsim_config.operators["covage"] = opsim_config.operators["covage"].with_overrides({"network_size": SIZE})
+    # PMs open on their generated dates here: the weekly evolution opens none earlier (evolution_pm_open 0;
+    # tests/test_network_evolution.py has PMs opened by it).
+    opsim_config.operators["covage"] = opsim_config.operators["covage"].with_overrides(
+        {"network_size": SIZE, "evolution_pm_open": "0"})
     opsim_config.clock = ClockConfig(start=datetime(2016, 1, 5, 10, 0), frozen=True)
     return opsim_config
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,6 +273,49 @@ CREATE INDEX building_deployed ON building (etat, seq);
 CREATE UNIQUE INDEX pm_prestation ON pm (reference_prestation);
 """
 
+#: The overlay of evolution.py, in the store. `seq` is the building's row in the network file (its generation order).
+OVERLAY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS net_state (
+    network TEXT PRIMARY KEY, signature TEXT NOT NULL, last_step TEXT NOT NULL DEFAULT '',
+    version INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS net_building (
+    network TEXT NOT NULL, seq INTEGER NOT NULL, identifiant TEXT NOT NULL, pm TEXT NOT NULL,
+    etat TEXT NOT NULL, modified TEXT NOT NULL, cabled TEXT, pbos TEXT, gone_on TEXT NOT NULL DEFAULT '',
+    gone INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (network, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS net_building_modified ON net_building (network, modified);
+CREATE TABLE IF NOT EXISTS net_pm (
+    network TEXT NOT NULL, reference TEXT NOT NULL, etat TEXT NOT NULL, date_installation TEXT NOT NULL,
+    date_mes TEXT NOT NULL, PRIMARY KEY (network, reference)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS net_pbo (
+    network TEXT NOT NULL, reference TEXT NOT NULL, pm TEXT NOT NULL, localisation TEXT NOT NULL,
+    type_pbo TEXT NOT NULL, PRIMARY KEY (network, reference)) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """EtatImmeuble values in the order a building goes through them, and the state of an abandoned one
+    (the IPE spec pack's values: CIBLE, SIGNE, EN COURS DE DEPLOIEMENT, DEPLOYE, ABANDONNE)."""
+
+    states: tuple[str, ...] = ("CIBLE", "SIGNE", "EN COURS DE DEPLOIEMENT", "DEPLOYE")
+    abandoned: str = "ABANDONNE"
+
+    @classmethod
+    def from_values(cls, values: Sequence[str]) -> Lifecycle:
+        """From a spec pack column's values: the last one is the abandoned state, the others in order."""
+        if len(values) < 3:
+            raise ValueError(f"EtatImmeuble needs at least 3 values (states then the abandoned one): {values}")
+        return cls(tuple(values[:-1]), values[-1])
+
+    @property
+    def deployed(self) -> str:
+        return self.states[-1]
+
+    def rank(self, etat: str) -> int:
+        """Position in the lifecycle; the abandoned state is past every other (nothing follows it)."""
+        return len(self.states) if etat == self.abandoned else self.states.index(etat)
+
+
 #: A building row: the columns looked up, the layout of its lines, and its whole IPE line (`ipe`: the
 #: values of IPE_COLUMNS joined by IPE_SEP, PM fields included), so that writing an IPE is reading one string
 #: per building rather than thirty.
@@ -288,8 +331,54 @@ PM_COLUMNS: tuple[str, ...] = (
 #: Staircases, floors and PBOs of a building are stored joined by this (it never occurs in them).
 LIST_SEP = "|"
 
-_SELECT_BUILDING = f"SELECT {', '.join(BUILDING_COLUMNS)} FROM building"
+#: What the overlay (evolution.py) changes of a building, read beside its stored columns.
+OVERLAY_COLUMNS: tuple[str, ...] = ("ov_modified", "ov_cabled")
+_SELECT_BUILDING = f"SELECT {', '.join(BUILDING_COLUMNS + OVERLAY_COLUMNS)} FROM building"
 _SELECT_PM = f"SELECT {', '.join(PM_COLUMNS)} FROM pm"
+
+
+# Indexes of the IPE fields the overlay changes.
+_ETAT, _CABLAGE, _MODIF = (IPE_COLUMNS.index(c) for c in ("EtatImmeuble", "DateCablageAdresse",
+                                                          "DateDerniereModification"))
+_PM_ETAT, _PM_INST, _PM_MES = (IPE_COLUMNS.index(c) for c in ("EtatPM", "DateInstallationPM",
+                                                              "DateMiseEnServiceCommercialePM"))
+
+
+def _overlay_views(network: str) -> str:
+    """Temporary views named like the file's tables, which they shadow (SQLite resolves an unqualified name
+    in `temp` first): every query of ReferenceNetwork reads the network with the overlay (schema `ov`,
+    evolution.py) applied, and an indexed lookup stays indexed (the views flatten into the query).
+    `network` is an interop code (4 upper-case alphanumerics), safe as a literal."""
+    b = ", ".join(f"b.{c} AS {c}" for c in BUILDING_COLUMNS if c not in ("etat", "pbos"))
+    return f"""
+CREATE TEMP VIEW building AS SELECT {b}, COALESCE(o.etat, b.etat) AS etat, COALESCE(o.pbos, b.pbos) AS pbos,
+    o.modified AS ov_modified, o.cabled AS ov_cabled
+  FROM main.building b LEFT JOIN ov.net_building o ON o.network = '{network}' AND o.seq = b.seq
+  WHERE o.gone IS NOT 1;
+CREATE TEMP VIEW pm AS SELECT m.reference AS reference, m.reference_technique AS reference_technique,
+    m.reference_prestation AS reference_prestation, COALESCE(p.etat, m.etat) AS etat, m.localisation AS localisation,
+    COALESCE(p.date_installation, m.date_installation) AS date_installation,
+    COALESCE(p.date_mes, m.date_mes_commerciale) AS date_mes_commerciale, m.type_emplacement AS type_emplacement,
+    m.capacite_max AS capacite_max, m.type_ingenierie AS type_ingenierie, m.code_nro AS code_nro,
+    m.type_zone AS type_zone, m.fibres AS fibres
+  FROM main.pm m LEFT JOIN ov.net_pm p ON p.network = '{network}' AND p.reference = m.reference;
+CREATE TEMP VIEW pbo AS SELECT reference, pm, localisation, type_pbo, fibres FROM main.pbo
+  UNION ALL SELECT reference, pm, localisation, type_pbo, 0 FROM ov.net_pbo WHERE network = '{network}';
+"""
+
+
+def _patched(ipe: str, building: tuple | None, pm: tuple | None) -> str:
+    """A stored IPE line with the overlay's values: (etat, modified, cabled) of the building, (etat,
+    installed, opened) of its PM."""
+    v = ipe.split(IPE_SEP)
+    if building is not None:
+        etat, modified, cabled = building
+        v[_ETAT], v[_MODIF] = etat, modified
+        if cabled is not None:
+            v[_CABLAGE] = cabled
+    if pm is not None:
+        v[_PM_ETAT], v[_PM_INST], v[_PM_MES] = pm
+    return IPE_SEP.join(v)
 
 
 def _norm(value: str) -> str:
@@ -307,14 +396,21 @@ def _split(value: str) -> tuple[str, ...]:
 
 
 class ReferenceNetwork:
-    """A generated delegation network, read from its SQLite database (never changed once written).
+    """A generated delegation network, read from its SQLite database (never changed once written), with
+    the changes of its evolution over virtual time applied (evolution.py: overlay tables in the store,
+    attached by `attach_overlay`; none attached, an empty overlay in memory).
 
     Every lookup is an indexed query; objects are built on demand. Safe to share between threads: each
     thread reads through its own connection (a database in memory, for tests, shares one under a lock).
     """
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], shared: bool = False):
+    def __init__(self, connect: Callable[[], sqlite3.Connection], shared: bool = False, path: Path | None = None):
         self._connect = connect
+        self.path = path  # the network's file (None: in memory)
+        #: EtatImmeuble values in lifecycle order (the capability sets the spec pack's).
+        self.lifecycle = Lifecycle()
+        self._overlay: Path | None = None
+        self._overlay_generation = 0
         self._local = threading.local()
         # One connection for every thread (a database in memory): reads take turns.
         self._shared_lock: threading.Lock | None = threading.Lock() if shared else None
@@ -332,7 +428,7 @@ class ReferenceNetwork:
     def open(cls, path: Path) -> ReferenceNetwork:
         """A network written by the generator to `path` (opened read-only)."""
         uri = f"file:{path}?mode=ro&immutable=1"
-        return cls(lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
+        return cls(lambda: sqlite3.connect(uri, uri=True, check_same_thread=False), path=Path(path))
 
     @classmethod
     def in_memory(cls, db: sqlite3.Connection) -> ReferenceNetwork:
@@ -344,11 +440,40 @@ class ReferenceNetwork:
 
     # -- database ----------------------------------------------------------------------------------------
 
+    def attach_overlay(self, store_path: Path) -> None:
+        """Read the network through the overlay tables of the store at `store_path` (evolution.SCHEMA must
+        exist there). At start-up, before the network is shared: connections made before are set up again."""
+        self._overlay = Path(store_path)
+        self._overlay_generation += 1
+
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = self._connect()
+            self._local.generation = -1
+        if self._local.generation != self._overlay_generation:
+            self._set_up(db)
+            self._local.generation = self._overlay_generation
         return db
+
+    def _set_up(self, db: sqlite3.Connection) -> None:
+        attached = {row[1] for row in db.execute("PRAGMA database_list")}
+        if "ov" in attached:
+            db.execute("DETACH DATABASE ov")  # drops the temporary views that use it too
+        for view in ("building", "pm", "pbo"):
+            db.execute(f"DROP VIEW IF EXISTS temp.{view}")
+        if self._overlay is None:
+            db.execute("ATTACH DATABASE ':memory:' AS ov")
+            db.executescript(OVERLAY_SCHEMA.replace("IF NOT EXISTS ", "IF NOT EXISTS ov."))
+        elif self.path is not None:  # opened with URI names: the store read-only (WAL lets it be read live)
+            db.execute("ATTACH DATABASE ? AS ov", (f"file:{self._overlay}?mode=ro",))
+        else:
+            db.execute("ATTACH DATABASE ? AS ov", (str(self._overlay),))
+        db.executescript(_overlay_views(self.meta_network(db)))
+
+    @staticmethod
+    def meta_network(db: sqlite3.Connection) -> str:
+        return str(db.execute("SELECT value FROM main.meta WHERE key = 'network'").fetchone()[0])
 
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         if self._shared_lock is None:
@@ -356,16 +481,16 @@ class ReferenceNetwork:
         with self._shared_lock:
             return self._db().execute(sql, params).fetchall()
 
-    def _stream(self, columns: str, chunk: int = 5000) -> Iterator[tuple]:
+    def _stream(self, columns: str, table: str = "building", chunk: int = 5000) -> Iterator[tuple]:
         """(seq, *columns) of every building in order, `chunk` at a time, never all in memory."""
         if self._shared_lock is None:  # this thread's own connection: one cursor
-            cursor = self._db().execute(f"SELECT seq, {columns} FROM building ORDER BY seq")
+            cursor = self._db().execute(f"SELECT seq, {columns} FROM {table} ORDER BY seq")
             while rows := cursor.fetchmany(chunk):
                 yield from rows
             return
         last = -1
         while True:  # one shared connection: a query per chunk, under the lock
-            rows = self._rows(f"SELECT seq, {columns} FROM building WHERE seq > ? ORDER BY seq LIMIT ?",
+            rows = self._rows(f"SELECT seq, {columns} FROM {table} WHERE seq > ? ORDER BY seq LIMIT ?",
                               (last, chunk))
             yield from rows
             if len(rows) < chunk:
@@ -375,8 +500,14 @@ class ReferenceNetwork:
     # -- building objects --------------------------------------------------------------------------------
 
     def _address(self, row: tuple) -> Address:
-        *_, escaliers_s, etages_s, pbos_s, first_line, n_lines, pm_slot, pbo_slot, ipe = row
+        *_, escaliers_s, etages_s, pbos_s, first_line, n_lines, pm_slot, pbo_slot, ipe = row[:len(BUILDING_COLUMNS)]
+        modified, cabled = row[len(BUILDING_COLUMNS):]
         v = ipe.split(IPE_SEP)  # IPE_COLUMNS order
+        v[_ETAT] = row[2]  # the overlay's state, if any
+        if modified is not None:
+            v[_MODIF] = modified
+            if cabled is not None:
+                v[_CABLAGE] = cabled
         escaliers, etages = _split(escaliers_s), _split(etages_s)
         pbos = _split(pbos_s) if pbos_s else ()
         hexacle, batiment, pm = v[2], v[12], v[21]
@@ -487,7 +618,8 @@ class ReferenceNetwork:
     def count(self, deployed_only: bool = False) -> int:
         if deployed_only:
             return int(self._rows("SELECT count(*) FROM building WHERE etat = ?", (DEPLOYE,))[0][0])
-        return self.size
+        gone = self._rows("SELECT count(*) FROM ov.net_building WHERE network = ? AND gone = 1", (self.network,))
+        return self.size - int(gone[0][0])
 
     def new_route(self, address: Address, index: int, pbo: str | None = None) -> Route:
         """A deterministic route for a NEW socket at `address`; `index` is the caller's counter.
@@ -534,9 +666,49 @@ class ReferenceNetwork:
             yield tuple(line.split(IPE_SEP))
 
     def ipe_texts(self) -> Iterator[str]:
-        """Every building's IPE line as stored: IPE_COLUMNS values joined by IPE_SEP, streamed."""
-        for _, line in self._stream("ipe"):
-            yield line
+        """Every building's IPE line: IPE_COLUMNS values joined by IPE_SEP, streamed. The stored lines are
+        read from the file's own table, not through the overlay's view (a join for each of a million lines
+        would cost more), and the few the overlay changes are patched, by row number, from a map in memory."""
+        patches = self._ipe_patches()
+        if not patches:
+            for _, line in self._stream("ipe", "main.building"):
+                yield line
+            return
+        get = patches.get
+        for seq, line in self._stream("ipe", "main.building"):
+            patch = get(seq)
+            if patch is None:
+                yield line
+            elif patch:  # () for a building gone
+                yield _patched(line, *patch)
+
+    def _ipe_patches(self) -> dict[int, tuple]:
+        """Row number -> (building values, PM values) to patch its IPE line with, () when gone."""
+        code = self.network
+        patches: dict[int, tuple] = {}
+        pms = {ref: (etat, inst, mes) for ref, etat, inst, mes in self._rows(
+            "SELECT reference, etat, date_installation, date_mes FROM ov.net_pm WHERE network = ?", (code,))}
+        if pms:
+            refs = list(pms)
+            for start in range(0, len(refs), 500):
+                chunk = refs[start:start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for seq, pm in self._rows(f"SELECT seq, pm FROM main.building WHERE pm IN ({marks})", tuple(chunk)):
+                    patches[seq] = (None, pms[pm])
+        for seq, pm, etat, modified, cabled, gone in self._rows(
+                "SELECT seq, pm, etat, modified, cabled, gone FROM ov.net_building WHERE network = ?", (code,)):
+            patches[seq] = () if gone else ((etat, modified, cabled), pms.get(pm))
+        return patches
+
+    def overlay_version(self) -> int:
+        """The overlay's version as this network's readers see it (committed changes only)."""
+        rows = self._rows("SELECT version FROM ov.net_state WHERE network = ?", (self.network,))
+        return int(rows[0][0]) if rows else 0
+
+    def seq_of(self, identifiant_immeuble: str) -> int | None:
+        """A building's row number in the network file (its generation order), gone or not."""
+        rows = self._rows("SELECT seq FROM main.building WHERE identifiant = ?", (identifiant_immeuble,))
+        return int(rows[0][0]) if rows else None
 
     def iter_addresses(self) -> Iterator[Address]:
         """Every building, in generation order, streamed."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...capability import Capability, OperatorContext
 from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
-from ...refdata import ReferenceNetwork
+from ...refdata import ReferenceNetwork, evolution
 from ...refdata.ipe import write_ipe
 from .pm_flows import PmFlows
 
@@ -123,11 +123,26 @@ class PmDesk(Capability):
         return [r["code"] for r in self.store.tenants()
                 if not r["operators"] or operator in r["operators"].split(",")]
 
+    def _wait_for_evolution(self, kind: str, code: str, payload: dict[str, Any], now: datetime) -> Effects | None:
+        """The same event again at the same time when the network changed in this very transaction (an
+        evolution step due just before, fired in the same batch): the network's readers see only committed
+        changes, and the engine fires the event again once this batch is committed. Once only."""
+        network = self.networks.get(code)
+        if network is None or payload.get("waited") or \
+                evolution.version(self.store, code) == network.overlay_version():
+            return None
+        effects = Effects()
+        effects.events.append(ScheduledEvent(now, kind, "", code, {"network": code, "waited": True}))
+        return effects
+
     def on_event(self, kind: str, tenant: str, ref: str, payload: dict[str, Any], now: datetime) -> Effects:
         if kind == "cr_mad_pm":
             return self.flows.cr_mad(tenant, ref, payload, now)
         if kind == "ar_mad_wait":
             return self.flows.ar_mad_wait(tenant, ref, payload, now)
+        waiting = self._wait_for_evolution(kind, payload.get("network", ref), payload, now)
+        if waiting is not None:
+            return waiting
         if kind == "cpn":
             return self._cpn(payload.get("network", ref), now)
         effects = Effects()

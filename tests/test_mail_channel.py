@@ -333,3 +333,35 @@ def test_a_notif_adduction_by_mail_brings_its_photo_and_sheet(opsim_sandbox: San
             ("fiche1.pdf", b"%PDF-1.4 a sheet"))
     report = answer("CR_NotifAdduction", 3)
     assert (report["EtatCrNotifAdduction"], report["MotifKoCrNotifAdduction"]) == ("OK", ""), report
+
+
+def test_a_pm_ordered_by_mail_gets_its_cr_mad_pm_maj_by_mail_when_the_network_changes(opsim_sandbox: Sandbox,
+                                                                                        api: Api):
+    """The operator deploys a building behind a PM an OC ordered by mail: the CR_MAD_Pm MAJ goes back by mail,
+    the way the order came, not to an FTP folder the OC does not read."""
+    from tests.test_pm_flows import PACK as PM_PACK
+    from tests.test_pm_flows import cmd
+
+    network = opsim_sandbox.operators["covage"].capabilities["pm"].networks["COVA"]
+    building = next(a for a in network.iter_addresses() if a.etat_immeuble == "EN COURS DE DEPLOIEMENT"
+                    and network.deployed_behind(a.pm))
+    spec = PM_PACK.flow("Cmd_Info_Pm")
+    name = PM_PACK.render_filename(spec, "COVA", "DEMO", "20261124", 1, pm=building.pm)
+    send(opsim_sandbox, mail(name, [(name, spec.write([cmd("MAJMAIL1", building.pm)]))], to=PM), to=PM)
+    mails(api, 1)  # the AR
+    api.post("/clock/advance", {"working_days": 1})
+    mails(api, 2)  # the CR_MAD_Pm INITIAL
+    done = api.post("/operators/covage/evolution/network_change?tenant=DEMO",
+                    {"network": "COVA", "building": building.identifiant_immeuble, "etat": "DEPLOYE"})
+    assert done["result"]["cr_mad_pm"] == ["DEMO"]
+    update = mails(api, 3)[-1]
+    name, content = attachment(eml(api, update["id"]))
+    assert PM_PACK.parse_filename(name).flow.name == "CR_MAD_Pm", name
+    lines = [dict(line.values) for line in PM_PACK.flow("CR_MAD_Pm").parse(content).records]
+    assert {line["NatureCR"] for line in lines} == {"MAJ"}
+    assert building.identifiant_immeuble in {line["IdentifiantImmeuble"] for line in lines}
+    ftp = ftp_login(opsim_sandbox.ftp_address)
+    try:
+        assert not [n for n in ftp.nlst("OUT/COVA/CV/PM") if "_CRMAD_" in n]  # nothing went by FTP
+    finally:
+        ftp.quit()

@@ -19,7 +19,7 @@ from ...capability import ActionRefused, Capability, OperatorContext
 from ...documents import Effects, Finding, ScheduledEvent
 from ...refdata import ReferenceNetwork, evolution
 from .pm import MONDAY, next_weekly
-from .pm_flows import PmFlows
+from .pm_flows import PmFlows, order_channel
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS evolution_plan (network TEXT PRIMARY KEY, next_due TEXT NOT NULL);
@@ -124,7 +124,7 @@ class EvolutionDesk(Capability):
             chunk = wanted[start:start + 500]
             marks = ", ".join("?" * len(chunk))
             rows = self.store.query(
-                f"SELECT tenant, pm, ref FROM pm_orders o WHERE network = ? AND pm IN ({marks}) AND cr_sent > 0 "
+                f"SELECT tenant, pm, ref, data FROM pm_orders o WHERE network = ? AND pm IN ({marks}) AND cr_sent > 0 "
                 f"AND received = (SELECT max(received) FROM pm_orders p WHERE p.tenant = o.tenant "
                 f"AND p.network = o.network AND p.pm = o.pm AND p.cr_sent > 0) ORDER BY tenant, pm, ref",
                 (network.network, *chunk))
@@ -133,7 +133,8 @@ class EvolutionDesk(Capability):
                 if (row["tenant"], row["pm"]) in seen:
                     continue  # two orders received at the same second: one MAJ
                 seen.add((row["tenant"], row["pm"]))
-                effects.events.append(ScheduledEvent(at, "cr_mad_pm", row["tenant"], row["ref"], {"channel": "ftp"}))
+                effects.events.append(ScheduledEvent(at, "cr_mad_pm", row["tenant"], row["ref"],
+                                                     {"channel": order_channel(row)}))
                 tenants.append(row["tenant"])
         return tenants
 

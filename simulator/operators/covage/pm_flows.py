@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -217,6 +218,7 @@ class PmFlows:
             return self._answer("Cmd_Info_Pm", record, batch, {}, ko)
         batch.refs_in_file.add(ref)
         data = {c: record[c] for c in ("TypeCommandePM", "ChoixTechniqueOC", "ReferenceContrat", "DateCommandePM")}
+        data["channel"] = batch.doc.channel  # later CR_MAD_Pm MAJ of this order go back the way it came
         self.store.execute("INSERT INTO pm_orders (tenant, ref, network, pm, data, received) VALUES (?, ?, ?, ?, ?, ?)",
                            (batch.doc.tenant, ref, batch.doc.network, pm.reference, _encode(data),
                             batch.now.isoformat(timespec="seconds")))
@@ -402,6 +404,11 @@ class PmFlows:
         if not content:
             return f"{name} ({column}) is empty"
         return ""
+
+
+def order_channel(order: Mapping[str, Any]) -> str:
+    """The channel a stored PM order came by (ftp for an order stored before the channel was kept)."""
+    return _decode(order["data"]).get("channel", "ftp")
 
 
 def _encode(data: dict[str, str]) -> str:

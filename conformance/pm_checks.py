@@ -69,6 +69,15 @@ def add_working_days(day: date, days: int) -> date:
     return day
 
 
+def sub_working_days(day: date, days: int) -> date:
+    """The working day `days` working days before `day`."""
+    while days > 0:
+        day -= timedelta(days=1)
+        if working_day(day):
+            days -= 1
+    return day
+
+
 def _day(text: str) -> date | None:
     try:
         return datetime.strptime(text, "%Y%m%d").date()

@@ -84,9 +84,8 @@ class PmVerbs:
             if smtp and mailbox and extra.get("email"):
                 mail = MailAccount(str(smtp["host"]), int(smtp["port"]), str(extra["email"]), str(mailbox),
                                    SandboxAdmin(str(extra["http"])), ctx.tenant)
-            self._pm = OcPmClient(FtpSession(ctx.ftp.host, ctx.ftp.port, ctx.ftp.user, ctx.ftp.password),
-                                  ctx.oc_code, ctx.oi, ctx.arcep, pack=str(extra.get("pm_spec_pack") or "pm-2.2"),
-                                  today=lambda: date.fromisoformat(self.context.today), mail=mail)
+            self._pm = self._new_pm_client(FtpSession(ctx.ftp.host, ctx.ftp.port, ctx.ftp.user, ctx.ftp.password),
+                                           mail)
         return self._pm
 
     @property
@@ -157,7 +156,8 @@ class PmVerbs:
             "ReferencePM": pm, "ReferencePrestationPM": prestation, "DateAdduction": day, "EtatAdduction": "OK",
             "NomFichierPhoto": next((n for n in names if n.startswith("PHOTO")), ""),
             "NomFichierFicheTechnique": next((n for n in names if n.startswith("FICHE")), ""),
-            "ResultatMesures": "0.35 DB", "Commentaire": ""}], pm=pm, channel=channel, attachments=documents)
+            "ResultatMesures": "0.35 DB", "Commentaire": ""}], pm=pm, channel=channel,
+            attachments=self._attached(documents))
         self.works[ref] = Works(ref, "report", pm, prestation, day, channel)
         return {"ref": ref}
 
@@ -169,6 +169,15 @@ class PmVerbs:
         if sheet:
             documents[f"FICHE_{stamp}.pdf"] = SHEET
         return documents
+
+    def _attached(self, documents: dict[str, bytes]) -> dict[str, bytes]:
+        """The documents that travel with the report: every one it names."""
+        return documents
+
+    def _new_pm_client(self, session: FtpSession, mail: MailAccount | None) -> OcPmClient:
+        ctx = self.context
+        return OcPmClient(session, ctx.oc_code, ctx.oi, ctx.arcep, pack=str(ctx.extra.get("pm_spec_pack") or "pm-2.2"),
+                          today=lambda: date.fromisoformat(self.context.today), mail=mail)
 
     def pm_status(self, args: Mapping[str, Any]) -> dict[str, Any]:
         order = self.pm_orders.get(str(args["ref"]))

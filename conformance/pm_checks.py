@@ -39,6 +39,9 @@ PM_CHECKS: dict[str, tuple[str, str]] = {
     "PM-IPE": (f"{CLAUSE} §IPE (weekly, Monday)", "the IPE ingested"),
     "PM-FILE": (f"{CLAUSE} §File names and flows", "PM files well named, readable, valid"),
     "PM-OUT-CLEAN": (f"{CLAUSE} §FTP tree: the reader deletes what it has read", "OUT/.../PM cleaned"),
+    # Asserted by the scenarios' steps (conformance/steps/pm.py) as the OC acts:
+    "PM-SENT": (f"{CLAUSE} §IN/<OI>/<ARCEP>/PM and the PM mailbox", "the verb made the OC send"),
+    "PM-STATE": (f"{CLAUSE} §Flows", "what the OC understood of the answers"),
 }
 #: Journal outcomes of the operator about the OC's PM files where no answer file tells it.
 PM_JOURNAL: dict[tuple[str, str], str] = {

@@ -3,6 +3,7 @@ smtplib, answer mails read back over the admin API): each verb over both channel
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ import pytest
 
 from conformance.checks import observe
 from conformance.plugin import OcScenario, ScenarioRecord, Target, Tenant, connect, new_tenant
-from conformance.pm_checks import add_working_days, check_pm, ipe_summary_of, latest_ipe
+from conformance.pm_checks import PM_CHECKS, add_working_days, check_pm, ipe_summary_of, latest_ipe
 from conformance.reference import ReferenceOc
 from conformance.results import ScenarioResult
 from simulator.config import ClockConfig, Config, load_config
@@ -187,3 +188,9 @@ def test_the_monday_ipe_is_ingested_and_its_summary_matches(opsim_sandbox: Sandb
     scenario.record.calls.append({"verb": "ipe_summary", "args": {"pm": pm},
                                   "answer": {**answer, "dwellings": -1}, "asked_at": scenario.context().now})
     assert [f.check for f in check_pm(scenario.record)] == ["PM-IPE"]
+
+
+def test_every_pm_check_is_documented() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "checks.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"^\| `(PM-[A-Z-]+)` \|", doc, re.MULTILINE)) == set(PM_CHECKS)
+    assert all(clause.startswith("PM 2.2") and title for clause, title in PM_CHECKS.values())

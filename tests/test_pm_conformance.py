@@ -4,6 +4,7 @@ smtplib, answer mails read back over the admin API): each verb over both channel
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conformance.adapters import CommandAdapter
 from conformance.checks import observe
 from conformance.plugin import OcScenario, ScenarioRecord, Target, Tenant, connect, new_tenant
 from conformance.pm_checks import PM_CHECKS, add_working_days, check_pm, ipe_summary_of, latest_ipe
@@ -194,3 +196,14 @@ def test_every_pm_check_is_documented() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "checks.md").read_text(encoding="utf-8")
     assert set(re.findall(r"^\| `(PM-[A-Z-]+)` \|", doc, re.MULTILINE)) == set(PM_CHECKS)
     assert all(clause.startswith("PM 2.2") and title for clause, title in PM_CHECKS.values())
+
+
+def test_a_command_adapter_gets_the_pm_fields_in_its_json_context(scenario: OcScenario, tmp_path: Path) -> None:
+    """A command adapter (any language) reads the mail channel's fields on stdin, top-level like `http`."""
+    script = tmp_path / "echo_oc.py"
+    script.write_text("import json, sys\nprint(json.dumps(json.load(sys.stdin)['context']))\n", encoding="utf-8")
+    context = CommandAdapter(f"{sys.executable} {script}").call("pm_status", {"ref": "X"}, scenario.context())
+    assert context["email"] == scenario.tenant.email and context["pm_spec_pack"] == "pm-2.2"
+    assert context["mailboxes"]["pm"] == "pm-ftth@covage.opsim.test"
+    assert context["smtp"] == {"host": scenario.target.smtp_host, "port": scenario.target.smtp_port}
+    assert context["ftp"]["user"] == scenario.tenant.login and context["http"] == scenario.target.url

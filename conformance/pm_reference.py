@@ -97,9 +97,19 @@ class PmVerbs:
         return self.__dict__.setdefault("_works", {})
 
     @property
-    def ipe(self) -> dict[str, list[dict[str, str]]]:
-        """network -> the lines of the latest IPE ingested."""
+    def ipe(self) -> dict[str, ReceivedFile]:
+        """network -> the latest IPE read (its bytes; its lines once parsed: see `_ipe_lines`)."""
         return self.__dict__.setdefault("_ipe", {})
+
+    def _ipe_lines(self, network: str) -> list[dict[str, str]]:
+        """The lines of the latest IPE of `network`, parsed at the first question (10,000 lines: an OC that
+        never asks pays only the download)."""
+        file = self.ipe.get(network)
+        if file is None:
+            return []
+        if not file.records and file.content:
+            file = self.ipe[network] = self._pm_client().parse(file.name, file.content)
+        return file.records
 
     def close_pm(self) -> None:
         if self._pm is not None:
@@ -198,7 +208,7 @@ class PmVerbs:
         """{network?, pm} -> {found, addresses, buildings, dwellings, etat (EtatPM)};
         {network?, building} -> {found, addresses, dwellings, etat (EtatImmeuble), pm}."""
         network = str(args.get("network") or self.context.oi)
-        lines = self.ipe.get(network, [])
+        lines = self._ipe_lines(network)
         if args.get("pm"):
             mine = [x for x in lines if x["ReferencePM"] == str(args["pm"]).upper()]
             if not mine:
@@ -216,7 +226,7 @@ class PmVerbs:
 
     # ------------------------------------------------------------------ answers
     def sync_pm(self) -> None:
-        files = self._pm_client().receive_all()
+        files = self._pm_client().receive_all(unparsed=frozenset({"IPE"}))
         files.sort(key=lambda f: (self._pm_client().flow_of(f.name)[1][:8], PM_FLOW_RANK.get(f.flow_name or "", 99)))
         for file in files:
             self._handle_pm(file)
@@ -224,7 +234,7 @@ class PmVerbs:
     def _handle_pm(self, file: ReceivedFile) -> None:
         flow = file.flow_name
         if flow == "IPE":
-            self.ipe[self._network_of(file.name)] = file.records  # the newest IPE replaces the last
+            self.ipe[self._network_of(file.name)] = file  # the newest IPE replaces the last
         elif flow == "AR_Cmd_Pm":
             for line in file.records:
                 order = self.pm_orders.get(line.get("ReferenceCommandePMInterneOC", ""))

@@ -136,15 +136,20 @@ class OcPmClient:
             smtp.send_message(msg, from_addr=self.mail.sender, to_addrs=[self.mail.mailbox])
 
     # ------------------------------------------------------------------ receiving
-    def receive_all(self) -> list[ReceivedFile]:
+    def receive_all(self, unparsed: frozenset[str] = frozenset()) -> list[ReceivedFile]:
         """Every file now in OUT/.../PM (downloaded, then deleted: the reader deletes) and every answer mail
-        of the PM mailbox not read yet, oldest first by the date and sequence of their names."""
+        of the PM mailbox not read yet, oldest first by the date and sequence of their names. Files of the
+        `unparsed` flows come with their bytes only (the weekly IPE: parsed when first needed)."""
         files = []
         for name in self.session.list_files(self.out_folder):
             path = f"{self.out_folder}/{name}"
             content = self.session.download(path)
             self.session.delete(path)
-            files.append(self.parse(name, content))
+            flow, _ = self.flow_of(name)
+            if flow is not None and flow.name in unparsed:
+                files.append(ReceivedFile(name, flow.name, [], [], content))
+            else:
+                files.append(self.parse(name, content))
         files += self._read_mails()
         return sorted(files, key=lambda f: self.flow_of(f.name)[1])
 

@@ -287,7 +287,7 @@ class CountsAddressesAsDwellings(ReferenceOc):
 class KeepsPmOutClient(OcPmClient):
     """Downloads the PM folder's files but never deletes them (it remembers what it read)."""
 
-    def receive_all(self) -> list[ReceivedFile]:
+    def receive_all(self, unparsed: frozenset[str] = frozenset()) -> list[ReceivedFile]:
         read: set[str] = self.__dict__.setdefault("_read_names", set())
         files = []
         for name in self.session.list_files(self.out_folder):

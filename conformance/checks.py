@@ -132,7 +132,8 @@ KEY = "ReferenceCommandePriseInterneOC"
 PRESTATION = "ReferencePrestationPrise"
 REUSED_REFERENCE = "FIMP13"  # Annexe 5f: "Référence de commande interne OC déjà utilisée"
 #: The flows of Protocole PM (IPE...): the Accès checks leave them to the PM checks.
-PM_FLOWS = frozenset(load_pack("pm-2.2").flows)
+_PM_PACK = load_pack("pm-2.2")
+PM_FLOWS = frozenset(_PM_PACK.flows)
 #: Files the operator broadcasts on its own clock (their names name no OC: the weekly IPE, the CPN).
 BROADCAST_FLOWS = frozenset(name for name, flow in load_pack("pm-2.2").flows.items()
                             if flow.filename and "{oc}" not in flow.filename)
@@ -276,8 +277,9 @@ def finding(check: str, message: str, evidence: Iterable[Evidence]) -> Finding:
 
 # ---------------------------------------------------------------------- reading files
 def _acces_files(obs: Observation) -> list[SentFile]:
-    # The PM sub-folder belongs to Protocole PM 2.2: another capability's checks.
-    return [f for f in obs.sent if not f.location.rstrip("/").upper().endswith("/PM")]
+    # The PM sub-folder (and the PM files mailed) belong to Protocole PM 2.2: another capability's checks.
+    return [f for f in obs.sent if not f.location.rstrip("/").upper().endswith("/PM")
+            and _PM_PACK.parse_filename(f.filename) is None]
 
 
 def _parse(flow: FlowSpec, content: bytes) -> ParsedFile | None:

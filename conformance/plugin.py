@@ -43,7 +43,8 @@ from .client import AdminError, SandboxAdmin
 from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult, scenario_from_json
 
 # The steps of the converted scenarios: a plugin of their own, so `-p conformance.plugin` brings them.
-pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility", "conformance.steps.rejects"]
+pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility", "conformance.steps.rejects",
+                  "conformance.steps.pm"]
 
 #: The start of a skip reason that means "the adapter does not implement a verb": reported "not run".
 NOT_RUN_PREFIX = "conformance: not run:"
@@ -53,6 +54,9 @@ SANDBOX_START = "2026-11-24T10:00:00"
 SCENARIO_HOUR = 10
 OPERATOR = "covage"
 SPEC_PACK = "acces-1.2"
+PM_SPEC_PACK = "pm-2.2"
+#: The domain of the tenants' e-mail addresses (<code>@...): the sandbox knows an OC's mail by its sender.
+TENANT_MAIL_DOMAIN = "oc.opsim.test"
 
 RECORD = pytest.StashKey["ScenarioRecord"]()
 HARNESS = pytest.StashKey["Harness"]()
@@ -82,6 +86,16 @@ def web_service_checks(record: ScenarioRecord) -> list[Finding]:
 FINDING_HOOKS.append(web_service_checks)
 
 
+def pm_checks(record: ScenarioRecord) -> list[Finding]:
+    """The checks on the OC's Protocole PM 2.2 (conformance/pm_checks.py), in scenarios that drove it."""
+    from .pm_checks import pm_checks_hook
+
+    return pm_checks_hook(record)
+
+
+FINDING_HOOKS.append(pm_checks)
+
+
 # ---------------------------------------------------------------------------------------------- records
 @dataclass
 class ScenarioRecord:
@@ -93,6 +107,10 @@ class ScenarioRecord:
     step: str = ""  # the step being run (a skip raised inside it names it)
     evidence: list[Evidence] = field(default_factory=list)  # adapter calls and files seen
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # order_status answers, by ref
+    #: Every adapter call: {verb, args, answer, asked_at (virtual), asked_real (before the call)}.
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    #: Check ids a step made the OC earn on purpose (a works notice too short...): not findings against it.
+    expected: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -154,6 +172,9 @@ class Target:
     ftp_port: int
     oi: str
     arcep: str
+    smtp_host: str = ""  # the e-mail channel, when the sandbox serves it
+    smtp_port: int = 0
+    mailboxes: dict[str, str] = field(default_factory=dict)  # area (acces, pm) -> the operator's address
 
 
 class OpsimUp:
@@ -169,7 +190,7 @@ class OpsimUp:
         config.write_text(f'[clock]\nstart = "{SANDBOX_START}"\nfrozen = true\n', encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.workdir / "data"),
-             "--config", str(config), "--ftp-port", "0", "--http-port", "0"],
+             "--config", str(config), "--ftp-port", "0", "--http-port", "0", "--smtp-port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: queue.Queue[str] = queue.Queue()
 
@@ -210,7 +231,9 @@ def connect(url: str) -> Target:
     if not m:
         raise RuntimeError(f"cannot read the FTP endpoint {operator['endpoints']['ftp']!r}")
     network = operator["networks"][0]
-    return Target(url, admin, m[1], int(m[2]), network["interop"], network["arcep"])
+    smtp = re.fullmatch(r"smtp://([^:/]+):(\d+)/?", operator["endpoints"].get("smtp", ""))
+    return Target(url, admin, m[1], int(m[2]), network["interop"], network["arcep"],
+                  smtp[1] if smtp else "", int(smtp[2]) if smtp else 0, dict(operator.get("mailboxes") or {}))
 
 
 @pytest.fixture(scope="session")
@@ -242,6 +265,7 @@ class Tenant:
     code: str
     login: str
     password: str
+    email: str = ""
 
 
 @pytest.fixture
@@ -254,13 +278,14 @@ def new_tenant(conformance_target: Target) -> Tenant:
     for _ in range(20):
         code = "T" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(7))
         password = secrets.token_hex(12)
+        email = f"{code.lower()}@{TENANT_MAIL_DOMAIN}"  # the sender address of its mails
         try:
-            created = conformance_target.admin.post("/tenants", {"code": code, "password": password})
+            created = conformance_target.admin.post("/tenants", {"code": code, "password": password, "email": email})
         except AdminError as e:
             if e.status == 400 and "exist" in e.detail:
                 continue  # a code already taken (a shared --target): draw another
             raise
-        return Tenant(created["code"], created["login"], password)
+        return Tenant(created["code"], created["login"], password, email)
     raise RuntimeError("could not create a tenant with a fresh code")
 
 
@@ -298,6 +323,7 @@ class OcDriver:
     def call(self, verb: str, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
         args = dict(args or {})
         context = self.context()
+        asked_real = time.time()
         try:
             answer = self.adapter.call(verb, args, context)
         except VerbNotImplemented:
@@ -305,6 +331,8 @@ class OcDriver:
             pytest.skip(f"{NOT_RUN_PREFIX} the adapter has no {verb}")
         self.record.evidence.append(Evidence("adapter", verb, f"{json.dumps(args, ensure_ascii=False)} -> "
                                                               f"{json.dumps(answer, ensure_ascii=False)}"))
+        self.record.calls.append({"verb": verb, "args": args, "answer": answer, "asked_at": context.now,
+                                  "asked_real": asked_real})
         if verb == "order_status":  # what the OC understood, and when: the checks judge it against the wire
             self.record.statuses.setdefault(str(args.get("ref")), []).append(
                 {**answer, "asked_at": context.now, "asked_real": time.time()})
@@ -332,7 +360,14 @@ class OcScenario:
                        ftp=FtpAccount(self.target.ftp_host, self.target.ftp_port, self.tenant.login,
                                       self.tenant.password),
                        spec_pack=SPEC_PACK, today=now.date().isoformat(), now=now.isoformat(timespec="seconds"),
-                       state_dir=str(self.state_dir), extra={"http": self.target.url})
+                       state_dir=str(self.state_dir), extra=self.extra())
+
+    def extra(self) -> dict[str, Any]:
+        """The context's endpoints beyond FTP: the admin URL, and what a PM OC needs (the e-mail channel)."""
+        target = self.target
+        return {"http": target.url, "pm_spec_pack": PM_SPEC_PACK, "email": self.tenant.email,
+                "smtp": {"host": target.smtp_host, "port": target.smtp_port} if target.smtp_port else None,
+                "mailboxes": dict(target.mailboxes)}
 
 
 @pytest.fixture

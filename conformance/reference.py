@@ -19,6 +19,7 @@ from typing import Any
 
 from .adapters import Context
 from .client import OcFtpClient, ReceivedFile, orders
+from .pm_reference import PmVerbs
 from .ws_reference import WsVerbs
 
 #: The columns of the CR_Cmd_Acces that make the route of an order (also carried by a Notif_Reprov).
@@ -59,9 +60,9 @@ class Order:
     hotline_called: bool = False  # its technician called the hotline: the CR_STOC says NotificationReprovisioningHL
 
 
-class ReferenceOc(WsVerbs):
+class ReferenceOc(WsVerbs, PmVerbs):
     """One OC per scenario (PythonAdapter builds it with the first call's context); the web-service verbs
-    come from WsVerbs."""
+    come from WsVerbs, the Protocole PM 2.2 ones from PmVerbs."""
 
     def __init__(self, context: Context):
         self.context = context
@@ -77,6 +78,7 @@ class ReferenceOc(WsVerbs):
     def close(self) -> None:
         self.client.close()
         self.close_ws()
+        self.close_pm()
 
     def _today(self) -> date:
         return date.fromisoformat(self.context.today)
@@ -181,6 +183,7 @@ class ReferenceOc(WsVerbs):
         for file in sorted(received, key=lambda f: (self._name_date(f), FLOW_RANK.get(f.flow_name or "", 99))):
             for line in file.records:
                 self._handle(file, line)
+        self.sync_pm()  # the PM folder and the PM answer mails
         self._save()
         return {}
 

@@ -206,6 +206,9 @@ class Sandbox:
         found.update({f"soap:{g.endpoint.service}": f"{self.http_url}{path}" for path, g in self.soap.items()})
         if self.https is not None:
             found["https"] = self.https_url
+        if self.smtp is not None:  # the e-mail channel: every operator with mailboxes takes mail there
+            host, port = self.smtp.address
+            found.update({f"smtp:{key}": f"smtp://{host}:{port}" for key in self.mail.operators})
         return {**found, "http": self.http_url, "api": f"{self.http_url}/api"}
 
     # ------------------------------------------------------------------ the e-mail channel

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from conformance.adapters import Context
 from conformance.client import OcFtpClient, ReceivedFile
 from conformance.client import orders as order_files
+from conformance.client.ftp import FtpSession
+from conformance.client.pm import MailAccount, OcPmClient
 from conformance.client.soap import OcSoapClient
 from conformance.reference import Order, ReferenceOc
 
@@ -248,6 +250,60 @@ class IgnoresEcrasement(ReferenceOc):
             super()._handle(file, line)
 
 
+# ---------------------------------------------------------------------------------------------- Protocole PM 2.2
+class AnnouncesTheVisitDay(ReferenceOc):
+    """Writes in DatePrevisionnelleAdduction the day its technician visits the building manager, the day after
+    the notice, instead of the works date it was given: the notice is always too short."""
+
+    def announce_works(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        tomorrow = date.fromisoformat(self.context.today) + timedelta(days=1)
+        return super().announce_works({**args, "date": tomorrow.strftime("%Y%m%d")})
+
+
+class ForgetsThePhotoAttachment(ReferenceOc):
+    """Names the photo in NomFichierPhoto but only sends the technical sheet with the report."""
+
+    def _attached(self, documents: dict[str, bytes]) -> dict[str, bytes]:
+        return {name: data for name, data in documents.items() if not name.startswith("PHOTO")}
+
+
+class NeverAcknowledgesMad(ReferenceOc):
+    """Reads the CR_MAD_Pm into its system and never sends the AR MAD: its integration has no such flow."""
+
+    def _send_ar_mad(self, order: Any, head: Mapping[str, str]) -> None:
+        return None
+
+
+class CountsAddressesAsDwellings(ReferenceOc):
+    """Ingests the IPE taking each address line for one dwelling (NombreLogementsAdresseIPE ignored)."""
+
+    def ipe_summary(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        summary = super().ipe_summary(args)
+        if summary.get("found"):
+            summary["dwellings"] = summary["addresses"]
+        return summary
+
+
+class KeepsPmOutClient(OcPmClient):
+    """Downloads the PM folder's files but never deletes them (it remembers what it read)."""
+
+    def receive_all(self, unparsed: frozenset[str] = frozenset()) -> list[ReceivedFile]:
+        read: set[str] = self.__dict__.setdefault("_read_names", set())
+        files = []
+        for name in self.session.list_files(self.out_folder):
+            if name not in read:
+                read.add(name)
+                files.append(self.parse(name, self.session.download(f"{self.out_folder}/{name}")))
+        return files + self._read_mails()
+
+
+class LeavesPmOutUncleaned(ReferenceOc):
+    def _new_pm_client(self, session: FtpSession, mail: MailAccount | None) -> OcPmClient:
+        client = super()._new_pm_client(session, mail)
+        client.__class__ = KeepsPmOutClient
+        return client
+
+
 # ---------------------------------------------------------------------------------------------- what they must get
 @dataclass(frozen=True)
 class Defect:
@@ -283,5 +339,11 @@ DEFECTS = [
     Defect(WritesCommuneAsTyped, "ACCES-UPPER-CASE", "OI_mode"),
     # The operator ends the attempt with FAUT01: the OC then rightly knows FAUT01, not the motif it meant.
     Defect(OwnKoMotif, "ACCES-STOC-MOTIF", "could_not_connect", frozenset({"ACCES-REJECT-CODE"})),
+    # Protocole PM 2.2 (features/pm)
+    Defect(AnnouncesTheVisitDay, "PM-NOTICE", "2_working_days_ahead"),
+    Defect(ForgetsThePhotoAttachment, "PM-WORKS-DOCUMENTS", "in_time_over_channel_with_both_documents"),
+    Defect(NeverAcknowledgesMad, "PM-AR-MAD", "made_available_and_the_oc_acknowledges"),
+    Defect(CountsAddressesAsDwellings, "PM-IPE", "IPE_of_Monday"),
+    Defect(LeavesPmOutUncleaned, "PM-OUT-CLEAN", "IPE_of_Monday"),
 ]
 

@@ -35,7 +35,7 @@ def conformance_run(tmp_path: Path, adapter: str, only: str | None = None) -> tu
 def ids_of(scenario: dict[str, Any]) -> set[str]:
     """The check ids a scenario was failed with: its findings', and the [ID] of its failing step's error."""
     return {f["check"] for f in scenario["findings"]} | set(
-        re.findall(r"\[((?:ACCES|WS)-[A-Z-]+)\]", scenario["error"]))
+        re.findall(r"\[((?:ACCES|WS|PM)-[A-Z-]+)\]", scenario["error"]))
 
 
 @pytest.mark.parametrize("defect", DEFECTS, ids=[d.oc.__name__ for d in DEFECTS])
@@ -63,6 +63,18 @@ def test_the_reference_oc_passes_every_scenario_with_no_finding(tmp_path: Path):
     totals = set(re.findall(r"^\[\s*\d+/(\d+)\]", output, flags=re.M))
     assert totals == {str(expected)}, output[-2000:]
     assert any(s["feature"].startswith("A refused order") for s in scenarios)
+    assert [(s["scenario"], s["outcome"], s["error"], s["findings"]) for s in scenarios
+            if s["outcome"] != "passed" or s["findings"]] == []
+    assert status == 0, output[-3000:]
+
+
+@pytest.mark.timeout(600)
+def test_the_reference_oc_passes_every_pm_scenario_with_no_finding(tmp_path: Path):
+    status, results, output = conformance_run(tmp_path, "reference", "pm")
+    scenarios = results["scenarios"]
+    expected = scenario_count(FEATURES / "pm")  # every PM scenario, over FTP and over mail
+    assert expected >= 17 and len(scenarios) == expected, [s["scenario"] for s in scenarios]
+    assert {"ftp", "mail"} <= {word for s in scenarios for word in s["scenario"].split()}
     assert [(s["scenario"], s["outcome"], s["error"], s["findings"]) for s in scenarios
             if s["outcome"] != "passed" or s["findings"]] == []
     assert status == 0, output[-3000:]

@@ -53,6 +53,16 @@ class SandboxAdmin:
             if not cursor:
                 return items
 
+    def raw(self, path: str, **params: str | int) -> bytes:
+        """The bytes of a content route (a file, a mail's .eml): never parsed as JSON."""
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        request = urllib.request.Request(f"{self.base_url}/api{path}{query}", headers=self._auth())
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return bytes(response.read())
+        except urllib.error.HTTPError as e:
+            raise AdminError(e.code, e.read().decode("utf-8", errors="replace")) from None
+
     def post(self, path: str, body: dict[str, Any], **params: str | int) -> Any:
         return self._send("POST", path, body, params)
 

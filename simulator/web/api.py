@@ -339,6 +339,9 @@ def operators():  # noqa: ANN201
         "operator": key, "name": op.profile.name,
         "endpoints": {k.split(":", 1)[0]: v for k, v in endpoints.items() if k.endswith(f":{key}")},
         "networks": [{"interop": n.interop, "arcep": n.arcep} for n in op.profile.networks],
+        # The address of each area's mailbox (e-mail channel): where an OC sends that area's files by mail.
+        "mailboxes": {area: mail.address(area) for area in mail.mailboxes}
+        if (mail := mailout.OperatorMail.of(key, op.profile.settings, op.layout)) else {},
         "folders": [{"path": f.path, "area": f.area, "direction": f.direction, "network": f.network}
                     for f in op.layout.folders.values()],
         "capabilities": [{"name": c.name, "areas": list(c.areas), "channels": list(c.channels),

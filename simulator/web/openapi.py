@@ -200,6 +200,8 @@ SCHEMAS: dict[str, Any] = {
         "operator": {"type": "string"}, "name": {"type": "string"},
         "endpoints": {"type": "object", "additionalProperties": {"type": "string"}},
         "networks": {"type": "array", "items": {"type": "object"}},
+        "mailboxes": {"type": "object", "additionalProperties": {"type": "string"},
+                      "description": "area -> the mailbox address where OCs send that area's files by mail"},
         "folders": {"type": "array", "items": {"type": "object"}},
         "capabilities": {"type": "array", "items": {"type": "object", "properties": {
             "name": {"type": "string"}, "areas": {"type": "array", "items": {"type": "string"}},

@@ -1,0 +1,290 @@
+"""Checks on the OC's Protocole PM 2.2 (docs/checks.md, the PM- family), read over the admin API like the
+Accès checks: the files the OC sent, the operator's answers (FTP or mail), its journal, and what the OC
+said through its adapter (`ipe_summary`, `sync` calls with their moments, `ScenarioRecord.calls`).
+
+    PM-AR-MAD           every CR_MAD_Pm the OC could read (before one of its syncs) is answered by an AR MAD
+    PM-NOTICE           a Notif_Interv_Prev gives at least 2 working days' notice (pack: works.notice_working_days)
+    PM-WORKS-LATE       a Notif_Adduction comes at most 15 working days after the works (works.report_working_days)
+    PM-WORKS-DOCUMENTS  a Notif_Adduction comes with its photo and technical sheet (the operator's KO says so)
+    PM-IPE              ipe_summary matches the latest IPE the operator had sent when it was asked
+    PM-FILE             the OC's PM files are readable, of the pack's columns and values, well named
+    PM-OUT-CLEAN        the OC deletes what it downloaded from OUT/<OI>/<ARCEP>/PM
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import holidays
+
+from simulator.specs.codec import SpecPack, UnreadableFile, load_pack
+
+from .checks import AnswerFile, Observation, SentFile, file_in, file_out, journal_line, observe
+from .client.pm import broadcast_patterns
+from .results import Evidence, Finding
+
+CLAUSE = "PM 2.2"
+PACK: SpecPack = load_pack("pm-2.2")
+
+#: id -> (clause, title); docs/checks.md has one line per id.
+PM_CHECKS: dict[str, tuple[str, str]] = {
+    "PM-AR-MAD": (f"{CLAUSE} §CR_MAD_Pm -> AR MAD (seed 002)", "every CR_MAD_Pm answered by an AR MAD"),
+    "PM-NOTICE": (f"{CLAUSE} §Notif_Interv_Prev: 2 working days' notice", "works announced in time"),
+    "PM-WORKS-LATE": (f"{CLAUSE} §Notif_Adduction: within 15 working days", "works reported in time"),
+    "PM-WORKS-DOCUMENTS": (f"{CLAUSE} §Notif_Adduction: photo and technical sheet",
+                           "works reported with both documents"),
+    "PM-IPE": (f"{CLAUSE} §IPE (weekly, Monday)", "the IPE ingested"),
+    "PM-FILE": (f"{CLAUSE} §File names and flows", "PM files well named, readable, valid"),
+    "PM-OUT-CLEAN": (f"{CLAUSE} §FTP tree: the reader deletes what it has read", "OUT/.../PM cleaned"),
+    # Asserted by the scenarios' steps (conformance/steps/pm.py) as the OC acts:
+    "PM-SENT": (f"{CLAUSE} §IN/<OI>/<ARCEP>/PM and the PM mailbox", "the verb made the OC send"),
+    "PM-STATE": (f"{CLAUSE} §Flows", "what the OC understood of the answers"),
+}
+#: Journal outcomes of the operator about the OC's PM files where no answer file tells it.
+PM_JOURNAL: dict[tuple[str, str], str] = {
+    ("AR_MAD", "missing"): "PM-AR-MAD",
+    ("AR_MAD", "line rejected"): "PM-FILE",
+    ("AR_MAD", "file rejected"): "PM-FILE",
+    ("AR_MAD", "no data line"): "PM-FILE",
+}
+#: Real seconds to wait for the operator to take an AR MAD the OC has just sent before judging it missing.
+AR_MAD_GRACE = 5.0
+_FR_HOLIDAYS = holidays.country_holidays("FR")
+
+
+def finding(check: str, message: str, evidence: Iterable[Evidence]) -> Finding:
+    return Finding(check, PM_CHECKS[check][0], message, list(evidence))
+
+
+def working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _FR_HOLIDAYS
+
+
+def add_working_days(day: date, days: int) -> date:
+    """`days` working days after `day` (the sandbox's rule: counting starts the next day)."""
+    while days > 0:
+        day += timedelta(days=1)
+        if working_day(day):
+            days -= 1
+    return day
+
+
+def sub_working_days(day: date, days: int) -> date:
+    """The working day `days` working days before `day`."""
+    while days > 0:
+        day -= timedelta(days=1)
+        if working_day(day):
+            days -= 1
+    return day
+
+
+def _day(text: str) -> date | None:
+    try:
+        return datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def motif_label(key: str) -> str:
+    return str(PACK.sections.get("motifs", {}).get(key, key))
+
+
+# ---------------------------------------------------------------------------------------------- what was sent
+def pm_sent(obs: Observation) -> list[SentFile]:
+    """The OC's PM files (FTP IN/.../PM or the PM mailbox): their names are the pack's."""
+    return [f for f in obs.sent if PACK.parse_filename(f.filename) is not None or "/PM" in f.location.upper()]
+
+
+def lines_of(files: Iterable[SentFile | AnswerFile], flow: str) -> list[tuple[SentFile | AnswerFile,
+                                                                              dict[str, str]]]:
+    spec = PACK.flow(flow)
+    found = []
+    for f in files:
+        parsed = PACK.parse_filename(f.filename)
+        if parsed is None or parsed.flow.name != flow:
+            continue
+        try:
+            found += [(f, dict(r.values)) for r in spec.parse(f.content).records]
+        except UnreadableFile:
+            continue
+    return found
+
+
+def latest_ipe(answers: Iterable[AnswerFile], before: str, network: str) -> list[dict[str, str]] | None:
+    """The lines of the newest IPE of `network` the operator had emitted to the OC at virtual moment `before`."""
+    patterns = broadcast_patterns(PACK)
+    ipes = [a for a in answers if a.flow == "IPE" and a.at_virtual <= before
+            and network.upper() in a.filename.upper().split("_")]
+    if not ipes:
+        return None
+    newest = max(ipes, key=lambda a: (a.at_virtual, a.id))
+    flow = next(flow for _, flow in patterns if flow.name == "IPE")
+    return [dict(r.values) for r in flow.parse(newest.content).records]
+
+
+def ipe_networks(answers: Iterable[AnswerFile]) -> list[str]:
+    """The networks of the IPEs the OC was sent (the OI code of their names)."""
+    patterns = [(regex, flow) for regex, flow in broadcast_patterns(PACK) if flow.name == "IPE"]
+    return sorted({m["oi"].upper() for a in answers if a.flow == "IPE" for regex, _ in patterns
+                   if (m := regex.match(a.filename))})
+
+
+def ipe_summary_of(lines: list[dict[str, str]], args: Mapping[str, Any]) -> dict[str, Any]:
+    """What an OC that ingested these IPE lines knows of a PM or a building (docs/adapters.md ipe_summary)."""
+    key, column = ("pm", "ReferencePM") if args.get("pm") else ("building", "IdentifiantImmeuble")
+    wanted = str(args.get(key, "")).upper() if key == "pm" else str(args.get(key, ""))
+    mine = [x for x in lines if x[column] == wanted]
+    if not mine:
+        return {"found": False}
+    summary: dict[str, Any] = {"found": True, "addresses": len(mine),
+                               "dwellings": sum(int(x["NombreLogementsAdresseIPE"] or 0) for x in mine)}
+    if key == "pm":
+        summary.update(buildings=len({x["IdentifiantImmeuble"] for x in mine}), etat=mine[0]["EtatPM"])
+    else:
+        summary.update(etat=mine[0]["EtatImmeuble"], pm=mine[0]["ReferencePM"])
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------- the checks
+def check_ar_mad(obs: Observation, calls: list[Mapping[str, Any]]) -> list[Finding]:
+    """Each CR_MAD_Pm emitted before one of the OC's syncs began has an AR MAD for its order (counted per
+    order: one AR MAD per CR_MAD_Pm), and the operator journaled no AR MAD missing."""
+    findings = []
+    syncs = [float(c["asked_real"]) for c in calls if c.get("verb") == "sync" and c.get("asked_real")]
+    last_sync = max(syncs, default=0.0)
+    crs: dict[str, list[AnswerFile]] = {}
+    for f, line in lines_of(obs.answers, "CR_MAD_Pm"):
+        assert isinstance(f, AnswerFile)
+        if f.at_real < last_sync:
+            files = crs.setdefault(line.get("ReferenceCommandePMInterneOC", ""), [])
+            if f not in files:
+                files.append(f)
+    ars: dict[str, int] = {}
+    for _, line in lines_of(pm_sent(obs), "AR_MAD"):
+        ref = line.get("ReferenceCommandePMInterneOC", "")
+        ars[ref] = ars.get(ref, 0) + 1
+    for ref, files in crs.items():
+        if ars.get(ref, 0) < len(files):
+            findings.append(finding("PM-AR-MAD", f"{ref}: {len(files)} CR_MAD_Pm read by the OC, "
+                                    f"{ars.get(ref, 0)} AR MAD sent", [file_out(f) for f in files[:3]]))
+    for line in obs.journal:
+        check = PM_JOURNAL.get((line.get("flow", ""), line.get("outcome", "")))
+        if check == "PM-AR-MAD" and not any(f.check == check for f in findings):
+            findings.append(finding(check, f"{line['outcome']}: {line.get('detail', '')}", [journal_line(line)]))
+    return findings
+
+
+def check_notice(obs: Observation) -> list[Finding]:
+    notice = int(PACK.sections.get("works", {}).get("notice_working_days", 2))
+    findings = []
+    for f, line in lines_of(pm_sent(obs), "Notif_Interv_Prev"):
+        works, sent = _day(line.get("DatePrevisionnelleAdduction", "")), date.fromisoformat(f.at_virtual[:10])
+        if works is not None and works < add_working_days(sent, notice):
+            findings.append(finding("PM-NOTICE", f"{f.filename}: works on {works:%Y%m%d} announced on {sent:%Y%m%d}, "
+                                    f"less than {notice} working days before", [file_in(f)]))  # type: ignore[arg-type]
+    return findings
+
+
+def check_works_report(obs: Observation) -> list[Finding]:
+    limit = int(PACK.sections.get("works", {}).get("report_working_days", 15))
+    findings = []
+    for f, line in lines_of(pm_sent(obs), "Notif_Adduction"):
+        done, sent = _day(line.get("DateAdduction", "")), date.fromisoformat(f.at_virtual[:10])
+        if done is not None and sent > add_working_days(done, limit):
+            findings.append(finding("PM-WORKS-LATE", f"{f.filename}: works of {done:%Y%m%d} reported on "
+                                    f"{sent:%Y%m%d}, more than {limit} working days after", [file_in(f)]))  # type: ignore[arg-type]
+    missing = (motif_label("photo_missing"), motif_label("sheet_missing"))
+    for f, line in lines_of(obs.answers, "CR_NotifAdduction"):
+        text = f"{line.get('MotifKoCrNotifAdduction', '')} {line.get('Commentaire', '')}"
+        if line.get("EtatCrNotifAdduction") == "KO" and (
+                line.get("MotifKoCrNotifAdduction") in missing or "NomFichier" in text):
+            findings.append(finding("PM-WORKS-DOCUMENTS", f"{f.filename}: the works report of "
+                                    f"{line.get('DateAdduction')} was refused: {text.strip()}", [file_out(f)]))  # type: ignore[arg-type]
+    return findings
+
+
+def check_ipe(obs: Observation, calls: list[Mapping[str, Any]]) -> list[Finding]:
+    findings = []
+    for call in calls:
+        if call.get("verb") != "ipe_summary":
+            continue
+        args, answer = call.get("args") or {}, call.get("answer") or {}
+        # Without a network in the question, the IPE of any network the OC receives may be the one meant.
+        networks = [str(args["network"])] if args.get("network") else ipe_networks(obs.answers)
+        wrongs = []
+        for network in networks:
+            lines = latest_ipe(obs.answers, str(call.get("asked_at", obs.now)), network)
+            if lines is None:
+                continue  # no IPE of that network sent yet: nothing the OC could have ingested
+            expected = ipe_summary_of(lines, args)
+            wrongs.append({k: (answer.get(k), v) for k, v in expected.items() if answer.get(k) != v})
+        wrong = min(wrongs, key=len) if wrongs else {}
+        if wrong:
+            findings.append(finding("PM-IPE", f"ipe_summary {dict(args)}: (OC's, the IPE's) {wrong}",
+                                    [Evidence("adapter", "ipe_summary", f"{dict(args)} -> {dict(answer)}")]))
+    return findings
+
+
+def check_files(obs: Observation) -> list[Finding]:
+    findings = []
+    for f in pm_sent(obs):
+        name = PACK.parse_filename(f.filename)
+        problems: list[str] = []
+        if name is None:
+            problems.append("not a file name of the pm-2.2 pack")
+        elif not name.flow.direction.startswith("OC"):
+            problems.append(f"{name.flow.name} is a flow of the operator")
+        elif name.oc != obs.oc_code.upper():
+            problems.append(f"OC {name.oc} in the name where {obs.oc_code} is expected")
+        elif f.kept:
+            try:
+                parsed = name.flow.parse(f.content)
+                problems += [*(f"line {r.line}: {e}" for r in parsed.records for e in r.errors)]
+            except UnreadableFile as e:
+                problems.append(str(e))
+        if problems:
+            findings.append(finding("PM-FILE", f"{f.filename}: {'; '.join(problems[:10])}", [file_in(f)]))
+    for line in obs.journal:
+        check = PM_JOURNAL.get((line.get("flow", ""), line.get("outcome", "")))
+        if check == "PM-FILE" and line.get("direction") == "in":
+            findings.append(finding("PM-FILE", f"{line.get('filename')}: {line['outcome']}: {line.get('detail', '')}",
+                                    [journal_line(line)]))
+    return findings
+
+
+def check_out_clean(obs: Observation) -> list[Finding]:
+    out = [j for j in obs.journal if j.get("direction") == "out"]
+    downloaded = {j["filename"]: j for j in out if j.get("outcome") == "downloaded"}
+    deleted = {j["filename"] for j in out if j.get("outcome") == "deleted"}
+    return [finding("PM-OUT-CLEAN", f"{a.filename} was downloaded from {a.location} and left there",
+                    [file_out(a), journal_line(downloaded[a.filename])])
+            for a in obs.answers if a.channel in ("ftp", "sftp") and a.flow in PACK.flows
+            and a.filename in downloaded and a.filename not in deleted]
+
+
+def check_pm(record: Any, wait: float = AR_MAD_GRACE) -> list[Finding]:
+    """Every PM check on a scenario's OC. An AR MAD still on its way gets `wait` real seconds to arrive."""
+    deadline = time.monotonic() + wait
+    while True:
+        obs = observe(record.admin, record.tenant, oc_code=record.tenant, pack=PACK)
+        ar_mad = check_ar_mad(obs, record.calls)
+        if not ar_mad or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    return [*ar_mad, *check_notice(obs), *check_works_report(obs), *check_ipe(obs, record.calls),
+            *check_files(obs), *check_out_clean(obs)]
+
+
+def pm_checks_hook(record: Any) -> list[Finding]:
+    """End-of-scenario hook of the conformance plugin. Only scenarios that drove the OC's PM verbs are judged;
+    the findings a step declared expected (the scenario made the OC do it on purpose) are left out."""
+    if record.admin is None or not any(c.get("verb") in PM_SCENARIO_VERBS for c in record.calls):
+        return []
+    return [f for f in check_pm(record) if f.check not in record.expected]
+
+
+#: A scenario that called one of these is a PM scenario: the PM checks judge it.
+PM_SCENARIO_VERBS = ("order_pm", "announce_works", "report_works", "ipe_summary")

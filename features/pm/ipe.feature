@@ -1,0 +1,11 @@
+Feature: The weekly IPE, as the OC ingests it (Protocole PM 2.2)
+  Every Monday morning the operator drops the IPE of each network in the OC's OUT/<OI>/<ARCEP>/PM folder: every
+  building of the network, its state, its dwellings and its PM. The OC reads it (and deletes it), and what its
+  system then holds of a PM or a building (ipe_summary) is what that IPE says.
+
+  Scenario: the IPE of Monday is ingested
+    Given the OC is a PM client of the operator
+    When the Monday IPE has gone out
+    And the OC reads its PM flows
+    Then the OC's summary of a PM matches the IPE
+    And the OC's summary of a building matches the IPE

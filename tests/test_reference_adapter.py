@@ -84,6 +84,7 @@ def outcomes(results: dict[str, Any]) -> dict[str, str]:
     return {s["scenario"]: s["outcome"] for s in results["scenarios"]}
 
 
+@pytest.mark.timeout(330)  # a whole harness run over the Accès scenarios (its subprocess has 300 s)
 def test_the_reference_oc_passes_every_access_scenario(tmp_path: Path):
     results = run_harness(tmp_path, "--adapter", "python:conformance.reference:ReferenceOc", "--seed", "7")
     assert results["exit"] == 0, results["output"][-3000:]
@@ -97,6 +98,7 @@ def test_the_reference_oc_passes_every_access_scenario(tmp_path: Path):
     assert stoc["feature"].startswith("Life of an access order") and stoc["findings"] == []
 
 
+@pytest.mark.timeout(330)
 def test_an_adapter_lacking_a_verb_makes_its_scenarios_not_run(tmp_path: Path):
     results = run_harness(tmp_path, "--adapter", "python:tests.test_reference_adapter:WithoutStoc")
     by_name = {s["scenario"]: s for s in results["scenarios"]}
@@ -109,6 +111,7 @@ def test_an_adapter_lacking_a_verb_makes_its_scenarios_not_run(tmp_path: Path):
     assert results["exit"] == 0, results["output"][-3000:]  # skipped is not a failure of the run
 
 
+@pytest.mark.timeout(330)
 def test_a_verb_raising_verb_not_implemented_is_not_run_too(tmp_path: Path):
     results = run_harness(tmp_path, "--adapter", "python:tests.test_reference_adapter:WithoutCancel")
     cancellation = [s for s in results["scenarios"] if s["feature"].startswith("Cancelling")]
@@ -116,6 +119,7 @@ def test_a_verb_raising_verb_not_implemented_is_not_run_too(tmp_path: Path):
     assert all("cancel_access" in s["error"] for s in cancellation)
 
 
+@pytest.mark.timeout(330)
 def test_an_oc_that_leaves_out_unread_fails_with_the_check_id(tmp_path: Path):
     results = run_harness(tmp_path, "--adapter", "python:tests.test_reference_adapter:NeverReads",
                           "-k", "OI_mode_no_Cmd_STOC")

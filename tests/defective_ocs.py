@@ -284,6 +284,16 @@ class CountsAddressesAsDwellings(ReferenceOc):
         return summary
 
 
+class KeepsTheFirstIpe(ReferenceOc):
+    """Loads the IPE of a network once, at its first integration, and never again: the weekly changes of the
+    network (buildings deployed, abandoned) never reach its system."""
+
+    def _handle_pm(self, file: ReceivedFile) -> None:
+        if file.flow_name == "IPE" and self._network_of(file.name) in self.ipe:
+            return
+        super()._handle_pm(file)
+
+
 class KeepsPmOutClient(OcPmClient):
     """Downloads the PM folder's files but never deletes them (it remembers what it read)."""
 
@@ -345,5 +355,6 @@ DEFECTS = [
     Defect(NeverAcknowledgesMad, "PM-AR-MAD", "made_available_and_the_oc_acknowledges"),
     Defect(CountsAddressesAsDwellings, "PM-IPE", "IPE_of_Monday"),
     Defect(LeavesPmOutUncleaned, "PM-OUT-CLEAN", "IPE_of_Monday"),
+    Defect(KeepsTheFirstIpe, "PM-IPE", "deploys_during_the_week"),
 ]
 

@@ -51,6 +51,7 @@ class PmWorld:
     refs: list[str] = field(default_factory=list)  # the OC's PM orders, oldest first
     works: list[str] = field(default_factory=list)  # its works notices and reports, oldest first
     inbound_seen: int = 0
+    changed: str = ""  # the IdentifiantImmeuble of a building the operator changed during the scenario
 
     @property
     def admin(self) -> SandboxAdmin:
@@ -198,6 +199,20 @@ def monday(pm_world: PmWorld) -> None:
         "the operator sent no IPE on Monday"
 
 
+@when("the operator deploys a building still under construction")
+def deploy_building(pm_world: PmWorld) -> None:
+    """The operator's own change to its network (the network_change action, docs/api.md): the next IPE shows
+    it, and an OC must take the new IPE's word over the last one's."""
+    network = pm_world.oc.target.oi
+    lines = latest_ipe(observe(pm_world.admin, pm_world.tenant, pack=PACK).answers,
+                       pm_world.admin.now().isoformat(timespec="seconds"), network) or []
+    building = next((x["IdentifiantImmeuble"] for x in lines if x["EtatImmeuble"] == "EN COURS DE DEPLOIEMENT"), "")
+    assert building, f"the IPE of {network} has no building under construction"
+    pm_world.admin.post(f"/operators/{pm_world.oc.context().operator}/evolution/network_change",
+                        {"network": network, "building": building, "etat": "DEPLOYE"}, tenant=pm_world.tenant)
+    pm_world.changed = building
+
+
 @when(parsers.re(r"the OC announces works at the PM (?P<n>\d+) working days? ahead over (?P<channel>\w+)"))
 def announce(pm_world: PmWorld, n: str, channel: str) -> None:
     day = add_working_days(pm_world.today(), int(n))
@@ -281,6 +296,19 @@ def summary_matches(pm_world: PmWorld, what: str) -> None:
     expected = ipe_summary_of(lines, args)
     wrong = {k: (answer.get(k), v) for k, v in expected.items() if answer.get(k) != v}
     assert not wrong, f"[PM-IPE] ipe_summary {args}: (OC's, the IPE's) {wrong}"
+
+
+@then(parsers.parse('the OC\'s summary of the changed building says "{etat}" as the new IPE does'))
+def changed_summary(pm_world: PmWorld, etat: str) -> None:
+    network = pm_world.oc.target.oi
+    lines = latest_ipe(observe(pm_world.admin, pm_world.tenant, pack=PACK).answers,
+                       pm_world.admin.now().isoformat(timespec="seconds"), network) or []
+    args = {"network": network, "building": pm_world.changed}
+    expected = ipe_summary_of(lines, args)
+    assert expected.get("etat") == etat, f"the operator's IPE says {expected} of {pm_world.changed}"
+    answer = pm_world.call("ipe_summary", args)
+    wrong = {k: (answer.get(k), v) for k, v in expected.items() if answer.get(k) != v}
+    assert not wrong, f"[PM-IPE] ipe_summary {args} after the change: (OC's, the new IPE's) {wrong}"
 
 
 @then(parsers.parse("the OC knows the works {kind} is accepted"))

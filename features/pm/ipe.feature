@@ -9,3 +9,12 @@ Feature: The weekly IPE, as the OC ingests it (Protocole PM 2.2)
     And the OC reads its PM flows
     Then the OC's summary of a PM matches the IPE
     And the OC's summary of a building matches the IPE
+
+  Scenario: a building the operator deploys during the week is deployed in the OC's system after the next IPE
+    Given the OC is a PM client of the operator
+    When the Monday IPE has gone out
+    And the OC reads its PM flows
+    And the operator deploys a building still under construction
+    And the Monday IPE has gone out
+    And the OC reads its PM flows
+    Then the OC's summary of the changed building says "DEPLOYE" as the new IPE does

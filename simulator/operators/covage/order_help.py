@@ -14,10 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
-
 from ...capability import Capability, OperatorContext, WebService
 from ...refdata import Address, ReferenceNetwork
+from ...specs.codec import load_yaml
 from .access import AFTER_MAD, BEFORE_MAD
 
 SPEC = Path(__file__).parents[2] / "specs" / "webservices" / "order-help.yaml"
@@ -35,7 +34,7 @@ class OrderHelpError(Exception):
 
 
 def load_spec(path: Path = SPEC) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path)
 
 
 @dataclass(frozen=True)

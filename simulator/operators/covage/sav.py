@@ -21,10 +21,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
-
 from ...capability import ActionRefused, Capability, OperatorContext, WebService
 from ...documents import Effects, Finding, ScheduledEvent
+from ...specs.codec import load_yaml
 from .access import State as OrderState
 
 SPEC = Path(__file__).parents[2] / "specs" / "webservices" / "sav-2.1.yaml"
@@ -104,7 +103,7 @@ class SavDesk(Capability):
         self.store = context.store
         self.profile = context.profile
         self.calendar = context.calendar
-        self.spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+        self.spec = load_yaml(SPEC)
         self.store.ensure_schema(SCHEMA)
 
     # ------------------------------------------------------------------ the OC's requests (engine thread)

@@ -30,8 +30,6 @@ from functools import cache, lru_cache
 from itertools import accumulate
 from pathlib import Path
 
-from faker import Faker
-
 from .model import (
     BUILDING_COLUMNS,
     CODE_SPACE,
@@ -253,6 +251,8 @@ class _Context:
         self.network = network
         self.arcep = arcep
         self.rng = FastRandom(derive_seed(seed, network))
+        from faker import Faker  # here, not at the top: a start on an existing network never generates
+
         self.faker = Faker("fr_FR")
         self.faker.seed_instance(self.rng.getrandbits(64))
         rng = self.rng

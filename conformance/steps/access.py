@@ -296,7 +296,11 @@ def oc_is_client(access_world: AccessWorld) -> None:
 @given("an apartment building with free sockets")
 def apartment_building(access_world: AccessWorld) -> None:
     building = access_world.building()
-    access_world.socket = next(line for line in building["Lignes"] if not line["Occupee"])
+    first = (building["Escaliers"] or [""])[0]
+    free = [line for line in building["Lignes"] if not line["Occupee"] and line["Escalier"] == first]
+    # Any free socket of the first staircase, drawn per scenario: on a shared sandbox an earlier scenario's
+    # live order may hold the first one (GET /api/addresses shows the network's occupancy, not the orders').
+    access_world.socket = random.Random(access_world.tenant).choice(free)
 
 
 @when(parsers.re(r'the OC orders a new socket in "(?P<mode>\w+)" mode(?: at an address with free sockets)?'))

@@ -284,10 +284,14 @@ class Engine:
         operator = self.operators[source.context.operator]
         for finding in effects.findings:
             self._journal(finding, now)
+        shared: dict[int, str] = {}  # id of content written once for many tenants -> its sha256
         for out in effects.outbound:
             file = operator.render(source, out, now, self.store.next_sequence, self.store.answer_style(out.tenant))
+            key = ""
+            if out.content is not None and file.content is out.content:  # a broadcast: stored and written once
+                key = shared.setdefault(id(out.content), hashlib.sha256(out.content).hexdigest())
             self.store.add_outbound(out.tenant, out.channel, file.location, file.filename, out.flow, file.content,
-                                    out.line_count, now.isoformat(timespec="seconds"), operator.key)
+                                    out.line_count, now.isoformat(timespec="seconds"), operator.key, shared=key)
             self._journal(Finding(out.tenant, out.channel, "out", out.flow, file.filename,
                                   _summary(out.records) if out.content is None else f"{out.lines} lines",
                                   file.location), now)

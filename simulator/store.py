@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     at_virtual TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,
     UNIQUE (tenant, location, filename));
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered);
+CREATE TABLE IF NOT EXISTS shared_content (sha256 TEXT PRIMARY KEY, content BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, location TEXT NOT NULL, filename TEXT NOT NULL,
     sha256 TEXT NOT NULL, at_real REAL NOT NULL, removed INTEGER NOT NULL DEFAULT 0,
@@ -96,6 +97,9 @@ class Outbound:
     flow: str
     content: bytes
     operator: str = ""
+    #: The sha256 of content shared by several answer files (a broadcast: the same IPE to every OC), stored once
+    #: in `shared_content`; '' for a file of its own.
+    shared: str = ""
 
 
 class Store:
@@ -128,8 +132,11 @@ class Store:
                 self._db.execute(f"ALTER TABLE inbox ADD COLUMN {column} {decl}")
         # ...and the real time of each answer file: with a frozen clock an OC's file and the answers around
         # it share one virtual time, and only the real one orders them (0 for older rows).
-        if "at_real" not in {r["name"] for r in self._db.execute("PRAGMA table_info(outbox)")}:
+        outbox = {r["name"] for r in self._db.execute("PRAGMA table_info(outbox)")}
+        if "at_real" not in outbox:
             self._db.execute("ALTER TABLE outbox ADD COLUMN at_real REAL NOT NULL DEFAULT 0")
+        if "shared" not in outbox:  # the sha256 of a broadcast's content, kept once in shared_content
+            self._db.execute("ALTER TABLE outbox ADD COLUMN shared TEXT NOT NULL DEFAULT ''")
         self._db.execute("UPDATE events SET kind = 'covage:access:' || kind WHERE instr(kind, ':') = 0")
 
     def _connect(self) -> sqlite3.Connection:
@@ -325,16 +332,26 @@ class Store:
 
     # --- outbox
     def add_outbound(self, tenant: str, channel: str, location: str, filename: str, flow: str,
-                     content: bytes, lines: int, at_virtual: str, operator: str) -> None:
+                     content: bytes, lines: int, at_virtual: str, operator: str, shared: str = "") -> None:
+        """One answer file. `shared`: the sha256 of `content` when the same bytes go to many tenants (a
+        broadcast): they are stored once, whatever the number of files."""
+        if shared:
+            self._db.execute("INSERT OR IGNORE INTO shared_content (sha256, content) VALUES (?, ?)", (shared, content))
         self._db.execute(
             "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual, operator, "
-            "at_real) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (tenant, channel, location, filename, flow, content,
-                                                               lines, at_virtual, operator, time.time()))
+            "at_real, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (tenant, channel, location, filename, flow, b"" if shared else content, lines, at_virtual, operator,
+             time.time(), shared))
 
     def undelivered(self) -> list[Outbound]:
-        rows = self._db.execute("SELECT * FROM outbox WHERE delivered = 0 ORDER BY id")
+        rows = self._db.execute("SELECT * FROM outbox WHERE delivered = 0 ORDER BY id").fetchall()
+        shared: dict[str, bytes] = {}  # read once: every file of a broadcast holds the same bytes object
+        for sha in {r["shared"] for r in rows if r["shared"]}:
+            shared[sha] = bytes(self._db.execute("SELECT content FROM shared_content WHERE sha256 = ?",
+                                                 (sha,)).fetchone()[0])
         return [Outbound(r["id"], r["tenant"], r["channel"], r["location"], r["filename"], r["flow"],
-                         r["content"], r["operator"]) for r in rows]
+                         shared[r["shared"]] if r["shared"] else r["content"], r["operator"], r["shared"])
+                for r in rows]
 
     def mark_delivered(self, outbound_id: int) -> None:
         self._db.execute("UPDATE outbox SET delivered = 1 WHERE id = ?", (outbound_id,))
@@ -377,8 +394,10 @@ class Store:
         return None if row is None or row[0] is None else bytes(row[0])
 
     def outbound_content(self, tenant: str, outbound_id: int) -> bytes | None:
-        row = self.reader().execute("SELECT content FROM outbox WHERE tenant = ? AND id = ?",
-                                    (tenant, outbound_id)).fetchone()
+        row = self.reader().execute(
+            "SELECT coalesce(s.content, o.content) FROM outbox o LEFT JOIN shared_content s "
+            "ON o.shared != '' AND s.sha256 = o.shared WHERE o.tenant = ? AND o.id = ?",
+            (tenant, outbound_id)).fetchone()
         return None if row is None else bytes(row[0])
 
     def unremoved_inbound(self, tenant: str, location: str, filename: str, sha256: str,

@@ -4,6 +4,7 @@ FTP; its lines are the addresses /api/addresses lists and the access orders acce
 from __future__ import annotations
 
 import io
+import urllib.request
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -191,3 +192,42 @@ def test_restart_keeps_the_network_and_plans_no_second_ipe(opsim_config: Config)
         assert sorted(e["ref"] for e in planned) == ["COVA", "COVB"]
     finally:
         box.stop()
+
+
+def test_the_ipe_is_stored_and_written_once_for_every_oc_and_each_oc_deletes_its_own_copy(opsim_sandbox,
+                                                                                          api: Api) -> None:
+    """A broadcast costs one file per network and Monday, not one per OC: every tenant's copy is a hard link
+    to one shared file, the store keeps its bytes once, and an OC deleting its copy leaves the others'."""
+    oc_codes = [f"BCAST{i}" for i in range(6)]
+    for code in oc_codes:
+        api.post("/tenants", {"code": code, "password": "pw"})
+    api.post("/clock/advance", {"hours": 140})  # Monday 2026-11-30 06:00
+    opsim_sandbox.engine.idle()
+    tenants = ["DEMO", *oc_codes]
+    homes = opsim_sandbox.config.data_dir / "ftp" / "covage"
+    copies = [next((homes / code / "OUT/COVA/CV/PM").glob("*.csv")) for code in tenants]
+    inodes = {path.stat().st_ino for path in copies}
+    assert len(inodes) == 1, "every OC's IPE is the same file"
+    assert copies[0].stat().st_nlink == len(tenants) + 1  # the tenants' links and the shared one
+    rows = opsim_sandbox.store.reader().execute("SELECT count(*), sum(length(content)) FROM shared_content")
+    count, size = rows.fetchone()
+    assert count == 2 and size == sum(p.stat().st_size for p in (copies[0], next(
+        (homes / "DEMO" / "OUT/COVB/CB/PM").glob("*.csv"))))  # one IPE per network, whatever the tenants
+    # Over FTP each OC reads the same bytes; one deletes its copy, the others still read theirs.
+    first = ftp_login(opsim_sandbox.ftp_address, "BCAST0", "pw")
+    try:
+        content = download(first, f"OUT/COVA/CV/PM/{copies[1].name}")
+        first.delete(f"OUT/COVA/CV/PM/{copies[1].name}")
+        assert _pm_files(first, "OUT/COVA/CV/PM") == []
+    finally:
+        first.close()
+    assert len(IPE.parse(content).records) == SIZE
+    other = ftp_login(opsim_sandbox.ftp_address, "BCAST1", "pw")
+    try:
+        assert download(other, f"OUT/COVA/CV/PM/{copies[2].name}") == content
+    finally:
+        other.close()
+    # The emitted file's bytes are served by the API as for any answer file.
+    [emitted] = [f for f in api.get("/files?tenant=BCAST3") if f["flow"] == "IPE" and "_COVA_" in f["filename"]]
+    with urllib.request.urlopen(f"{api.base}/files/{emitted['id']}/content?tenant=BCAST3", timeout=30) as answer:
+        assert answer.read() == content

@@ -13,6 +13,7 @@ can never be processed (not .csv) are removed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -111,11 +112,12 @@ class Mailboxes:
         self.homes = root / "ftp" / operator
         self.spool = root / "spool" / operator
         self.tmp = root / "tmp"
+        self.shared = root / "shared" / operator  # broadcasts, hard-linked into the tenants' OUT folders
         self.in_max_files = in_max_files
         self.in_max_bytes = in_max_bytes
         self.waiting_max_age = waiting_max_age
         self.file_max_bytes = file_max_bytes
-        for folder in (self.homes, self.spool, self.tmp):
+        for folder in (self.homes, self.spool, self.tmp, self.shared):
             folder.mkdir(parents=True, exist_ok=True)
         self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command
 
@@ -241,8 +243,38 @@ class Mailboxes:
         """Put an answer file in OUT; a file already there was written before a stop that came before
         the outbox row was marked delivered: it is not written twice."""
         target = self.out_path(out.tenant, out.location, out.filename)
-        if not target.exists():
+        if target.exists():
+            return
+        if out.shared:
+            self.link_shared(target, out.shared, out.content)
+        else:
             self.write_atomically(target, out.content)
+
+    def link_shared(self, target: Path, sha: str, content: bytes) -> None:
+        """A broadcast (the same bytes to every tenant) is written and fsynced once, under shared/, and each
+        tenant's copy is a hard link to it: a Monday's IPE costs one file, not one per OC. Each tenant still
+        deletes its own copy (a link); OUT is read-only to tenants (no STOR, APPE or SITE CHMOD there), so no
+        tenant can change the bytes others read. Where links are refused (another file system), a copy."""
+        source = self.shared / sha
+        if not source.exists():
+            self.write_atomically(source, content)
+            self._collect_shared(keep=source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp / f"{uuid.uuid4().hex}.tmp"
+        try:
+            os.link(source, tmp)
+        except OSError:
+            self.write_atomically(target, content)
+            return
+        os.replace(tmp, target)
+
+    def _collect_shared(self, keep: Path) -> None:
+        """Shared broadcasts every tenant has deleted (no link left but ours) go: they can be written again
+        from the store if a delivery still needs them."""
+        for path in self.shared.iterdir():
+            with contextlib.suppress(OSError):
+                if path != keep and path.stat().st_nlink == 1:
+                    path.unlink()
 
     def write_atomically(self, target: Path, content: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,12 @@ end-of-scenario check with `FINDING_HOOKS`; a scenario with findings fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -129,6 +131,7 @@ class Harness:
     fuzz: int = 0
     started: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
     results: list[ScenarioResult] = field(default_factory=list)
+    total: int = 0  # scenarios selected (collected, less the deselected)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -139,6 +142,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="admin base URL of a running sandbox (default: start one opsim up per session)")
     group.addoption("--report-dir", default=None, metavar="DIR", help="write results.json there")
     group.addoption("--seed", default=0, type=int, metavar="N", help="recorded in the results")
+    group.addoption("--sandbox-dir", default=None, metavar="DIR",
+                    help="start the harness's own sandbox in DIR and keep it after the run (its data dir, its "
+                         "tenants' FTP trees) to look at; default a temporary folder, removed")
     group.addoption("--fuzz", default=0, type=int, metavar="N",
                     help="play N operator variations drawn by Hypothesis (tests marked fuzz); 0 leaves them out")
 
@@ -149,6 +155,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                     config.getoption("--seed"), Path(report_dir) if report_dir else None,
                                     config.getoption("--fuzz"))
     config.addinivalue_line("markers", "fuzz: operator variations drawn by Hypothesis, played only with --fuzz N")
+    _stop_on_sigterm()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -159,6 +166,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if not item.get_closest_marker("fuzz")]
+
+
+#: The user property every scenario's reports carry (across xdist workers too): its number and title.
+SCENARIO_PROPERTY = "opsim_scenario"
+NUMBER = pytest.StashKey[int]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Number the scenarios in the order they were collected (every worker collects the same): the number the
+    console prints and the report's rows and columns use."""
+    from .runner import scenario_of
+
+    harness = session.config.stash[HARNESS]
+    harness.total = max(harness.total, len(session.items))
+    for number, item in enumerate(session.items, 1):
+        titles = scenario_of(item)
+        item.stash[NUMBER] = number
+        item.user_properties.append((SCENARIO_PROPERTY, {
+            "number": number, "name": ": ".join(titles) if titles else item.nodeid}))
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a CI job cancelled) stops the run as Ctrl-C does: the sandbox and the adapter stop, and the
+    results of the scenarios that ran are written, marked interrupted."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 # ---------------------------------------------------------------------------------------------- the sandbox
@@ -243,8 +279,15 @@ def conformance_target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if url:
         yield connect(url)
         return
-    with tempfile.TemporaryDirectory(prefix="opsim-conformance-") as workdir:
-        sandbox = OpsimUp(Path(workdir))
+    keep = request.config.getoption("--sandbox-dir")
+    with contextlib.ExitStack() as stack:
+        if keep:  # kept; one folder per xdist worker, each running its own sandbox
+            worker = getattr(request.config, "workerinput", {}).get("workerid", "")
+            workdir = Path(keep).resolve() / worker if worker else Path(keep).resolve()
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opsim-conformance-")))
+        sandbox = OpsimUp(workdir)
         try:
             yield connect(sandbox.start())
         finally:
@@ -447,6 +490,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     item._conformance_done = True  # type: ignore[attr-defined]
     result = record.result
     result.duration = time.monotonic() - record.started
+    result.number = item.stash.get(NUMBER, 0)
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         reason = reason.removeprefix("Skipped: ")
@@ -487,6 +531,13 @@ def flows_of(record: ScenarioRecord) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- session end
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist controller: how many scenarios the workers collected (each collects them all)."""
+    harness: Harness = node.config.stash[HARNESS]
+    harness.total = max(harness.total, len(ids))
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: gather the results of a worker."""
     harness: Harness = node.config.stash[HARNESS]
@@ -505,5 +556,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     harness.report_dir.mkdir(parents=True, exist_ok=True)
     run = RunResult(adapter=harness.adapter, target=harness.target or "opsim up (started by the harness)",
                     seed=harness.seed, started=harness.started, fuzz=harness.fuzz,
-                    scenarios=sorted(harness.results, key=lambda s: (s.feature, s.scenario)))
+                    scenarios=sorted(harness.results, key=lambda s: (s.number, s.feature, s.scenario)),
+                    interrupted=session.exitstatus == pytest.ExitCode.INTERRUPTED,
+                    total=harness.total or len(harness.results))
     run.save(harness.report_dir / "results.json")

@@ -118,8 +118,34 @@ def anchor(check: str) -> str:
 
 
 def flows_of(result: RunResult) -> list[str]:
-    named = [f for s in result.scenarios for f in s.flows]
+    named = [f for s in result.scenarios for f in _rows(s.flows, result)]
     return [*FLOWS, *dict.fromkeys(f for f in named if f not in FLOWS)]
+
+
+def _operations(result: RunResult) -> dict[str, str]:
+    """A web service operation journaled both bare (`createTroubleTicketByValue`, by the capability) and
+    qualified (`sav-2.1:createTroubleTicketByValue`, by the SOAP guard) is one row, the qualified one; an
+    operation two services share (order help 3.0 and 2.0) stays qualified per service."""
+    qualified: dict[str, set[str]] = {}
+    for s in result.scenarios:
+        for flow in s.flows:
+            service, sep, operation = flow.rpartition(":")
+            if sep and service:
+                qualified.setdefault(operation, set()).add(flow)
+    return {operation: next(iter(flows)) for operation, flows in qualified.items() if len(flows) == 1}
+
+
+def _rows(flows: Iterable[str], result: RunResult) -> list[str]:
+    operations = _operations(result)
+    return list(dict.fromkeys(operations.get(f, f) for f in flows))
+
+
+def numbers(result: RunResult) -> dict[int, int]:
+    """Each scenario's number: the one the console printed (its place in the run), else its place here."""
+    taken = [s.number for s in result.scenarios]
+    if all(taken) and len(set(taken)) == len(taken):
+        return {id(s): s.number for s in result.scenarios}
+    return {id(s): i for i, s in enumerate(result.scenarios, 1)}
 
 
 _MARK = {PASSED: ("pass", "✓ pass"), FAILED: ("fail", "✗ FAIL"), NOT_RUN: ("notrun", "– not run")}
@@ -139,6 +165,11 @@ table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #c9d0d8; padding: 4px 8px; text-align: left; vertical-align: top; }
 table.matrix td { text-align: center; min-width: 56px; white-space: nowrap; font-weight: 600; }
 table.matrix th[scope=col] { text-align: center; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table.matrix th[scope=row] { position: sticky; left: 0; z-index: 1; background: #fff; white-space: nowrap;
+                             box-shadow: 2px 0 0 #c9d0d8; }
+table.matrix thead th:first-child { position: sticky; left: 0; z-index: 2; background: #fff; }
+.summary ul { margin: 4px 0 8px; }
 .pass { background: #1e7b34; color: #fff; } .fail { background: #b3261e; color: #fff; }
 .notrun { background: #e3e6ea; color: #3b434c; } .none { background: #fff; color: #9aa3ad; font-weight: 400; }
 .legend span { display: inline-block; padding: 2px 10px; margin-right: 8px; border-radius: 4px; }
@@ -153,8 +184,10 @@ code { font-family: ui-monospace, Menlo, Consolas, monospace; }
 
 def render_html(result: RunResult, checks_doc: str = CHECKS_DOC) -> str:
     counts = result.counts()
-    scenarios = result.scenarios
-    number = {id(s): i for i, s in enumerate(scenarios, 1)}
+    scenarios = sorted(result.scenarios, key=lambda s: s.number) if all(s.number for s in result.scenarios) \
+        else result.scenarios
+    number = numbers(result)
+    rows = {id(s): set(_rows(s.flows, result)) for s in scenarios}
     out: list[str] = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -173,8 +206,13 @@ def render_html(result: RunResult, checks_doc: str = CHECKS_DOC) -> str:
     else:
         extra = f" ({counts[NOT_RUN]} not run)" if counts[NOT_RUN] else ""
         out.append(f'<p class="verdict ok">Every scenario that ran passed{extra}.</p>')
+    if result.interrupted:
+        unreached = max(0, result.total - len(scenarios))
+        out.append('<p class="verdict ko">The run was interrupted: this report holds the scenarios that ran'
+                   + (f"; {unreached} more were selected and not reached" if unreached else "") + ".</p>")
     out.append('<p class="counts">' + "".join(
         f'<span class="{_MARK[o][0]}">{_h(o)}: {counts[o]}</span>' for o in (PASSED, FAILED, NOT_RUN)) + "</p>")
+    out += _summary_html(scenarios, number, checks_doc)
 
     # The matrix: one row per flow, one column per scenario.
     out += ["<h2>Flows × scenarios</h2>",
@@ -183,7 +221,7 @@ def render_html(result: RunResult, checks_doc: str = CHECKS_DOC) -> str:
             '<span class="notrun">– not run</span><span class="none">· not exercised</span> '
             "A cell is the outcome of the scenario (column) that exercises the flow (row); "
             "the scenarios are listed under the table.</p>",
-            '<table class="matrix" aria-describedby="legend">',
+            '<div class="scroll"><table class="matrix" aria-describedby="legend">',
             "<caption>Outcome of each scenario, per protocol flow it exercises</caption>",
             '<thead><tr><th scope="col">Flow</th>']
     for s in scenarios:
@@ -193,13 +231,13 @@ def render_html(result: RunResult, checks_doc: str = CHECKS_DOC) -> str:
     for flow in flows_of(result):
         out.append(f'<tr><th scope="row"><code>{_h(flow)}</code></th>')
         for s in scenarios:
-            if flow in s.flows:
+            if flow in rows[id(s)]:
                 css, text = _MARK.get(s.outcome, ("notrun", s.outcome))
                 out.append(f'<td class="{css}">{_h(text)}</td>')
             else:
                 out.append('<td class="none" title="not exercised">·</td>')
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
 
     out += ["<h2>Scenarios</h2>", "<table><thead><tr>"
             '<th scope="col">#</th><th scope="col">Feature</th><th scope="col">Scenario</th>'
@@ -227,6 +265,40 @@ def render_html(result: RunResult, checks_doc: str = CHECKS_DOC) -> str:
     out += [f"<p><small>Check ids are documented in <code>{_h(checks_doc)}</code>. "
             "Rendered by opsim from results.json.</small></p>", "</main></body></html>", ""]
     return "\n".join(out)
+
+
+def _summary_html(scenarios: list[ScenarioResult], number: dict[int, int], checks_doc: str) -> list[str]:
+    """What a certification manager reads first: failures by check id, and what did not run by its reason (the
+    verb the adapter lacks), each with the scenarios' numbers."""
+    failing: dict[str, list[int]] = {}
+    for s in scenarios:
+        if s.outcome == FAILED:
+            for check in dict.fromkeys(f.check for f in s.findings) or ("(no check id: an error)",):
+                failing.setdefault(check, []).append(number[id(s)])
+    missing: dict[str, list[int]] = {}
+    for s in scenarios:
+        if s.outcome == NOT_RUN:
+            missing.setdefault(s.error or s.step or "no reason given", []).append(number[id(s)])
+    if not failing and not missing:
+        return []
+    out = ['<section class="summary"><h2>Summary</h2>']
+    if failing:
+        out += ["<h3>Failed, by check</h3>", "<ul>"]
+        for check, which in sorted(failing.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            label = _check_link(check, checks_doc) if not check.startswith("(") else _h(check)
+            out.append(f"<li>{label}: {len(which)} scenario(s): {_scenario_links(which)}</li>")
+        out.append("</ul>")
+    if missing:
+        out += ["<h3>Not run, by reason</h3>", "<ul>"]
+        for why, which in sorted(missing.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            out.append(f"<li>{_h(why)}: {len(which)} scenario(s): {_scenario_links(which)}</li>")
+        out.append("</ul>")
+    out.append("</section>")
+    return out
+
+
+def _scenario_links(which: list[int]) -> str:
+    return ", ".join(f'<a href="#s{n}">{n}</a>' for n in sorted(which))
 
 
 def _check_link(check: str, checks_doc: str) -> str:

@@ -44,6 +44,7 @@ class ScenarioResult:
     findings: list[Finding] = field(default_factory=list)
     duration: float = 0.0
     exchanges: list[Evidence] = field(default_factory=list)  # what the harness asked the OC, and its answers
+    number: int = 0  # its place in the run (collection order): the console's and the report's number
 
 
 @dataclass
@@ -54,6 +55,8 @@ class RunResult:
     started: str  # real date-time of the run
     scenarios: list[ScenarioResult] = field(default_factory=list)
     fuzz: int = 0  # operator variations asked (--fuzz)
+    interrupted: bool = False  # the run was stopped (SIGINT, SIGTERM) before every scenario ran
+    total: int = 0  # scenarios selected for the run (more than ran when it was interrupted)
 
     @property
     def failed(self) -> bool:

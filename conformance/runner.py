@@ -21,14 +21,20 @@ import json
 import os
 import random
 import shlex
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
+
 from .report import write_reports
-from .results import FAILED, NOT_RUN, PASSED, RunResult
+from .results import FAILED, NOT_RUN, PASSED, RunResult, ScenarioResult
 
 #: The pytest plugin of the harness; a test may name a stand-in with this variable.
 PLUGIN_ENV = "OPSIM_CONFORMANCE_PLUGIN"
@@ -71,6 +77,8 @@ def check_adapter(spec: str) -> None:
 
 #: The most operator variations one run plays (each is a whole order life: seconds each).
 MAX_FUZZ = 1000
+#: The most scenarios played at a time (--jobs): each job runs its own sandbox.
+MAX_JOBS = 32
 
 
 def selection(features: Path, only: str | None) -> tuple[Path, list[str]]:
@@ -86,7 +94,7 @@ def selection(features: Path, only: str | None) -> tuple[Path, list[str]]:
 
 
 def child_command(features: Path, path: Path, select: list[str], adapter: str, target: str | None,
-                   report_dir: Path, seed: int, plugin: str, fuzz: int = 0) -> list[str]:
+                   report_dir: Path, seed: int, plugin: str, fuzz: int = 0, jobs: int = 1) -> list[str]:
     """The child's command line. `-c devnull`: the user's own pytest configuration (in the folder where they
     run opsim, or above a virtualenv holding the features) has no say in how the scenarios run."""
     return [sys.executable, "-m", "pytest", "-p", plugin, "-p", "conformance.runner", str(path),
@@ -95,12 +103,13 @@ def child_command(features: Path, path: Path, select: list[str], adapter: str, t
             "-c", os.devnull, "--rootdir", str(features), "--confcutdir", str(features),
             "-o", f"bdd_features_base_dir={features}", "-o", f"timeout={SCENARIO_TIMEOUT}",
             "-o", "filterwarnings=ignore:The (asyncore|asynchat) module is deprecated:DeprecationWarning",
-            "-p", "no:cacheprovider", "-q", "-rfEs"]
+            "-p", "no:cacheprovider", "-q", "-rfEs", *(["-n", str(jobs)] if jobs > 1 else [])]
 
 
 def run(adapter: str = "reference", target: str | None = None, report_dir: Path = Path("opsim-report"),
         only: str | None = None, seed: int | None = None, features: Path | None = None,
-        out: IO[str] = sys.stdout, err: IO[str] = sys.stderr, fuzz: int = 0) -> int:
+        out: IO[str] = sys.stdout, err: IO[str] = sys.stderr, fuzz: int = 0, jobs: int = 1,
+        sandbox_dir: Path | None = None) -> int:
     """Run the scenarios, print progress and a summary, write the reports; the exit status."""
     try:
         features = (features or default_features()).resolve()
@@ -111,6 +120,14 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
         check_adapter(adapter)
         if not 0 <= fuzz <= MAX_FUZZ:
             raise UsageError(f"--fuzz {fuzz}: give a number of variations from 0 to {MAX_FUZZ}")
+        if not 1 <= jobs <= MAX_JOBS:
+            raise UsageError(f"--jobs {jobs}: give a number of scenarios at a time from 1 to {MAX_JOBS}")
+        if sandbox_dir is not None and target is not None:
+            raise UsageError("--sandbox-dir keeps the harness's own sandbox: give it without --target")
+        if jobs > 1 and target is not None:
+            # Scenarios move the sandbox's one virtual clock: two at a time on one sandbox would move it under
+            # each other's feet. Each job gets a sandbox of its own instead, which a --target cannot give.
+            raise UsageError("--jobs needs a sandbox per job: give it without --target")
         path, select = selection(features, only)
         report_dir = report_dir.resolve()
         try:
@@ -126,25 +143,42 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
     for stale in (results, report_dir / "junit.xml", report_dir / "report.html"):
         stale.unlink(missing_ok=True)  # never leave an earlier run's results beside this one's
     plugin = os.environ.get(PLUGIN_ENV) or PLUGIN
-    argv = child_command(features, path, select, adapter, target, report_dir, seed, plugin, fuzz)
+    argv = child_command(features, path, select, adapter, target, report_dir, seed, plugin, fuzz, jobs)
+    if sandbox_dir is not None:
+        argv += ["--sandbox-dir", str(sandbox_dir.resolve())]
     print(f"opsim conformance: adapter {adapter}, target {target or 'a sandbox of its own'}, seed {seed}, "
           f"features {path}" + (f" ({' '.join(select)})" if select else ""), file=out, flush=True)
 
-    status = _play(argv, log, out)
-    if status in (4, 5):  # pytest: usage error, or nothing collected
+    status, events, interrupted = _play(argv, log, out, jobs)
+    if status in (4, 5) and not interrupted:  # pytest: usage error, or nothing collected
         why = "no scenario matches --only " + shlex.quote(only) if status == 5 and only else _tail(log, 1)
         print(f"opsim: {why or 'pytest refused the run'} (see {log})", file=err, flush=True)
         return 2
-    if not results.is_file():
+    if results.is_file():
+        result = RunResult.load(results)
+    elif interrupted:  # stopped before the child wrote its results: the progress lines are what ran
+        result = RunResult(adapter, target or "opsim up (started by the harness)", seed,
+                           datetime.now().isoformat(timespec="seconds"),
+                           [ScenarioResult(*_titles_of(e), flows=[], outcome=e.get("outcome", NOT_RUN),
+                                           error=e.get("why", ""), duration=float(e.get("duration", 0)),
+                                           number=int(e.get("number") or 0)) for e in events], fuzz)
+        result.save(results)
+    else:
         print(f"opsim: the run ended (pytest exit status {status}) without results.json; the end of {log}:",
               file=err, flush=True)
         print(_tail(log, 15), file=err, flush=True)
         return 1
-    result = RunResult.load(results)
+    if interrupted and not result.interrupted:
+        result.interrupted = True
+        result.save(results)
     junit, page = write_reports(result, report_dir, checks_doc=_checks_doc())
     _summary(result, out, adapter, only)
     print(f"reports: {page}\n         {junit}\n         {results}\n         {log} (pytest's output)", file=out,
           flush=True)
+    if interrupted:
+        print(f"opsim: the run was stopped by {interrupted}: the reports hold the {len(result.scenarios)} "
+              "scenario(s) that ran", file=err, flush=True)
+        return 128 + int(getattr(signal, interrupted))
     if result.failed:
         return 1
     if status != 0:
@@ -155,37 +189,95 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
     return 0
 
 
-def _play(argv: list[str], log: Path, out: IO[str]) -> int:
-    """Run the child, printing a line per scenario it reports on the progress pipe; its exit status."""
+def _titles_of(event: dict[str, Any]) -> tuple[str, str]:
+    """(feature, scenario) of a progress event's `Feature: scenario` name."""
+    feature, _, scenario = str(event.get("name", "?")).partition(": ")
+    return (feature, scenario) if scenario else ("", feature)
+
+
+def _play(argv: list[str], log: Path, out: IO[str], jobs: int = 1) -> tuple[int, list[dict[str, Any]], str]:
+    """Run the child, printing a line per scenario it reports on the progress pipe: (its exit status, the
+    scenarios' progress events, the signal that interrupted the run or '').
+
+    The child runs in a process group of its own, with the sandbox(es) it starts and its xdist workers: a
+    SIGINT or SIGTERM to the runner is passed on to that whole group as SIGTERM (the harness's plugin turns it
+    into pytest's interruption: the sandboxes stop and the results of what ran are written; not SIGINT, which
+    a shell ignores in the background jobs it starts), and whatever is left of the group once the child has
+    ended is killed, so a cancelled CI job never leaves an `opsim up` behind."""
     read_fd, write_fd = os.pipe()
     # The child imports this very copy of the harness (a checkout that is not installed too).
     here = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, PROGRESS_FD_ENV: str(write_fd),
            "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    interrupted = ""
+    events: list[dict[str, Any]] = []
     with log.open("w", encoding="utf-8") as log_file:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                    env=env, pass_fds=(write_fd,))
+                                    env=env, pass_fds=(write_fd,), start_new_session=True)
         finally:
             os.close(write_fd)  # the child holds the only writer: EOF when it ends
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal interrupted
+            if not interrupted:
+                interrupted = signal.Signals(signum).name
+                print(f"\n{interrupted}: stopping the run (its sandbox and adapter), then writing the report "
+                      "of what ran", file=out, flush=True)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} \
+            if threading.current_thread() is threading.main_thread() else {}
         try:
             with os.fdopen(read_fd, encoding="utf-8", errors="replace") as progress:
-                total = done = 0
+                watch = Progress(out, jobs)
                 for event in _events(progress):
                     if event.get("event") == "collected":
-                        total = int(event.get("count", 0))
-                        print(f"{total} scenario(s)", file=out, flush=True)
+                        watch.collected(int(event.get("count", 0)))
                     elif event.get("event") == "scenario":
-                        done += 1
-                        print(_progress_line(event, done, total), file=out, flush=True)
-            return proc.wait()
-        except KeyboardInterrupt:  # pytest got the same Ctrl-C: let it stop its sandbox
+                        events.append(event)
+                        watch.done(event)
             try:
-                proc.wait(timeout=15)
+                status = proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait()
-            raise
+                status = proc.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # anything the child left running in its group
+    return status, events, interrupted
+
+
+class Progress:
+    """The console's line per scenario: its number (the report's), outcome, title, time, and the time left."""
+
+    def __init__(self, out: IO[str], jobs: int = 1):
+        self.out, self.jobs = out, max(1, jobs)
+        self.total = self.finished = 0
+        self.started = time.monotonic()
+
+    def collected(self, total: int) -> None:
+        self.total, self.started = total, time.monotonic()
+        print(f"{total} scenario(s)" + (f", {self.jobs} at a time" if self.jobs > 1 else ""), file=self.out,
+              flush=True)
+
+    def done(self, event: dict[str, Any]) -> None:
+        self.finished += 1
+        print(_progress_line(event, self.finished, self.total, self.time_left()), file=self.out, flush=True)
+
+    def time_left(self) -> float | None:
+        """From the pace so far (wall time per scenario done, all jobs together)."""
+        if not self.finished or self.finished >= self.total:
+            return None
+        return (time.monotonic() - self.started) / self.finished * (self.total - self.finished)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _events(stream: IO[str]) -> Iterator[dict[str, Any]]:
@@ -199,34 +291,56 @@ def _events(stream: IO[str]) -> Iterator[dict[str, Any]]:
 _WORD = {PASSED: "pass", FAILED: "FAIL", NOT_RUN: "not run"}
 
 
-def _progress_line(event: dict[str, Any], n: int, total: int) -> str:
+def _progress_line(event: dict[str, Any], finished: int, total: int, left: float | None = None) -> str:
+    """`[finished/total] #number outcome title (time, time left)`: #number is the scenario's in the report."""
     width = len(str(total or ""))
     word = _WORD.get(event.get("outcome", ""), str(event.get("outcome")))
-    line = f"[{n:>{width}}/{total}] {word:<7} {event.get('name', '?')} ({float(event.get('duration', 0)):.1f} s)"
+    number = int(event.get("number") or 0)
+    timing = f"{float(event.get('duration', 0)):.1f} s"
+    if left and left >= 1:
+        timing += f", about {_duration(left)} left"
+    line = (f"[{finished:>{width}}/{total}] " + (f"#{number:<{width}} " if number else "")
+            + f"{word:<7} {event.get('name', '?')} ({timing})")
     if event.get("why"):
         line += f": {event['why']}"
     return line
 
 
+#: How many of the slowest scenarios the summary names.
+SLOWEST = 5
+
+
 def _summary(result: RunResult, out: IO[str], adapter: str, only: str | None) -> None:
     counts = result.counts()
-    print(f"\n{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[NOT_RUN]} not run "
-          f"(adapter {result.adapter}, target {result.target}, seed {result.seed})", file=out)
+    unreached = max(0, result.total - len(result.scenarios)) if result.interrupted else 0
+    print(f"\n{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[NOT_RUN]} not run"
+          + (f", {unreached} not reached (interrupted)" if unreached else " (interrupted)" if result.interrupted
+             else "")
+          + f" (adapter {result.adapter}, target {result.target}, seed {result.seed})", file=out)
     for s in result.scenarios:
         if s.outcome == FAILED:
             checks = ", ".join(f.check for f in s.findings) or "no check id"
-            print(f"  FAILED  {s.feature}: {s.scenario}\n          [{checks}] at step: {s.step or '?'}"
+            print(f"  FAILED  {_numbered(s)}{s.feature}: {s.scenario}\n          [{checks}] at step: {s.step or '?'}"
                   + (f"\n          {_one_line(s.error)}" if s.error else ""), file=out)
     for s in result.scenarios:
         if s.outcome == NOT_RUN:
             why = " ".join(filter(None, (s.step, s.error))) or "no reason given"
-            print(f"  not run {s.feature}: {s.scenario}: {_one_line(why)}", file=out)
+            print(f"  not run {_numbered(s)}{s.feature}: {s.scenario}: {_one_line(why)}", file=out)
+    slowest = sorted(result.scenarios, key=lambda s: -s.duration)[:SLOWEST]
+    if len(result.scenarios) > SLOWEST:
+        print("slowest:", file=out)
+        for s in slowest:
+            print(f"  {s.duration:6.1f} s  {_numbered(s)}{s.feature}: {s.scenario}", file=out)
     replay = ["opsim", "conformance", "run", "--adapter", adapter, "--seed", str(result.seed)]
     if result.fuzz:
         replay += ["--fuzz", str(result.fuzz)]
     if only:
         replay += ["--only", only]
     print(f"replay: {shlex.join(replay)}", file=out, flush=True)
+
+
+def _numbered(s: ScenarioResult) -> str:
+    return f"#{s.number} " if s.number else ""
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -249,9 +363,11 @@ def _checks_doc() -> str:
 
 
 # ---------------------------------------------------------------------------------------------- in the child
-# pytest hooks, active only in the child `run` starts (`-p conformance.runner` and OPSIM_PROGRESS_FD set).
-_names: dict[str, str] = {}
+# pytest hooks, active only in the child `run` starts (`-p conformance.runner` and OPSIM_PROGRESS_FD set), in its
+# main process: with --jobs the xdist workers' reports reach it, and a worker never holds the pipe.
 _state: dict[str, dict[str, Any]] = {}
+_names: dict[str, str] = {}  # node id -> title, for a plugin that puts no number on its reports
+_announced = False
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -276,11 +392,37 @@ def scenario_of(item: Any) -> tuple[str, str] | None:
     return template.feature.name or template.feature.rel_filename, scenario.name
 
 
+def pytest_configure(config: Any) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: the pipe's number means nothing here
+        os.environ.pop(PROGRESS_FD_ENV, None)
+
+
+def _collected(count: int) -> None:
+    global _announced
+    if not _announced:
+        _announced = True
+        _emit({"event": "collected", "count": count})
+
+
 def pytest_collection_finish(session: Any) -> None:
     for item in session.items:
         titles = scenario_of(item)
         _names[item.nodeid] = ": ".join(titles) if titles else item.nodeid
-    _emit({"event": "collected", "count": len(session.items)})
+    if not getattr(session.config.option, "numprocesses", None):  # with --jobs, the workers collect
+        _collected(len(session.items))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    _collected(len(ids))
+
+
+def _titles(report: Any) -> dict[str, Any]:
+    """The scenario's number and title, as conformance.plugin put them on its reports (else its node id)."""
+    for key, value in getattr(report, "user_properties", ()):
+        if key == "opsim_scenario" and isinstance(value, dict):
+            return {"number": int(value.get("number", 0)), "name": str(value.get("name", report.nodeid))}
+    return {"number": 0, "name": _names.get(report.nodeid, report.nodeid)}
 
 
 def pytest_runtest_logreport(report: Any) -> None:
@@ -294,4 +436,4 @@ def pytest_runtest_logreport(report: Any) -> None:
         state["why"] = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).removeprefix("Skipped: ")
     if report.when == "teardown":
         _state.pop(report.nodeid)
-        _emit({"event": "scenario", "name": _names.get(report.nodeid, report.nodeid), **state})
+        _emit({"event": "scenario", **_titles(report), **state})

@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "scenario, then write junit.xml and report.html (flows x scenarios, every failure with its "
                     "check id and the files exchanged) into --report-dir and print a summary.",
         epilog="Exit codes: 0 every scenario that ran passed (not run is allowed), 1 a scenario failed, 2 bad "
-               "usage (e.g. an --adapter that cannot be loaded).")
+               "usage (e.g. an --adapter that cannot be loaded), 130 or 143 stopped by SIGINT or SIGTERM (the "
+               "sandbox is stopped and the reports hold what ran).")
     crun.add_argument("--adapter", default="reference", metavar="SPEC",
                       help="reference (our own OC), python:<module>:<Class> or command:<command line> "
                            "(default reference; docs/adapters.md)")
@@ -149,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also play N operator variations drawn by Hypothesis (several answers in one file, "
                            "free text at its maximum, empty informational columns, a public holiday, a "
                            "Notif_Reprov right after the CR); a failure is shrunk to a minimal case (default 0)")
+    crun.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                      help="play N scenarios at a time, each job on a sandbox of its own (default 1; not with "
+                           "--target: the scenarios move the sandbox's one virtual clock)")
+    crun.add_argument("--sandbox-dir", type=Path, default=None, metavar="DIR",
+                      help="start the harness's sandbox in DIR and keep it after the run, to look at its data dir "
+                           "and the tenants' FTP trees (default: a temporary folder, removed)")
     crun.add_argument("--features", type=Path, default=None, metavar="DIR",
                       help="the scenarios' folder (default: the ones shipped with opsim)")
     crun.set_defaults(run=cmd_conformance_run)
@@ -354,7 +361,8 @@ def cmd_conformance_run(args: argparse.Namespace) -> int:
     from conformance.runner import run  # the harness: loaded only when asked for
 
     return run(adapter=args.adapter, target=args.target, report_dir=args.report_dir, only=args.only,
-               seed=args.seed, features=args.features, fuzz=args.fuzz)
+               seed=args.seed, features=args.features, fuzz=args.fuzz, jobs=args.jobs,
+               sandbox_dir=args.sandbox_dir)
 
 
 # ---------------------------------------------------------------------------------------------- remote

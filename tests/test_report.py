@@ -4,6 +4,8 @@ real browser (Debian's headless Chromium), its screenshot decoded here and looke
 from __future__ import annotations
 
 import html
+import json
+import re
 import shutil
 import struct
 import subprocess
@@ -229,3 +231,76 @@ def test_a_failure_shows_what_the_harness_asked_the_oc_and_results_read_back(tmp
     assert "What the harness asked the OC:" in body and 'order_status {"ref": "R1"} -> {"state": "confirmed"}' in body
     run.save(tmp_path / "results.json")
     assert RunResult.load(tmp_path / "results.json").scenarios[0].exchanges == calls
+
+
+def a_wide_run(count: int = 60) -> RunResult:
+    """More scenarios than a screen is wide, numbered as the console printed them (not alphabetically)."""
+    scenarios = [ScenarioResult(f"Feature {i % 3}", f"scenario {count - i:03d}", ["Cmd_Acces", "AR_Cmd_Acces"],
+                                FAILED if i % 7 == 0 else PASSED, number=i + 1, duration=float(i),
+                                findings=[Finding("ACCES-STATE" if i % 2 else "ACCES-ROUTE", "c", "m")]
+                                if i % 7 == 0 else [])
+                 for i in range(count)]
+    scenarios[5] = ScenarioResult("Feature 5", "needs a verb", ["Cmd_Acces"], NOT_RUN, number=6,
+                                  step="When the OC cancels", error="the adapter has no cancel_access")
+    return RunResult("reference", "opsim up", 1, "2026-12-07T10:00:00", scenarios, total=count)
+
+
+def test_the_report_numbers_scenarios_as_the_console_did_and_sums_up_failures_by_check():
+    run = a_wide_run()
+    run.scenarios.reverse()  # whatever order results.json holds them in
+    page = render_html(run)
+    columns = re.findall(r'<th scope="col"><a href="#s(\d+)"', page)
+    assert columns == [str(n) for n in range(1, 61)]
+    assert '<tr id="s42"><td>42</td><td>Feature 2</td><td>scenario 019</td>' in page
+    summary = page.split('<section class="summary">', 1)[1].split("</section>", 1)[0]
+    # 9 failures (i = 0, 7, ..., 56): by check id, each with its scenarios' numbers.
+    assert re.search(r">ACCES-ROUTE</a>: 5 scenario\(s\): <a href=\"#s1\">1</a>, <a href=\"#s15\">15</a>", summary)
+    assert re.search(r">ACCES-STATE</a>: 4 scenario\(s\): <a href=\"#s8\">8</a>", summary)
+    assert "the adapter has no cancel_access: 1 scenario(s): <a href=\"#s6\">6</a>" in summary
+    assert page.index('class="summary"') < page.index("Flows × scenarios")  # read first
+
+
+def test_a_web_service_operation_is_one_row_whoever_journaled_it():
+    sav = ScenarioResult("SAV", "a ticket", ["createTroubleTicketByValue", "sav-2.1:createTroubleTicketByValue",
+                                             "sav-2.1:getTroubleTicketByKey"], PASSED, number=1)
+    help_30 = ScenarioResult("Help", "3.0", ["order-help-3.0:obtentionStructureAdresseOperation"], PASSED, number=2)
+    help_20 = ScenarioResult("Help", "2.0", ["order-help-2.0:obtentionStructureAdresseOperation"], PASSED, number=3)
+    page = render_html(RunResult("reference", "opsim up", 1, "2026-12-07T10:00:00", [sav, help_30, help_20]))
+    rows = re.findall(r'<tr><th scope="row"><code>([^<]+)</code>', page)
+    assert "createTroubleTicketByValue" not in rows and rows.count("sav-2.1:createTroubleTicketByValue") == 1
+    # An operation two services share stays one row per service.
+    assert {"order-help-3.0:obtentionStructureAdresseOperation",
+            "order-help-2.0:obtentionStructureAdresseOperation"} <= set(rows)
+
+
+def test_an_interrupted_run_says_so_and_how_many_were_not_reached():
+    run = a_wide_run(10)
+    run.interrupted, run.total = True, 25
+    page = render_html(run)
+    assert "The run was interrupted" in page and "15 more were selected and not reached" in page
+
+
+def test_the_flow_column_stays_in_view_while_the_matrix_scrolls(tmp_path: Path):
+    """In Chromium: the matrix of 60 scenarios is wider than the window; scrolled to the right, its cells move
+    and the flow names stay at the left edge."""
+    _, page = write_reports(a_wide_run(), tmp_path / "report")
+    probe = tmp_path / "report" / "probe.html"
+    probe.write_text(
+        '<!DOCTYPE html><html><body><iframe id="f" src="report.html" width="1000" height="800"></iframe><script>'
+        'document.getElementById("f").onload = () => {'
+        ' const d = document.getElementById("f").contentDocument, box = d.querySelector(".scroll");'
+        ' const flow = d.querySelector("table.matrix tbody th"), cell = d.querySelector("table.matrix tbody td");'
+        ' const at = () => [flow.getBoundingClientRect().left, cell.getBoundingClientRect().left];'
+        ' const before = at(); box.scrollLeft = 800; const after = at();'
+        ' document.body.dataset.result = JSON.stringify({wide: box.scrollWidth > box.clientWidth,'
+        ' scrolled: box.scrollLeft, before, after}); };'
+        "</script></body></html>", encoding="utf-8")
+    dom = _chromium(tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
+                    probe.as_uri())
+    found = re.search(r'data-result="([^"]+)"', dom.stdout)
+    assert found, dom.stderr[-2000:]
+    result = json.loads(html.unescape(found[1]))
+    assert result["wide"] and result["scrolled"] > 0, result
+    (flow_before, cell_before), (flow_after, cell_after) = result["before"], result["after"]
+    assert cell_after < cell_before - 100, result  # the cells scrolled away
+    assert abs(flow_after - flow_before) < 1, result  # the flow names did not

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test quick lint bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,9 +15,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/opsim up $(ARGS)
 
+# The whole suite: about 6 minutes on 2 cores (docs/performance.md); it prints how long it took.
 test: $(STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/ruff check . && $(BIN)/pytest -n auto; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
+
+# A first check in about a minute: everything but the whole conformance runs (tests marked slow).
+quick: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -221,7 +221,7 @@ class OpsimUp:
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
-    def start(self, timeout: float = 30.0) -> str:
+    def start(self, timeout: float = 120.0) -> str:
         config = self.workdir / "opsim.toml"
         config.write_text(f'[clock]\nstart = "{SANDBOX_START}"\nfrozen = true\n', encoding="utf-8")
         self.proc = subprocess.Popen(
@@ -240,10 +240,14 @@ class OpsimUp:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+                line = lines.get(timeout=0.2)
             except queue.Empty:
-                self.stop()
-                raise RuntimeError(f"opsim up is not ready after {timeout:g} s: {''.join(self.output)}") from None
+                ended = self.proc.poll() is not None and lines.empty()
+                if ended or time.monotonic() > deadline:
+                    self.stop()
+                    why = f"ended ({self.proc.returncode})" if ended else f"is not ready after {timeout:g} s"
+                    raise RuntimeError(f"opsim up {why}: {''.join(self.output)}") from None
+                continue
             if m := re.search(r"(http://[\d.]+:\d+)/api", line):
                 return m[1]
 

@@ -9,6 +9,19 @@ import pytest
 
 from tests.helpers import Api, OpsimProcess, ftp_login
 
+#: Modules whose tests each play whole conformance runs (a sandbox, an adapter, tens of scenarios): marked
+#: `slow` (`make quick` leaves them out) and started first, so that on two workers none starts last and alone.
+SLOW_MODULES = {"test_shell_adapter", "test_every_reject_code", "test_reference_adapter", "test_examiner_self_test",
+                "test_fuzz", "test_conformance_run", "test_pm_conformance", "test_ws_conformance"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__name__.rpartition(".")[2] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
+
 
 @pytest.fixture
 def opsim_process(tmp_path: Path):

@@ -21,6 +21,9 @@ from typing import Any
 
 from conformance.client.orders import cmd_acces
 
+#: The longest an `opsim up` may take to print its ready line before a test gives up (a loaded CI machine).
+READY_WITHIN = 120
+
 #: Tokens of the admin API tests: the admin's, and tenant ACME's (login acme, password pw).
 ADMIN_TOKEN = "admin-s3cret"
 ACME_TOKEN = "acme-t0ken"
@@ -63,12 +66,18 @@ class OpsimProcess:
                 lines.put(line)
 
         threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
-        ready = ""
+        # Ready is its ready line, however long a loaded machine takes to print it; only a process that ended, or
+        # one silent far beyond any start-up, is a failure.
+        ready, deadline = "", time.monotonic() + READY_WITHIN
         while "http://" not in ready:
             try:
-                ready += lines.get(timeout=15)
+                ready += lines.get(timeout=0.2)
             except queue.Empty:
-                raise AssertionError(f"opsim up is not ready: {ready!r}") from None
+                if self.proc.poll() is not None and lines.empty():
+                    raise AssertionError(f"opsim up ended ({self.proc.returncode}) before it was ready: "
+                                         f"{''.join(self.output)!r}") from None
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"opsim up is not ready after {READY_WITHIN} s: {ready!r}") from None
         ftp = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready)
         http = re.search(r"(http://127\.0\.0\.1:\d+)", ready)
         assert ftp and http, f"no ready lines: {ready!r}"

@@ -120,6 +120,7 @@ class Mailboxes:
         for folder in (self.homes, self.spool, self.tmp, self.shared):
             folder.mkdir(parents=True, exist_ok=True)
         self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command
+        self._homes_prefix = str(self._homes_real) + os.sep
 
     def home(self, tenant: str) -> Path:
         return self.homes / tenant
@@ -129,10 +130,17 @@ class Mailboxes:
             (self.home(tenant) / folder).mkdir(parents=True, exist_ok=True)
 
     def _relative(self, path: Path, tenant: str = "") -> tuple[str, ...] | None:
-        try:
-            return path.resolve().relative_to(self._homes_real / tenant).parts
-        except ValueError:
+        """The parts of `path` below the tenant's home (every home with no tenant), or None outside it.
+
+        Lexical (normpath), not resolved: it runs on every FTP command, and the file system layer has already
+        refused any path whose real location leaves the home (pyftpdlib's validpath resolves symbolic links);
+        the trees hold no link of their own."""
+        base = self._homes_prefix + (tenant + os.sep if tenant else "")
+        full = os.path.normpath(os.fspath(path))
+        if not (full + os.sep).startswith(base):
             return None
+        rest = full[len(base):]
+        return tuple(rest.split(os.sep)) if rest else ()
 
     def drop_of(self, path: Path) -> Drop | None:
         """The protocol meaning of a file path inside a home, or None if it is not an IN drop."""

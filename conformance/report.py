@@ -160,6 +160,7 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; 
 dl.meta dt { font-weight: 600; } dl.meta dd { margin: 0; font-family: ui-monospace, Menlo, Consolas, monospace; }
 .verdict { font-size: 18px; font-weight: 700; padding: 10px 14px; border-radius: 6px; margin: 12px 0; }
 .verdict.ok { background: #d9f2df; color: #0b4f1e; } .verdict.ko { background: #fbdcdc; color: #7a0f0f; }
+.verdict.warn { background: #fdf0cf; color: #6b4a00; }
 .counts span { display: inline-block; margin-right: 12px; padding: 3px 10px; border-radius: 12px; font-weight: 600; }
 table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #c9d0d8; padding: 4px 8px; text-align: left; vertical-align: top; }
@@ -208,7 +209,7 @@ def render_html(result: RunResult, checks_doc: str = CHECKS_DOC) -> str:
         out.append(f'<p class="verdict ok">Every scenario that ran passed{extra}.</p>')
     if result.interrupted:
         unreached = max(0, result.total - len(scenarios))
-        out.append('<p class="verdict ko">The run was interrupted: this report holds the scenarios that ran'
+        out.append('<p class="verdict warn">The run was interrupted: this report holds the scenarios that ran'
                    + (f"; {unreached} more were selected and not reached" if unreached else "") + ".</p>")
     out.append('<p class="counts">' + "".join(
         f'<span class="{_MARK[o][0]}">{_h(o)}: {counts[o]}</span>' for o in (PASSED, FAILED, NOT_RUN)) + "</p>")

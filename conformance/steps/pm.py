@@ -31,6 +31,7 @@ from ..client import SandboxAdmin
 from ..client.ftp import FtpSession
 from ..plugin import OcScenario
 from ..pm_checks import PACK, add_working_days, check_pm, ipe_summary_of, latest_ipe, motif_label, sub_working_days
+from ..verdict import CheckFailed
 
 #: Real seconds to wait for the operator to take what the OC sent and deliver its answers.
 SETTLE_TIMEOUT = 15.0
@@ -309,6 +310,15 @@ def changed_summary(pm_world: PmWorld, etat: str) -> None:
     answer = pm_world.call("ipe_summary", args)
     wrong = {k: (answer.get(k), v) for k, v in expected.items() if answer.get(k) != v}
     assert not wrong, f"[PM-IPE] ipe_summary {args} after the change: (OC's, the new IPE's) {wrong}"
+
+
+@then("nothing is left in the OC's PM folder")
+def pm_folder_empty(pm_world: PmWorld) -> None:
+    folder = f"/OUT/{pm_world.oc.target.oi}/{pm_world.oc.target.arcep}/PM"
+    left = pm_world.peek.list_files(folder)
+    if left:
+        raise CheckFailed("PM-OUT-CLEAN", f"{folder} still holds {', '.join(sorted(left))} after the OC read its "
+                          "PM flows: the reader reads and deletes everything there")
 
 
 @then(parsers.parse("the OC knows the works {kind} is accepted"))

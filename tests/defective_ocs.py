@@ -375,6 +375,18 @@ class TakesWorksAnswersForTheOrder(ReferenceOc):
                 order.state = "acknowledged"
 
 
+class IgnoresMadUpdates(ReferenceOc):
+    """Takes a CR_MAD_Pm for an order already available for a duplicate: acknowledges it, keeps the INITIAL's
+    lines (a building deployed behind the PM never reaches its system)."""
+
+    def _cr_mad(self, ref: str, lines: list[dict[str, str]]) -> None:
+        order = self.pm_orders.get(ref)
+        if order is not None and order.state == "available":
+            self._send_ar_mad(order, lines[0])
+            return
+        super()._cr_mad(ref, lines)
+
+
 # ---------------------------------------------------------------------------------------------- what they must get
 @dataclass(frozen=True)
 class Defect:
@@ -422,6 +434,7 @@ DEFECTS = [
     Defect(NeverReadsPmOut, "PM-OUT-CLEAN", "within_a_day"),
     Defect(CountsAsText, "CONTRACT-TYPE", "made_available_and_the_oc_acknowledges and ftp"),
     Defect(TakesWorksAnswersForTheOrder, "PM-STATE", "2_working_days_ahead and ftp"),
+    Defect(IgnoresMadUpdates, "PM-STATE", "brings_a_CR_MAD_Pm_MAJ and ftp"),
 ]
 #: The defects the issue "the examiner's blind spots" asked for: their junit.xml is read back too.
 JUNIT_DEFECTS = ("DatesPmFilesWithTheMachineDate", "ReadsTheIpeAsUtf8", "NeverReadsPmOut")

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from simulator.specs.codec import BadFileName, FlowSpec, ParsedFile, SpecPack, UnreadableFile, decode, load_pack
+from simulator.specs.codec import FlowSpec, ParsedFile, SpecPack, UnreadableFile, decode, load_pack
 
+from . import file_rules
 from .client import AdminError, SandboxAdmin
+from .file_rules import RuleIds
 from .results import Evidence, Finding
 
 CLAUSE = "Accès 1.2"  # prefix of every clause: the protocol of /work/shared/spec/README.md
@@ -347,65 +349,20 @@ def _downloads(obs: Observation) -> dict[str, tuple[str, float]]:
 
 
 # ---------------------------------------------------------------------- checks on what the OC sent
+#: The ids of the file rules every protocol shares (conformance/file_rules.py), for Accès 1.2.
+ACCES_FILE_RULES = RuleIds(name_flow="ACCES-NAME-FLOW", name_parties="ACCES-NAME-PARTIES",
+                           name_date="ACCES-NAME-DATE", name_seq="ACCES-NAME-SEQ", encoding="ACCES-FILE-ENCODING",
+                           columns="ACCES-FILE-COLUMNS", values="ACCES-FILE-VALUES")
+
+
 def check_names(obs: Observation) -> list[Finding]:
-    findings: list[Finding] = []
-    used: dict[tuple[str, str, str, int], SentFile] = {}
-    for f in _acces_files(obs):
-        try:
-            name = obs.pack.check_filename(f.filename)
-        except BadFileName as e:
-            check = "ACCES-NAME-DATE" if e.flow is not None else "ACCES-NAME-FLOW"
-            findings.append(finding(check, f"{f.filename}: {e}", [file_in(f)]))
-            continue
-        if not name.flow.direction.startswith("OC"):
-            findings.append(finding("ACCES-NAME-FLOW", f"{f.filename}: {name.flow.name} is a flow of the operator "
-                                    f"({name.flow.direction}), not one an OC sends", [file_in(f)]))
-            continue
-        folder_oi = f.location.strip("/").split("/")[1].upper() if f.location.count("/") >= 1 else name.oi
-        if name.oi != folder_oi or name.oc != obs.oc_code.upper():
-            findings.append(finding("ACCES-NAME-PARTIES", f"{f.filename}: OI {name.oi} and OC {name.oc} where "
-                                    f"{folder_oi} (the folder's) and {obs.oc_code} are expected", [file_in(f)]))
-        sending_day = f.at_virtual[:10].replace("-", "")
-        if sending_day and name.date != sending_day:
-            findings.append(finding("ACCES-NAME-DATE", f"{f.filename}: dated {name.date}, sent on {sending_day} "
-                                    "(virtual date)", [file_in(f)]))
-        key = (name.flow.code.upper(), name.oi, name.date, int(name.seq))
-        if key in used:
-            first = used[key]
-            findings.append(finding("ACCES-NAME-SEQ", f"{f.filename}: sequence {int(name.seq)} of {name.flow.name} "
-                                    f"on {name.date} already used by {first.filename}", [file_in(first), file_in(f)]))
-        else:
-            used[key] = f
-    return findings
+    return file_rules.check_names(_acces_files(obs), obs.pack, obs.oc_code, ACCES_FILE_RULES, finding,
+                                  file_in)  # type: ignore[arg-type]
 
 
 def check_contents(obs: Observation) -> list[Finding]:
-    findings: list[Finding] = []
-    for f in _acces_files(obs):
-        name = obs.pack.parse_filename(f.filename)
-        if name is None or not name.flow.direction.startswith("OC") or not f.kept:
-            continue  # its name is the finding, or its bytes were not kept
-        try:
-            _, warnings = decode(f.content, obs.pack.read_encodings)
-        except UnreadableFile as e:
-            findings.append(finding("ACCES-FILE-ENCODING", f"{f.filename}: {e}", [file_in(f)]))
-            continue
-        if warnings:
-            findings.append(finding("ACCES-FILE-ENCODING", f"{f.filename}: {'; '.join(warnings)} (a warning: "
-                                    "the operator reads it)", [file_in(f)]))
-        try:
-            parsed = name.flow.parse(f.content)
-        except UnreadableFile as e:
-            findings.append(finding("ACCES-FILE-COLUMNS", f"{f.filename}: {e}", [file_in(f)]))
-            continue
-        widths = [f"line {r.line}: {e.detail}" for r in parsed.records for e in r.errors if e.column == "*"]
-        if widths:
-            findings.append(finding("ACCES-FILE-COLUMNS", f"{f.filename}: {'; '.join(widths)}", [file_in(f)]))
-        values = [f"line {r.line}: {e}" for r in parsed.records for e in r.errors if e.column != "*"]
-        if values:
-            findings.append(finding("ACCES-FILE-VALUES", f"{f.filename}: {'; '.join(values[:20])}"
-                                    + (f" (and {len(values) - 20} more)" if len(values) > 20 else ""), [file_in(f)]))
-    return findings
+    return file_rules.check_contents(_acces_files(obs), obs.pack, ACCES_FILE_RULES, finding,
+                                     file_in)  # type: ignore[arg-type]
 
 
 def check_out_clean(obs: Observation) -> list[Finding]:

@@ -43,6 +43,7 @@ from .adapters import Adapter, AdapterSpecError, Context, FtpAccount, VerbNotImp
 from .checks import BROADCAST_FLOWS
 from .client import AdminError, SandboxAdmin
 from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult, scenario_from_json
+from .verdict import check_contract, finding_of
 
 # The steps of the converted scenarios: a plugin of their own, so `-p conformance.plugin` brings them.
 pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility", "conformance.steps.rejects",
@@ -114,6 +115,9 @@ class ScenarioRecord:
     #: Check ids a step made the OC earn on purpose (a works notice too short...): not findings against it.
     expected: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
+    #: The scenario's OC driver, while it runs: the end-of-scenario checks ask the OC what it understood.
+    driver: OcDriver | None = None
+    oi: str = ""  # the network the OC's context names: the folders it is told to read
 
     @property
     def findings(self) -> list[Finding]:
@@ -380,10 +384,18 @@ class OcDriver:
                                                               f"{json.dumps(answer, ensure_ascii=False)}"))
         self.record.calls.append({"verb": verb, "args": args, "answer": answer, "asked_at": context.now,
                                   "asked_real": asked_real})
+        check_contract(verb, args, answer)  # a field of the wrong type: CONTRACT-TYPE, naming it
         if verb == "order_status":  # what the OC understood, and when: the checks judge it against the wire
             self.record.statuses.setdefault(str(args.get("ref")), []).append(
                 {**answer, "asked_at": context.now, "asked_real": time.time()})
         return answer
+
+    def ask(self, verb: str, args: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A question at the scenario's end: None when the adapter lacks the verb (nothing to judge then)."""
+        try:
+            return self.call(verb, args)
+        except pytest.skip.Exception:
+            return None
 
 
 @dataclass
@@ -430,15 +442,16 @@ def oc_scenario(request: pytest.FixtureRequest, conformance_target: Target, conf
 def open_oc_scenario(target: Target, tenant: Tenant, make_adapter: Callable[[], Adapter], record: ScenarioRecord,
                      state_dir: Path) -> Iterator[OcScenario]:
     """An OC (a new adapter with an empty state dir) for `tenant`, the clock at the start of a scenario."""
-    record.tenant, record.admin = tenant.code, target.admin
+    record.tenant, record.admin, record.oi = tenant.code, target.admin, target.oi
     start_of_scenario(target.admin)
     state_dir.mkdir(parents=True)
     adapter = make_adapter()
     scenario = OcScenario(target, tenant, None, record, state_dir)  # type: ignore[arg-type]
-    scenario.driver = OcDriver(adapter, scenario.context, record)
+    scenario.driver = record.driver = OcDriver(adapter, scenario.context, record)
     try:
         yield scenario
     finally:
+        record.driver = None
         adapter.close()
 
 
@@ -461,10 +474,15 @@ def pytest_bdd_before_step(request: pytest.FixtureRequest, feature: Any, scenari
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
                           step_func_args: Any, exception: Exception) -> None:
-    result = record_of(request.node).result
+    record = record_of(request.node)
+    result = record.result
     if not result.step:  # the first failing step only
         result.step = f"{step.keyword} {step.name}"
         result.error = f"{type(exception).__name__}: {exception}"
+    # A check a step found failing is a finding with its id, as one found at the scenario's end.
+    found = finding_of(exception)
+    if found is not None and found.check not in record.expected:
+        record.findings.append(found)
 
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:

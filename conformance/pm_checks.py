@@ -7,8 +7,12 @@ said through its adapter (`ipe_summary`, `sync` calls with their moments, `Scena
     PM-WORKS-LATE       a Notif_Adduction comes at most 15 working days after the works (works.report_working_days)
     PM-WORKS-DOCUMENTS  a Notif_Adduction comes with its photo and technical sheet (the operator's KO says so)
     PM-IPE              ipe_summary matches the latest IPE the operator had sent when it was asked
-    PM-FILE             the OC's PM files are readable, of the pack's columns and values, well named
-    PM-OUT-CLEAN        the OC deletes what it downloaded from OUT/<OI>/<ARCEP>/PM
+    PM-FILE             the OC's PM files are well named (pattern, flow, parties), their values valid
+    PM-NAME-DATE, PM-NAME-SEQ, PM-FILE-ENCODING, PM-FILE-COLUMNS   the file rules every protocol shares
+                        (conformance/file_rules.py): virtual date, sequence per flow and day, encoding, header
+    PM-OUT-CLEAN        the OC deletes what it downloaded from OUT/<OI>/<ARCEP>/PM and leaves nothing unread a day
+    PM-STATE            at the scenario's end, pm_status / works_status of every order and works of the scenario
+                        give what the operator's answers lead to
 """
 
 from __future__ import annotations
@@ -22,9 +26,14 @@ import holidays
 
 from simulator.specs.codec import SpecPack, UnreadableFile, load_pack
 
-from .checks import AnswerFile, Observation, SentFile, file_in, file_out, journal_line, observe
+from . import file_rules
+from .checks import STALE_AFTER, AnswerFile, Observation, SentFile, file_in, file_out, journal_line, observe
 from .client.pm import broadcast_patterns
+from .file_rules import RuleIds
 from .results import Evidence, Finding
+from .verdict import CONTRACT_CHECKS
+
+CLAUSE_OF_CONTRACT = CONTRACT_CHECKS["CONTRACT-TYPE"][0]
 
 CLAUSE = "PM 2.2"
 PACK: SpecPack = load_pack("pm-2.2")
@@ -37,12 +46,21 @@ PM_CHECKS: dict[str, tuple[str, str]] = {
     "PM-WORKS-DOCUMENTS": (f"{CLAUSE} §Notif_Adduction: photo and technical sheet",
                            "works reported with both documents"),
     "PM-IPE": (f"{CLAUSE} §IPE (weekly, Monday)", "the IPE ingested"),
-    "PM-FILE": (f"{CLAUSE} §File names and flows", "PM files well named, readable, valid"),
+    "PM-FILE": (f"{CLAUSE} §File names and flows", "PM files well named, their values valid"),
+    "PM-NAME-DATE": (f"{CLAUSE} §File names (seed 002)", "date of the file name"),
+    "PM-NAME-SEQ": (f"{CLAUSE} §File names (seed 002)", "sequence never reused"),
+    "PM-FILE-ENCODING": (f"{CLAUSE} §Common rules: encoding", "ISO-8859-1"),
+    "PM-FILE-COLUMNS": (f"{CLAUSE} §Flows (columns in order)", "separator, header and columns of the flow"),
     "PM-OUT-CLEAN": (f"{CLAUSE} §FTP tree: the reader deletes what it has read", "OUT/.../PM cleaned"),
+    "PM-STATE": (f"{CLAUSE} §Flows", "what the OC understood of the answers"),
     # Asserted by the scenarios' steps (conformance/steps/pm.py) as the OC acts:
     "PM-SENT": (f"{CLAUSE} §IN/<OI>/<ARCEP>/PM and the PM mailbox", "the verb made the OC send"),
-    "PM-STATE": (f"{CLAUSE} §Flows", "what the OC understood of the answers"),
 }
+#: The ids of the file rules every protocol shares (conformance/file_rules.py), for PM 2.2. PM-FILE keeps what
+#: it judged before the shared rules (the name's pattern, flow and parties; the values).
+PM_FILE_RULES = RuleIds(name_flow="PM-FILE", name_parties="PM-FILE", name_date="PM-NAME-DATE",
+                        name_seq="PM-NAME-SEQ", encoding="PM-FILE-ENCODING", columns="PM-FILE-COLUMNS",
+                        values="PM-FILE")
 #: Journal outcomes of the operator about the OC's PM files where no answer file tells it.
 PM_JOURNAL: dict[tuple[str, str], str] = {
     ("AR_MAD", "missing"): "PM-AR-MAD",
@@ -142,7 +160,8 @@ def ipe_summary_of(lines: list[dict[str, str]], args: Mapping[str, Any]) -> dict
     summary: dict[str, Any] = {"found": True, "addresses": len(mine),
                                "dwellings": sum(int(x["NombreLogementsAdresseIPE"] or 0) for x in mine)}
     if key == "pm":
-        summary.update(buildings=len({x["IdentifiantImmeuble"] for x in mine}), etat=mine[0]["EtatPM"])
+        summary.update(buildings=len({x["IdentifiantImmeuble"] for x in mine}), etat=mine[0]["EtatPM"],
+                       emplacement=mine[0]["TypeEmplacementPM"])
     else:
         summary.update(etat=mine[0]["EtatImmeuble"], pm=mine[0]["ReferencePM"])
     return summary
@@ -229,24 +248,9 @@ def check_ipe(obs: Observation, calls: list[Mapping[str, Any]]) -> list[Finding]
 
 
 def check_files(obs: Observation) -> list[Finding]:
-    findings = []
-    for f in pm_sent(obs):
-        name = PACK.parse_filename(f.filename)
-        problems: list[str] = []
-        if name is None:
-            problems.append("not a file name of the pm-2.2 pack")
-        elif not name.flow.direction.startswith("OC"):
-            problems.append(f"{name.flow.name} is a flow of the operator")
-        elif name.oc != obs.oc_code.upper():
-            problems.append(f"OC {name.oc} in the name where {obs.oc_code} is expected")
-        elif f.kept:
-            try:
-                parsed = name.flow.parse(f.content)
-                problems += [*(f"line {r.line}: {e}" for r in parsed.records for e in r.errors)]
-            except UnreadableFile as e:
-                problems.append(str(e))
-        if problems:
-            findings.append(finding("PM-FILE", f"{f.filename}: {'; '.join(problems[:10])}", [file_in(f)]))
+    """The file rules every protocol shares, with the PM ids; and the AR MADs the operator journaled refused."""
+    findings = file_rules.check_file_rules(pm_sent(obs), PACK, obs.oc_code, PM_FILE_RULES, finding,
+                                           file_in)  # type: ignore[arg-type]
     for line in obs.journal:
         check = PM_JOURNAL.get((line.get("flow", ""), line.get("outcome", "")))
         if check == "PM-FILE" and line.get("direction") == "in":
@@ -255,14 +259,27 @@ def check_files(obs: Observation) -> list[Finding]:
     return findings
 
 
-def check_out_clean(obs: Observation) -> list[Finding]:
+def check_out_clean(obs: Observation, oi: str = "") -> list[Finding]:
+    """Every file downloaded from OUT/.../PM deleted after; none left there undownloaded a virtual day (the IPE,
+    the CPN and the answers alike: an OC that never reads OUT/PM misses the network's news), in the folder of the
+    network `oi` its context names (another network's broadcasts are not its business; '': every folder)."""
     out = [j for j in obs.journal if j.get("direction") == "out"]
     downloaded = {j["filename"]: j for j in out if j.get("outcome") == "downloaded"}
     deleted = {j["filename"] for j in out if j.get("outcome") == "deleted"}
-    return [finding("PM-OUT-CLEAN", f"{a.filename} was downloaded from {a.location} and left there",
-                    [file_out(a), journal_line(downloaded[a.filename])])
-            for a in obs.answers if a.channel in ("ftp", "sftp") and a.flow in PACK.flows
-            and a.filename in downloaded and a.filename not in deleted]
+    now = datetime.fromisoformat(obs.now)
+    findings = []
+    for a in obs.answers:
+        if a.channel not in ("ftp", "sftp") or a.flow not in PACK.flows:
+            continue  # a mail has no folder to clean; the Accès files are the Accès checks'
+        if a.filename in downloaded and a.filename not in deleted:
+            findings.append(finding("PM-OUT-CLEAN", f"{a.filename} was downloaded from {a.location} and left there",
+                                    [file_out(a), journal_line(downloaded[a.filename])]))
+        elif (a.filename not in downloaded and a.filename not in deleted
+              and (not oi or a.location.strip("/").upper().startswith(f"OUT/{oi.upper()}/"))
+              and now - datetime.fromisoformat(a.at_virtual) >= STALE_AFTER):
+            findings.append(finding("PM-OUT-CLEAN", f"{a.filename} waits unread in {a.location} since "
+                                    f"{a.at_virtual} ({obs.now} now)", [file_out(a)]))
+    return findings
 
 
 def check_pm(record: Any, wait: float = AR_MAD_GRACE) -> list[Finding]:
@@ -275,7 +292,118 @@ def check_pm(record: Any, wait: float = AR_MAD_GRACE) -> list[Finding]:
             break
         time.sleep(0.2)
     return [*ar_mad, *check_notice(obs), *check_works_report(obs), *check_ipe(obs, record.calls),
-            *check_files(obs), *check_out_clean(obs)]
+            *check_files(obs), *check_out_clean(obs, getattr(record, "oi", ""))]
+
+
+# ---------------------------------------------------------------------------------------------- PM-STATE at the end
+def _motif_code(motif: str) -> str:
+    """The motif of a KO without its detail: the operator writes "<motif>: <why>" (pm-2.2 pack, motifs)."""
+    return motif.split(": ", 1)[0].strip()
+
+
+def _known_at(obs: Observation, answer: AnswerFile) -> tuple[str, float] | None:
+    """When the OC surely had an answer: its download (journal) over FTP; a mail's reading is not journaled."""
+    for line in obs.journal:
+        if (line.get("direction"), line.get("outcome"), line["filename"]) == ("out", "downloaded", answer.filename):
+            return (line["at_virtual"], float(line.get("at_real") or 0.0))
+    return None
+
+
+def _plausible(steps: list[tuple[AnswerFile | None, dict[str, Any]]], obs: Observation,
+               asked: tuple[str, float]) -> list[dict[str, Any]]:
+    """What the OC may hold when asked: from the last answer it surely had to the last one emitted."""
+    emitted = [(a, s) for a, s in steps if a is None or (a.at_virtual, a.at_real) <= asked]
+    known = [i for i, (a, _) in enumerate(emitted) if a is not None and (k := _known_at(obs, a)) and k <= asked]
+    return [s for _, s in emitted[known[-1]:]] if known else [s for _, s in emitted]
+
+
+def _order_steps(obs: Observation, ref: str) -> list[tuple[AnswerFile | None, dict[str, Any]]]:
+    """What a PM order is after each of the operator's answers to it, oldest first."""
+    steps: list[tuple[AnswerFile | None, dict[str, Any]]] = [(None, {"state": "sent"})]
+    answers = sorted((a for a in obs.answers if a.flow in ("AR_Cmd_Pm", "CR_MAD_Pm")),
+                     key=lambda a: (a.at_virtual, a.at_real, a.id))
+    for a in answers:
+        mine = [line for f, line in lines_of([a], a.flow) if line.get("ReferenceCommandePMInterneOC") == ref]
+        if not mine:
+            continue
+        head = mine[0]
+        if a.flow == "AR_Cmd_Pm":
+            step = ({"state": "acknowledged"} if head.get("EtatArCommandePM") == "OK" else
+                    {"state": "rejected", "reject_code": _motif_code(head.get("MotifKoArCommandePM", ""))})
+        elif head.get("EtatCrCommandePM") == "OK":
+            step = {"state": "available", "addresses": len(mine), "nature": head.get("NatureCR"),
+                    "first_mad": head.get("DatePremiereMADPM"), "prestation": head.get("ReferencePrestationPM")}
+        else:
+            step = {"state": "rejected", "reject_code": _motif_code(head.get("MotifKoCrCommandePM", ""))}
+        steps.append((a, step))
+    return steps
+
+
+def _works_steps(obs: Observation, call: Mapping[str, Any]) -> list[tuple[AnswerFile | None, dict[str, Any]]]:
+    """What a works notice (keyed by its ReferenceNotifInterneOC) or report (by its PM and DateAdduction: its
+    answer names no reference of the OC) is after each answer, oldest first."""
+    notice = call["verb"] == "announce_works"
+    flow, state, motif = (("CR_InfoSyndic", "EtatCrInfoSyndic", "MotifKoCrInfoSyndic") if notice else
+                          ("CR_NotifAdduction", "EtatCrNotifAdduction", "MotifKoCrNotifAdduction"))
+    args, ref = call.get("args") or {}, str((call.get("answer") or {}).get("ref", ""))
+    day = str(args.get("date", "")).replace("-", "")
+    steps: list[tuple[AnswerFile | None, dict[str, Any]]] = [(None, {"state": "sent"})]
+    for a in sorted((a for a in obs.answers if a.flow == flow), key=lambda a: (a.at_virtual, a.at_real, a.id)):
+        for _, line in lines_of([a], flow):
+            if (line.get("ReferenceNotifInterneOC") == ref if notice else
+                    line.get("DateAdduction") == day and line.get("ReferencePM", str(args.get("pm", "")).upper())
+                    == str(args.get("pm", "")).upper()):
+                steps.append((a, {"state": "accepted"} if line.get(state) == "OK" else
+                              {"state": "refused", "reject_code": _motif_code(line.get(motif, ""))}))
+    return steps
+
+
+def _judge(verb: str, ref: str, answer: Mapping[str, Any], plausible: list[dict[str, Any]]) -> str | None:
+    """Why the OC's answer matches none of the plausible steps (None: it matches one)."""
+    wrongs = []
+    for step in plausible:
+        wrong = {k: (answer.get(k), v) for k, v in step.items()
+                 if k in answer and answer.get(k) is not None and answer.get(k) != v}
+        if answer.get("state") != step["state"]:
+            wrong["state"] = (answer.get("state"), step["state"])
+        if not wrong:
+            return None
+        wrongs.append(wrong)
+    return f"{verb} {ref}: (OC's, the answers') {min(wrongs, key=len)}" if wrongs else None
+
+
+def check_state(record: Any, obs: Observation) -> list[Finding]:
+    """PM-STATE at the scenario's end: the OC is asked pm_status of every PM order and works_status of every works
+    notice and report the scenario made, and must hold what the operator's answers lead to."""
+    driver = getattr(record, "driver", None)
+    if driver is None:
+        return []
+    from .verdict import CheckFailed
+
+    findings = []
+    made = [c for c in list(record.calls) if c.get("verb") in ("order_pm", "announce_works", "report_works")
+            and (c.get("answer") or {}).get("ref")]
+    for call in made:
+        ref = str(call["answer"]["ref"])
+        verb = "pm_status" if call["verb"] == "order_pm" else "works_status"
+        steps = _order_steps(obs, ref) if verb == "pm_status" else _works_steps(obs, call)
+        try:
+            answer = driver.ask(verb, {"ref": ref})
+        except CheckFailed as e:  # CONTRACT-TYPE
+            findings.append(Finding(e.check, CLAUSE_OF_CONTRACT, e.message, e.evidence))
+            continue
+        except Exception as e:  # the OC fails to answer about its own order: it lost it
+            findings.append(finding("PM-STATE", f"{verb} {ref} at the scenario's end: {type(e).__name__}: {e}",
+                                    [Evidence("adapter", verb, f"{ref} -> {e}")]))
+            continue
+        if answer is None:
+            continue  # the adapter has no such verb: the scenarios that need it are not run
+        asked = record.calls[-1]
+        why = _judge(verb, ref, answer, _plausible(steps, obs, (str(asked["asked_at"]), float(asked["asked_real"]))))
+        if why:
+            findings.append(finding("PM-STATE", f"{why}, asked at the scenario's end",
+                                    [Evidence("adapter", verb, f"{ref} -> {dict(answer)}")]))
+    return findings
 
 
 def pm_checks_hook(record: Any) -> list[Finding]:
@@ -283,7 +411,9 @@ def pm_checks_hook(record: Any) -> list[Finding]:
     the findings a step declared expected (the scenario made the OC do it on purpose) are left out."""
     if record.admin is None or not any(c.get("verb") in PM_SCENARIO_VERBS for c in record.calls):
         return []
-    return [f for f in check_pm(record) if f.check not in record.expected]
+    findings = check_pm(record)
+    findings += check_state(record, observe(record.admin, record.tenant, oc_code=record.tenant, pack=PACK))
+    return [f for f in findings if f.check not in record.expected]
 
 
 #: A scenario that called one of these is a PM scenario: the PM checks judge it.

@@ -205,7 +205,7 @@ class PmVerbs:
                 "kind": works.kind, "info": dict(works.info)}
 
     def ipe_summary(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """{network?, pm} -> {found, addresses, buildings, dwellings, etat (EtatPM)};
+        """{network?, pm} -> {found, addresses, buildings, dwellings, etat (EtatPM), emplacement (TypeEmplacementPM)};
         {network?, building} -> {found, addresses, dwellings, etat (EtatImmeuble), pm}."""
         network = str(args.get("network") or self.context.oi)
         lines = self._ipe_lines(network)
@@ -216,7 +216,7 @@ class PmVerbs:
             return {"found": True, "addresses": len(mine),
                     "buildings": len({x["IdentifiantImmeuble"] for x in mine}),
                     "dwellings": sum(int(x["NombreLogementsAdresseIPE"] or 0) for x in mine),
-                    "etat": mine[0]["EtatPM"]}
+                    "etat": mine[0]["EtatPM"], "emplacement": mine[0]["TypeEmplacementPM"]}
         mine = [x for x in lines if x["IdentifiantImmeuble"] == str(args["building"])]
         if not mine:
             return {"found": False}

@@ -11,12 +11,13 @@ import json
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .defective_ocs import DEFECTS, Defect
+from .defective_ocs import DEFECTS, JUNIT_DEFECTS, Defect
 from .helpers import scenario_count
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,18 @@ def conformance_run(tmp_path: Path, adapter: str, only: str | None = None) -> tu
 def ids_of(scenario: dict[str, Any]) -> set[str]:
     """The check ids a scenario was failed with: its findings', and the [ID] of its failing step's error."""
     return {f["check"] for f in scenario["findings"]} | set(
-        re.findall(r"\[((?:ACCES|WS|PM)-[A-Z-]+)\]", scenario["error"]))
+        re.findall(r"\[((?:ACCES|WS|PM|CONTRACT)-[A-Z-]+)\]", scenario["error"]))
+
+
+def unrecorded_ids(scenario: dict[str, Any]) -> set[str]:
+    """The check ids its error names that no finding carries: they would print as `[no check id]` and make a
+    junit <failure type="error">."""
+    named = set(re.findall(r"\[((?:ACCES|WS|PM|CONTRACT)-[A-Z0-9-]+)\]", scenario["error"]))
+    return named - {f["check"] for f in scenario["findings"]}
+
+
+def junit_failure_types(report: Path) -> list[str]:
+    return [f.get("type", "") for f in ET.parse(report / "junit.xml").getroot().iter("failure")]
 
 
 @pytest.mark.parametrize("defect", DEFECTS, ids=[d.oc.__name__ for d in DEFECTS])
@@ -51,6 +63,12 @@ def test_a_defective_oc_fails_with_the_check_id_of_its_defect(tmp_path: Path, de
                       | {"findings": [f["check"] for f in s["findings"]]} for s in scenarios], indent=1))
     spurious = {name: ids - {defect.check, *defect.also} for name, ids in failed.items()}
     assert not any(spurious.values()), f"{defect.oc.__name__}: findings its defect does not explain: {spurious}"
+    # Wherever the check was judged (a step or the scenario's end), its id is a finding, never `[no check id]`.
+    assert {s["scenario"]: unrecorded_ids(s) for s in scenarios if unrecorded_ids(s)} == {}
+    assert "no check id" not in output, output[-3000:]
+    if defect.oc.__name__ in JUNIT_DEFECTS:  # junit.xml: a <failure> (not an error) whose type names the id
+        types = junit_failure_types(tmp_path / "report")
+        assert any(defect.check in t.split() for t in types), types
     assert status == 1, output[-3000:]
 
 

@@ -31,6 +31,7 @@ from ..client import SandboxAdmin
 from ..client.ftp import FtpSession
 from ..plugin import OcScenario
 from ..pm_checks import PACK, add_working_days, check_pm, ipe_summary_of, latest_ipe, motif_label, sub_working_days
+from ..verdict import CheckFailed
 
 #: Real seconds to wait for the operator to take what the OC sent and deliver its answers.
 SETTLE_TIMEOUT = 15.0
@@ -213,6 +214,45 @@ def deploy_building(pm_world: PmWorld) -> None:
     pm_world.changed = building
 
 
+@when(parsers.parse("the OC orders a PM with a building still under construction over {channel}"))
+def order_pm_under_construction(pm_world: PmWorld, channel: str) -> None:
+    lines = latest_ipe(observe(pm_world.admin, pm_world.tenant, pack=PACK).answers,
+                       pm_world.admin.now().isoformat(timespec="seconds"), pm_world.oc.target.oi) or []
+    today = pm_world.today().strftime("%Y%m%d")
+    candidates = sorted({(x["ReferencePM"], x["IdentifiantImmeuble"]) for x in lines
+                         if x["EtatImmeuble"] == "EN COURS DE DEPLOIEMENT" and x["EtatPM"] == "DEPLOYE"
+                         and (x["DateMiseEnServiceCommercialePM"] or "") <= today})
+    assert candidates, "the IPE has no building under construction behind an open PM"
+    pm_world.pm, pm_world.changed = random.Random(pm_world.tenant).choice(candidates)
+    pm_world.order(pm_world.pm, _channel(channel))
+
+
+@when("the operator deploys that building")
+def deploy_that_building(pm_world: PmWorld) -> None:
+    """The network_change action (docs/api.md): the OCs that had the PM get a CR_MAD_Pm MAJ at once."""
+    ref = pm_world.refs[-1]
+    before = len(_cr_mad_files(pm_world, ref))
+    reply = pm_world.admin.post(f"/operators/{pm_world.oc.context().operator}/evolution/network_change",
+                                {"network": pm_world.oc.target.oi, "building": pm_world.changed, "etat": "DEPLOYE"},
+                                tenant=pm_world.tenant)
+    assert pm_world.tenant in str(reply), f"the operator sends no CR_MAD_Pm MAJ to the OC: {reply}"
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while len(_cr_mad_files(pm_world, ref)) == before:
+        assert time.monotonic() < deadline, f"no CR_MAD_Pm MAJ for {ref} in {SETTLE_TIMEOUT:g} s"
+        time.sleep(0.05)
+    pm_world.settle()
+
+
+def _cr_mad_files(pm_world: PmWorld, ref: str) -> list[list[dict[str, str]]]:
+    """The lines of `ref` in each CR_MAD_Pm the operator sent, oldest first."""
+    spec = PACK.flow("CR_MAD_Pm")
+    files = sorted((f for f in observe(pm_world.admin, pm_world.tenant, pack=PACK).answers if f.flow == "CR_MAD_Pm"),
+                   key=lambda f: (f.at_virtual, f.at_real, f.id))
+    found = [[dict(r.values) for r in spec.parse(f.content).records if r.values["ReferenceCommandePMInterneOC"] == ref]
+             for f in files]
+    return [lines for lines in found if lines]
+
+
 @when(parsers.re(r"the OC announces works at the PM (?P<n>\d+) working days? ahead over (?P<channel>\w+)"))
 def announce(pm_world: PmWorld, n: str, channel: str) -> None:
     day = add_working_days(pm_world.today(), int(n))
@@ -246,8 +286,9 @@ def knows_state(pm_world: PmWorld, state: str) -> None:
 def knows_available(pm_world: PmWorld, nature: str) -> None:
     status = pm_world.pm_status()
     ref = pm_world.refs[-1]
-    lines = [x for x in pm_world.answer_lines("CR_MAD_Pm") if x["ReferenceCommandePMInterneOC"] == ref]
-    assert lines, f"the operator sent no CR_MAD_Pm for {ref}"
+    files = _cr_mad_files(pm_world, ref)
+    assert files, f"the operator sent no CR_MAD_Pm for {ref}"
+    lines = files[-1]  # the latest: a MAJ replaces what the last one said
     assert lines[0]["NatureCR"] == nature, f"the operator's CR_MAD_Pm is {lines[0]['NatureCR']}, not {nature}"
     wanted = {"state": "available", "addresses": len(lines), "nature": nature,
               "prestation": lines[0]["ReferencePrestationPM"], "first_mad": lines[0]["DatePremiereMADPM"]}
@@ -309,6 +350,15 @@ def changed_summary(pm_world: PmWorld, etat: str) -> None:
     answer = pm_world.call("ipe_summary", args)
     wrong = {k: (answer.get(k), v) for k, v in expected.items() if answer.get(k) != v}
     assert not wrong, f"[PM-IPE] ipe_summary {args} after the change: (OC's, the new IPE's) {wrong}"
+
+
+@then("nothing is left in the OC's PM folder")
+def pm_folder_empty(pm_world: PmWorld) -> None:
+    folder = f"/OUT/{pm_world.oc.target.oi}/{pm_world.oc.target.arcep}/PM"
+    left = pm_world.peek.list_files(folder)
+    if left:
+        raise CheckFailed("PM-OUT-CLEAN", f"{folder} still holds {', '.join(sorted(left))} after the OC read its "
+                          "PM flows: the reader reads and deletes everything there")
 
 
 @then(parsers.parse("the OC knows the works {kind} is accepted"))

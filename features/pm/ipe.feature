@@ -18,3 +18,10 @@ Feature: The weekly IPE, as the OC ingests it (Protocole PM 2.2)
     And the Monday IPE has gone out
     And the OC reads its PM flows
     Then the OC's summary of the changed building says "DEPLOYE" as the new IPE does
+
+  Scenario: the files the operator leaves in the PM folder are read within a day
+    Given the OC is a PM client of the operator
+    When the Monday IPE has gone out
+    And 1 working day passes for the PM
+    And the OC reads its PM flows
+    Then nothing is left in the OC's PM folder

@@ -75,7 +75,10 @@ TYPES_VOIE = ("RUE", "AVENUE", "BOULEVARD", "CHEMIN", "PLACE", "ALLEE", "IMPASSE
 TYPES_VOIE_WEIGHTS = _cum((45, 10, 5, 10, 4, 10, 11, 5))
 ETATS_NON_DEPLOYES = ("EN COURS DE DEPLOIEMENT", "CIBLE", "SIGNE")
 ETATS_NON_DEPLOYES_WEIGHTS = _cum((5, 3, 2))
-TYPES_EMPLACEMENT = ("PME-Armoire de rue", "PME-Shelter")
+# Free text of the operator's own, accents kept (ISO-8859-1 carries them): the IPE an OC reads is not pure ASCII,
+# as a real one is not. The address columns stay upper case without accents, as the national referentials
+# (FANTOIR, Hexaclé) and the web services write them.
+TYPES_EMPLACEMENT = ("PME-Armoire de rue équipée", "PME-Shelter béton préfabriqué")
 TYPES_INGENIERIE = ("MONO", "BI", "QUADRI")
 TYPES_PBO_EXTERIEUR = ("FACADE", "POTEAU", "CHAMBRE")
 TYPES_PBO_EXTERIEUR_WEIGHTS = _cum((5, 3, 2))

@@ -1,0 +1,5 @@
+"""Protocole PM 2.2 scenarios driven through the OC's adapter (steps: conformance/steps/pm.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("pm/network.feature")

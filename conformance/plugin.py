@@ -215,6 +215,16 @@ class Target:
     smtp_host: str = ""  # the e-mail channel, when the sandbox serves it
     smtp_port: int = 0
     mailboxes: dict[str, str] = field(default_factory=dict)  # area (acces, pm) -> the operator's address
+    _addresses: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    def deployed_addresses(self, network: str, limit: int = 300) -> list[dict[str, Any]]:
+        """The network's first deployed addresses (GET /api/addresses), read once per run: a deployed building
+        stays deployed (the network only moves forward), and the occupancy listed is the network's own, which
+        no scenario's orders change. A scenario that changes the network reads it itself."""
+        key = (network, limit)
+        if key not in self._addresses:
+            self._addresses[key] = self.admin.addresses(network, limit=limit)
+        return self._addresses[key]
 
 
 class OpsimUp:

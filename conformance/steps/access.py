@@ -154,7 +154,7 @@ class AccessWorld:
     # ------------------------------------------------------------------ addresses
     def reference_addresses(self) -> list[dict[str, Any]]:
         if not self.addresses:
-            self.addresses = self.admin.addresses(self.oc.target.oi, limit=300)
+            self.addresses = self.oc.target.deployed_addresses(self.oc.target.oi)
             assert self.addresses, "the sandbox lists no deployed address"
         return self.addresses
 

@@ -152,7 +152,7 @@ def pm_client(pm_world: PmWorld) -> None:
 
 @given("an open PM with deployed addresses")
 def open_pm(pm_world: PmWorld) -> None:
-    addresses = pm_world.admin.addresses(pm_world.oc.target.oi, limit=300)
+    addresses = pm_world.oc.target.deployed_addresses(pm_world.oc.target.oi)
     today = pm_world.today().strftime("%Y%m%d")
     pms = sorted({a["ReferencePM"] for a in addresses if a.get("EtatPM") == "DEPLOYE"
                   and (a.get("DateInstallationPM") or "") <= today})

@@ -341,6 +341,17 @@ class ReadsTheIpeAsUtf8(ReferenceOc):
         return super()._ipe_lines(network)
 
 
+class ReadsCrInfoSyndicAsUtf8(ReferenceOc):
+    """Reads the CR_InfoSyndic as UTF-8, replacing what does not decode: the building manager's accented
+    free text (GÉRANCE, CLÉ EN BOÎTE À CLÉS) comes out with U+FFFD in its system."""
+
+    def _works_answer(self, flow: str, line: Mapping[str, str]) -> None:
+        if flow == "CR_InfoSyndic":
+            line = {k: v.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+                    for k, v in line.items()}
+        super()._works_answer(flow, line)
+
+
 class MailOnlyPmClient(OcPmClient):
     """Reads the PM answer mails only: its integration never looks in OUT/.../PM."""
 
@@ -431,6 +442,7 @@ DEFECTS = [
     Defect(KeepsTheFirstIpe, "PM-IPE", "deploys_during_the_week"),
     Defect(DatesPmFilesWithTheMachineDate, "PM-NAME-DATE", "made_available_and_the_oc_acknowledges and ftp"),
     Defect(ReadsTheIpeAsUtf8, "PM-IPE", "IPE_of_Monday"),
+    Defect(ReadsCrInfoSyndicAsUtf8, "PM-STATE", "buildings_information"),
     Defect(NeverReadsPmOut, "PM-OUT-CLEAN", "within_a_day"),
     Defect(CountsAsText, "CONTRACT-TYPE", "made_available_and_the_oc_acknowledges and ftp"),
     Defect(TakesWorksAnswersForTheOrder, "PM-STATE", "2_working_days_ahead and ftp"),

@@ -121,7 +121,8 @@ class Sandbox:
         self.http = HttpTransport(app, admin_host, self.config.http_port)
         if self.config.https_port >= 0:
             self.tls = SandboxTls(self.config.data_dir / "tls").ensure([admin_host, self.config.host])
-            self.https = HttpTransport(app, admin_host, self.config.https_port, self.tls.context())
+            self.https = HttpTransport(app, admin_host, self.config.https_port, self.tls.context(),
+                                       (self.tls.server_cert, self.tls.server_key))
         for ftp in self.ftp.values():
             ftp.start()
         self.http.start()

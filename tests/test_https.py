@@ -3,6 +3,7 @@ dir; `opsim up` prints where the CA certificate is; zeep loads both WSDLs over T
 
 from __future__ import annotations
 
+import http.client
 import re
 import ssl
 import time
@@ -99,3 +100,39 @@ def test_opsim_up_prints_the_https_endpoint_and_the_ca(tmp_path: Path):
         assert sav.service.getSupportedOptionalOperations()
     finally:
         process.stop()
+
+
+def _local_ports(connection: http.client.HTTPConnection, path: str, requests_made: int) -> set[int]:
+    """The client-side ports a series of requests on one HTTPConnection used: one per TCP connection."""
+    ports = set()
+    for _ in range(requests_made):
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        assert answer.status == 200 and answer.read()
+        assert connection.sock is not None, "the server closed the connection after its answer"
+        ports.add(connection.sock.getsockname()[1])
+    return ports
+
+
+def test_requests_share_one_connection_over_http_and_https(opsim_sandbox):
+    """Keep-alive: twenty calls of a client are one TCP connection, in clear and over TLS, and the admin API,
+    the WSDL and the SOAP services are all served on it."""
+    host, port = opsim_sandbox.http.address
+    plain = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        assert len(_local_ports(plain, "/api/clock", 10) | _local_ports(plain, "/interop-opc-30/wsdl", 10)) == 1
+    finally:
+        plain.close()
+    host, port = opsim_sandbox.https.address
+    context = ssl.create_default_context(cafile=str(opsim_sandbox.tls.ca_cert))
+    secure = http.client.HTTPSConnection(host, port, timeout=30, context=context)
+    try:
+        assert len(_local_ports(secure, "/api/clock", 20)) == 1
+    finally:
+        secure.close()
+    # A client asking to close gets its connection closed.
+    plain = http.client.HTTPConnection(*opsim_sandbox.http.address, timeout=30)
+    plain.request("GET", "/api/clock", headers={"Connection": "close"})
+    answer = plain.getresponse()
+    assert answer.read() and answer.getheader("Connection", "").lower() == "close"
+    plain.close()

@@ -4,6 +4,7 @@ seed 002), per tenant if configured; above it a SOAP fault that says so and a jo
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -23,29 +24,42 @@ def opsim_config(opsim_config):
     return opsim_config
 
 
-def burst(client: zeep.Client, nom: str, count: int) -> list[str]:
-    """`count` calls at once; what each got: "ok" or the fault's codeErreur."""
-    outcomes = []
-    for _ in range(count):
+def burst(client: zeep.Client, nom: str, count: int) -> list[str | zeep.exceptions.Fault]:
+    """`count` calls at once, from as many threads (a burst lands within a second even on a loaded machine);
+    what each got: "ok", or the fault."""
+    def call(_: int) -> str | zeep.exceptions.Fault:
         try:
             client.service.obtentionCommunesOperation(entete=entete(nom=nom))
-            outcomes.append("ok")
         except zeep.exceptions.Fault as f:
-            outcomes.append(fault_code(f)[0])
-    return outcomes
+            return f
+        return "ok"
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def codes(outcomes: list[str | zeep.exceptions.Fault]) -> list[str]:
+    return sorted(o if isinstance(o, str) else fault_code(o)[0] for o in outcomes)
+
+
+def ready(opsim_sandbox) -> zeep.Client:
+    """A client whose first call is behind it (zeep's first call is slow), made as FAST: DEMO's count is
+    untouched."""
+    client = order_help(opsim_sandbox.http_url)
+    client.service.obtentionCommunesOperation(entete=entete(nom="FAST"))
+    return client
 
 
 def test_a_burst_above_two_per_second_gets_the_flow_control_fault(opsim_sandbox):
-    client = order_help(opsim_sandbox.http_url)
+    client = ready(opsim_sandbox)
     start = time.monotonic()
     outcomes = burst(client, "DEMO", 4)
     if time.monotonic() - start < 1.0:  # on a machine slow enough to spread them over a second, no claim
-        assert outcomes[:2] == ["ok", "ok"] and "D01" in outcomes[2:]
-    with pytest.raises(zeep.exceptions.Fault) as caught:
-        for _ in range(3):
-            client.service.obtentionCommunesOperation(entete=entete())
-    assert caught.value.code.endswith("Client.LimiteDebit")
-    assert "2 requests per second" in caught.value.message
+        assert codes(outcomes) == ["D01", "D01", "ok", "ok"]
+    faults = [o for o in burst(client, "DEMO", 3) if not isinstance(o, str)]
+    assert faults, "a second burst within the second is refused"
+    assert faults[0].code.endswith("Client.LimiteDebit")
+    assert "2 requests per second" in faults[0].message
     opsim_sandbox.engine.idle()
     findings = [j for j in Api(opsim_sandbox.http_url).get("/journal?tenant=DEMO") if j["outcome"] == "flow control"]
     assert findings and findings[0]["channel"] == "soap"
@@ -54,12 +68,13 @@ def test_a_burst_above_two_per_second_gets_the_flow_control_fault(opsim_sandbox)
 
 
 def test_the_limit_is_per_tenant_and_per_service(opsim_sandbox):
-    client = order_help(opsim_sandbox.http_url)
+    client = ready(opsim_sandbox)
+    time.sleep(1.05)  # the warm-up call out of FAST's window
     start = time.monotonic()
     outcomes = burst(client, "FAST", 6)
     if time.monotonic() - start < 1.0:
-        assert outcomes == ["ok"] * 6
-    assert "D01" in burst(client, "FAST", 8)
+        assert codes(outcomes) == ["ok"] * 6
+    assert "D01" in codes(burst(client, "FAST", 8))
     session = requests.Session()
     session.auth = ("fast", "pw")
     sav = zeep.Client(f"{opsim_sandbox.http_url}/interop-sav-21/services/JVTTroubleTicketSessionWSPort?wsdl",

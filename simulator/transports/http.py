@@ -1,79 +1,123 @@
 """The HTTP server of the sandbox: the admin API and the SOAP services beside it (transports/soap.py);
-with --https-port a second one serves the same application over TLS."""
+with --https-port a second one serves the same application over TLS.
+
+cheroot (CherryPy's WSGI server) serves them: HTTP/1.1 with keep-alive (a client's requests share one
+connection: the development server of werkzeug closed it after every answer, so each call paid a TCP
+handshake, a thread and a database connection), a pool of worker threads with idle connections waiting in
+a selector rather than on a thread, TLS from the sandbox's own `ssl.SSLContext`, and limits on request
+lines and headers. docs/architecture.md says why this one.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import ssl
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
-from flask import Flask
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from cheroot import server as cheroot_server
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 log = logging.getLogger(__name__)
 
+#: Bytes of a request line and of its headers, each (a larger request line: 414, larger headers: 431).
+MAX_REQUEST_LINE = 64 * 1024
+#: Worker threads: requests served at once (idle keep-alive connections hold none).
+WORKERS = 32
+#: Seconds a client may stay silent in the middle of a request, or idle between two, before its connection
+#: is closed: a client that stops sending frees its worker.
+IDLE_TIMEOUT = 30
+#: Bytes of a request body left unread by the application that are still read (and dropped) before answering.
+DRAIN = 16 * 1024 * 1024
 
-class _QuietHandler(WSGIRequestHandler):
-    # A client that stops sending (half a request, a body shorter than its Content-Length) frees its
-    # thread after this many seconds instead of holding it forever.
-    timeout = 30
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # `command` and `path` are not set when the request line itself was refused (too long, garbage):
-        # reading them raised AttributeError here, which killed the request before any answer.
-        log.debug("%s %s %s", getattr(self, "command", "") or "-", _short(getattr(self, "path", "")), code)
+class _JsonErrors(cheroot_server.HTTPRequest):
+    """Errors found before the application runs (a request line over the limit: 414, headers over it: 431,
+    a malformed request: 400) answer JSON like the API's own errors."""
 
-    def log_error(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-        log.debug("http: " + format, *args)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors found before the application runs (request line over 64 KiB: 414, header lines too
-        long or too many: 431, bad request line: 400) answer JSON like the API's own errors."""
+    def simple_response(self, status: str | int, msg: str = "") -> None:
+        code = int(str(status)[:3])
+        if code == 413 and not self.ready:  # cheroot's answer to headers over max_request_header_size
+            code, msg = 431, "the request's header fields are too large"
         try:
-            status = HTTPStatus(code)
-            name, detail = status.phrase, explain or message or status.description
+            phrase = HTTPStatus(code).phrase
         except ValueError:
-            name, detail = "Error", explain or message or ""
-        self.log_request(code)
-        if getattr(self, "request_version", "") == "HTTP/0.9":  # the default before the line is parsed:
-            self.request_version = "HTTP/1.0"  # answer with a status line all the same (nobody speaks 0.9)
-        body = json.dumps({"error": name, "detail": detail}).encode()
-        self.send_response_only(code, name)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        if getattr(self, "command", "") != "HEAD" and code >= 200 and code not in (204, 304):
-            self.wfile.write(body)
+            phrase = "Error"
+        log.debug("http: %s %s", code, msg)
+        body = json.dumps({"error": phrase, "detail": msg or phrase}).encode()
+        self.close_connection = True  # what follows a refused request cannot be trusted to be one
+        head = (f"{self.server.protocol} {code} {phrase}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode("iso-8859-1")
+        with contextlib.suppress(OSError):  # the client is gone
+            self.conn.wfile.write(head + body)
 
 
-def _short(path: str) -> str:
-    return path if len(path) <= 200 else f"{path[:200]}... ({len(path)} characters)"
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _JsonErrors
+
+
+class _Server(wsgi.Server):
+    ConnectionClass = _Connection
+
+
+class _ContextAdapter(BuiltinSSLAdapter):
+    """cheroot's TLS adapter on a context the sandbox made (its CA's server certificate; later, client
+    certificates): the certificate files are read by the context, not again here."""
+
+    def __init__(self, context: ssl.SSLContext, certificate: Path, private_key: Path):
+        super().__init__(str(certificate), str(private_key))
+        self.context = context
+
+
+def _draining(app: Callable[..., Any]) -> Callable[..., Any]:
+    """The application, then what it left unread of the request's body is read and dropped (up to DRAIN
+    bytes): an answer given before the body was read (413 over a size limit, a refused SOAP call) then reaches
+    a client still sending, where closing on unread bytes would reset the connection under its answer."""
+    def drained(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        try:
+            return app(environ, start_response)
+        finally:
+            body, left = environ.get("wsgi.input"), DRAIN
+            while body is not None and left > 0:
+                try:
+                    chunk = body.read(min(65536, left))
+                except (OSError, ValueError):
+                    break
+                if not chunk:
+                    break
+                left -= len(chunk)
+    return drained
 
 
 class HttpTransport:
-    def __init__(self, app: Flask | Callable[..., Any], host: str, port: int,
-                 ssl_context: ssl.SSLContext | None = None):
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler,
-                                                  ssl_context=ssl_context)
+    def __init__(self, app: Callable[..., Any], host: str, port: int,
+                 ssl_context: ssl.SSLContext | None = None, certificate: tuple[Path, Path] | None = None):
+        self.server = _Server((host, port), _draining(app), numthreads=WORKERS, timeout=IDLE_TIMEOUT,
+                              request_queue_size=128, shutdown_timeout=2)
+        self.server.max_request_header_size = MAX_REQUEST_LINE
+        if ssl_context is not None:
+            if certificate is None:
+                raise ValueError("HTTPS needs the server certificate and key files beside the context")
+            self.server.ssl_adapter = _ContextAdapter(ssl_context, *certificate)
+        self.server.prepare()  # binds now: the port is known (port 0) and a port in use fails here
         self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> tuple[str, int]:
-        return self.server.server_address[0], self.server.server_port
+        host, port = self.server.bind_addr[:2]
+        return str(host), int(port)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="opsim-http", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve, name="opsim-http", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         if self._thread:
             self._thread.join(timeout=5)

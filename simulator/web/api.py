@@ -48,6 +48,7 @@ def create_app(box: SandboxFacade) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1  # larger bodies: 413 (see auth._parse_body)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.merge_slashes = False  # "//" would redirect (an HTML 308) instead of answering JSON
+    app.before_request(no_encoded_slash)
     app.before_request(guard)
     app.register_blueprint(api)
 
@@ -55,10 +56,6 @@ def create_app(box: SandboxFacade) -> Flask:
     def http_error(e: HTTPException):  # noqa: ANN202
         if e.response is not None:  # a complete answer given to abort (401 with WWW-Authenticate)
             return e.response
-        if e.code == 405 and _encoded_slash(request.environ):
-            # The server decodes %2F before routing, so "/operators/a%2Fb/appointments" reaches a route with
-            # one more segment: the resource the caller named does not exist, whatever that route's methods.
-            return jsonify(error="Not Found", detail="a path parameter cannot contain '/' (%2F)"), 404
         return jsonify(error=e.name, detail=e.description), e.code
 
     @app.errorhandler(Exception)
@@ -70,9 +67,13 @@ def create_app(box: SandboxFacade) -> Flask:
     return app
 
 
-def _encoded_slash(environ: dict[str, Any]) -> bool:
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
-    return "%2f" in raw.split("?", 1)[0].lower()
+def no_encoded_slash() -> Any:
+    """No resource's name holds a '/': a path with %2F names none (404), whatever route it would reach once
+    decoded (a server that decodes it would route "/operators/a%2Fb/appointments" one segment deeper)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.environ.get("PATH_INFO", "")
+    if "%2f" in raw.split("?", 1)[0].lower():
+        return jsonify(error="Not Found", detail="a path parameter cannot contain '/' (%2F)"), 404
+    return None
 
 
 def _engine_call(fn: Any) -> Any:

@@ -65,6 +65,9 @@ def test_a_re_planned_pm_is_not_open_until_its_day_then_its_cpn_announces_it(ops
         assert after is not None
         assert (after.etat, after.date_installation, after.date_mes_commerciale) == (
             WAITING, before.date_installation, "20261202")
+        shown = {(a["EtatPM"], a["DateMiseEnServiceCommercialePM"])
+                 for a in api.get(f"/addresses?network=COVA&limit={SIZE}") if a["ReferencePM"] == pm}
+        assert shown == {(WAITING, "20261202")}
         # Not open: a Cmd_Info_Pm is refused as for any PM not open.
         ar = _order(opsim_sandbox, "REPLAN", pm, "RP1", "20261124")
         assert ar["EtatArCommandePM"] == "KO" and ar["MotifKoArCommandePM"].startswith("PM NON OUVERT: "), ar

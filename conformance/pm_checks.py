@@ -7,6 +7,8 @@ said through its adapter (`ipe_summary`, `sync` calls with their moments, `Scena
     PM-WORKS-LATE       a Notif_Adduction comes at most 15 working days after the works (works.report_working_days)
     PM-WORKS-DOCUMENTS  a Notif_Adduction comes with its photo and technical sheet (the operator's KO says so)
     PM-IPE              ipe_summary matches the latest IPE the operator had sent when it was asked
+    PM-CPN              pm_opening says a PM open, with its PM-NRO links, once a CPN announced it (and not open
+                        while the latest IPE says so and no CPN came after it)
     PM-FILE             the OC's PM files are well named (pattern, flow, parties), their values valid
     PM-NAME-DATE, PM-NAME-SEQ, PM-FILE-ENCODING, PM-FILE-COLUMNS   the file rules every protocol shares
                         (conformance/file_rules.py): virtual date, sequence per flow and day, encoding, header
@@ -46,6 +48,7 @@ PM_CHECKS: dict[str, tuple[str, str]] = {
     "PM-WORKS-DOCUMENTS": (f"{CLAUSE} §Notif_Adduction: photo and technical sheet",
                            "works reported with both documents"),
     "PM-IPE": (f"{CLAUSE} §IPE (weekly, Monday)", "the IPE ingested"),
+    "PM-CPN": (f"{CLAUSE} §CPN (a PM's commercial opening)", "the CPN ingested: the PM open, its PM-NRO links"),
     "PM-FILE": (f"{CLAUSE} §File names and flows", "PM files well named, their values valid"),
     "PM-NAME-DATE": (f"{CLAUSE} §File names (seed 002)", "date of the file name"),
     "PM-NAME-SEQ": (f"{CLAUSE} §File names (seed 002)", "sequence never reused"),
@@ -141,6 +144,49 @@ def latest_ipe(answers: Iterable[AnswerFile], before: str, network: str) -> list
     newest = max(ipes, key=lambda a: (a.at_virtual, a.id))
     flow = next(flow for _, flow in patterns if flow.name == "IPE")
     return [dict(r.values) for r in flow.parse(newest.content).records]
+
+
+def _newest(answers: Iterable[AnswerFile], flow: str, before: str, network: str,
+            pm: str | None = None) -> tuple[AnswerFile, list[dict[str, str]]] | None:
+    """The newest file of `flow` of `network` the operator had emitted to the OC at virtual moment `before` (with
+    lines of `pm`, when given), and its lines (of `pm` only, when given)."""
+    spec = PACK.flow(flow)
+    found = None
+    for a in sorted((a for a in answers if a.flow == flow and a.at_virtual <= before
+                     and network.upper() in a.filename.upper().split("_")), key=lambda a: (a.at_virtual, a.id)):
+        try:
+            lines = [dict(r.values) for r in spec.parse(a.content).records]
+        except UnreadableFile:
+            continue
+        if pm is not None:
+            lines = [x for x in lines if x.get("ReferencePM") == pm]
+            if not lines:
+                continue
+        found = (a, lines)
+    return found
+
+
+def pm_opening_of(answers: Iterable[AnswerFile], before: str, network: str, pm: str) -> dict[str, Any]:
+    """What an OC that read the operator's IPEs and CPNs emitted by virtual moment `before` knows of the opening
+    of `pm` (docs/adapters.md pm_opening), the newest word first: a CPN that announced it (as new as the latest
+    IPE or newer) -> open, with its CodeNRO and ReferenceLienNROPM; else the latest IPE's EtatPM and
+    DateMiseEnServiceCommercialePM (its links only from a CPN). {} when neither says anything of the PM."""
+    answers = list(answers)
+    pm = pm.upper()
+    cpn = _newest(answers, "CPN", before, network, pm)
+    ipe = _newest(answers, "IPE", before, network)
+    announced = {"open": True, "nro": cpn[1][0].get("CodeNRO"),
+                 "links": sorted(x.get("ReferenceLienNROPM", "") for x in cpn[1])} if cpn else None
+    if announced and (ipe is None or (cpn[0].at_virtual, cpn[0].id) >= (ipe[0].at_virtual, ipe[0].id)):  # type: ignore[index]
+        return announced
+    mine = [x for x in ipe[1] if x["ReferencePM"] == pm] if ipe else []
+    if not mine:
+        return announced or {}
+    day = before[:10].replace("-", "")
+    opened = mine[0]["DateMiseEnServiceCommercialePM"]
+    if mine[0]["EtatPM"] != "DEPLOYE" or not opened or opened > day:
+        return {"open": False}
+    return announced or {"open": True}
 
 
 def ipe_networks(answers: Iterable[AnswerFile]) -> list[str]:
@@ -247,6 +293,26 @@ def check_ipe(obs: Observation, calls: list[Mapping[str, Any]]) -> list[Finding]
     return findings
 
 
+def check_cpn(obs: Observation, calls: list[Mapping[str, Any]]) -> list[Finding]:
+    """PM-CPN: each pm_opening answer is what the IPEs and CPNs the operator had sent when it was asked say."""
+    findings = []
+    for call in calls:
+        if call.get("verb") != "pm_opening":
+            continue
+        args, answer = call.get("args") or {}, call.get("answer") or {}
+        networks = [str(args["network"])] if args.get("network") else ipe_networks(obs.answers)
+        wrongs = []
+        for network in networks:
+            expected = pm_opening_of(obs.answers, str(call.get("asked_at", obs.now)), network, str(args.get("pm", "")))
+            if expected:
+                wrongs.append({k: (answer.get(k), v) for k, v in expected.items() if answer.get(k) != v})
+        wrong = min(wrongs, key=len) if wrongs else {}
+        if wrong:
+            findings.append(finding("PM-CPN", f"pm_opening {dict(args)}: (OC's, the CPN's and IPE's) {wrong}",
+                                    [Evidence("adapter", "pm_opening", f"{dict(args)} -> {dict(answer)}")]))
+    return findings
+
+
 def check_files(obs: Observation) -> list[Finding]:
     """The file rules every protocol shares, with the PM ids; and the AR MADs the operator journaled refused."""
     findings = file_rules.check_file_rules(pm_sent(obs), PACK, obs.oc_code, PM_FILE_RULES, finding,
@@ -292,7 +358,7 @@ def check_pm(record: Any, wait: float = AR_MAD_GRACE) -> list[Finding]:
             break
         time.sleep(0.2)
     return [*ar_mad, *check_notice(obs), *check_works_report(obs), *check_ipe(obs, record.calls),
-            *check_files(obs), *check_out_clean(obs, getattr(record, "oi", ""))]
+            *check_cpn(obs, record.calls), *check_files(obs), *check_out_clean(obs, getattr(record, "oi", ""))]
 
 
 # ---------------------------------------------------------------------------------------------- PM-STATE at the end
@@ -417,4 +483,4 @@ def pm_checks_hook(record: Any) -> list[Finding]:
 
 
 #: A scenario that called one of these is a PM scenario: the PM checks judge it.
-PM_SCENARIO_VERBS = ("order_pm", "announce_works", "report_works", "ipe_summary")
+PM_SCENARIO_VERBS = ("order_pm", "announce_works", "report_works", "ipe_summary", "pm_opening")

@@ -6,10 +6,11 @@ OC mixes them in. Built on the PM client (conformance/client/pm.py), over FTP or
     report_works {pm, date, photo, sheet, channel}  -> {ref}   a Notif_Adduction, the documents beside it
     pm_status {ref} / works_status {ref}                       what it understood of the answers
     ipe_summary {network?, pm | building}                      what it holds of the latest IPE it ingested
+    pm_opening {network?, pm}                                  whether the PM is open: its CPN, else the IPE
 
-`sync_pm` (called by the reference OC's `sync`) reads OUT/.../PM and the PM answer mails: the IPE and CPN,
-AR_Cmd_Pm, CR_MAD_Pm (answered at once with an AR MAD, on the channel of the order), CR_InfoSyndic and
-CR_NotifAdduction.
+`sync_pm` (called by the reference OC's `sync`) reads OUT/.../PM and the PM answer mails: the IPE, the CPN
+(the PMs that open, with their PM-NRO links), AR_Cmd_Pm, CR_MAD_Pm (answered at once with an AR MAD, on the
+channel of the order), CR_InfoSyndic and CR_NotifAdduction.
 """
 
 from __future__ import annotations
@@ -100,6 +101,11 @@ class PmVerbs:
     def ipe(self) -> dict[str, ReceivedFile]:
         """network -> the latest IPE read (its bytes; its lines once parsed: see `_ipe_lines`)."""
         return self.__dict__.setdefault("_ipe", {})
+
+    @property
+    def cpn(self) -> dict[tuple[str, str], tuple[str, list[dict[str, str]]]]:
+        """(network, ReferencePM) -> (the AAAAMMJJ of the CPN that announced it open, its PM-NRO links)."""
+        return self.__dict__.setdefault("_cpn", {})
 
     def _ipe_lines(self, network: str) -> list[dict[str, str]]:
         """The lines of the latest IPE of `network`, parsed at the first question (10,000 lines: an OC that
@@ -224,6 +230,28 @@ class PmVerbs:
                 "dwellings": sum(int(x["NombreLogementsAdresseIPE"] or 0) for x in mine),
                 "etat": mine[0]["EtatImmeuble"], "pm": mine[0]["ReferencePM"]}
 
+    def pm_opening(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """{network?, pm} -> {open, nro (CodeNRO), links (ReferenceLienNROPM)}: the newest word on the PM's opening,
+        its CPN (when as new as the latest IPE) or the latest IPE's EtatPM and DateMiseEnServiceCommercialePM."""
+        network = str(args.get("network") or self.context.oi)
+        pm = str(args["pm"]).upper()
+        day, links = self.cpn.get((network, pm), ("", []))
+        announced = {"open": True, "nro": links[0].get("CodeNRO") or None,
+                     "links": sorted(x.get("ReferenceLienNROPM", "") for x in links)} if links else None
+        ipe = self.ipe.get(network)
+        if announced and (ipe is None or day >= self._day_of(ipe.name)):
+            return announced
+        mine = [x for x in self._ipe_lines(network) if x["ReferencePM"] == pm]
+        if not mine:
+            return announced or {"open": False, "nro": None, "links": None}
+        opened = mine[0]["DateMiseEnServiceCommercialePM"]
+        if mine[0]["EtatPM"] != "DEPLOYE" or not opened or opened > self.context.today.replace("-", ""):
+            return {"open": False, "nro": None, "links": None}
+        return announced or {"open": True, "nro": None, "links": None}
+
+    def _day_of(self, name: str) -> str:
+        return self._pm_client().flow_of(name)[1][:8]
+
     # ------------------------------------------------------------------ answers
     def sync_pm(self) -> None:
         files = self._pm_client().receive_all(unparsed=frozenset({"IPE"}))
@@ -235,6 +263,13 @@ class PmVerbs:
         flow = file.flow_name
         if flow == "IPE":
             self.ipe[self._network_of(file.name)] = file  # the newest IPE replaces the last
+        elif flow == "CPN":
+            network, day = self._network_of(file.name), self._day_of(file.name)
+            by_pm: dict[str, list[dict[str, str]]] = defaultdict(list)
+            for line in file.records:
+                by_pm[line.get("ReferencePM", "")].append(line)
+            for pm, links in by_pm.items():
+                self.cpn[(network, pm)] = (day, links)
         elif flow == "AR_Cmd_Pm":
             for line in file.records:
                 order = self.pm_orders.get(line.get("ReferenceCommandePMInterneOC", ""))

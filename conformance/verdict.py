@@ -64,6 +64,7 @@ def finding_of(exception: BaseException, evidence: Iterable[Evidence] = ()) -> F
 # ---------------------------------------------------------------------------------------------- CONTRACT-TYPE
 _STR, _INT, _BOOL, _DICT = (str,), (int,), (bool,), (dict,)
 _OPT_STR, _OPT_INT, _OPT_DICT = (str, type(None)), (int, type(None)), (dict, type(None))
+_OPT_LIST = (list, type(None))
 #: verb -> field -> the types docs/adapters.md allows (a bool is no int: `True` is not a count).
 FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "order_access": {"ref": _STR},
@@ -76,8 +77,10 @@ FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "works_status": {"state": _STR, "reject_code": _OPT_STR, "info": _OPT_DICT},
     "ipe_summary": {"found": _BOOL, "addresses": _OPT_INT, "buildings": _OPT_INT, "dwellings": _OPT_INT,
                     "etat": _OPT_STR, "pm": _OPT_STR, "emplacement": _OPT_STR},
+    "pm_opening": {"open": _BOOL, "nro": _OPT_STR, "links": _OPT_LIST},
 }
-_NAMES = {str: "a string", int: "an integer", bool: "a boolean", dict: "an object", type(None): "null"}
+_NAMES = {str: "a string", int: "an integer", bool: "a boolean", dict: "an object", list: "an array",
+          type(None): "null"}
 
 
 def wrong_types(verb: str, answer: Mapping[str, Any]) -> list[str]:

@@ -398,6 +398,15 @@ class IgnoresMadUpdates(ReferenceOc):
         super()._cr_mad(ref, lines)
 
 
+class IgnoresCpn(ReferenceOc):
+    """Reads and deletes the CPN with the rest of OUT/.../PM but never loads it: a PM that opens is open in its
+    system only when a Monday IPE says so, and it never has the PM's NRO links."""
+
+    def _handle_pm(self, file: ReceivedFile) -> None:
+        if file.flow_name != "CPN":
+            super()._handle_pm(file)
+
+
 # ---------------------------------------------------------------------------------------------- what they must get
 @dataclass(frozen=True)
 class Defect:
@@ -447,6 +456,7 @@ DEFECTS = [
     Defect(CountsAsText, "CONTRACT-TYPE", "made_available_and_the_oc_acknowledges and ftp"),
     Defect(TakesWorksAnswersForTheOrder, "PM-STATE", "2_working_days_ahead and ftp"),
     Defect(IgnoresMadUpdates, "PM-STATE", "brings_a_CR_MAD_Pm_MAJ and ftp"),
+    Defect(IgnoresCpn, "PM-CPN", "announced_by_the_CPN"),
 ]
 #: The defects the issue "the examiner's blind spots" asked for: their junit.xml is read back too.
 JUNIT_DEFECTS = ("DatesPmFilesWithTheMachineDate", "ReadsTheIpeAsUtf8", "NeverReadsPmOut")

@@ -2,7 +2,7 @@
 
 The OC acts through the PM verbs (order_pm, announce_works, report_works) over the channel the scenario
 names (ftp or mail), reads its PM flows (sync) and is asked what it understood (pm_status, works_status,
-ipe_summary). The harness reads the operator's side over the admin API only (files, inbound, journal), and
+ipe_summary, pm_opening). The harness reads the operator's side over the admin API only (files, inbound, journal), and
 lists IN/.../PM with its own FTP session (never reading nor deleting).
 
 Check ids of the assertions on the OC (the message starts with [ID]; docs/checks.md describes each):
@@ -10,6 +10,7 @@ Check ids of the assertions on the OC (the message starts with [ID]; docs/checks
     PM-STATE      pm_status / works_status give what the operator's answers lead to
     PM-AR-MAD     the OC answered the CR_MAD_Pm with an AR MAD
     PM-IPE        ipe_summary gives what the latest IPE says
+    PM-CPN        pm_opening gives what the CPN (or, before it, the latest IPE) says of a PM's opening
     PM-NOTICE, PM-WORKS-LATE, PM-WORKS-DOCUMENTS   a works answer refused for that reason
 Motifs are named by their key in the pm-2.2 pack (`motifs`: short_notice, photo_missing...), never by text.
 """
@@ -27,10 +28,19 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from ..checks import observe
-from ..client import SandboxAdmin
+from ..client import AdminError, SandboxAdmin
 from ..client.ftp import FtpSession
 from ..plugin import OcScenario
-from ..pm_checks import PACK, add_working_days, check_pm, ipe_summary_of, latest_ipe, motif_label, sub_working_days
+from ..pm_checks import (
+    PACK,
+    add_working_days,
+    check_pm,
+    ipe_summary_of,
+    latest_ipe,
+    motif_label,
+    pm_opening_of,
+    sub_working_days,
+)
 from ..verdict import CheckFailed
 
 #: Real seconds to wait for the operator to take what the OC sent and deliver its answers.
@@ -53,6 +63,7 @@ class PmWorld:
     works: list[str] = field(default_factory=list)  # its works notices and reports, oldest first
     inbound_seen: int = 0
     changed: str = ""  # the IdentifiantImmeuble of a building the operator changed during the scenario
+    opens: date | None = None  # the day the operator re-planned the PM's commercial opening to
 
     @property
     def admin(self) -> SandboxAdmin:
@@ -214,6 +225,42 @@ def deploy_building(pm_world: PmWorld) -> None:
     pm_world.changed = building
 
 
+@when(parsers.parse("the operator re-plans a PM to open {days:d} days after the next Monday"))
+def replan_pm(pm_world: PmWorld, days: int) -> None:
+    """The network_change action {network, pm, opens} (docs/api.md): an open PM with no order behind it is not
+    open until that day, when the daily CPN announces it. The PMs any OC has ordered are refused: the next is
+    tried."""
+    now = pm_world.admin.now()
+    opens = now.date() + timedelta(days=(7 - now.weekday()) % 7 or 7) + timedelta(days=days)
+    today = now.strftime("%Y%m%d")
+    addresses = pm_world.admin.addresses(pm_world.oc.target.oi, limit=300)
+    pms = sorted({a["ReferencePM"] for a in addresses if a.get("EtatPM") == "DEPLOYE"
+                  and (a.get("DateMiseEnServiceCommercialePM") or "99999999") <= today})
+    random.Random(pm_world.tenant).shuffle(pms)
+    refused = []
+    for pm in pms[:20]:
+        try:
+            reply = pm_world.admin.post(f"/operators/{pm_world.oc.context().operator}/evolution/network_change",
+                                        {"network": pm_world.oc.target.oi, "pm": pm, "opens": opens.isoformat()},
+                                        tenant=pm_world.tenant)
+        except AdminError as e:
+            refused.append(e.detail)
+            continue
+        assert reply["result"]["DateMiseEnServiceCommercialePM"] == opens.strftime("%Y%m%d"), reply
+        pm_world.pm, pm_world.opens = pm, opens
+        return
+    raise AssertionError(f"the operator re-planned none of {len(pms)} open PMs: {refused[:3]}")
+
+
+@when("the clock moves past the PM's opening day")
+def past_opening(pm_world: PmWorld) -> None:
+    """To the opening day, after the daily CPN check (ipe_time): no Monday IPE in between says it."""
+    assert pm_world.opens is not None, "no PM opening was re-planned"
+    now = pm_world.admin.now()
+    after = datetime.combine(pm_world.opens, datetime.min.time()).replace(hour=AFTER_IPE_HOUR)
+    pm_world.advance(hours=(after - now).total_seconds() / 3600)
+
+
 @when(parsers.parse("the OC orders a PM with a building still under construction over {channel}"))
 def order_pm_under_construction(pm_world: PmWorld, channel: str) -> None:
     lines = latest_ipe(observe(pm_world.admin, pm_world.tenant, pack=PACK).answers,
@@ -350,6 +397,41 @@ def changed_summary(pm_world: PmWorld, etat: str) -> None:
     answer = pm_world.call("ipe_summary", args)
     wrong = {k: (answer.get(k), v) for k, v in expected.items() if answer.get(k) != v}
     assert not wrong, f"[PM-IPE] ipe_summary {args} after the change: (OC's, the new IPE's) {wrong}"
+
+
+def _opening(pm_world: PmWorld) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OC's pm_opening of the scenario's PM, and what the operator's IPEs and CPNs say."""
+    network = pm_world.oc.target.oi
+    args = {"network": network, "pm": pm_world.pm}
+    answer = pm_world.call("pm_opening", args)
+    expected = pm_opening_of(observe(pm_world.admin, pm_world.tenant, pack=PACK).answers,
+                             pm_world.admin.now().isoformat(timespec="seconds"), network, pm_world.pm)
+    return answer, expected
+
+
+@then("the OC knows the PM is not open yet")
+def knows_not_open(pm_world: PmWorld) -> None:
+    answer, expected = _opening(pm_world)
+    assert expected == {"open": False}, f"the operator's IPE does not show {pm_world.pm} not open: {expected}"
+    assert answer.get("open") is False, f"[PM-CPN] pm_opening {pm_world.pm}: the OC says {answer}, the IPE not open"
+
+
+@then("the operator sent the OC a CPN of the PM")
+def cpn_sent(pm_world: PmWorld) -> None:
+    spec = PACK.flow("CPN")
+    cpns = [f for f in observe(pm_world.admin, pm_world.tenant, pack=PACK).answers if f.flow == "CPN"
+            and any(r.values["ReferencePM"] == pm_world.pm for r in spec.parse(f.content).records)]
+    assert cpns, f"the operator sent the OC no CPN of {pm_world.pm} (opening {pm_world.opens})"
+    day = pm_world.opens.isoformat() if pm_world.opens else ""
+    assert all(f.at_virtual.startswith(day) for f in cpns), [f.filename for f in cpns]
+
+
+@then("the OC knows the PM is open with its PM-NRO links")
+def knows_open(pm_world: PmWorld) -> None:
+    answer, expected = _opening(pm_world)
+    assert expected.get("open") is True and expected.get("links"), f"no CPN of {pm_world.pm}: {expected}"
+    wrong = {k: (answer.get(k), v) for k, v in expected.items() if answer.get(k) != v}
+    assert not wrong, f"[PM-CPN] pm_opening {pm_world.pm} after its CPN: (OC's, the CPN's) {wrong}"
 
 
 @then("nothing is left in the OC's PM folder")

@@ -27,7 +27,8 @@ from .model import Lifecycle, ReferenceNetwork
 if TYPE_CHECKING:
     from ..store import Store
 
-__all__ = ["SCHEMA", "Lifecycle", "Rates", "StepResult", "attach", "ensure_schema", "open_pm", "set_building", "step"]
+__all__ = ["SCHEMA", "Lifecycle", "Rates", "StepResult", "attach", "ensure_schema", "open_planned", "open_pm",
+           "replan_pm", "set_building", "step"]
 
 #: Meta keys of a network file that identify it: an overlay made on another network is thrown away.
 _SIGNATURE_KEYS = ("arcep", "seed", "size", "departments", "schema")
@@ -54,6 +55,7 @@ class StepResult:
     gone: int = 0
     opened_pms: list[str] = field(default_factory=list)
     deployed_pms: set[str] = field(default_factory=set)  # PMs behind which a building became deployed
+    planned_pms: dict[str, str] = field(default_factory=dict)  # PM -> the day its opening was re-planned to
 
     def as_json(self) -> dict[str, object]:
         return {"day": self.day, "changed": dict(sorted(self.changed.items())), "gone": self.gone,
@@ -183,11 +185,13 @@ def step(store: Store, network: ReferenceNetwork, day: date, seed: int, rates: R
     result.gone = store.execute(
         "UPDATE net_building SET gone = 1 WHERE network = ? AND gone = 0 AND gone_on != '' AND gone_on <= ?",
         (code, today)).rowcount
-    # PMs: those whose commercial opening is still to come.
+    # PMs: those whose commercial opening is still to come, but those the operator re-planned (replan_pm:
+    # an overlay row with its day still to come), which open on that day (open_planned), not by a draw.
     pms = _drawn(f"SELECT m.rowid AS rid, m.reference AS reference, "
                  f"COALESCE(p.date_installation, m.date_installation) AS inst FROM {alias}.pm m "
                  f"LEFT JOIN net_pm p ON p.network = :net AND p.reference = m.reference "
-                 f"WHERE COALESCE(p.date_mes, m.date_mes_commerciale) > :today", "rid, reference, inst", "rid")
+                 f"WHERE COALESCE(p.date_mes, m.date_mes_commerciale) > :today AND p.reference IS NULL",
+                 "rid, reference, inst", "rid")
     opened = store.execute(
         f"WITH {pms} INSERT INTO net_pm SELECT :net, reference, :deployed, min(inst, :today), :today FROM drawn "
         f"WHERE u < :rate ON CONFLICT (network, reference) DO UPDATE SET etat = excluded.etat, "
@@ -282,3 +286,40 @@ def open_pm(store: Store, network: ReferenceNetwork, reference: str, day: date) 
                   (network.network, pm.reference, network.lifecycle.deployed, min(pm.date_installation, today), today))
     _bump(store, network.network)
     return StepResult(today, opened_pms=[pm.reference])
+
+
+def waiting_state(network: ReferenceNetwork) -> str:
+    """The EtatPM of a PM whose re-planned opening is still to come: the lifecycle's state before DEPLOYE."""
+    life = network.lifecycle
+    return life.states[life.states.index(life.deployed) - 1]
+
+
+def replan_pm(store: Store, network: ReferenceNetwork, reference: str, opens: date, day: date) -> StepResult:
+    """Re-plan a PM's commercial opening to `opens`, a day after `day` (an operator action): until then the PM
+    is not open (EtatPM `waiting_state`, DateMiseEnServiceCommercialePM `opens`, installed by then at the
+    latest) and no weekly step opens it; `open_planned` makes it DEPLOYE on that day. The caller sees to the
+    orders behind it and to its CPN. ValueError when there is no such PM or `opens` is not after `day`."""
+    if opens <= day:
+        raise ValueError(f"opens {opens:%Y-%m-%d} is not after today ({day:%Y-%m-%d}): "
+                         'to open a PM today give {"network", "pm", "open": true}')
+    pm = network.pm(reference)
+    if pm is None:
+        raise ValueError(f"no PM {reference} in network {network.network}")
+    planned = _fmt(opens)
+    store.execute("INSERT INTO net_pm VALUES (?, ?, ?, ?, ?) ON CONFLICT (network, reference) DO UPDATE SET "
+                  "etat = excluded.etat, date_installation = excluded.date_installation, date_mes = excluded.date_mes",
+                  (network.network, pm.reference, waiting_state(network), min(pm.date_installation, planned),
+                   planned))
+    _bump(store, network.network)
+    return StepResult(_fmt(day), planned_pms={pm.reference: planned})
+
+
+def open_planned(store: Store, network: ReferenceNetwork, reference: str, opens: str) -> bool:
+    """On the day a re-planned opening comes (`opens`, AAAAMMJJ): the PM becomes DEPLOYE, if that is still its
+    plan (re-planned again since, or opened at once: nothing). Whether it opened."""
+    opened = store.execute("UPDATE net_pm SET etat = ? WHERE network = ? AND reference = ? AND date_mes = ? "
+                           "AND etat != ?", (network.lifecycle.deployed, network.network, reference, opens,
+                                             network.lifecycle.deployed)).rowcount
+    if opened:
+        _bump(store, network.network)
+    return bool(opened)

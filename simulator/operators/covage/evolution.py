@@ -4,7 +4,9 @@
   move CIBLE -> SIGNE -> EN COURS DE DEPLOIEMENT -> DEPLOYE or are abandoned (gone `evolution_gone_after`
   later), PMs not yet open open (the PM desk's daily CPN check announces them). A clock jump over several
   Mondays makes each missed step, in order, in one transaction.
-- The `network_change` action: one building to a state, or one PM opened, at once.
+- The `network_change` action: one building to a state, or one PM opened, at once; or a PM's commercial
+  opening re-planned to a later day (`opens`): not open until then, opened that day at `evolution_time` (a
+  `pm_opens` event), and announced by the PM desk's CPN check that morning, as a PM that never opened.
 - When a building behind a PM becomes DEPLOYE, every OC that has had a CR_MAD_Pm for that PM gets a
   CR_MAD_Pm MAJ (pm_flows.PmFlows.cr_mad, as for an order), right after the change is committed.
 """
@@ -18,7 +20,9 @@ from typing import Any
 from ...capability import ActionRefused, Capability, OperatorContext
 from ...documents import Effects, Finding, ScheduledEvent
 from ...refdata import ReferenceNetwork, evolution
+from .order_help import LIVE_STATES
 from .pm import MONDAY, next_weekly
+from .pm import SCHEMA as PM_SCHEMA
 from .pm_flows import PmFlows, order_channel
 
 SCHEMA = """
@@ -39,7 +43,7 @@ class EvolutionDesk(Capability):
 
     name = "evolution"
     channels = ()  # it takes no file
-    events = ("evolution", "cr_mad_pm", "ar_mad_wait")
+    events = ("evolution", "cr_mad_pm", "ar_mad_wait", "pm_opens")
     actions = ("network_change",)
 
     def __init__(self, context: OperatorContext):
@@ -69,6 +73,7 @@ class EvolutionDesk(Capability):
             gone_after_months=_months(settings.get("evolution_gone_after", "3 months")),
         )
         self.store.ensure_schema(SCHEMA)
+        self.store.ensure_schema(PM_SCHEMA)  # pm_opened: a re-planned PM is announced again when it opens
         self.flows = PmFlows(context, self.pack)
 
     # ------------------------------------------------------------------ the weekly step
@@ -91,7 +96,19 @@ class EvolutionDesk(Capability):
             return self.flows.cr_mad(tenant, ref, payload, now)
         if kind == "ar_mad_wait":
             return self.flows.ar_mad_wait(tenant, ref, payload, now)
+        if kind == "pm_opens":
+            return self._opens(payload, now)
         return self._steps(payload.get("network", ref), now)
+
+    def _opens(self, payload: dict[str, Any], now: datetime) -> Effects:
+        """The day of a re-planned opening: the PM becomes DEPLOYE (its CPN goes at the PM desk's check)."""
+        effects = Effects()
+        code, pm, day = str(payload.get("network", "")), str(payload.get("pm", "")), str(payload.get("opens", ""))
+        network = self.networks.get(code)
+        if network is not None and evolution.open_planned(self.store, network, pm, day):
+            effects.findings.append(Finding("", "clock", "out", "network", code, "PM opened",
+                                            f"{day}: PM {pm} opens as re-planned"))
+        return effects
 
     def _steps(self, code: str, now: datetime) -> Effects:
         """Every step due from `now` to the clock's current time, in order (the clock may have jumped over
@@ -140,8 +157,8 @@ class EvolutionDesk(Capability):
 
     # ------------------------------------------------------------------ the action
     def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
-        """`network_change` {network, building, etat} or {network, pm, open: true}: the change at once
-        (`tenant` is ignored: the network is everyone's)."""
+        """`network_change` {network, building, etat}, {network, pm, open: true} or {network, pm, opens:
+        "AAAA-MM-JJ"}: the change at once (`tenant` is ignored: the network is everyone's)."""
         code = str(args.get("network", "")).strip().upper()
         network = self.networks.get(code)
         if network is None:
@@ -155,12 +172,15 @@ class EvolutionDesk(Capability):
                 was, result = evolution.set_building(self.store, network, building, etat, day,
                                                      self.rates.gone_after_months)
                 effects.reply = {"network": code, "building": building, "was": was, "etat": etat}
+            elif args.get("pm") and args.get("opens") is not None:
+                result = self._replan(effects, network, str(args["pm"]).strip().upper(), args["opens"], now)
             elif args.get("pm") and args.get("open") is True:
                 result = evolution.open_pm(self.store, network, str(args["pm"]).strip().upper(), day)
                 effects.reply = {"network": code, "pm": result.opened_pms[0],
                                  "DateMiseEnServiceCommercialePM": result.day}
             else:
-                raise ActionRefused('give {"network", "building", "etat"} or {"network", "pm", "open": true}')
+                raise ActionRefused('give {"network", "building", "etat"}, {"network", "pm", "open": true} or '
+                                    '{"network", "pm", "opens": "AAAA-MM-JJ"}')
         except ValueError as e:
             raise ActionRefused(str(e)) from None
         effects.reply["cr_mad_pm"] = self._mad_updates(effects, network, result.deployed_pms, now)
@@ -168,7 +188,44 @@ class EvolutionDesk(Capability):
         return effects
 
 
+    def _replan(self, effects: Effects, network: ReferenceNetwork, reference: str, opens: Any,
+                now: datetime) -> evolution.StepResult:
+        """A PM's commercial opening re-planned to `opens` (AAAA-MM-JJ or AAAAMMJJ, after today): refused while
+        an order stands behind it; it leaves the PMs a CPN announced, and opens that day at `evolution_time`."""
+        text = str(opens).strip()
+        try:
+            day = datetime.strptime(text, "%Y%m%d" if text.isdigit() else "%Y-%m-%d").date()
+        except ValueError:
+            raise ActionRefused(f"opens must be a day, AAAA-MM-JJ: {text!r}") from None
+        behind = self._orders_behind(network.network, reference)
+        if behind:
+            raise ActionRefused(f"PM {reference} has orders behind it ({', '.join(behind)}): its opening cannot be "
+                                "re-planned")
+        pm = network.pm(reference)
+        result = evolution.replan_pm(self.store, network, reference, day, now.date())
+        self.store.execute("DELETE FROM pm_opened WHERE network = ? AND pm = ?", (network.network, reference))
+        planned = result.planned_pms[reference]
+        effects.events.append(ScheduledEvent(datetime.combine(day, self.time), "pm_opens", "", reference,
+                                             {"network": network.network, "pm": reference, "opens": planned}))
+        effects.reply = {"network": network.network, "pm": reference, "EtatPM": evolution.waiting_state(network),
+                         "DateMiseEnServiceCommercialePM": planned,
+                         "was": pm.date_mes_commerciale if pm is not None else ""}
+        return result
+
+    def _orders_behind(self, network: str, pm: str) -> list[str]:
+        """The orders that stand behind a PM (at most 3 named): any OC's PM order (Cmd_Info_Pm taken), any live
+        access order (Cmd_Acces) naming it."""
+        marks = ", ".join("?" * len(LIVE_STATES))
+        rows = self.store.query(
+            "SELECT 'PM order ' || ref || ' of ' || tenant FROM pm_orders WHERE network = ? AND pm = ? "
+            f"UNION ALL SELECT 'access order ' || ref || ' of ' || tenant FROM orders WHERE network = ? "
+            f"AND json_extract(data, '$.ReferencePm') = ? AND state IN ({marks}) LIMIT 3",
+            (network, pm, network, pm, *LIVE_STATES))
+        return [r[0] for r in rows]
+
+
 def _summary(result: evolution.StepResult) -> str:
     moved = ", ".join(f"{count} {etat}" for etat, count in sorted(result.changed.items())) or "no building moved"
     opened = f"; PMs opened: {', '.join(result.opened_pms)}" if result.opened_pms else ""
-    return f"{result.day}: {moved}; {result.gone} gone{opened}"[:4000]
+    planned = "".join(f"; PM {pm} re-planned to open on {day}" for pm, day in sorted(result.planned_pms.items()))
+    return f"{result.day}: {moved}; {result.gone} gone{opened}{planned}"[:4000]

@@ -1,0 +1,5 @@
+"""Protocole PM 2.2: a PM's commercial opening and its CPN (steps: conformance/steps/pm.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("pm/opening.feature")

@@ -15,6 +15,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -206,7 +207,9 @@ class Engine:
                                           f"{doc.operator} has no capability taking {doc.area} files by "
                                           f"{doc.channel}"), now)
                 else:
-                    self._apply(receiver.receive(doc, now), now, receiver)
+                    with receiver.batch():
+                        effects = receiver.receive(doc, now)
+                    self._apply(effects, now, receiver)
         except Exception as e:
             log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
             self._quarantine(doc, path, e, now)
@@ -257,11 +260,17 @@ class Engine:
             # a frozen clock was advanced past them.
             at = from_timestamp(due)
             by_source: dict[int, tuple[Capability, Effects]] = {}
-            for event in group:
-                capability, kind = self.operators.event_handler(event.kind)
-                _, effects = by_source.setdefault(id(capability), (capability, Effects()))
-                effects.extend(capability.on_event(kind, event.tenant, event.ref, event.payload, at))
-                self.store.mark_event_done(event.id)
+            done: list[int] = []
+            with ExitStack() as scopes:  # each capability's batch scope, opened when it first handles one
+                for event in group:
+                    capability, kind = self.operators.event_handler(event.kind)
+                    if id(capability) not in by_source:
+                        scopes.enter_context(capability.batch())
+                        by_source[id(capability)] = (capability, Effects())
+                    by_source[id(capability)][1].extend(
+                        capability.on_event(kind, event.tenant, event.ref, event.payload, at))
+                    done.append(event.id)
+            self.store.mark_events_done(done)
             for capability, effects in by_source.values():
                 effects.outbound = merge(effects.outbound)
                 self._apply(effects, at, capability)

@@ -324,6 +324,9 @@ class Store:
     def mark_event_done(self, event_id: int) -> None:
         self._db.execute("UPDATE events SET done = 1 WHERE id = ?", (event_id,))
 
+    def mark_events_done(self, event_ids: list[int]) -> None:
+        self._db.executemany("UPDATE events SET done = 1 WHERE id = ?", [(i,) for i in event_ids])
+
     def pending_events(self, tenant: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, due, kind, tenant, ref FROM events WHERE done = 0"
         rows = self.reader().execute(sql + (" AND tenant = ?" if tenant else "") + " ORDER BY due",

@@ -8,7 +8,8 @@ Hotline CR). The desk receives parsed documents and returns effects; it never to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -105,6 +106,15 @@ class AccessDesk(Capability):
             "CR_STOC": self._cr_stoc,
             "CR_MES_Ligne": self._cr_mes,
         }
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction's work (a file, the due events of a moment) reads the networks through their
+        index (ReferenceNetwork.reading): each building, PM and PBO is read once, not once per order."""
+        with ExitStack() as stack:
+            for network in self.networks.values():
+                stack.enter_context(network.reading())
+            yield
 
     # ------------------------------------------------------------------ inbound files
     def receive(self, doc: InboundDocument, now: datetime) -> Effects:
@@ -759,10 +769,15 @@ class AccessDesk(Capability):
         effects.events.append(ScheduledEvent(due, kind, order.tenant, order.ref, payload or {}))
 
     def _pbo_serving(self, network: ReferenceNetwork, address: Address, data: dict[str, Any]) -> str:
-        """The PBO of the ordered staircase (that of its existing sockets), else the building's first."""
-        for line in network.lines_at(address, address.batiment, data.get("Escalier", "")):
-            if line.batiment == address.batiment and line.pbo in address.pbos:
-                return line.pbo
+        """The PBO of the ordered staircase (that of its existing sockets), else the building's first. Lines
+        take the staircases in turn, so the first line of each says its PBO: no need to read every line."""
+        wanted = data.get("Escalier", "").strip().upper()
+        for building in network.addresses_by_hexacle(address.hexacle) or [address]:
+            if building.batiment != address.batiment:
+                continue
+            for escalier, pbo in building.lines.staircases():
+                if (not wanted or escalier.strip().upper() == wanted) and pbo in address.pbos:
+                    return pbo
         return address.pbos[0]
 
     def _free_socket(self, network: ReferenceNetwork, address: Address, order: Order) -> Line | None:

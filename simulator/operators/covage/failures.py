@@ -30,9 +30,9 @@ KINDS = ("cr_ko", "racc_ko")  # what a failure rate applies to
 def saturation(network: ReferenceNetwork, address: Address, pbo: str, pm_used: Mapping[str, int]) -> str:
     """Why a new socket cannot be built through `pbo` at `address` (empty: it can). `pm_used`: the lines
     of each PM in the network data."""
-    lines = [line for a in network.addresses_by_hexacle(address.hexacle) for line in a.lines if line.pbo == pbo]
-    if lines and all(line.occupied for line in lines):
-        return f"PBO {pbo} saturé: ses {len(lines)} prises sont occupées"
+    lines, occupied = network.pbo_lines(address, pbo)
+    if lines and occupied == lines:
+        return f"PBO {pbo} saturé: ses {lines} prises sont occupées"
     pm = network.pm_of(address)
     if pm_used.get(pm.reference, 0) >= pm.capacite_max:
         return f"PM {pm.reference} saturé ({pm.capacite_max} positions)"

@@ -1,0 +1,281 @@
+"""Fast at every size: the engine's work against a floor that does the same I/O with no domain logic.
+
+1. **Advance with N pending orders**: N new-socket orders (one Cmd_Acces file) wait for their CR; the clock
+   advances one working day on the engine thread (as `POST /api/clock/advance` does) until every CR is
+   written. Floor: the same CR lines (read back from the answer files) written with the spec pack's codec
+   into files of the same sizes, fsynced.
+2. **A file of N orders** (10,000 and 100,000): STOR over FTP until its AR is in OUT. Floor: the same bytes
+   read with `csv` and inserted with one `executemany` into a SQLite table of the same columns, committed.
+
+Each measure alternates with its floor (floor, opsim, floor, opsim...) in the same process, so the ratio
+holds on a loaded machine. Each size runs in a child process of its own, so its peak RSS (`ru_maxrss`) is
+its own; tracemalloc is not used (it slows Python down several times). Nothing here fails a build on a
+timing: the exit code is 1 only if an answer is wrong (a missing CR or AR line, a KO line).
+
+    python -m bench.scale_bench [--advance-orders 10000] [--files 10000,100000] [--rounds 2] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .measures import machine
+from .scenarios import TENANT, OcClient, Progress, _orders, read_ar, start_sandbox
+
+TARGETS = {"advance": 3.0, "file": 2.0, "file_peak_mib": 150.0}
+
+
+def _rss_mib() -> float:
+    """This process's current resident set (Linux /proc), in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _out_dir(box: Any) -> Path:
+    network = box.config.covage.network("COVA")
+    return box.mailboxes.home(TENANT) / "OUT" / network.interop / network.arcep
+
+
+def _wait_files(folder: Path, prefix: str, count: int, timeout: float, poll: float = 0.01) -> list[Path]:
+    """Wait until `count` files whose name contains `prefix` are in `folder` (answers arrive by rename)."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        found = sorted(p for p in folder.iterdir() if prefix in p.name and p.suffix == ".csv")
+        if len(found) >= count:
+            return found
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{len(found)} of {count} {prefix} files in {folder} after {timeout:.0f} s")
+        time.sleep(poll)
+
+
+# ---------------------------------------------------------------------- floors
+def file_floor(content: bytes, encoding: str, workdir: Path) -> float:
+    """Seconds to read `content` with csv and insert every row with one executemany, committed."""
+    db_path = workdir / "floor.sqlite3"
+    db_path.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    rows = csv.reader(io.StringIO(content.decode(encoding), newline=""), delimiter=";")
+    header = next(rows)
+    db = sqlite3.connect(db_path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"CREATE TABLE orders ({', '.join(f'c{i} TEXT' for i in range(len(header)))})")
+    with db:
+        db.executemany(f"INSERT INTO orders VALUES ({', '.join('?' * len(header))})", rows)
+    db.close()
+    return time.perf_counter() - t0
+
+
+def cr_floor(flow: Any, files: list[list[dict[str, str]]], workdir: Path) -> float:
+    """Seconds to write the same CR lines with the pack's codec, one file per answer file, fsynced."""
+    t0 = time.perf_counter()
+    for i, records in enumerate(files):
+        path = workdir / f"floor-cr-{i}.csv"
+        with open(path, "wb") as f:
+            f.write(flow.write(records))
+            f.flush()
+            os.fsync(f.fileno())
+        path.unlink()
+    return time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------- children
+def child_advance(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
+    """`rounds` times: a file of `orders` orders, its AR, then one working day's advance until every CR."""
+    result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": []}
+    with tempfile.TemporaryDirectory(prefix="opsim-scale-") as tmp:
+        box, _ = start_sandbox(Path(tmp) / "data")
+        try:
+            result["rss_started_mib"] = _rss_mib()
+            client = OcClient(box, 0.01)
+            out = _out_dir(box)
+            cr_flow = box.pack.flow("CR_Cmd_Acces")
+            addresses = client.addresses(500)
+            for r in range(rounds):
+                name = client.filename(100 + r)
+                client.store(name, client.content(_orders(addresses, orders, f"ADV{r}")))
+                ar = _wait_files(out, "ARCMD", 1, 600)[0]
+                summary = read_ar(box, ar.read_bytes())
+                ar.unlink()
+                if summary.ok != orders:
+                    result["problems"].append(f"round {r}: AR {summary.ok} OK of {orders}")
+                progress.step(f"advance round {r + 1}/{rounds}: {orders} orders pending, advancing 1 working day")
+                t0 = time.perf_counter()
+                box.engine.call(lambda: box.clock.advance(working_days=1), timeout=None)
+                opsim = time.perf_counter() - t0
+                crs = sorted(p for p in out.iterdir() if "CrCMD_ACCES" in p.name)
+                files = [[rec.values for rec in cr_flow.parse(p.read_bytes()).records] for p in crs]
+                lines = sum(len(f) for f in files)
+                ok = sum(rec.get("EtatCrCommandePrise") == "OK" for f in files for rec in f)
+                refs = {rec["ReferenceCommandePriseInterneOC"] for f in files for rec in f}
+                if lines != orders or len(refs) != orders:  # a KO line (a saturated PBO) is an answer too
+                    result["problems"].append(f"round {r}: {lines} CR lines, {len(refs)} orders, for {orders}")
+                result["cr_ok"] = ok
+                floor = cr_floor(cr_flow, files, Path(tmp))
+                for p in crs:
+                    p.unlink()
+                result["floor_s"].append(floor)
+                result["opsim_s"].append(opsim)
+                result["cr_files"] = len(files)
+                result["cr_lines"] = lines
+                progress.step(f"  opsim {opsim:.2f} s, floor {floor:.3f} s ({len(files)} CR files, {lines} lines)")
+            client.close()
+        finally:
+            box.stop()
+    result["peak_mib"] = _peak_mib()
+    return result
+
+
+def child_file(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
+    """`rounds` times: the floor on a file of `orders` orders, then that file over FTP until its AR."""
+    result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": []}
+    with tempfile.TemporaryDirectory(prefix="opsim-scale-") as tmp:
+        box, _ = start_sandbox(Path(tmp) / "data")
+        try:
+            client = OcClient(box, 0.01)
+            out = _out_dir(box)
+            addresses = client.addresses(500)
+            encoding = box.pack.write_encoding
+            result["rss_started_mib"] = _rss_mib()
+            for r in range(rounds):
+                content = client.content(_orders(addresses, orders, f"F{r}"))
+                result["bytes"] = len(content)
+                floor = file_floor(content, encoding, Path(tmp))
+                name = client.filename(200 + r)
+                progress.step(f"file round {r + 1}/{rounds}: {orders} orders ({len(content) / 1e6:.1f} MB), "
+                              f"floor {floor:.2f} s")
+                t0 = time.perf_counter()
+                client.store(name, content)
+                ar = _wait_files(out, "ARCMD", 1, 1800)[0]
+                opsim = time.perf_counter() - t0
+                del content
+                summary = read_ar(box, ar.read_bytes())
+                ar.unlink()
+                if summary.ok != orders:
+                    result["problems"].append(f"round {r}: AR {summary.ok} OK of {orders}: "
+                                              f"{dict(summary.motifs.most_common(3))}")
+                result["floor_s"].append(floor)
+                result["opsim_s"].append(opsim)
+                progress.step(f"  opsim {opsim:.2f} s ({opsim / floor:.1f}x the floor)")
+            client.close()
+        finally:
+            box.stop()
+    result["peak_mib"] = _peak_mib()
+    return result
+
+
+def _in_child(kind: str, orders: int, rounds: int) -> dict[str, Any]:
+    """Run one measure in a child process of its own (its peak RSS is its own)."""
+    cmd = [sys.executable, "-m", "bench.scale_bench", "--child", kind, "--orders", str(orders),
+           "--rounds", str(rounds)]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        return {"orders": orders, "problems": [f"child {kind} {orders} exited {done.returncode}"],
+                "floor_s": [], "opsim_s": []}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _ratio(r: dict[str, Any]) -> float:
+    """Median of the per-round ratios (each opsim run against the floor measured just before it)."""
+    ratios = sorted(o / f for o, f in zip(r["opsim_s"], r["floor_s"], strict=True) if f > 0)
+    return ratios[len(ratios) // 2] if ratios else float("nan")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    progress = Progress()
+    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "machine": machine(),
+                              "load_before": os.getloadavg(), "command": " ".join(
+                                  ["python -m bench.scale_bench", *sys.argv[1:]]), "targets": TARGETS}
+    if args.advance_orders:
+        progress.step(f"advance with {args.advance_orders} pending orders (child process)")
+        result["advance"] = _in_child("advance", args.advance_orders, args.rounds)
+    result["files"] = []
+    for size in args.files:
+        progress.step(f"a file of {size} orders (child process)")
+        result["files"].append(_in_child("file", size, args.rounds))
+    result["load_after"] = os.getloadavg()
+    return result
+
+
+def table(r: dict[str, Any]) -> str:
+    load = f"load average {r['load_before'][0]:.2f} before, {r['load_after'][0]:.2f} after"
+    lines = [f"Fast at every size ({r['date']}, {r['machine']['cores']} cores, {load})",
+             f"{'measure':<44}{'opsim (s)':>16}{'floor (s)':>16}{'ratio':>8}  target", "-" * 100]
+
+    def row(label: str, m: dict[str, Any], target: float) -> str:
+        if not m.get("opsim_s"):
+            return f"{label:<44}  (no result: {m.get('problems')})"
+        ratio = _ratio(m)
+        verdict = "met" if ratio <= target else "MISSED"
+        opsim = ", ".join(f"{v:.2f}" for v in m["opsim_s"])
+        floor = ", ".join(f"{v:.3f}" for v in m["floor_s"])
+        return f"{label:<44}{opsim:>16}{floor:>16}{ratio:>7.1f}x  <= {target:g}x {verdict}"
+
+    if "advance" in r:
+        a = r["advance"]
+        lines.append(row(f"advance 1 working day, {a['orders']} pending", a, TARGETS["advance"]))
+        if a.get("cr_lines"):
+            lines.append(f"  {a['cr_lines']} CR lines ({a['cr_ok']} OK) in {a['cr_files']} files; "
+                         f"peak RSS {a['peak_mib']:.0f} MiB")
+    for f in r["files"]:
+        lines.append(row(f"file of {f['orders']} orders -> AR", f, TARGETS["file"]))
+        if "peak_mib" in f:
+            peak_ok = "met" if f["peak_mib"] < TARGETS["file_peak_mib"] else "MISSED"
+            lines.append(f"  {f.get('bytes', 0) / 1e6:.1f} MB; RSS after start {f['rss_started_mib']:.0f} MiB, "
+                         f"peak {f['peak_mib']:.0f} MiB (< {TARGETS['file_peak_mib']:g} MiB: {peak_ok})")
+    problems = [p for m in [r.get("advance", {}), *r["files"]] for p in m.get("problems", [])]
+    if problems:
+        lines += ["PROBLEMS:", *(f"  - {p}" for p in problems)]
+    return "\n".join(lines)
+
+
+def problems_of(r: dict[str, Any]) -> list[str]:
+    return [p for m in [r.get("advance", {}), *r["files"]] for p in m.get("problems", [])]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--advance-orders", type=int, default=10_000,
+                        help="pending orders for the advance (default 10000; 0 skips it)")
+    parser.add_argument("--files", type=lambda s: [int(x) for x in s.split(",") if x], default=[10_000, 100_000],
+                        help="order counts of the files, comma-separated (default 10000,100000; empty skips)")
+    parser.add_argument("--rounds", type=int, default=2, help="measures per size, each after its floor (default 2)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--child", choices=["advance", "file"], help=argparse.SUPPRESS)
+    parser.add_argument("--orders", type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        measure = child_advance if args.child == "advance" else child_file
+        print(json.dumps(measure(args.orders, args.rounds, Progress())))
+        return 0
+    result = run(args)
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    return 1 if problems_of(result) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

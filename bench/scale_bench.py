@@ -1,9 +1,9 @@
 """Fast at every size: the engine's work against a floor that does the same I/O with no domain logic.
 
 1. **Advance with N pending orders**: N new-socket orders (one Cmd_Acces file) wait for their CR; the clock
-   advances one working day on the engine thread (as `POST /api/clock/advance` does) until every CR is
-   written. Floor: the same CR lines (read back from the answer files) written with the spec pack's codec
-   into files of the same sizes, fsynced.
+   advances one working day on the engine thread (as `POST /api/clock/advance` does) until every answer is
+   written (the CRs, and the Cmd_STOCs that fall due the same day). Floor: the same answer lines (read back
+   from the answer files) written with the spec pack's codec into files of the same sizes, each fsynced.
 2. **A file of N orders** (10,000 and 100,000): STOR over FTP until its AR is in OUT. Floor: the same bytes
    read with `csv` and inserted with one `executemany` into a SQLite table of the same columns, committed.
 
@@ -86,10 +86,11 @@ def file_floor(content: bytes, encoding: str, workdir: Path) -> float:
     return time.perf_counter() - t0
 
 
-def cr_floor(flow: Any, files: list[list[dict[str, str]]], workdir: Path) -> float:
-    """Seconds to write the same CR lines with the pack's codec, one file per answer file, fsynced."""
+def answers_floor(files: list[tuple[Any, list[dict[str, str]]]], workdir: Path) -> float:
+    """Seconds to write the same answer lines (the CRs, and the Cmd_STOCs the same day brings) with the pack's
+    codec, one file per answer file, each fsynced."""
     t0 = time.perf_counter()
-    for i, records in enumerate(files):
+    for i, (flow, records) in enumerate(files):
         path = workdir / f"floor-cr-{i}.csv"
         with open(path, "wb") as f:
             f.write(flow.write(records))
@@ -109,7 +110,6 @@ def child_advance(orders: int, rounds: int, progress: Progress) -> dict[str, Any
             result["rss_started_mib"] = _rss_mib()
             client = OcClient(box, 0.01)
             out = _out_dir(box)
-            cr_flow = box.pack.flow("CR_Cmd_Acces")
             addresses = client.addresses(500)
             for r in range(rounds):
                 name = client.filename(100 + r)
@@ -123,22 +123,27 @@ def child_advance(orders: int, rounds: int, progress: Progress) -> dict[str, Any
                 t0 = time.perf_counter()
                 box.engine.call(lambda: box.clock.advance(working_days=1), timeout=None)
                 opsim = time.perf_counter() - t0
-                crs = sorted(p for p in out.iterdir() if "CrCMD_ACCES" in p.name)
-                files = [[rec.values for rec in cr_flow.parse(p.read_bytes()).records] for p in crs]
-                lines = sum(len(f) for f in files)
-                ok = sum(rec.get("EtatCrCommandePrise") == "OK" for f in files for rec in f)
-                refs = {rec["ReferenceCommandePriseInterneOC"] for f in files for rec in f}
+                answers = sorted(p for p in out.iterdir() if p.suffix == ".csv")
+                written = [(box.pack.check_filename(p.name).flow, p.read_bytes()) for p in answers]
+                files = [(flow, [rec.values for rec in flow.parse(content).records]) for flow, content in written]
+                crs = [records for flow, records in files if flow.name == "CR_Cmd_Acces"]
+                lines = sum(len(f) for f in crs)
+                ok = sum(rec.get("EtatCrCommandePrise") == "OK" for f in crs for rec in f)
+                refs = {rec["ReferenceCommandePriseInterneOC"] for f in crs for rec in f}
                 if lines != orders or len(refs) != orders:  # a KO line (a saturated PBO) is an answer too
                     result["problems"].append(f"round {r}: {lines} CR lines, {len(refs)} orders, for {orders}")
                 result["cr_ok"] = ok
-                floor = cr_floor(cr_flow, files, Path(tmp))
-                for p in crs:
+                result["answer_files"] = {f"{flow.name}": sum(1 for fl, _ in files if fl is flow)
+                                          for flow, _ in files}
+                result["answer_lines"] = sum(len(records) for _, records in files)
+                floor = answers_floor(files, Path(tmp))
+                for p in answers:
                     p.unlink()
                 result["floor_s"].append(floor)
                 result["opsim_s"].append(opsim)
-                result["cr_files"] = len(files)
                 result["cr_lines"] = lines
-                progress.step(f"  opsim {opsim:.2f} s, floor {floor:.3f} s ({len(files)} CR files, {lines} lines)")
+                progress.step(f"  opsim {opsim:.2f} s, floor {floor:.3f} s ({result['answer_files']}, "
+                              f"{result['answer_lines']} lines)")
             client.close()
         finally:
             box.stop()
@@ -235,8 +240,8 @@ def table(r: dict[str, Any]) -> str:
         a = r["advance"]
         lines.append(row(f"advance 1 working day, {a['orders']} pending", a, TARGETS["advance"]))
         if a.get("cr_lines"):
-            lines.append(f"  {a['cr_lines']} CR lines ({a['cr_ok']} OK) in {a['cr_files']} files; "
-                         f"peak RSS {a['peak_mib']:.0f} MiB")
+            lines.append(f"  {a['cr_lines']} CR lines ({a['cr_ok']} OK); answer files {a['answer_files']}, "
+                         f"{a['answer_lines']} lines; peak RSS {a['peak_mib']:.0f} MiB")
     for f in r["files"]:
         lines.append(row(f"file of {f['orders']} orders -> AR", f, TARGETS["file"]))
         if "peak_mib" in f:

@@ -336,7 +336,19 @@ def merge(documents: list[OutboundDocument]) -> list[OutboundDocument]:
 
 
 def _summary(records: list[dict[str, str]]) -> str:
-    states = [v for r in records for k, v in r.items() if k.startswith("Etat") and v in ("OK", "KO")]
-    if not states:
+    ok = ko = 0
+    keys: dict[frozenset, tuple[str, ...]] = {}  # the Etat* columns of each shape of record, found once
+    for r in records:
+        shape = frozenset(r) if len(keys) < 50 else None
+        states = keys.get(shape) if shape is not None else None
+        if states is None:
+            states = tuple(k for k in r if k.startswith("Etat"))
+            if shape is not None:
+                keys[shape] = states
+        for k in states:
+            v = r[k]
+            ok += v == "OK"
+            ko += v == "KO"
+    if not ok + ko:
         return f"{len(records)} lines"
-    return f"{len(records)} lines: {states.count('OK')} OK, {states.count('KO')} KO"
+    return f"{len(records)} lines: {ok} OK, {ko} KO"

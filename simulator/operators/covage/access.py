@@ -99,6 +99,8 @@ class AccessDesk(Capability):
         self.store = context.store
         self.calendar = context.calendar
         self._pm_used: dict[str, dict[str, int]] = {}  # network -> lines behind each PM (saturation)
+        self._dues: dict[tuple[str, datetime], datetime] = {}  # (timing, from) -> due: profile timings are fixed
+        self.failure_rates: dict[str, dict[str, Any]] = {}  # tenant -> its rates as stored (failures.py)
         appointments.ensure(self)
         self._handlers = {
             "Cmd_Acces": self._order,
@@ -580,7 +582,7 @@ class AccessDesk(Capability):
         pbo = network.pbo(order.data["ReferencePBO"])
         stoc_ref = f"ST{network.arcep}{self.store.next_sequence('stoc'):010d}"
         order.data["ReferenceCommandeSousTraitantOI"] = stoc_ref
-        deadline = self.profile.timings["stoc_deadline"].after(now, self.calendar)
+        deadline = self._due("stoc_deadline", now)
         line = {k: order.data.get(k, "") for k in (
             "ReferenceCommandePriseInterneOC", "CommuneImmeuble", "CodePostalImmeuble", "CodeInseeImmeuble",
             "CodeVoieRivoliImmeuble", "NumeroVoieImmeuble", "ComplementNumeroVoieImmeuble", "TypeVoieImmeuble",
@@ -758,12 +760,23 @@ class AccessDesk(Capability):
         order.updated = now.isoformat(timespec="seconds")
         self.store.save_order(order, step, detail)
 
+    def _due(self, timing: str, now: datetime) -> datetime:
+        """`timing` of the profile after `now`. The due events of one moment all ask the same delays from the
+        same time: each is computed once (working days walk the calendar)."""
+        key = (timing, now)
+        due = self._dues.get(key)
+        if due is None:
+            if len(self._dues) > 1000:
+                self._dues.clear()
+            due = self._dues[key] = self.profile.timings[timing].after(now, self.calendar)
+        return due
+
     def _later(self, effects: Effects, now: datetime, kind: str, order: Order, timing: str,
                payload: dict[str, Any] | None = None, cache: dict[str, datetime] | None = None) -> None:
         if cache is not None and timing in cache:
             due = cache[timing]
         else:
-            due = self.profile.timings[timing].after(now, self.calendar)
+            due = self._due(timing, now)
             if cache is not None:
                 cache[timing] = due
         effects.events.append(ScheduledEvent(due, kind, order.tenant, order.ref, payload or {}))

@@ -63,6 +63,7 @@ def set_rates(desk: Desk, tenant: str, args: Mapping[str, Any]) -> Effects:
                 raise ActionRefused(f"{kind}_code {code[:20]!r} is not one of {', '.join(allowed)}")
             rates[f"{kind}_code"] = code
     desk.store.set_meta(_key(tenant), json.dumps(rates))
+    desk.failure_rates.pop(tenant, None)
     effects = Effects()
     effects.reply = rates
     return effects
@@ -70,8 +71,10 @@ def set_rates(desk: Desk, tenant: str, args: Mapping[str, Any]) -> Effects:
 
 def draw(desk: Desk, order: Order, kind: str) -> str:
     """The code of a failure of `kind` for this order, or "" (no failure)."""
-    stored = desk.store.get_meta(_key(order.tenant))
-    rates = json.loads(stored) if stored else {}
+    rates = desk.failure_rates.get(order.tenant)
+    if rates is None:  # read once per tenant: only set_rates changes them
+        stored = desk.store.get_meta(_key(order.tenant))
+        rates = desk.failure_rates[order.tenant] = json.loads(stored) if stored else {}
     rate = float(rates.get(kind, 0))
     if rate <= 0:
         return ""

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import ExitStack
@@ -52,6 +53,11 @@ class _Call:
 
 _STOP = object()
 
+#: Due events fired in one transaction (their answers merged per tenant and flow). Each batch commits with
+#: its answer files before the next starts, so a kill loses none of them and repeats none.
+DUE_BATCH = 2000
+PROGRESS_EVERY = 2.0  # seconds between two progress lines of a recovery
+
 
 class Engine:
     def __init__(self, store: Store, clock: VirtualClock, operators: Operators, delivery: Delivery,
@@ -63,6 +69,7 @@ class Engine:
         self.delivery = delivery
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._progress: Callable[[str], None] | None = None  # told how many due events are left (recovery)
 
     # ------------------------------------------------------------------ public, any thread
     def start(self) -> None:
@@ -79,15 +86,21 @@ class Engine:
         """Hand over a complete inbound document; `path` is removed from IN once it is committed."""
         self._queue.put(_Inbound(doc, path))
 
-    def call(self, fn: Callable[[], Any], timeout: float = 60) -> Any:
-        """Run fn on the engine thread, then due events, and return fn's result."""
+    def call(self, fn: Callable[[], Any], timeout: float | None = 60) -> Any:
+        """Run fn on the engine thread, then due events, and return fn's result (`timeout` None: however
+        long that takes)."""
         if threading.current_thread() is self._thread:
             result = fn()
             self._run_due_events()
             return result
+        return self.begin(fn).result(timeout=timeout)
+
+    def begin(self, fn: Callable[[], Any]) -> Future:
+        """Queue fn for the engine thread (then the events it makes due); the future gets its result. For
+        work whose caller cannot wait for it (a long clock advance answers with a handle to poll)."""
         future: Future = Future()
         self._queue.put(_Call(fn, future))
-        return future.result(timeout=timeout)
+        return future
 
     def perform(self, operator: str, capability: str, action: str, tenant: str,
                 args: dict[str, Any]) -> dict[str, Any]:
@@ -124,11 +137,24 @@ class Engine:
         self.call(lambda: None, timeout=timeout)
 
     # ------------------------------------------------------------------ start-up recovery
-    def recover(self) -> None:
+    def recover(self, progress: Callable[[str], None] | None = None) -> None:
         """Deliver what was committed but not delivered before a stop (the transports resubmit what
-        waits in their inboxes), then let each capability set up its standing work (Capability.on_start)."""
-        self.call(self._deliver)
-        self.call(self._start_capabilities)
+        waits in their inboxes), run the events that fell due (a stop during an advance leaves the clock
+        past thousands of them), then let each capability set up its standing work (Capability.on_start).
+        It takes as long as that work does, with no time limit: `progress` is told what is left every few
+        seconds."""
+        undelivered = self.store.undelivered_count()
+        due = self.store.due_count(self.clock.timestamp(), reader=True)
+        if progress is not None and (undelivered or due):
+            progress(f"recovering: {undelivered} answer files to deliver, {due} due events to run")
+        self._progress = progress
+        try:
+            self.call(self._deliver, timeout=None)
+            self.call(self._start_capabilities, timeout=None)
+        finally:
+            self._progress = None
+        if progress is not None and (undelivered or due):
+            progress("recovered")
 
     def _start_capabilities(self) -> None:
         now = self.clock.now()
@@ -239,10 +265,15 @@ class Engine:
                               f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
 
     def _run_due_events(self) -> None:
+        told = time.monotonic()
         while True:
-            events = self.store.due_events(self.clock.timestamp())
+            now = self.clock.timestamp()
+            events = self.store.due_events(now, limit=DUE_BATCH)
             if not events:
                 return
+            if self._progress is not None and time.monotonic() - told > PROGRESS_EVERY:
+                told = time.monotonic()
+                self._progress(f"recovering: {self.store.due_count(now)} due events left")
             try:
                 with self.store.transaction():
                     self._fire(events)

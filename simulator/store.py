@@ -317,6 +317,15 @@ class Store:
         return [Event(r["id"], r["due"], r["kind"], r["tenant"], r["ref"], json.loads(r["payload"]))
                 for r in rows]
 
+    def due_count(self, now: float, reader: bool = False) -> int:
+        """Events due at `now` and not yet run."""
+        db = self.reader() if reader else self._db
+        return int(db.execute("SELECT count(*) FROM events WHERE done = 0 AND due <= ?", (now,)).fetchone()[0])
+
+    def undelivered_count(self) -> int:
+        """Answer files committed and not yet delivered (a reader's count: any thread)."""
+        return int(self.reader().execute("SELECT count(*) FROM outbox WHERE delivered = 0").fetchone()[0])
+
     def next_due(self) -> float | None:
         row = self._db.execute("SELECT MIN(due) FROM events WHERE done = 0").fetchone()
         return row[0]

@@ -7,9 +7,10 @@
 2. **A file of N orders** (10,000 and 100,000): STOR over FTP until its AR is in OUT. Floor: the same bytes
    read with `csv` and inserted with one `executemany` into a SQLite table of the same columns, committed.
 
-Each measure alternates with its floor (floor, opsim, floor, opsim...) in the same process, so the ratio
-holds on a loaded machine. Each size runs in a child process of its own, so its peak RSS (`ru_maxrss`) is
-its own; tracemalloc is not used (it slows Python down several times). Nothing here fails a build on a
+Each measure alternates with its floor (floor, opsim, floor, opsim...), so the ratio holds on a loaded
+machine. The sandbox is a real `opsim up` subprocess, one per measure (a fresh data dir), and the OC side
+(building the files, ftplib, the floors) is this process: its peak RSS (VmHWM in /proc) is the sandbox's own;
+tracemalloc is not used (it slows Python down several times). Nothing here fails a build on a
 timing: the exit code is 1 only if an answer is wrong (a missing CR or AR line, a KO line).
 
     python -m bench.scale_bench [--advance-orders 10000] [--files 10000,100000] [--rounds 2] [--json]
@@ -19,42 +20,27 @@ from __future__ import annotations
 
 import argparse
 import csv
+import ftplib
 import io
 import json
 import os
-import resource
+import re
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+from simulator.specs.codec import load_pack
+
 from .measures import machine
-from .scenarios import TENANT, OcClient, Progress, _orders, read_ar, start_sandbox
+from .scenarios import TENANT, Progress, _orders
 
 TARGETS = {"advance": 3.0, "file": 2.0, "file_peak_mib": 150.0}
-
-
-def _rss_mib() -> float:
-    """This process's current resident set (Linux /proc), in MiB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-
-
-def _out_dir(box: Any) -> Path:
-    network = box.config.covage.network("COVA")
-    return box.mailboxes.home(TENANT) / "OUT" / network.interop / network.arcep
 
 
 def _wait_files(folder: Path, prefix: str, count: int, timeout: float, poll: float = 0.01) -> list[Path]:
@@ -100,110 +86,156 @@ def answers_floor(files: list[tuple[Any, list[dict[str, str]]]], workdir: Path) 
     return time.perf_counter() - t0
 
 
+# ---------------------------------------------------------------------- the sandbox: a real `opsim up`
+class OpsimUp:
+    """`opsim up` in a subprocess (clock frozen on 2026-11-24 10:00, free ports): the OC side (this process:
+    building files, ftplib, the floors) never shares its interpreter, and its peak RSS is its own (VmHWM)."""
+
+    def __init__(self, folder: Path):
+        self.data_dir = folder / "data"
+        config = folder / "opsim.toml"
+        config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir), "--config", str(config),
+             "--ftp-port", "0", "--http-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ready = ""
+        assert self.proc.stdout is not None
+        while "http://" not in ready:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"opsim up ended before it was ready: {ready!r}")
+            ready += line
+        ftp, http = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready), re.search(r"(http://127\.0\.0\.1:\d+)", ready)
+        assert ftp and http, ready
+        self.ftp_port, self.http = int(ftp[1]), http[1]
+        self.out = self.data_dir / "ftp" / "covage" / TENANT / "OUT" / "COVA" / "CV"
+        self.pack = load_pack("acces-1.2")
+
+    def memory_mib(self, field: str) -> float:
+        """VmRSS (now) or VmHWM (peak) of the sandbox process, in MiB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.http + "/api" + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    def ftp(self) -> ftplib.FTP:
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", self.ftp_port, timeout=600)
+        ftp.login(TENANT, "demo")
+        return ftp
+
+    def drop(self, name: str, content: bytes) -> None:
+        ftp = self.ftp()
+        ftp.storbinary(f"STOR IN/COVA/CV/{name}", io.BytesIO(content))
+        ftp.quit()
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _records(box: OpsimUp, orders: int, prefix: str) -> list[dict[str, str]]:
+    return _orders(box.api("GET", "/addresses?network=COVA&limit=500"), orders, prefix)
+
+
+def _filename(box: OpsimUp, seq: int) -> str:
+    return box.pack.render_filename(box.pack.flow("Cmd_Acces"), "COVA", TENANT, "20261124", seq)
+
+
+def _ar_ok(box: OpsimUp, path: Path) -> int:
+    records = box.pack.flow("AR_Cmd_Acces").parse(path.read_bytes()).records
+    return sum(r["EtatArCommandePrise"] == "OK" for r in records)
+
+
 # ---------------------------------------------------------------------- children
-def child_advance(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
-    """`rounds` times: a file of `orders` orders, its AR, then one working day's advance until every CR."""
+def measure_advance(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
+    """`rounds` times: a file of `orders` orders, its AR, then one working day's advance until every answer."""
     result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": []}
     with tempfile.TemporaryDirectory(prefix="opsim-scale-") as tmp:
-        box, _ = start_sandbox(Path(tmp) / "data")
+        box = OpsimUp(Path(tmp))
         try:
-            result["rss_started_mib"] = _rss_mib()
-            client = OcClient(box, 0.01)
-            out = _out_dir(box)
-            addresses = client.addresses(500)
+            result["rss_started_mib"] = box.memory_mib("VmRSS")
             for r in range(rounds):
-                name = client.filename(100 + r)
-                client.store(name, client.content(_orders(addresses, orders, f"ADV{r}")))
-                ar = _wait_files(out, "ARCMD", 1, 600)[0]
-                summary = read_ar(box, ar.read_bytes())
+                box.drop(_filename(box, 100 + r), box.pack.flow("Cmd_Acces").write(_records(box, orders, f"ADV{r}")))
+                ar = _wait_files(box.out, "ARCMD", 1, 600)[0]
+                if _ar_ok(box, ar) != orders:
+                    result["problems"].append(f"round {r}: AR {_ar_ok(box, ar)} OK of {orders}")
                 ar.unlink()
-                if summary.ok != orders:
-                    result["problems"].append(f"round {r}: AR {summary.ok} OK of {orders}")
                 progress.step(f"advance round {r + 1}/{rounds}: {orders} orders pending, advancing 1 working day")
                 t0 = time.perf_counter()
-                box.engine.call(lambda: box.clock.advance(working_days=1), timeout=None)
+                state = box.api("POST", "/clock/advance", {"working_days": 1, "wait": 5})
+                while state.get("state") == "running":  # the 202 handle of a long advance
+                    time.sleep(0.05)
+                    state = box.api("GET", state["poll"].removeprefix("/api"))
                 opsim = time.perf_counter() - t0
-                answers = sorted(p for p in out.iterdir() if p.suffix == ".csv")
+                answers = sorted(p for p in box.out.iterdir() if p.suffix == ".csv")
                 written = [(box.pack.check_filename(p.name).flow, p.read_bytes()) for p in answers]
                 files = [(flow, [rec.values for rec in flow.parse(content).records]) for flow, content in written]
                 crs = [records for flow, records in files if flow.name == "CR_Cmd_Acces"]
                 lines = sum(len(f) for f in crs)
-                ok = sum(rec.get("EtatCrCommandePrise") == "OK" for f in crs for rec in f)
                 refs = {rec["ReferenceCommandePriseInterneOC"] for f in crs for rec in f}
                 if lines != orders or len(refs) != orders:  # a KO line (a saturated PBO) is an answer too
                     result["problems"].append(f"round {r}: {lines} CR lines, {len(refs)} orders, for {orders}")
-                result["cr_ok"] = ok
-                result["answer_files"] = {f"{flow.name}": sum(1 for fl, _ in files if fl is flow)
-                                          for flow, _ in files}
+                result["cr_lines"] = lines
+                result["cr_ok"] = sum(rec.get("EtatCrCommandePrise") == "OK" for f in crs for rec in f)
+                result["answer_files"] = {flow.name: sum(1 for fl, _ in files if fl is flow) for flow, _ in files}
                 result["answer_lines"] = sum(len(records) for _, records in files)
                 floor = answers_floor(files, Path(tmp))
                 for p in answers:
                     p.unlink()
                 result["floor_s"].append(floor)
                 result["opsim_s"].append(opsim)
-                result["cr_lines"] = lines
                 progress.step(f"  opsim {opsim:.2f} s, floor {floor:.3f} s ({result['answer_files']}, "
                               f"{result['answer_lines']} lines)")
-            client.close()
+            result["peak_mib"] = box.memory_mib("VmHWM")
         finally:
             box.stop()
-    result["peak_mib"] = _peak_mib()
     return result
 
 
-def child_file(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
+def measure_file(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
     """`rounds` times: the floor on a file of `orders` orders, then that file over FTP until its AR."""
     result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": []}
     with tempfile.TemporaryDirectory(prefix="opsim-scale-") as tmp:
-        box, _ = start_sandbox(Path(tmp) / "data")
+        box = OpsimUp(Path(tmp))
         try:
-            client = OcClient(box, 0.01)
-            out = _out_dir(box)
-            addresses = client.addresses(500)
-            encoding = box.pack.write_encoding
-            result["rss_started_mib"] = _rss_mib()
+            result["rss_started_mib"] = box.memory_mib("VmRSS")
             for r in range(rounds):
-                content = client.content(_orders(addresses, orders, f"F{r}"))
+                content = box.pack.flow("Cmd_Acces").write(_records(box, orders, f"F{r}"))
                 result["bytes"] = len(content)
-                floor = file_floor(content, encoding, Path(tmp))
-                name = client.filename(200 + r)
+                floor = file_floor(content, box.pack.write_encoding, Path(tmp))
                 progress.step(f"file round {r + 1}/{rounds}: {orders} orders ({len(content) / 1e6:.1f} MB), "
                               f"floor {floor:.2f} s")
                 t0 = time.perf_counter()
-                client.store(name, content)
-                ar = _wait_files(out, "ARCMD", 1, 1800)[0]
+                box.drop(_filename(box, 200 + r), content)
+                ar = _wait_files(box.out, "ARCMD", 1, 1800)[0]
                 opsim = time.perf_counter() - t0
-                del content
-                summary = read_ar(box, ar.read_bytes())
+                ok = _ar_ok(box, ar)
+                if ok != orders:
+                    result["problems"].append(f"round {r}: AR {ok} OK of {orders}")
                 ar.unlink()
-                if summary.ok != orders:
-                    result["problems"].append(f"round {r}: AR {summary.ok} OK of {orders}: "
-                                              f"{dict(summary.motifs.most_common(3))}")
                 result["floor_s"].append(floor)
                 result["opsim_s"].append(opsim)
                 progress.step(f"  opsim {opsim:.2f} s ({opsim / floor:.1f}x the floor)")
-            client.close()
+            result["peak_mib"] = box.memory_mib("VmHWM")
         finally:
             box.stop()
-    result["peak_mib"] = _peak_mib()
     return result
 
 
-def _in_child(kind: str, orders: int, rounds: int) -> dict[str, Any]:
-    """Run one measure in a child process of its own (its peak RSS is its own)."""
-    cmd = [sys.executable, "-m", "bench.scale_bench", "--child", kind, "--orders", str(orders),
-           "--rounds", str(rounds)]
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
-    if done.returncode != 0:
-        return {"orders": orders, "problems": [f"child {kind} {orders} exited {done.returncode}"],
-                "floor_s": [], "opsim_s": []}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def _ratio(r: dict[str, Any]) -> float:
-    """Median of the per-round ratios (each opsim run against the floor measured just before it)."""
-    ratios = sorted(o / f for o, f in zip(r["opsim_s"], r["floor_s"], strict=True) if f > 0)
-    return ratios[len(ratios) // 2] if ratios else float("nan")
+    """Sum of the opsim runs over the sum of their floors (each floor measured beside its run)."""
+    return sum(r["opsim_s"]) / sum(r["floor_s"]) if sum(r["floor_s"]) else float("nan")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -212,12 +244,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "load_before": os.getloadavg(), "command": " ".join(
                                   ["python -m bench.scale_bench", *sys.argv[1:]]), "targets": TARGETS}
     if args.advance_orders:
-        progress.step(f"advance with {args.advance_orders} pending orders (child process)")
-        result["advance"] = _in_child("advance", args.advance_orders, args.rounds)
+        progress.step(f"advance with {args.advance_orders} pending orders")
+        result["advance"] = measure_advance(args.advance_orders, args.rounds, progress)
     result["files"] = []
     for size in args.files:
-        progress.step(f"a file of {size} orders (child process)")
-        result["files"].append(_in_child("file", size, args.rounds))
+        progress.step(f"a file of {size} orders")
+        result["files"].append(measure_file(size, args.rounds, progress))
     result["load_after"] = os.getloadavg()
     return result
 
@@ -266,17 +298,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="order counts of the files, comma-separated (default 10000,100000; empty skips)")
     parser.add_argument("--rounds", type=int, default=2, help="measures per size, each after its floor (default 2)")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--child", choices=["advance", "file"], help=argparse.SUPPRESS)
-    parser.add_argument("--orders", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.child:
-        measure = child_advance if args.child == "advance" else child_file
-        print(json.dumps(measure(args.orders, args.rounds, Progress())))
-        return 0
     result = run(args)
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 1 if problems_of(result) else 0

@@ -256,6 +256,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="large file: sleep between two NLST polls of OUT, in ms (default 10)")
     parser.add_argument("--sessions", type=int, default=0,
                         help="concurrent FTP sessions, one tenant each (default 0: skipped; 500 for the target)")
+    parser.add_argument("--scale-advance", type=int, default=10_000,
+                        help="section 5: pending orders of the advance against its floor (default 10000; 0 skips)")
+    parser.add_argument("--scale-files", type=lambda v: [int(x) for x in v.split(",") if x], default=[10_000, 100_000],
+                        help="section 5: order files against their floor, comma-separated (default 10000,100000; "
+                             "'' skips)")
+    parser.add_argument("--scale-rounds", type=int, default=2, help="section 5: runs of each, each beside its floor")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--profile", metavar="DIR",
                         help="profile the engine thread (cProfile): DIR/engine-*.prof and a summary on stderr")
@@ -279,8 +285,17 @@ def _rounded(value: Any) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     result = run(args)
-    print(json.dumps(_rounded(result), indent=2) if args.json else table(result))
-    return 1 if result["problems"] else 0
+    text = table(result)
+    problems = list(result["problems"])
+    if args.scale_advance or args.scale_files:  # section 5: fast at every size (bench/scale_bench.py)
+        from . import scale_bench
+
+        result["scale"] = scale_bench.run(argparse.Namespace(
+            advance_orders=args.scale_advance, files=args.scale_files, rounds=args.scale_rounds))
+        problems += scale_bench.problems_of(result["scale"])
+        text += "\n\n5. " + scale_bench.table(result["scale"])
+    print(json.dumps(_rounded(result), indent=2) if args.json else text)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -157,6 +158,12 @@ class Capability:
 
     def act(self, action: str, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:
         raise NotImplementedError(f"{type(self).__name__} declares actions but does not perform them")
+
+    def batch(self) -> AbstractContextManager[Any]:
+        """A scope the engine opens around one transaction's work for this capability (an inbound file, the
+        due events of one moment): the capability may keep what it reads within it (AccessDesk keeps what it
+        read of its reference networks). Nothing by default."""
+        return nullcontext()
 
     def on_start(self, now: datetime) -> Effects:
         """Standing work set up when the sandbox starts, e.g. the first event of a weekly broadcast.

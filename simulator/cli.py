@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -251,7 +252,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     box = None
     try:
         box = Sandbox(config)
-        box.start()
+        # Recovery after a stop (a kill during a long advance) runs before the servers: say what it does.
+        box.start(progress=lambda message: print(f"opsim: {message}", file=sys.stderr, flush=True))
     except StartupError as e:
         _error(f"cannot start: {e}")
         return _abandon(box)
@@ -435,7 +437,14 @@ def cmd_clock(args: argparse.Namespace) -> Any:
     if args.action == "advance":
         if not (args.hours or args.working_days):
             raise _UsageError("clock advance needs --hours N or --working-days N")
-        return _call(args, "/api/clock/advance", "POST", {"hours": args.hours, "working_days": args.working_days})
+        answer = _call(args, "/api/clock/advance", "POST", {"hours": args.hours, "working_days": args.working_days})
+        while isinstance(answer, dict) and answer.get("state") == "running":  # a long advance: its handle
+            print(f"opsim: advancing, {answer.get('due_events', '?')} due events left", file=sys.stderr, flush=True)
+            time.sleep(2)
+            answer = _call(args, answer["poll"])
+        if isinstance(answer, dict) and answer.get("state") == "failed":
+            raise ValueError(f"the advance failed: {answer.get('error')}")
+        return answer.get("clock", answer) if isinstance(answer, dict) and "state" in answer else answer
     body = {"speed": args.speed} if args.speed is not None else {}
     return _call(args, f"/api/clock/{args.action}", "POST", body)
 

@@ -13,8 +13,10 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -51,6 +53,11 @@ class _Call:
 
 _STOP = object()
 
+#: Due events fired in one transaction (their answers merged per tenant and flow). Each batch commits with
+#: its answer files before the next starts, so a kill loses none of them and repeats none.
+DUE_BATCH = 2000
+PROGRESS_EVERY = 2.0  # seconds between two progress lines of a recovery
+
 
 class Engine:
     def __init__(self, store: Store, clock: VirtualClock, operators: Operators, delivery: Delivery,
@@ -62,6 +69,7 @@ class Engine:
         self.delivery = delivery
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._progress: Callable[[str], None] | None = None  # told how many due events are left (recovery)
 
     # ------------------------------------------------------------------ public, any thread
     def start(self) -> None:
@@ -78,15 +86,21 @@ class Engine:
         """Hand over a complete inbound document; `path` is removed from IN once it is committed."""
         self._queue.put(_Inbound(doc, path))
 
-    def call(self, fn: Callable[[], Any], timeout: float = 60) -> Any:
-        """Run fn on the engine thread, then due events, and return fn's result."""
+    def call(self, fn: Callable[[], Any], timeout: float | None = 60) -> Any:
+        """Run fn on the engine thread, then due events, and return fn's result (`timeout` None: however
+        long that takes)."""
         if threading.current_thread() is self._thread:
             result = fn()
             self._run_due_events()
             return result
+        return self.begin(fn).result(timeout=timeout)
+
+    def begin(self, fn: Callable[[], Any]) -> Future:
+        """Queue fn for the engine thread (then the events it makes due); the future gets its result. For
+        work whose caller cannot wait for it (a long clock advance answers with a handle to poll)."""
         future: Future = Future()
         self._queue.put(_Call(fn, future))
-        return future.result(timeout=timeout)
+        return future
 
     def perform(self, operator: str, capability: str, action: str, tenant: str,
                 args: dict[str, Any]) -> dict[str, Any]:
@@ -123,11 +137,24 @@ class Engine:
         self.call(lambda: None, timeout=timeout)
 
     # ------------------------------------------------------------------ start-up recovery
-    def recover(self) -> None:
+    def recover(self, progress: Callable[[str], None] | None = None) -> None:
         """Deliver what was committed but not delivered before a stop (the transports resubmit what
-        waits in their inboxes), then let each capability set up its standing work (Capability.on_start)."""
-        self.call(self._deliver)
-        self.call(self._start_capabilities)
+        waits in their inboxes), run the events that fell due (a stop during an advance leaves the clock
+        past thousands of them), then let each capability set up its standing work (Capability.on_start).
+        It takes as long as that work does, with no time limit: `progress` is told what is left every few
+        seconds."""
+        undelivered = self.store.undelivered_count()
+        due = self.store.due_count(self.clock.timestamp(), reader=True)
+        if progress is not None and (undelivered or due):
+            progress(f"recovering: {undelivered} answer files to deliver, {due} due events to run")
+        self._progress = progress
+        try:
+            self.call(self._deliver, timeout=None)
+            self.call(self._start_capabilities, timeout=None)
+        finally:
+            self._progress = None
+        if progress is not None and (undelivered or due):
+            progress("recovered")
 
     def _start_capabilities(self) -> None:
         now = self.clock.now()
@@ -206,7 +233,9 @@ class Engine:
                                           f"{doc.operator} has no capability taking {doc.area} files by "
                                           f"{doc.channel}"), now)
                 else:
-                    self._apply(receiver.receive(doc, now), now, receiver)
+                    with receiver.batch():
+                        effects = receiver.receive(doc, now)
+                    self._apply(effects, now, receiver)
         except Exception as e:
             log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
             self._quarantine(doc, path, e, now)
@@ -236,10 +265,15 @@ class Engine:
                               f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
 
     def _run_due_events(self) -> None:
+        told = time.monotonic()
         while True:
-            events = self.store.due_events(self.clock.timestamp())
+            now = self.clock.timestamp()
+            events = self.store.due_events(now, limit=DUE_BATCH)
             if not events:
                 return
+            if self._progress is not None and time.monotonic() - told > PROGRESS_EVERY:
+                told = time.monotonic()
+                self._progress(f"recovering: {self.store.due_count(now)} due events left")
             try:
                 with self.store.transaction():
                     self._fire(events)
@@ -257,11 +291,17 @@ class Engine:
             # a frozen clock was advanced past them.
             at = from_timestamp(due)
             by_source: dict[int, tuple[Capability, Effects]] = {}
-            for event in group:
-                capability, kind = self.operators.event_handler(event.kind)
-                _, effects = by_source.setdefault(id(capability), (capability, Effects()))
-                effects.extend(capability.on_event(kind, event.tenant, event.ref, event.payload, at))
-                self.store.mark_event_done(event.id)
+            done: list[int] = []
+            with ExitStack() as scopes:  # each capability's batch scope, opened when it first handles one
+                for event in group:
+                    capability, kind = self.operators.event_handler(event.kind)
+                    if id(capability) not in by_source:
+                        scopes.enter_context(capability.batch())
+                        by_source[id(capability)] = (capability, Effects())
+                    by_source[id(capability)][1].extend(
+                        capability.on_event(kind, event.tenant, event.ref, event.payload, at))
+                    done.append(event.id)
+            self.store.mark_events_done(done)
             for capability, effects in by_source.values():
                 effects.outbound = merge(effects.outbound)
                 self._apply(effects, at, capability)
@@ -327,7 +367,19 @@ def merge(documents: list[OutboundDocument]) -> list[OutboundDocument]:
 
 
 def _summary(records: list[dict[str, str]]) -> str:
-    states = [v for r in records for k, v in r.items() if k.startswith("Etat") and v in ("OK", "KO")]
-    if not states:
+    ok = ko = 0
+    keys: dict[frozenset, tuple[str, ...]] = {}  # the Etat* columns of each shape of record, found once
+    for r in records:
+        shape = frozenset(r) if len(keys) < 50 else None
+        states = keys.get(shape) if shape is not None else None
+        if states is None:
+            states = tuple(k for k in r if k.startswith("Etat"))
+            if shape is not None:
+                keys[shape] = states
+        for k in states:
+            v = r[k]
+            ok += v == "OK"
+            ko += v == "KO"
+    if not ok + ko:
         return f"{len(records)} lines"
-    return f"{len(records)} lines: {states.count('OK')} OK, {states.count('KO')} KO"
+    return f"{len(records)} lines: {ok} OK, {ko} KO"

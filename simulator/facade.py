@@ -6,9 +6,11 @@ tenant, an operator action) runs on the engine thread through `call`.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .capability import ActionRefused, CapabilityError, Operators
@@ -36,10 +38,29 @@ class SandboxFacade:
     endpoints: Callable[[], dict[str, str]]
     networks: Mapping[str, ReferenceNetwork]  # every operator's reference networks, by Interop code
     ensure_folders: Callable[[str], list[str]]  # creates a tenant's trees; its folders
+    #: Work started without waiting for it (a long clock advance), by handle; the last WORK_KEPT only.
+    work: dict[int, Future] = field(default_factory=dict)
+    _handles: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    WORK_KEPT = 100
 
     def call(self, fn: Callable[[], T], timeout: float = 60) -> T:
         """Run fn on the engine thread (then the events it made due) and return its result."""
         return self.engine.call(fn, timeout)
+
+    def begin(self, fn: Callable[[], T]) -> tuple[int, Future]:
+        """Queue fn on the engine thread (then the events it makes due) without waiting: its handle, to poll
+        in `work`, and its future."""
+        future = self.engine.begin(fn)
+        handle = next(self._handles)
+        self.work[handle] = future
+        while len(self.work) > self.WORK_KEPT:
+            del self.work[next(iter(self.work))]
+        return handle, future
+
+    def due_events(self) -> int:
+        """Events due at the clock's time and not yet run (what an advance still has to do)."""
+        return self.store.due_count(self.clock.timestamp(), reader=True)
 
     @property
     def default_network(self) -> str:

@@ -19,8 +19,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from .store import Store
+
+_WITHOUT_RULES: WeakKeyDictionary[Store, set[str]] = WeakKeyDictionary()
 
 #: Where the operator may say no (rejects.yaml `stage`), and what else a rule may do there.
 STAGES = ("AR", "CR", "RACCO", "ANNUL")
@@ -147,6 +150,12 @@ class FaultRules:
     def __init__(self, store: Store):
         self.store = store
 
+    @property
+    def _without_rules(self) -> set[str]:
+        """Tenants that had no rule at all when last asked: take() answers them without a query. Shared by
+        every FaultRules of one store (the admin API's and the operators'); add() and delete() empty it."""
+        return _WITHOUT_RULES.setdefault(self.store, set())
+
     @staticmethod
     def create_tables(store: Store) -> None:
         """At start-up, before the engine runs: creating tables commits, so never inside its transactions."""
@@ -154,6 +163,7 @@ class FaultRules:
 
     # --- admin API (engine thread for writes)
     def add(self, tenant: str, rule: FaultRule, count: int | None) -> dict[str, Any]:
+        self._without_rules.clear()
         cursor = self.store.execute("INSERT INTO fault_rules (tenant, rule, remaining) VALUES (?, ?, ?)",
                                     (tenant, json.dumps(asdict(rule)), count))
         return self._row(self.store.query("SELECT * FROM fault_rules WHERE id = ?", (cursor.lastrowid,))[0])
@@ -164,6 +174,7 @@ class FaultRules:
 
     def delete(self, tenant: str, rule_id: int | None = None) -> int:
         """Remove one rule (or every rule of the tenant); how many were removed."""
+        self._without_rules.clear()  # a rolled-back delete must not leave a tenant known as rule-free
         if rule_id is None:
             return self.store.execute("DELETE FROM fault_rules WHERE tenant = ?", (tenant,)).rowcount
         return self.store.execute("DELETE FROM fault_rules WHERE tenant = ? AND id = ?", (tenant, rule_id)).rowcount
@@ -172,8 +183,13 @@ class FaultRules:
     def take(self, tenant: str, stage: str, ref: str, address: str = "",
              actions: tuple[str, ...] = ACTIONS) -> Fired | None:
         """The first live rule of the tenant for this order at this stage, spent once; None if none."""
-        rows = self.store.query("SELECT * FROM fault_rules WHERE tenant = ? AND (remaining IS NULL OR remaining > 0) "
-                                "ORDER BY id", (tenant,))
+        if tenant in self._without_rules:
+            return None
+        rows = self.store.query("SELECT * FROM fault_rules WHERE tenant = ? ORDER BY id", (tenant,))
+        if not rows:  # none at all, spent or not: nothing a rollback could bring back
+            self._without_rules.add(tenant)
+            return None
+        rows = [r for r in rows if r["remaining"] is None or r["remaining"] > 0]
         for row in rows:
             rule = FaultRule(**json.loads(row["rule"]))
             if rule.stage == stage and rule.action in actions and rule.matches(ref, address):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 
@@ -96,7 +97,9 @@ class Sandbox:
         return folders
 
     # ------------------------------------------------------------------ life
-    def start(self) -> Sandbox:
+    def start(self, progress: Callable[[str], None] | None = None) -> Sandbox:
+        """Start the engine (it first finishes what a stop left: recovery, told to `progress`, however long
+        it takes), then the transports."""
         admin_host = self.config.admin_host
         try:
             if not self.config.admin_token and not self.config.admin_open and not is_loopback(admin_host):
@@ -109,7 +112,7 @@ class Sandbox:
             self._lock.release()
             raise
         self.engine.start()
-        self.engine.recover()
+        self.engine.recover(progress)
         for key, mailboxes in self.trees.items():
             self.ftp[key] = FtpTransport(
                 self.engine, mailboxes, self.tenants.of(key), self.config.host, self.config.ftp_port_of(key),

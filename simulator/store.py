@@ -317,12 +317,24 @@ class Store:
         return [Event(r["id"], r["due"], r["kind"], r["tenant"], r["ref"], json.loads(r["payload"]))
                 for r in rows]
 
+    def due_count(self, now: float, reader: bool = False) -> int:
+        """Events due at `now` and not yet run."""
+        db = self.reader() if reader else self._db
+        return int(db.execute("SELECT count(*) FROM events WHERE done = 0 AND due <= ?", (now,)).fetchone()[0])
+
+    def undelivered_count(self) -> int:
+        """Answer files committed and not yet delivered (a reader's count: any thread)."""
+        return int(self.reader().execute("SELECT count(*) FROM outbox WHERE delivered = 0").fetchone()[0])
+
     def next_due(self) -> float | None:
         row = self._db.execute("SELECT MIN(due) FROM events WHERE done = 0").fetchone()
         return row[0]
 
     def mark_event_done(self, event_id: int) -> None:
         self._db.execute("UPDATE events SET done = 1 WHERE id = ?", (event_id,))
+
+    def mark_events_done(self, event_ids: list[int]) -> None:
+        self._db.executemany("UPDATE events SET done = 1 WHERE id = ?", [(i,) for i in event_ids])
 
     def pending_events(self, tenant: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, due, kind, tenant, ref FROM events WHERE done = 0"

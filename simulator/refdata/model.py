@@ -12,8 +12,12 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Column names of an IPE line, in file order.
 IPE_COLUMNS: tuple[str, ...] = (
@@ -147,7 +151,7 @@ class Address:
     escaliers: tuple[str, ...]
     etages: tuple[str, ...]
     pbos: tuple[str, ...]
-    lines: tuple[Line, ...]
+    lines: Lines  # each line is built when it is read, not with the address
 
     @property
     def deployed(self) -> bool:
@@ -175,6 +179,85 @@ def build_route(pm_reference: str, pbo_reference: str, pm_slot: int, pbo_slot: i
         connecteur_prise_numero="1",
         connecteur_prise_couleur=FOTAG_COLOURS[0],
     )
+
+
+class Lines(Sequence[Line]):
+    """The existing sockets of a building, each derived from its number when it is read (and kept): an
+    order needs one line of a building, and building them all cost as much as the building had lines.
+
+    Line `i`, as the generator laid it: staircases in turn, then floors; one PBO per staircase (a building's
+    houses share one); fibres numbered on from the building's first ones."""
+
+    __slots__ = ("_network", "_hexacle", "_batiment", "_pm", "_escaliers", "_etages", "_pbos", "_first", "_count",
+                 "_pm_slot", "_pbo_slot", "_built")
+
+    def __init__(self, network: ReferenceNetwork, hexacle: str, batiment: str, pm: str, escaliers: tuple[str, ...],
+                 etages: tuple[str, ...], pbos: tuple[str, ...], first_line: int, count: int, pm_slot: int,
+                 pbo_slot: int):
+        self._network, self._hexacle, self._batiment, self._pm = network, hexacle, batiment, pm
+        self._escaliers, self._etages, self._pbos = escaliers, etages, pbos
+        self._first, self._count, self._pm_slot, self._pbo_slot = first_line, count, pm_slot, pbo_slot
+        self._built: dict[int, Line] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]  # int -> Line, slice -> list
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        line = self._built.get(index)
+        if line is None:
+            line = self._built[index] = self._line(index)
+        return line
+
+    def __iter__(self) -> Iterator[Line]:
+        return (self[i] for i in range(self._count))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == self._count and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self._network.network, self._first, self._count, self._pbos))
+
+    def __repr__(self) -> str:
+        return f"Lines({self._count} from {self._first})"
+
+    def pbo_of(self, index: int) -> str:
+        """The PBO of line `index`, without building the line."""
+        return self._pbos[(index % len(self._escaliers)) % len(self._pbos)]
+
+    def staircases(self) -> Iterator[tuple[str, str]]:
+        """(staircase, PBO) of the first line of each staircase, in line order: every later line repeats one."""
+        for i in range(min(self._count, len(self._escaliers))):
+            yield self._escaliers[i], self.pbo_of(i)
+
+    def through(self, pbo: str) -> tuple[int, int]:
+        """(lines, occupied lines) through `pbo`, without building the lines."""
+        occupied, first = self._network.codes.occupied, self._first
+        mine = [i for i in range(self._count) if self.pbo_of(i) == pbo]
+        return len(mine), sum(occupied(first + i) for i in mine)
+
+    def _line(self, i: int) -> Line:
+        per_floor = len(self._escaliers)
+        number = self._first + i
+        pbo = self.pbo_of(i)
+        codes, arcep = self._network.codes, self._network.arcep
+        return Line(
+            reference_prise=codes.line_reference(arcep, number),
+            hexacle=self._hexacle,
+            batiment=self._batiment,
+            escalier=self._escaliers[i % per_floor],
+            etage=self._etages[(i // per_floor) % len(self._etages)],
+            pbo=pbo,
+            route=build_route(self._pm, pbo, self._pm_slot + i, self._pbo_slot + i // per_floor),
+            occupied=codes.occupied(number),
+        )
 
 
 
@@ -511,57 +594,89 @@ class ReferenceNetwork:
         escaliers, etages = _split(escaliers_s), _split(etages_s)
         pbos = _split(pbos_s) if pbos_s else ()
         hexacle, batiment, pm = v[2], v[12], v[21]
-        lines = tuple(self._line(hexacle, batiment, pm, escaliers, etages, pbos, first_line, i, pm_slot,
-                                 pbo_slot) for i in range(n_lines))
+        lines = Lines(self, hexacle, batiment, pm, escaliers, etages, pbos, first_line, n_lines, pm_slot, pbo_slot)
         return Address(v[0], v[1], hexacle, v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], batiment,
                        int(v[13]), v[14], v[15], v[16], v[17], v[18], v[19], v[20], pm, v[28], escaliers, etages,
                        pbos, lines)
 
-    def _line(self, hexacle: str, batiment: str, pm: str, escaliers: tuple[str, ...], etages: tuple[str, ...],
-              pbos: tuple[str, ...], first_line: int, i: int, pm_slot: int, pbo_slot: int) -> Line:
-        """Line `i` of a building, as the generator laid it: staircases in turn, then floors; one PBO per
-        staircase (a building's houses share one); fibres numbered on from the building's first ones."""
-        per_floor = len(escaliers)
-        number = first_line + i
-        pbo = pbos[(i % per_floor) % len(pbos)]
-        return Line(
-            reference_prise=self.codes.line_reference(self.arcep, number),
-            hexacle=hexacle,
-            batiment=batiment,
-            escalier=escaliers[i % per_floor],
-            etage=etages[(i // per_floor) % len(etages)],
-            pbo=pbo,
-            route=build_route(pm, pbo, pm_slot + i, pbo_slot + i // per_floor),
-            occupied=self.codes.occupied(number),
-        )
-
     def _buildings(self, where: str, params: tuple = ()) -> list[Address]:
         return [self._address(r) for r in self._rows(f"{_SELECT_BUILDING} WHERE {where} ORDER BY seq", params)]
+
+    # -- the index: what was read, kept within a scope -------------------------------------------------------
+
+    #: Entries an index keeps at most (then it starts again): a 100,000-order file must not hold every building.
+    INDEX_LIMIT = 20_000
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A scope (one inbound file, the due events of one moment) in which every lookup is answered from
+        this thread's index of what was already read: an order, a CR or a Cmd_STOC asks for the same building,
+        PM and PBO several times, and 10,000 orders of a file or of an advance share a few hundred buildings.
+
+        The index is kept from one scope to the next while the overlay's version (evolution.py) stays the
+        same, and dropped when it changes; it is read once, on entering the scope: within one engine
+        transaction nothing the network's readers see can change (they see committed changes only, and the
+        engine is the only writer). Scopes nest; outside any, lookups read the database."""
+        local = self._local
+        if getattr(local, "scoped", False):
+            yield
+            return
+        version = self.overlay_version()
+        if getattr(local, "index_version", None) != version or getattr(local, "index", None) is None:
+            local.index, local.index_version = {}, version
+        local.scoped = True
+        try:
+            yield
+        finally:
+            local.scoped = False
+
+    def _kept(self, key: tuple, compute: Callable[[], T]) -> T:
+        """compute(), or what it gave for `key` earlier in a scope of `reading`."""
+        local = self._local
+        if not getattr(local, "scoped", False):
+            return compute()
+        index = local.index
+        try:
+            return index[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        if len(index) >= self.INDEX_LIMIT:
+            index.clear()
+        value = index[key] = compute()
+        return value
 
     # -- lookups -------------------------------------------------------------------------------------------
 
     def addresses_by_hexacle(self, hexacle: str) -> list[Address]:
         """All buildings at that street address ([] if unknown)."""
-        return self._buildings("hexacle = ?", (_norm(hexacle),))
+        key = _norm(hexacle)
+        return list(self._kept(("hexacle", key), lambda: tuple(self._buildings("hexacle = ?", (key,)))))
 
     def addresses_by_rivoli(
         self, insee: str, rivoli: str, numero: str, complement: str = ""
     ) -> list[Address]:
         """All buildings at that INSEE/RIVOLI/number; an empty complement means "no complement"."""
-        return self._buildings("insee = ? AND rivoli = ? AND numero_key = ? AND complement = ?",
-                               (_norm(insee), _norm(rivoli), norm_numero(numero), _norm(complement)))
+        key = (_norm(insee), _norm(rivoli), norm_numero(numero), _norm(complement))
+        return list(self._kept(("rivoli", key), lambda: tuple(self._buildings(
+            "insee = ? AND rivoli = ? AND numero_key = ? AND complement = ?", key))))
 
     def address_by_id(self, identifiant_immeuble: str) -> Address | None:
-        found = self._buildings("identifiant = ?", (identifiant_immeuble,))
-        return found[0] if found else None
+        def read() -> Address | None:
+            found = self._buildings("identifiant = ?", (identifiant_immeuble,))
+            return found[0] if found else None
+        return self._kept(("id", identifiant_immeuble), read)
 
     def pm(self, reference: str) -> Pm | None:
-        rows = self._rows(f"{_SELECT_PM} WHERE reference = ?", (reference,))
-        return Pm(*rows[0]) if rows else None
+        def read() -> Pm | None:
+            rows = self._rows(f"{_SELECT_PM} WHERE reference = ?", (reference,))
+            return Pm(*rows[0]) if rows else None
+        return self._kept(("pm", reference), read)
 
     def pm_by_prestation(self, reference_prestation: str) -> Pm | None:
-        rows = self._rows(f"{_SELECT_PM} WHERE reference_prestation = ?", (reference_prestation,))
-        return Pm(*rows[0]) if rows else None
+        def read() -> Pm | None:
+            rows = self._rows(f"{_SELECT_PM} WHERE reference_prestation = ?", (reference_prestation,))
+            return Pm(*rows[0]) if rows else None
+        return self._kept(("pm_prestation", reference_prestation), read)
 
     def pm_of(self, address: Address) -> Pm:
         """The PM serving `address` (KeyError if the address is not from this network)."""
@@ -571,8 +686,10 @@ class ReferenceNetwork:
         return pm
 
     def pbo(self, reference: str) -> Pbo | None:
-        rows = self._rows("SELECT reference, localisation, type_pbo FROM pbo WHERE reference = ?", (reference,))
-        return Pbo(*rows[0]) if rows else None
+        def read() -> Pbo | None:
+            rows = self._rows("SELECT reference, localisation, type_pbo FROM pbo WHERE reference = ?", (reference,))
+            return Pbo(*rows[0]) if rows else None
+        return self._kept(("pbo", reference), read)
 
     def line(self, reference_prise: str) -> Line | None:
         match = self._line_re.match(reference_prise)
@@ -581,13 +698,29 @@ class ReferenceNetwork:
         number = self.codes.line_number(match[1] + match[2])
         if number >= self.total_lines:
             return None
-        rows = self._rows(f"{_SELECT_BUILDING} WHERE first_line <= ? AND n_lines > 0 "
-                          "ORDER BY first_line DESC LIMIT 1", (number,))
-        if not rows:
-            return None
-        address = self._address(rows[0])
-        index = number - rows[0][BUILDING_COLUMNS.index("first_line")]
-        return address.lines[index] if index < len(address.lines) else None
+
+        def read() -> Line | None:
+            rows = self._rows(f"{_SELECT_BUILDING} WHERE first_line <= ? AND n_lines > 0 "
+                              "ORDER BY first_line DESC LIMIT 1", (number,))
+            if not rows:
+                return None
+            address = self._address(rows[0])
+            index = number - rows[0][BUILDING_COLUMNS.index("first_line")]
+            return address.lines[index] if index < len(address.lines) else None
+        return self._kept(("line", number), read)
+
+    def pbo_lines(self, address: Address, pbo: str) -> tuple[int, int]:
+        """(lines, occupied lines) through `pbo` among the existing sockets at the street address of `address`
+        (all its buildings): what saturation asks, counted once per scope of `reading`."""
+        def count() -> tuple[int, int]:
+            found = [building.lines.through(pbo) for building in self.addresses_by_hexacle(address.hexacle)]
+            return sum(total for total, _ in found), sum(occupied for _, occupied in found)
+        return self._kept(("pbo_lines", address.hexacle, pbo), count)
+
+    def _fibres(self, table: str, reference: str) -> int:
+        """Fibres the network file gives a PM or a PBO (new routes use the positions after them)."""
+        return self._kept((f"{table}_fibres", reference), lambda: int(self._rows(
+            f"SELECT fibres FROM {table} WHERE reference = ?", (reference,))[0][0]))
 
     def lines_at(
         self, address: Address, batiment: str = "", escalier: str = "", etage: str = ""
@@ -639,8 +772,8 @@ class ReferenceNetwork:
         if pbo is not None and pbo not in address.pbos:
             raise ValueError(f"{pbo} does not serve {address.identifiant_immeuble}")
         pbo_reference = pbo or address.pbos[index % len(address.pbos)]
-        pm_used = int(self._rows("SELECT fibres FROM pm WHERE reference = ?", (pm.reference,))[0][0])
-        pbo_used = int(self._rows("SELECT fibres FROM pbo WHERE reference = ?", (pbo_reference,))[0][0])
+        pm_used = self._fibres("pm", pm.reference)
+        pbo_used = self._fibres("pbo", pbo_reference)
         pbo_slot = pbo_used + (index if pbo else index // len(address.pbos))
         return build_route(pm.reference, pbo_reference, pm_used + index, pbo_slot)
 

@@ -215,18 +215,54 @@ def clock_get():  # noqa: ANN201
     return jsonify(sandbox().clock.describe())
 
 
+#: Seconds an advance is waited for before it is answered 202 with a handle to poll (HTTP clients commonly
+#: give up after 30 s; the work goes on, however long it takes).
+ADVANCE_WAIT = 20.0
+
+
 @api.post("/clock/advance")
 @access(ADMIN)
 def clock_advance():  # noqa: ANN201
-    body = _body({"hours", "working_days", "seconds"})
+    body = _body({"hours", "working_days", "seconds", "wait"})
     hours, seconds = _number(body, "hours"), _number(body, "seconds")
     working_days = _number(body, "working_days", integer=True)
+    wait = _number(body, "wait") if "wait" in body else ADVANCE_WAIT
     if not (hours or working_days or seconds):
         abort(400, 'give {"hours": n} or {"working_days": n}')
+    if not 0 <= wait <= 60:
+        abort(400, "wait must be from 0 to 60 seconds")
     box = sandbox()
-    # VirtualClock.advance checks the bounds (finite, forward, at most a few years): its ValueError is a 400.
-    _engine_call(lambda: box.clock.advance(hours=hours, working_days=working_days, seconds=seconds))
+    handle, future = box.begin(lambda: box.clock.advance(hours=hours, working_days=working_days, seconds=seconds))
+    try:
+        future.result(timeout=wait)
+    except ValueError as e:  # VirtualClock.advance checks the bounds (finite, forward, at most a few years)
+        abort(400, str(e))
+    except FutureTimeout:  # still running: a handle to poll, never a 503 while the work goes on
+        poll = f"/api/clock/advance/{handle}"
+        answer = jsonify(_advance_state(handle, future))
+        return answer, 202, {"Location": poll}
     return jsonify(box.clock.describe())
+
+
+@api.get("/clock/advance/<handle>")
+@access(ADMIN)
+def clock_advance_state(handle: str):  # noqa: ANN201
+    future = sandbox().work.get(int(handle)) if handle.isdigit() and len(handle) < 12 else None
+    if future is None:
+        abort(404, f"no advance {handle} (only the last {sandbox().WORK_KEPT} are kept)")
+    return jsonify(_advance_state(int(handle), future))
+
+
+def _advance_state(handle: int, future: Any) -> dict[str, Any]:
+    """An advance started by POST /clock/advance: running (with the due events left), done, or failed."""
+    box = sandbox()
+    state: dict[str, Any] = {"id": handle, "poll": f"/api/clock/advance/{handle}"}
+    if not future.done():
+        return {**state, "state": "running", "due_events": box.due_events(), "clock": box.clock.describe()}
+    error = future.exception()
+    if error is not None:
+        return {**state, "state": "failed", "error": f"{type(error).__name__}: {error}"}
+    return {**state, "state": "done", "clock": box.clock.describe()}
 
 
 @api.post("/clock/freeze")

@@ -191,7 +191,16 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {"hours": {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_SECONDS // 3600},
                                "working_days": {"type": "integer", "minimum": 0,
                                                 "maximum": MAX_ADVANCE_WORKING_DAYS},
-                               "seconds": {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_SECONDS}}},
+                               "seconds": {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_SECONDS},
+                               "wait": {"type": "number", "minimum": 0, "maximum": 60,
+                                        "description": "seconds to wait for the due events before answering "
+                                                       "202 with a handle (default 20)"}}},
+    "AdvanceState": {"type": "object", "required": ["id", "poll", "state"],
+                     "properties": {"id": {"type": "integer"}, "poll": {"type": "string"},
+                                    "state": {"type": "string", "enum": ["running", "done", "failed"]},
+                                    "due_events": {"type": "integer", "description": "left to run (running)"},
+                                    "error": {"type": "string", "description": "why it failed (failed)"},
+                                    "clock": _ref("Clock")}},
     "Resume": {"type": "object", "additionalProperties": False,
                "properties": {"speed": {"type": "number", "minimum": MIN_SPEED, "maximum": MAX_SPEED,
                                         "description": "virtual seconds per real second (default: as before)"}}},
@@ -270,9 +279,16 @@ PATHS: dict[str, Any] = {
         "clock_get: the virtual time", "any valid token",
         {"200": _ok("the clock", _ref("Clock")), **COMMON})},
     "/api/clock/advance": {"post": _operation(
-        "clock_advance: move the virtual clock forward; answers once the due events ran", "admin token",
-        {"200": _ok("the clock after the move", _ref("Clock")), **WRITE},
+        "clock_advance: move the virtual clock forward; answers once the due events ran, or with a handle to "
+        "poll when they take longer than `wait` seconds", "admin token",
+        {"200": _ok("the clock after the move", _ref("Clock")),
+         "202": _ok("still running: poll the handle (Location)", _ref("AdvanceState")), **WRITE},
         body=_json_body(_ref("Advance")))},
+    "/api/clock/advance/{handle}": {"get": _operation(
+        "clock_advance_state: an advance that answered 202: running (due events left), done or failed",
+        "admin token",
+        {"200": _ok("the advance's state", _ref("AdvanceState")), "404": _error("no such advance"), **COMMON},
+        parameters=[{"name": "handle", "in": "path", "required": True, "schema": {"type": "integer"}}])},
     "/api/clock/freeze": {"post": _operation(
         "clock_freeze: stop virtual time", "admin token",
         {"200": _ok("the frozen clock", _ref("Clock")), **WRITE}, body=_json_body(_ref("Empty"), required=False))},

@@ -8,7 +8,8 @@ Hotline CR). The desk receives parsed documents and returns effects; it never to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -98,6 +99,8 @@ class AccessDesk(Capability):
         self.store = context.store
         self.calendar = context.calendar
         self._pm_used: dict[str, dict[str, int]] = {}  # network -> lines behind each PM (saturation)
+        self._dues: dict[tuple[str, datetime], datetime] = {}  # (timing, from) -> due: profile timings are fixed
+        self.failure_rates: dict[str, dict[str, Any]] = {}  # tenant -> its rates as stored (failures.py)
         appointments.ensure(self)
         self._handlers = {
             "Cmd_Acces": self._order,
@@ -105,6 +108,15 @@ class AccessDesk(Capability):
             "CR_STOC": self._cr_stoc,
             "CR_MES_Ligne": self._cr_mes,
         }
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction's work (a file, the due events of a moment) reads the networks through their
+        index (ReferenceNetwork.reading): each building, PM and PBO is read once, not once per order."""
+        with ExitStack() as stack:
+            for network in self.networks.values():
+                stack.enter_context(network.reading())
+            yield
 
     # ------------------------------------------------------------------ inbound files
     def receive(self, doc: InboundDocument, now: datetime) -> Effects:
@@ -570,7 +582,7 @@ class AccessDesk(Capability):
         pbo = network.pbo(order.data["ReferencePBO"])
         stoc_ref = f"ST{network.arcep}{self.store.next_sequence('stoc'):010d}"
         order.data["ReferenceCommandeSousTraitantOI"] = stoc_ref
-        deadline = self.profile.timings["stoc_deadline"].after(now, self.calendar)
+        deadline = self._due("stoc_deadline", now)
         line = {k: order.data.get(k, "") for k in (
             "ReferenceCommandePriseInterneOC", "CommuneImmeuble", "CodePostalImmeuble", "CodeInseeImmeuble",
             "CodeVoieRivoliImmeuble", "NumeroVoieImmeuble", "ComplementNumeroVoieImmeuble", "TypeVoieImmeuble",
@@ -748,21 +760,37 @@ class AccessDesk(Capability):
         order.updated = now.isoformat(timespec="seconds")
         self.store.save_order(order, step, detail)
 
+    def _due(self, timing: str, now: datetime) -> datetime:
+        """`timing` of the profile after `now`. The due events of one moment all ask the same delays from the
+        same time: each is computed once (working days walk the calendar)."""
+        key = (timing, now)
+        due = self._dues.get(key)
+        if due is None:
+            if len(self._dues) > 1000:
+                self._dues.clear()
+            due = self._dues[key] = self.profile.timings[timing].after(now, self.calendar)
+        return due
+
     def _later(self, effects: Effects, now: datetime, kind: str, order: Order, timing: str,
                payload: dict[str, Any] | None = None, cache: dict[str, datetime] | None = None) -> None:
         if cache is not None and timing in cache:
             due = cache[timing]
         else:
-            due = self.profile.timings[timing].after(now, self.calendar)
+            due = self._due(timing, now)
             if cache is not None:
                 cache[timing] = due
         effects.events.append(ScheduledEvent(due, kind, order.tenant, order.ref, payload or {}))
 
     def _pbo_serving(self, network: ReferenceNetwork, address: Address, data: dict[str, Any]) -> str:
-        """The PBO of the ordered staircase (that of its existing sockets), else the building's first."""
-        for line in network.lines_at(address, address.batiment, data.get("Escalier", "")):
-            if line.batiment == address.batiment and line.pbo in address.pbos:
-                return line.pbo
+        """The PBO of the ordered staircase (that of its existing sockets), else the building's first. Lines
+        take the staircases in turn, so the first line of each says its PBO: no need to read every line."""
+        wanted = data.get("Escalier", "").strip().upper()
+        for building in network.addresses_by_hexacle(address.hexacle) or [address]:
+            if building.batiment != address.batiment:
+                continue
+            for escalier, pbo in building.lines.staircases():
+                if (not wanted or escalier.strip().upper() == wanted) and pbo in address.pbos:
+                    return pbo
         return address.pbos[0]
 
     def _free_socket(self, network: ReferenceNetwork, address: Address, order: Order) -> Line | None:

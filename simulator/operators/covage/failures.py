@@ -30,9 +30,9 @@ KINDS = ("cr_ko", "racc_ko")  # what a failure rate applies to
 def saturation(network: ReferenceNetwork, address: Address, pbo: str, pm_used: Mapping[str, int]) -> str:
     """Why a new socket cannot be built through `pbo` at `address` (empty: it can). `pm_used`: the lines
     of each PM in the network data."""
-    lines = [line for a in network.addresses_by_hexacle(address.hexacle) for line in a.lines if line.pbo == pbo]
-    if lines and all(line.occupied for line in lines):
-        return f"PBO {pbo} saturé: ses {len(lines)} prises sont occupées"
+    lines, occupied = network.pbo_lines(address, pbo)
+    if lines and occupied == lines:
+        return f"PBO {pbo} saturé: ses {lines} prises sont occupées"
     pm = network.pm_of(address)
     if pm_used.get(pm.reference, 0) >= pm.capacite_max:
         return f"PM {pm.reference} saturé ({pm.capacite_max} positions)"
@@ -63,6 +63,7 @@ def set_rates(desk: Desk, tenant: str, args: Mapping[str, Any]) -> Effects:
                 raise ActionRefused(f"{kind}_code {code[:20]!r} is not one of {', '.join(allowed)}")
             rates[f"{kind}_code"] = code
     desk.store.set_meta(_key(tenant), json.dumps(rates))
+    desk.failure_rates.pop(tenant, None)
     effects = Effects()
     effects.reply = rates
     return effects
@@ -70,8 +71,10 @@ def set_rates(desk: Desk, tenant: str, args: Mapping[str, Any]) -> Effects:
 
 def draw(desk: Desk, order: Order, kind: str) -> str:
     """The code of a failure of `kind` for this order, or "" (no failure)."""
-    stored = desk.store.get_meta(_key(order.tenant))
-    rates = json.loads(stored) if stored else {}
+    rates = desk.failure_rates.get(order.tenant)
+    if rates is None:  # read once per tenant: only set_rates changes them
+        stored = desk.store.get_meta(_key(order.tenant))
+        rates = desk.failure_rates[order.tenant] = json.loads(stored) if stored else {}
     rate = float(rates.get(kind, 0))
     if rate <= 0:
         return ""

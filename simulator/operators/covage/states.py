@@ -56,6 +56,7 @@ class Desk(Protocol):
     networks: Mapping[str, ReferenceNetwork]
     store: Store
     calendar: FrenchCalendar
+    failure_rates: dict[str, dict[str, Any]]
 
     def _touch(self, order: Order, now: datetime, step: str, detail: str = "") -> None: ...
 

@@ -17,6 +17,7 @@ PER_FILE = 10_000
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # 30,000 orders, an advance of 60,000 events, a kill and a recovery
 def test_kill_9_during_an_advance_of_60000_events_then_restart_finishes_it(opsim_process: OpsimProcess):
     addresses = opsim_process.api.get("/addresses?network=COVA&limit=50")
     # A saturated PBO answers a new socket CR KO FINT01 (no Cmd_STOC): order where the staircase has a port.

@@ -5,7 +5,10 @@
    engine's share and where it goes;
 3. sandbox start: Sandbox(config).start() until the FTP server answers (target: < 1.5 s);
 4. with --sessions N: N concurrent FTP sessions, each an OC dropping one order and fetching its AR
-   (target: 0 errors; `python -m bench.ftp_sessions` runs this one alone).
+   (target: 0 errors; `python -m bench.ftp_sessions` runs this one alone);
+5. an advance and order files against their floors (`bench/scale_bench.py`);
+6. FTP round trips with 1, 8 and 32 clients against a bare pyftpdlib server that fsyncs its reply
+   (`bench/ftp_roundtrip.py`; goal >= 0.8x and server CPU <= 1.5x per round trip).
 
 The table goes to stdout (or JSON with --json), progress to stderr. Exit status 1 when an answer
 is wrong (missing lines, KO lines), never because a target is missed.
@@ -262,6 +265,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="section 5: order files against their floor, comma-separated (default 10000,100000; "
                              "'' skips)")
     parser.add_argument("--scale-rounds", type=int, default=2, help="section 5: runs of each, each beside its floor")
+    parser.add_argument("--ftp-clients", type=int, nargs="*", default=[1, 8, 32],
+                        help="section 6: FTP round trips against a bare pyftpdlib server, with these numbers of "
+                             "clients (default 1 8 32; none skips)")
+    parser.add_argument("--ftp-rounds", type=int, default=96, help="section 6: round trips per measure")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--profile", metavar="DIR",
                         help="profile the engine thread (cProfile): DIR/engine-*.prof and a summary on stderr")
@@ -294,6 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             advance_orders=args.scale_advance, files=args.scale_files, rounds=args.scale_rounds))
         problems += scale_bench.problems_of(result["scale"])
         text += "\n\n5. " + scale_bench.table(result["scale"])
+    if args.ftp_clients:  # section 6: FTP round trips against a bare server (bench/ftp_roundtrip.py)
+        from . import ftp_roundtrip
+
+        result["ftp_roundtrip"] = ftp_roundtrip.run(args.ftp_clients, args.ftp_rounds, repeats=3)
+        text += "\n\n6. " + ftp_roundtrip.table(result["ftp_roundtrip"])
     print(json.dumps(_rounded(result), indent=2) if args.json else text)
     return 1 if problems else 0
 

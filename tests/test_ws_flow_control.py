@@ -29,7 +29,8 @@ def burst(client: zeep.Client, nom: str, count: int) -> list[str | zeep.exceptio
     what each got: "ok", or the fault."""
     def call(_: int) -> str | zeep.exceptions.Fault:
         try:
-            client.service.obtentionCommunesOperation(entete=entete(nom=nom))
+            # A post code no commune has: the answer is at once (C01), what is counted is the request.
+            client.service.obtentionCommunesOperation(entete=entete(nom=nom), codePostal="99999")
         except zeep.exceptions.Fault as f:
             return f
         return "ok"
@@ -38,15 +39,21 @@ def burst(client: zeep.Client, nom: str, count: int) -> list[str | zeep.exceptio
         return list(pool.map(call, range(count)))
 
 
+def admitted(outcome: str | zeep.exceptions.Fault) -> str:
+    """"ok" for a call the flow control let through (answered, or refused for another reason), else D01."""
+    code = outcome if isinstance(outcome, str) else fault_code(outcome)[0]
+    return "D01" if code == "D01" else "ok"
+
+
 def codes(outcomes: list[str | zeep.exceptions.Fault]) -> list[str]:
-    return sorted(o if isinstance(o, str) else fault_code(o)[0] for o in outcomes)
+    return sorted(admitted(o) for o in outcomes)
 
 
 def ready(opsim_sandbox) -> zeep.Client:
     """A client whose first call is behind it (zeep's first call is slow), made as FAST: DEMO's count is
     untouched."""
     client = order_help(opsim_sandbox.http_url)
-    client.service.obtentionCommunesOperation(entete=entete(nom="FAST"))
+    burst(client, "FAST", 1)
     return client
 
 
@@ -56,25 +63,24 @@ def test_a_burst_above_two_per_second_gets_the_flow_control_fault(opsim_sandbox)
     outcomes = burst(client, "DEMO", 4)
     if time.monotonic() - start < 1.0:  # on a machine slow enough to spread them over a second, no claim
         assert codes(outcomes) == ["D01", "D01", "ok", "ok"]
-    faults = [o for o in burst(client, "DEMO", 3) if not isinstance(o, str)]
-    assert faults, "a second burst within the second is refused"
+    faults = [o for o in outcomes if admitted(o) == "D01"] or \
+        [o for o in burst(client, "DEMO", 3) if admitted(o) == "D01"]
+    assert faults, "a burst over the limit is refused"
     assert faults[0].code.endswith("Client.LimiteDebit")
     assert "2 requests per second" in faults[0].message
     opsim_sandbox.engine.idle()
     findings = [j for j in Api(opsim_sandbox.http_url).get("/journal?tenant=DEMO") if j["outcome"] == "flow control"]
     assert findings and findings[0]["channel"] == "soap"
     time.sleep(1.05)  # backing off is enough
-    assert burst(client, "DEMO", 1) == ["ok"]
+    assert codes(burst(client, "DEMO", 1)) == ["ok"]
 
 
 def test_the_limit_is_per_tenant_and_per_service(opsim_sandbox):
     client = ready(opsim_sandbox)
     time.sleep(1.05)  # the warm-up call out of FAST's window
-    start = time.monotonic()
-    outcomes = burst(client, "FAST", 6)
-    if time.monotonic() - start < 1.0:
-        assert codes(outcomes) == ["ok"] * 6
-    assert "D01" in codes(burst(client, "FAST", 8))
+    outcomes = codes(burst(client, "FAST", 14))
+    # FAST may make 6 a second where DEMO makes 2: 6 admitted at least, and the burst's excess refused.
+    assert outcomes.count("ok") >= 6 and "D01" in outcomes, outcomes
     session = requests.Session()
     session.auth = ("fast", "pw")
     sav = zeep.Client(f"{opsim_sandbox.http_url}/interop-sav-21/services/JVTTroubleTicketSessionWSPort?wsdl",

@@ -84,3 +84,10 @@ def test_an_encoded_slash_in_a_path_parameter_is_a_missing_resource_not_a_wrong_
     status, body = api.call("GET", "/operators/0%2F0/appointments?address=X")
     assert status == 404, body
     assert "%2F" in body["detail"]
+
+
+def test_an_advance_handle_that_is_not_ascii_digits_is_a_missing_resource(api: Api):
+    # "²".isdigit() is True but int("²") raises: the handle answered 500 (found by test_api_fuzz).
+    for handle in ("%C2%B2", "%D9%A3", "12a", "9" * 12):
+        status, body = api.call("GET", f"/clock/advance/{handle}")
+        assert status == 404 and body["error"] == "Not Found", (handle, status, body)

@@ -3,6 +3,7 @@ seed 002), per tenant if configured; above it a SOAP fault that says so and a jo
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -63,8 +64,9 @@ def test_a_burst_above_two_per_second_gets_the_flow_control_fault(opsim_sandbox)
     outcomes = burst(client, "DEMO", 4)
     if time.monotonic() - start < 1.0:  # on a machine slow enough to spread them over a second, no claim
         assert codes(outcomes) == ["D01", "D01", "ok", "ok"]
-    faults = [o for o in outcomes if admitted(o) == "D01"] or \
-        [o for o in burst(client, "DEMO", 3) if admitted(o) == "D01"]
+    faults = [o for o in outcomes if admitted(o) == "D01"]
+    for size in (8, 16):  # a loaded machine may spread a burst over seconds: larger ones until one is refused
+        faults = faults or [o for o in burst(client, "DEMO", size) if admitted(o) == "D01"]
     assert faults, "a burst over the limit is refused"
     assert faults[0].code.endswith("Client.LimiteDebit")
     assert "2 requests per second" in faults[0].message
@@ -78,9 +80,15 @@ def test_a_burst_above_two_per_second_gets_the_flow_control_fault(opsim_sandbox)
 def test_the_limit_is_per_tenant_and_per_service(opsim_sandbox):
     client = ready(opsim_sandbox)
     time.sleep(1.05)  # the warm-up call out of FAST's window
+    start = time.monotonic()
     outcomes = codes(burst(client, "FAST", 14))
-    # FAST may make 6 a second where DEMO makes 2: 6 admitted at least, and the burst's excess refused.
-    assert outcomes.count("ok") >= 6 and "D01" in outcomes, outcomes
+    took = time.monotonic() - start
+    # FAST may make 6 a second where DEMO makes 2: 6 admitted at least, and never more than 6 in any second of
+    # the burst (however slow a loaded machine makes it), so a burst within a second has its excess refused.
+    admitted = outcomes.count("ok")
+    assert 6 <= admitted <= 6 * math.ceil(took + 1), (outcomes, took)
+    if took < 1.0:
+        assert admitted == 6, (outcomes, took)
     session = requests.Session()
     session.auth = ("fast", "pw")
     sav = zeep.Client(f"{opsim_sandbox.http_url}/interop-sav-21/services/JVTTroubleTicketSessionWSPort?wsdl",

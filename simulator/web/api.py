@@ -247,7 +247,8 @@ def clock_advance():  # noqa: ANN201
 @api.get("/clock/advance/<handle>")
 @access(ADMIN)
 def clock_advance_state(handle: str):  # noqa: ANN201
-    future = sandbox().work.get(int(handle)) if handle.isdigit() and len(handle) < 12 else None
+    # isdigit alone takes "²" (int() does not): ASCII digits only.
+    future = sandbox().work.get(int(handle)) if handle.isascii() and handle.isdigit() and len(handle) < 12 else None
     if future is None:
         abort(404, f"no advance {handle} (only the last {sandbox().WORK_KEPT} are kept)")
     return jsonify(_advance_state(int(handle), future))

@@ -18,13 +18,13 @@ run: $(STAMP)
 # The whole suite: about 6 minutes on 2 cores (docs/performance.md); it prints how long it took.
 test: $(STAMP)
 	@start=$$(date +%s); \
-	$(BIN)/ruff check . && $(BIN)/pytest -n auto; status=$$?; \
+	$(BIN)/ruff check . && $(BIN)/pytest -n auto --maxschedchunk 1; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
 # A first check in about a minute: everything but the whole conformance runs (tests marked slow).
 quick: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n auto -m "not slow"
+	$(BIN)/pytest -n auto --maxschedchunk 1 -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

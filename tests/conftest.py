@@ -9,18 +9,22 @@ import pytest
 
 from tests.helpers import Api, OpsimProcess, ftp_login
 
-#: Modules whose tests each play whole conformance runs (a sandbox, an adapter, tens of scenarios): marked
-#: `slow` (`make quick` leaves them out) and started first, so that on two workers none starts last and alone.
-SLOW_MODULES = {"test_shell_adapter", "test_every_reject_code", "test_reference_adapter", "test_examiner_self_test",
-                "test_fuzz", "test_conformance_run", "test_pm_conformance", "test_ws_conformance"}
+#: Modules whose tests each play whole conformance runs (a sandbox, an adapter, tens of scenarios), the longest
+#: first: marked `slow` (`make quick` leaves them out) and started first. With `--maxschedchunk 1` (Makefile) a
+#: worker takes the next test when it is free, so the longest never start last and alone on one worker.
+SLOW_MODULES = ("test_shell_adapter", "test_reference_adapter", "test_examiner_self_test", "test_every_reject_code",
+                "test_long_advance", "test_fuzz", "test_conformance_run", "test_ws_conformance", "test_pm_conformance")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank: dict[str, int] = {}
     for item in items:
         module = getattr(item, "module", None)
-        if module is not None and module.__name__.rpartition(".")[2] in SLOW_MODULES:
+        name = module.__name__.rpartition(".")[2] if module is not None else ""
+        if name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
+        rank[item.nodeid] = SLOW_MODULES.index(name) if name in SLOW_MODULES else len(SLOW_MODULES)
+    items.sort(key=lambda item: rank[item.nodeid])  # stable: the rest keep their order
 
 
 @pytest.fixture

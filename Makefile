@@ -15,13 +15,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/opsim up $(ARGS)
 
-# The whole suite: about 6 minutes on 2 cores (docs/performance.md); it prints how long it took.
+# The whole suite: about 11 minutes on 2 cores (docs/performance.md); it prints how long it took.
 test: $(STAMP)
 	@start=$$(date +%s); \
 	$(BIN)/ruff check . && $(BIN)/pytest -n auto --maxschedchunk 1; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
-# A first check in about a minute: everything but the whole conformance runs (tests marked slow).
+# A first check in about 4 minutes: everything but the whole conformance runs (tests marked slow).
 quick: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n auto --maxschedchunk 1 -m "not slow"

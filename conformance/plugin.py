@@ -43,7 +43,7 @@ from .adapters import Adapter, AdapterSpecError, Context, FtpAccount, VerbNotImp
 from .checks import BROADCAST_FLOWS
 from .client import AdminError, SandboxAdmin
 from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult, scenario_from_json
-from .verdict import check_contract, finding_of
+from .verdict import CONTRACT_CHECKS, check_contract, finding_of
 
 # The steps of the converted scenarios: a plugin of their own, so `-p conformance.plugin` brings them.
 pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility", "conformance.steps.rejects",
@@ -490,9 +490,23 @@ def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario
         result.step = f"{step.keyword} {step.name}"
         result.error = f"{type(exception).__name__}: {exception}"
     # A check a step found failing is a finding with its id, as one found at the scenario's end.
-    found = finding_of(exception)
+    found = finding_of(exception, clause_of)
     if found is not None and found.check not in record.expected:
         record.findings.append(found)
+
+
+def clause_of(check: str) -> str:
+    """The clause of a check id from the catalogues (docs/checks.md for an id the steps alone judge)."""
+    from .checks import CHECKS
+    from .pm_checks import PM_CHECKS
+    from .ws_checks import WS_CHECKS
+
+    if check in CHECKS:
+        return CHECKS[check].clause
+    for catalogue in (PM_CHECKS, WS_CHECKS, CONTRACT_CHECKS):
+        if check in catalogue:
+            return catalogue[check][0]
+    return "docs/checks.md"
 
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:

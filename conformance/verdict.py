@@ -12,7 +12,7 @@ error naming the field (a value the OC does not have is `null`, and a field it l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .results import Evidence, Finding
@@ -35,22 +35,11 @@ class CheckFailed(AssertionError):
         self.check, self.message, self.evidence = check, message, list(evidence)
 
 
-def clause_of(check: str) -> str:
-    """The clause of a check id from the catalogues (docs/checks.md for an id the steps alone judge)."""
-    from .checks import CHECKS
-    from .pm_checks import PM_CHECKS
-    from .ws_checks import WS_CHECKS
-
-    if check in CHECKS:
-        return CHECKS[check].clause
-    for catalogue in (PM_CHECKS, WS_CHECKS, CONTRACT_CHECKS):
-        if check in catalogue:
-            return catalogue[check][0]
-    return "docs/checks.md"
-
-
-def finding_of(exception: BaseException, evidence: Iterable[Evidence] = ()) -> Finding | None:
-    """The finding a step's failure stands for: a CheckFailed, or an assertion whose message starts with [ID]."""
+def finding_of(exception: BaseException, clause_of: Callable[[str], str],
+               evidence: Iterable[Evidence] = ()) -> Finding | None:
+    """The finding a step's failure stands for: a CheckFailed, or an assertion whose message starts with [ID].
+    `clause_of` gives a check id's clause from the catalogues (the plugin knows them all; this module, which
+    the catalogues import for CheckFailed, does not)."""
     if isinstance(exception, CheckFailed):
         return Finding(exception.check, clause_of(exception.check), exception.message,
                        [*exception.evidence, *evidence])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conformance.checks import AnswerFile, Observation, SentFile
+from conformance.plugin import clause_of
 from conformance.pm_checks import PACK, check_files, check_out_clean
 from conformance.verdict import CONTRACT_CHECKS, CheckFailed, finding_of, wrong_types
 
@@ -92,13 +93,13 @@ def test_an_ipe_never_downloaded_a_day_after_it_came_is_pm_out_clean() -> None:
 
 # ---------------------------------------------------------------------------------------------- step findings
 def test_a_check_a_step_finds_is_a_finding_with_its_id() -> None:
-    found = finding_of(CheckFailed("PM-STATE", "pm_status says sent"))
+    found = finding_of(CheckFailed("PM-STATE", "pm_status says sent"), clause_of)
     assert found is not None and (found.check, found.message) == ("PM-STATE", "pm_status says sent")
     assert found.clause.startswith("PM 2.2")
-    older = finding_of(AssertionError("[PM-SENT] order_pm answered {}, no ref\nassert False"))
+    older = finding_of(AssertionError("[PM-SENT] order_pm answered {}, no ref\nassert False"), clause_of)
     assert older is not None and (older.check, older.message) == ("PM-SENT", "order_pm answered {}, no ref")
-    assert finding_of(AssertionError("the sandbox serves no Protocole PM")) is None
-    assert finding_of(RuntimeError("[PM-STATE] not an assertion: a crash of the harness")) is None
+    assert finding_of(AssertionError("the sandbox serves no Protocole PM"), clause_of) is None
+    assert finding_of(RuntimeError("[PM-STATE] not an assertion: a crash of the harness"), clause_of) is None
 
 
 # ---------------------------------------------------------------------------------------------- CONTRACT-TYPE

@@ -33,6 +33,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,83 +161,84 @@ def _ar_ok(box: OpsimUp, path: Path) -> int:
 
 
 # ---------------------------------------------------------------------- children
-def measure_advance(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
-    """`rounds` times: a file of `orders` orders, its AR, then one working day's advance until every answer."""
+@contextmanager
+def measured_sandbox(orders: int) -> Iterator[tuple[OpsimUp, dict[str, Any], Path]]:
+    """A fresh `opsim up` in a temporary folder and the result its measures fill: its RSS once started and
+    its peak once done (the sandbox's own memory), then it stops."""
     result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": []}
     with tempfile.TemporaryDirectory(prefix="opsim-scale-") as tmp:
         box = OpsimUp(Path(tmp))
         try:
             result["rss_started_mib"] = box.memory_mib("VmRSS")
-            for r in range(rounds):
-                box.drop(_filename(box, 100 + r), box.pack.flow("Cmd_Acces").write(_records(box, orders, f"ADV{r}")))
-                ar = _wait_files(box.out, "ARCMD", 1, 600)[0]
-                if _ar_ok(box, ar) != orders:
-                    result["problems"].append(f"round {r}: AR {_ar_ok(box, ar)} OK of {orders}")
-                ar.unlink()
-                progress.step(f"advance round {r + 1}/{rounds}: {orders} orders pending, advancing 1 working day")
-                t0 = time.perf_counter()
-                try:
-                    state = box.api("POST", "/clock/advance", {"working_days": 1, "wait": 5})
-                except urllib.error.HTTPError as e:  # a sandbox before the 202 handle: it answers when done
-                    if e.code != 400:
-                        raise
-                    state = box.api("POST", "/clock/advance", {"working_days": 1})
-                while state.get("state") == "running":  # the 202 handle of a long advance
-                    time.sleep(0.05)
-                    state = box.api("GET", state["poll"].removeprefix("/api"))
-                opsim = time.perf_counter() - t0
-                answers = sorted(p for p in box.out.iterdir() if p.suffix == ".csv")
-                written = [(box.pack.check_filename(p.name).flow, p.read_bytes()) for p in answers]
-                files = [(flow, [rec.values for rec in flow.parse(content).records]) for flow, content in written]
-                crs = [records for flow, records in files if flow.name == "CR_Cmd_Acces"]
-                lines = sum(len(f) for f in crs)
-                refs = {rec["ReferenceCommandePriseInterneOC"] for f in crs for rec in f}
-                if lines != orders or len(refs) != orders:  # a KO line (a saturated PBO) is an answer too
-                    result["problems"].append(f"round {r}: {lines} CR lines, {len(refs)} orders, for {orders}")
-                result["cr_lines"] = lines
-                result["cr_ok"] = sum(rec.get("EtatCrCommandePrise") == "OK" for f in crs for rec in f)
-                result["answer_files"] = {flow.name: sum(1 for fl, _ in files if fl is flow) for flow, _ in files}
-                result["answer_lines"] = sum(len(records) for _, records in files)
-                floor = answers_floor(files, Path(tmp))
-                for p in answers:
-                    p.unlink()
-                result["floor_s"].append(floor)
-                result["opsim_s"].append(opsim)
-                progress.step(f"  opsim {opsim:.2f} s, floor {floor:.3f} s ({result['answer_files']}, "
-                              f"{result['answer_lines']} lines)")
+            yield box, result, Path(tmp)
             result["peak_mib"] = box.memory_mib("VmHWM")
         finally:
             box.stop()
+
+
+def measure_advance(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
+    """`rounds` times: a file of `orders` orders, its AR, then one working day's advance until every answer."""
+    with measured_sandbox(orders) as (box, result, tmp):
+        for r in range(rounds):
+            box.drop(_filename(box, 100 + r), box.pack.flow("Cmd_Acces").write(_records(box, orders, f"ADV{r}")))
+            ar = _wait_files(box.out, "ARCMD", 1, 600)[0]
+            if _ar_ok(box, ar) != orders:
+                result["problems"].append(f"round {r}: AR {_ar_ok(box, ar)} OK of {orders}")
+            ar.unlink()
+            progress.step(f"advance round {r + 1}/{rounds}: {orders} orders pending, advancing 1 working day")
+            t0 = time.perf_counter()
+            try:
+                state = box.api("POST", "/clock/advance", {"working_days": 1, "wait": 5})
+            except urllib.error.HTTPError as e:  # a sandbox before the 202 handle: it answers when done
+                if e.code != 400:
+                    raise
+                state = box.api("POST", "/clock/advance", {"working_days": 1})
+            while state.get("state") == "running":  # the 202 handle of a long advance
+                time.sleep(0.05)
+                state = box.api("GET", state["poll"].removeprefix("/api"))
+            opsim = time.perf_counter() - t0
+            answers = sorted(p for p in box.out.iterdir() if p.suffix == ".csv")
+            written = [(box.pack.check_filename(p.name).flow, p.read_bytes()) for p in answers]
+            files = [(flow, [rec.values for rec in flow.parse(content).records]) for flow, content in written]
+            crs = [records for flow, records in files if flow.name == "CR_Cmd_Acces"]
+            lines = sum(len(f) for f in crs)
+            refs = {rec["ReferenceCommandePriseInterneOC"] for f in crs for rec in f}
+            if lines != orders or len(refs) != orders:  # a KO line (a saturated PBO) is an answer too
+                result["problems"].append(f"round {r}: {lines} CR lines, {len(refs)} orders, for {orders}")
+            result["cr_lines"] = lines
+            result["cr_ok"] = sum(rec.get("EtatCrCommandePrise") == "OK" for f in crs for rec in f)
+            result["answer_files"] = {flow.name: sum(1 for fl, _ in files if fl is flow) for flow, _ in files}
+            result["answer_lines"] = sum(len(records) for _, records in files)
+            floor = answers_floor(files, tmp)
+            for p in answers:
+                p.unlink()
+            result["floor_s"].append(floor)
+            result["opsim_s"].append(opsim)
+            progress.step(f"  opsim {opsim:.2f} s, floor {floor:.3f} s ({result['answer_files']}, "
+                          f"{result['answer_lines']} lines)")
     return result
 
 
 def measure_file(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
     """`rounds` times: the floor on a file of `orders` orders, then that file over FTP until its AR."""
-    result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": []}
-    with tempfile.TemporaryDirectory(prefix="opsim-scale-") as tmp:
-        box = OpsimUp(Path(tmp))
-        try:
-            result["rss_started_mib"] = box.memory_mib("VmRSS")
-            for r in range(rounds):
-                content = box.pack.flow("Cmd_Acces").write(_records(box, orders, f"F{r}"))
-                result["bytes"] = len(content)
-                floor = file_floor(content, box.pack.write_encoding, Path(tmp))
-                progress.step(f"file round {r + 1}/{rounds}: {orders} orders ({len(content) / 1e6:.1f} MB), "
-                              f"floor {floor:.2f} s")
-                t0 = time.perf_counter()
-                box.drop(_filename(box, 200 + r), content)
-                ar = _wait_files(box.out, "ARCMD", 1, 1800)[0]
-                opsim = time.perf_counter() - t0
-                ok = _ar_ok(box, ar)
-                if ok != orders:
-                    result["problems"].append(f"round {r}: AR {ok} OK of {orders}")
-                ar.unlink()
-                result["floor_s"].append(floor)
-                result["opsim_s"].append(opsim)
-                progress.step(f"  opsim {opsim:.2f} s ({opsim / floor:.1f}x the floor)")
-            result["peak_mib"] = box.memory_mib("VmHWM")
-        finally:
-            box.stop()
+    with measured_sandbox(orders) as (box, result, tmp):
+        for r in range(rounds):
+            content = box.pack.flow("Cmd_Acces").write(_records(box, orders, f"F{r}"))
+            result["bytes"] = len(content)
+            floor = file_floor(content, box.pack.write_encoding, tmp)
+            progress.step(f"file round {r + 1}/{rounds}: {orders} orders ({len(content) / 1e6:.1f} MB), "
+                          f"floor {floor:.2f} s")
+            t0 = time.perf_counter()
+            box.drop(_filename(box, 200 + r), content)
+            ar = _wait_files(box.out, "ARCMD", 1, 1800)[0]
+            opsim = time.perf_counter() - t0
+            ok = _ar_ok(box, ar)
+            if ok != orders:
+                result["problems"].append(f"round {r}: AR {ok} OK of {orders}")
+            ar.unlink()
+            result["floor_s"].append(floor)
+            result["opsim_s"].append(opsim)
+            progress.step(f"  opsim {opsim:.2f} s ({opsim / floor:.1f}x the floor)")
     return result
 
 

@@ -8,7 +8,9 @@
    (target: 0 errors; `python -m bench.ftp_sessions` runs this one alone);
 5. an advance and order files against their floors (`bench/scale_bench.py`);
 6. FTP round trips with 1, 8 and 32 clients against a bare pyftpdlib server that fsyncs its reply
-   (`bench/ftp_roundtrip.py`; goal >= 0.8x and server CPU <= 1.5x per round trip).
+   (`bench/ftp_roundtrip.py`; goal >= 0.8x and server CPU <= 1.5x per round trip);
+7. `opsim up` on a fresh data dir, launch to ready line, networks drawn and copied from the machine's cache
+   (`bench/start_bench.py`; target < 1.5 s).
 
 The table goes to stdout (or JSON with --json), progress to stderr. Exit status 1 when an answer
 is wrong (missing lines, KO lines), never because a target is missed.
@@ -269,6 +271,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="section 6: FTP round trips against a bare pyftpdlib server, with these numbers of "
                              "clients (default 1 8 32; none skips)")
     parser.add_argument("--ftp-rounds", type=int, default=96, help="section 6: round trips per measure")
+    parser.add_argument("--start-rounds", type=int, default=3,
+                        help="section 7: `opsim up` starts on a fresh data dir, cold and warm (default 3; 0 skips)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--profile", metavar="DIR",
                         help="profile the engine thread (cProfile): DIR/engine-*.prof and a summary on stderr")
@@ -306,6 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result["ftp_roundtrip"] = ftp_roundtrip.run(args.ftp_clients, args.ftp_rounds, repeats=3)
         text += "\n\n6. " + ftp_roundtrip.table(result["ftp_roundtrip"])
+    if args.start_rounds > 0:  # section 7: `opsim up` on a fresh data dir (bench/start_bench.py)
+        from . import start_bench
+
+        result["start_process"] = start_bench.run(args.start_rounds)
+        text += "\n\n7. " + start_bench.table(result["start_process"])
     print(json.dumps(_rounded(result), indent=2) if args.json else text)
     return 1 if problems else 0
 

@@ -28,6 +28,7 @@ from .config import (
     is_loopback,
     load_config,
     render,
+    schema_of,
     schema_template,
 )
 
@@ -114,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         "schema", help="print every section and key, documented, with its default",
         description="Print every section and key of the configuration file with its type, default, flag and "
                     "environment variable, as a TOML file that is itself valid.")
+    schema.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help="document the operators of this file too (its [operators] profiles and enabled)")
     schema.set_defaults(run=cmd_config_schema)
 
     rejects = sub.add_parser("rejects", help="print the reject codes (Annexe 5f) of a spec pack as Markdown",
@@ -180,8 +183,9 @@ def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
     p.add_argument("--admin-open", action="store_true", default=None,
                    help="serve the admin API beyond loopback without a token (anyone reaching it can move the "
                         "clock and read every tenant)")
-    p.add_argument("--ftp-port", type=int, default=None,
-                   help=f"FTP port, 0 for a free one (default {d.ftp_port})")
+    p.add_argument("--ftp-port", action="append", default=None, metavar="[OPERATOR=]PORT",
+                   help="an operator's FTP port, 0 for a free one kept for the data dir (default: its profile's, "
+                        "Covage's 2121); a bare PORT is the first operator's; repeat for each operator")
     p.add_argument("--http-port", type=int, default=None,
                    help=f"admin API (HTTP) port, 0 for a free one (default {d.http_port})")
     p.add_argument("--https-port", type=int, default=None,
@@ -206,8 +210,18 @@ _FLAG_KEYS = ("data_dir", "host", "admin_host", "admin_token", "admin_open", "ft
 
 
 def _load(args: argparse.Namespace, path: Path | None) -> Config | None:
+    flags = {k: getattr(args, k) for k in _FLAG_KEYS}
+    operator_ports: dict[str, int | str] = {}
+    for value in flags.pop("ftp_port") or []:  # --ftp-port PORT, --ftp-port OPERATOR=PORT
+        key, named, port = value.rpartition("=")
+        port = port.strip()
+        number: int | str = int(port) if port.lstrip("-").isdigit() else port  # not a number: said by the check
+        if named:
+            operator_ports[key.strip()] = number
+        else:
+            flags["ftp_port"] = number
     try:
-        return load_config(path, env=os.environ, **{k: getattr(args, k) for k in _FLAG_KEYS})
+        return load_config(path, env=os.environ, operator_ports=operator_ports, **flags)
     except ConfigError as e:
         _error(str(e))
         return None
@@ -336,12 +350,19 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         return 2
     source = f"{args.file} is valid" if args.file else "no file: the defaults"
     print(f"# {source}; effective configuration (defaults, file, {ADMIN_TOKEN_ENV}, flags):")
-    print(render(effective_values(config), show_secrets=args.show_secrets), end="")
+    print(render(effective_values(config), show_secrets=args.show_secrets, schema=schema_of(config)), end="")
     return 0
 
 
 def cmd_config_schema(args: argparse.Namespace) -> int:
-    print(schema_template(), end="")
+    config = None
+    if args.config is not None:
+        try:
+            config = load_config(args.config)
+        except ConfigError as e:
+            _error(str(e))
+            return 2
+    print(schema_template(config), end="")
     return 0
 
 

@@ -24,9 +24,9 @@ from typing import Any
 from .clock import Delay
 from .profile import OperatorProfile, ProfileError, packaged_profiles, read_profile
 
-#: The operator that the sandbox-level FTP flags (--ftp-port, [sandbox] ftp_port) speak of, as before
-#: operators were composed: scripts and the Docker image keep working.
-DEFAULT_OPERATOR = "covage"
+#: The operator whose tenant trees a data dir written before operators were composed holds (sandbox.py migrates
+#: them): the only one there was.
+LEGACY_OPERATOR = "covage"
 CODE = re.compile(r"^[A-Z0-9]{2,8}$")
 ADMIN_TOKEN_ENV = "OPSIM_ADMIN_TOKEN"
 
@@ -68,7 +68,7 @@ class Config:
     admin_host: str = "127.0.0.1"  # the admin API, apart: it moves the clock and reads every tenant
     admin_token: str = ""  # Bearer token for mutating calls and cross-tenant reads ("" = none)
     admin_open: bool = False  # serve the admin API without a token beyond loopback, when told explicitly
-    ftp_port: int = 2121
+    ftp_port: int | None = None  # the first operator's FTP port, over its profile's (--ftp-port N, [sandbox])
     http_port: int = 8080
     https_port: int = -1  # HTTPS (web services and admin API) with the sandbox CA; -1: no HTTPS
     smtp_port: int = -1  # the e-mail channel's SMTP server (on host); -1: none
@@ -85,12 +85,11 @@ class Config:
 
     @property
     def covage(self) -> OperatorProfile:
-        return self.operators[DEFAULT_OPERATOR]
+        return self.operators["covage"]
 
     def ftp_port_of(self, operator: str) -> int:
-        """An operator's FTP port: Covage's is --ftp-port, the others' come from their profile."""
-        if operator == DEFAULT_OPERATOR:
-            return self.ftp_port
+        """An operator's FTP port: its profile's `[endpoints] ftp_port`, as the configuration and `--ftp-port
+        OPERATOR=PORT` override it (0: a free port, kept for the data dir: sandbox.py)."""
         return int(self.operators[operator].endpoints.get("ftp_port", 0))
 
     def all_tenants(self) -> list[Tenant]:
@@ -288,12 +287,14 @@ def operator_table(profile: OperatorProfile) -> Table:
             keys[name] = Key(_setting_kind(name, default), docs.get(name) or name.replace("_", " "))
     if profile.timings:
         keys["timings"] = Table("protocol delays on the virtual clock",
-                                {name: Key(DELAY, docs.get(f"timings.{name}", "")) for name in profile.timings})
+                                {name: Key(DELAY, docs.get(f"timings.{name}") or name.replace("_", " "))
+                                 for name in profile.timings})
     if profile.networks:
         keys["networks"] = _NETWORK
     if profile.endpoints:
         keys["endpoints"] = Table("where the operator listens", {
-            name: Key(PORT if name.endswith("_port") else TEXT, docs.get(f"endpoints.{name}", name))
+            name: Key(PORT if name.endswith("_port") else TEXT, docs.get(f"endpoints.{name}") or name.replace("_", " "),
+                      f"--{name.replace('_', '-')} {profile.key}=PORT" if name == "ftp_port" else "")
             for name in profile.endpoints})
     return Table(f"overrides of the {profile.name} operator profile", keys)
 
@@ -338,7 +339,9 @@ SCHEMA: dict[str, Table] = {
                            "--admin-token", ADMIN_TOKEN_ENV, secret=True),
         "admin_open": Key(BOOL, "serve the admin API beyond loopback without a token (explicit opt-in)",
                           "--admin-open"),
-        "ftp_port": Key(PORT, "FTP control port", "--ftp-port"),
+        "ftp_port": Key(PORT, "FTP control port of the first operator, over its profile's [endpoints] ftp_port "
+                              "(each operator's: [<operator>.endpoints] ftp_port, or --ftp-port OPERATOR=PORT)",
+                        "--ftp-port"),
         "http_port": Key(PORT, "HTTP port of the admin API", "--http-port"),
         "https_port": Key(OPTIONAL_PORT, "HTTPS port of the web services and the admin API (certificate from "
                                          "the sandbox CA in <data dir>/tls/ca.pem); -1: no HTTPS", "--https-port"),
@@ -502,9 +505,11 @@ def _enabled(values: Mapping[str, Any], known: Mapping[str, OperatorProfile]) ->
 _SANDBOX_KEYS: Mapping[str, Key | Table] = SCHEMA["sandbox"].keys
 
 
-def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, **flags: Any) -> Config:
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
+                operator_ports: Mapping[str, Any] | None = None, **flags: Any) -> Config:
     """Defaults, overridden by the file, by the environment `env` (OPSIM_ADMIN_TOKEN), then by flags
-    that are not None (named as the [sandbox] keys: ftp_port=0)."""
+    that are not None (named as the [sandbox] keys: ftp_port=0); `operator_ports` are `--ftp-port
+    OPERATOR=PORT` flags, by operator."""
     values: dict[str, Any] = {}
     known = dict(PACKAGED)
     if path is not None:
@@ -544,8 +549,27 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, 
         _check_entries(config)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
+    _apply_ports(config, operator_ports or {})
     _check_exposure(config)
     return config
+
+
+def _apply_ports(config: Config, operator_ports: Mapping[str, Any]) -> None:
+    """The first operator's port from [sandbox] ftp_port / --ftp-port N, then each --ftp-port OPERATOR=PORT."""
+    ports: dict[str, Any] = {}
+    if config.ftp_port is not None and config.operators:
+        ports[next(iter(config.operators))] = config.ftp_port
+    for key, value in operator_ports.items():
+        if key not in config.operators:
+            near = difflib.get_close_matches(key, list(config.operators), n=1)
+            hint = f"did you mean {near[0]}?" if near else f"enabled: {', '.join(config.operators)}"
+            raise ConfigError(f"--ftp-port {key}={value}: no operator {key} is enabled ({hint})")
+        try:
+            ports[key] = PORT.convert(value)
+        except (ValueError, TypeError):
+            raise ConfigError(f"--ftp-port {key}={value}: expected {PORT.expected}") from None
+    for key, port in ports.items():
+        config.operators[key] = config.operators[key].with_overrides({"endpoints": {"ftp_port": port}})
 
 
 def _tenant(entry: Mapping[str, Any]) -> Tenant:
@@ -633,12 +657,14 @@ def _toml(value: Any) -> str:
 def effective_values(config: Config) -> dict[str, Any]:
     """The configuration in the file's shape (what `render` writes)."""
     values: dict[str, Any] = {
-        "sandbox": {k: getattr(config, k) for k in _SANDBOX_KEYS},
+        "sandbox": {k: getattr(config, k) for k in _SANDBOX_KEYS if getattr(config, k) is not None},
         "clock": {k: v for k, v in vars(config.clock).items() if v is not None},
         "mail": dict(vars(config.mail)),
         "tenants": [{k: list(v) if isinstance(v, tuple) else v for k, v in vars(t).items()
                      if v or k in ("code", "password")} for t in config.tenants],
-        "operators": {"enabled": list(config.operators)},
+        "operators": {"enabled": list(config.operators),
+                      **({"profiles": own} if (own := [str(p.source.resolve()) for key, p in config.operators.items()
+                                                       if key not in PACKAGED and p.source]) else {})},
     }
     for key, p in config.operators.items():
         values[key] = {"name": p.name, **{k: v for k, v in p.settings.items() if not isinstance(v, dict | list)},
@@ -647,7 +673,19 @@ def effective_values(config: Config) -> dict[str, Any]:
     return values
 
 
-def render(values: Mapping[str, Any], docs: bool = False, show_secrets: bool = True) -> str:
+def schema_of(config: Config) -> dict[str, Table]:
+    """The file's schema for a configuration: the sandbox's tables, then one per enabled operator (packaged or
+    the user's own profiles), each read from its profile."""
+    return {**{name: table for name, table in SCHEMA.items() if name not in PACKAGED},
+            **{key: operator_table(profile) for key, profile in config.operators.items()}}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def render(values: Mapping[str, Any], docs: bool = False, show_secrets: bool = True,
+           schema: Mapping[str, Table] = SCHEMA) -> str:
     """A TOML document of `values` in the schema's order; with `docs`, every key's documentation."""
     lines: list[str] = []
 
@@ -658,11 +696,11 @@ def render(values: Mapping[str, Any], docs: bool = False, show_secrets: bool = T
             return
         documented.add(where)
         if isinstance(spec, Table):
-            lines.append(f"# {spec.doc[0].upper()}{spec.doc[1:]}.")
+            lines.append(f"# {_sentence(spec.doc)}.")
             return
         extra = [spec.kind.expected] + ["required"] * spec.required + [f"flag {spec.flag}"] * bool(spec.flag) \
             + [f"env {spec.env}"] * bool(spec.env)
-        lines.append(f"# {spec.doc[0].upper()}{spec.doc[1:]}: {'; '.join(extra)}.")
+        lines.append(f"# {_sentence(spec.doc) or where.rsplit('.', 1)[-1]}: {'; '.join(extra)}.")
 
     def table(header: str, schema: Mapping[str, Key | Table], data: Mapping[str, Any], spec: Table) -> None:
         lines.append("")
@@ -686,7 +724,7 @@ def render(values: Mapping[str, Any], docs: bool = False, show_secrets: bool = T
                 for entry in entries if sub.array else [entries]:
                     table(f"[[{path}]]" if sub.array else f"[{path}]", sub.keys, entry, sub)
 
-    for name, spec in SCHEMA.items():
+    for name, spec in schema.items():
         data = values.get(name, [] if spec.array else {})
         if spec.array and not data and docs:
             # Document an empty array with an example entry, commented out: it is not a default.
@@ -699,9 +737,17 @@ def render(values: Mapping[str, Any], docs: bool = False, show_secrets: bool = T
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def schema_template() -> str:
-    """Every section and key with its documentation and default: a valid configuration file itself."""
+def schema_template(config: Config | None = None) -> str:
+    """Every section and key with its documentation and default: a valid configuration file itself. With a
+    configuration, its operators' tables (its own profiles too) instead of the packaged ones."""
     head = ("# opsim configuration file (TOML), given with `opsim up --config FILE`. Every key is optional;\n"
             "# the values below are the defaults. Flags of `opsim up` override the file, and so does the\n"
             f"# environment variable {ADMIN_TOKEN_ENV}.\n\n")
-    return head + render(effective_values(Config()), docs=True)
+    defaults = Config()
+    schema: Mapping[str, Table] = SCHEMA
+    if config is not None:
+        # The profiles as they ship or as their files say, without this file's overrides: the defaults.
+        defaults.operators = {key: PACKAGED.get(key) or (read_profile(p.source, key) if p.source else p)
+                              for key, p in config.operators.items()}
+        schema = schema_of(config)
+    return head + render(effective_values(defaults), docs=True, schema=schema)

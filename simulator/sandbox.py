@@ -14,12 +14,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .capability import OperatorContext, Operators, build_operator, build_web_service
 from .clock import ClockState, VirtualClock, restore_state, to_timestamp
-from .config import DEFAULT_OPERATOR, Config, ConfigError, is_loopback, passive_range
+from .config import LEGACY_OPERATOR, Config, ConfigError, is_loopback, passive_range
 from .engine import Engine
 from .facade import SandboxFacade
 from .refdata import ReferenceNetwork
 from .specs.codec import SpecPack
-from .startup import DataDirLock, check_port, check_ports
+from .startup import PORTS_FILE, DataDirLock, KeptPorts, check_port, check_ports
 from .store import Store
 from .tenants import TenantRegistry, hash_password
 from .transports.ftp import FtpTransport
@@ -64,7 +64,7 @@ class Sandbox:
         self.networks: dict[str, ReferenceNetwork] = {
             interop: network for key, context in contexts.items() if config.operators[key].networks
             for interop, network in context.reference_networks.items()}
-        migrate_legacy_homes(config.data_dir, DEFAULT_OPERATOR)
+        migrate_legacy_homes(config.data_dir, LEGACY_OPERATOR)
         self.trees = {key: Mailboxes(config.data_dir, key, operator.layout, file_max_bytes=config.max_file_bytes)
                       for key, operator in self.operators.items() if operator.layout.folders}
         builtin_demo = config.demo_tenant and not any(t.code == "DEMO" for t in config.tenants)
@@ -113,9 +113,11 @@ class Sandbox:
             raise
         self.engine.start()
         self.engine.recover(progress)
+        ports = KeptPorts(self.config.data_dir / PORTS_FILE)
         for key, mailboxes in self.trees.items():
             self.ftp[key] = FtpTransport(
-                self.engine, mailboxes, self.tenants.of(key), self.config.host, self.config.ftp_port_of(key),
+                self.engine, mailboxes, self.tenants.of(key), self.config.host,
+                ports.port(f"ftp:{key}", self.config.host, self.config.ftp_port_of(key)),
                 passive_range(self.config.ftp_passive_ports), self.config.ftp_masquerade_address,
                 banner_name=self.config.operators[key].name)
         self._start_mail()
@@ -126,8 +128,10 @@ class Sandbox:
             self.tls = SandboxTls(self.config.data_dir / "tls").ensure([admin_host, self.config.host])
             self.https = HttpTransport(app, admin_host, self.config.https_port, self.tls.context(),
                                        (self.tls.server_cert, self.tls.server_key))
-        for ftp in self.ftp.values():
+        for key, ftp in self.ftp.items():
             ftp.start()
+            ports.keep(f"ftp:{key}", ftp.address[1])
+        ports.save()
         self.http.start()
         if self.https is not None:
             self.https.start()
@@ -168,18 +172,18 @@ class Sandbox:
 
     @property
     def ftp_address(self) -> tuple[str, int]:
-        """Covage's FTP endpoint (the sandbox's first, as before operators were composed)."""
-        return self.ftp_address_of(DEFAULT_OPERATOR if DEFAULT_OPERATOR in self.ftp else next(iter(self.ftp)))
+        """The first operator's FTP endpoint (Covage's by default)."""
+        return self.ftp_address_of(next(iter(self.ftp)))
 
     @property
     def mailboxes(self) -> Mailboxes:
-        """Covage's tenant trees (tests and benchmarks look into them)."""
-        return self.trees[DEFAULT_OPERATOR]
+        """The first operator's tenant trees (tests and benchmarks look into them)."""
+        return next(iter(self.trees.values()))
 
     @property
     def pack(self) -> SpecPack:
         """The spec pack of Covage's Protocole Accès (tests and users' fixtures write files with it)."""
-        pack = self.operators.capability(DEFAULT_OPERATOR, "access").pack
+        pack = self.operators.capability("covage", "access").pack
         assert pack is not None
         return pack
 
@@ -200,11 +204,11 @@ class Sandbox:
         return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
     def endpoints(self) -> dict[str, str]:
-        """Every endpoint: "ftp" is Covage's, "ftp:<operator>" each operator's."""
+        """Every endpoint: "ftp" is the first operator's, "ftp:<operator>" each operator's."""
         found: dict[str, str] = {}
         for key, ftp in self.ftp.items():
             host, port = ftp.address
-            if key == DEFAULT_OPERATOR or not found:
+            if not found:
                 found["ftp"] = f"ftp://{host}:{port}"
             found[f"ftp:{key}"] = f"ftp://{host}:{port}"
         found.update({f"soap:{g.endpoint.service}": f"{self.http_url}{path}" for path, g in self.soap.items()})

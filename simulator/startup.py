@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import socket
 from pathlib import Path
@@ -62,9 +63,52 @@ class DataDirLock:
 
 
 def check_ports(config: Config) -> None:
-    """Refuse a port that is taken before the servers try it (werkzeug would print its own text and exit)."""
-    check_port("FTP", config.host, config.ftp_port, "--ftp-port", "--host")
+    """Refuse a port that is taken before the servers try it, with a message naming the flag that changes it."""
+    for key in config.operators:
+        check_port(f"{config.operators[key].name} FTP", config.host, config.ftp_port_of(key),
+                   f"--ftp-port {key}=PORT", "--host")
     check_port("HTTP", config.admin_host, config.http_port, "--http-port", "--admin-host")
+
+
+PORTS_FILE = "ports.json"
+
+
+class KeptPorts:
+    """Ports asked as 0 (any free one) stay the same for a data dir: the one chosen at its first start is kept
+    in <data dir>/ports.json and asked again at the next, so an OC's configuration keeps working across restarts.
+    A kept port that another program took meanwhile gives way to a new free one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            self._kept: dict[str, int] = {k: v for k, v in kept.items() if isinstance(v, int) and 0 < v < 65536}
+        except (OSError, ValueError, AttributeError):
+            self._kept = {}  # none yet, or unreadable: chosen anew
+        self._changed = False
+
+    def port(self, name: str, host: str, asked: int) -> int:
+        """The port to listen on for endpoint `name`: `asked`, unless it is 0 and one is kept and free."""
+        kept = self._kept.get(name)
+        if asked or kept is None:
+            return asked
+        try:
+            check_port(name, host, kept, "", "")
+        except StartupError:
+            return 0
+        return kept
+
+    def keep(self, name: str, port: int) -> None:
+        if self._kept.get(name) != port:
+            self._kept[name] = port
+            self._changed = True
+
+    def save(self) -> None:
+        if not self._changed:
+            return
+        part = self.path.with_name(self.path.name + ".part")
+        part.write_text(json.dumps(self._kept, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(part, self.path)
 
 
 def check_port(what: str, host: str, port: int, port_flag: str, host_flag: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from simulator.cli import build_parser, main
+from simulator.config import load_config
 
 OPSIM = [sys.executable, "-m", "simulator.cli"]
 
@@ -39,8 +40,8 @@ def test_up_defaults_match_the_documentation():
     from simulator.config import load_config
 
     config = load_config(None)
-    assert (str(config.data_dir), config.host, config.ftp_port, config.http_port) == (".opsim", "127.0.0.1", 2121,
-                                                                                       8080)
+    assert (str(config.data_dir), config.host, config.ftp_port_of("covage"), config.http_port) == (
+        ".opsim", "127.0.0.1", 2121, 8080)
 
 
 def test_bad_config_is_reported_not_raised(tmp_path: Path, capsys):
@@ -161,8 +162,9 @@ def test_up_help_is_true_to_the_code(capsys):
     with pytest.raises(SystemExit):
         main(["up", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    covage_port = load_config(None).ftp_port_of("covage")
     for default in (f"default ./{Config.data_dir}", f"default {Config.host}", f"default {Config.admin_host}",
-                    f"default {Config.ftp_port}", f"default {Config.http_port}", f"default {Config.seed}"):
+                    f"Covage's {covage_port}", f"default {Config.http_port}", f"default {Config.seed}"):
         assert default in out
     assert "the admin API listens on --admin-host" in out and "$OPSIM_ADMIN_TOKEN" in out
     args = build_parser().parse_args(["up", "--admin-host", "0.0.0.0", "--admin-token", "t", "--admin-open"])

@@ -240,7 +240,7 @@ def test_the_schema_describes_every_configuration_field():
     assert set(SCHEMA["tenants"].keys) == names(Tenant)
     covage = SCHEMA["covage"].keys
     profile = load_config(None).covage  # the table is read from the profile: its settings, timings, networks
-    assert set(covage) == {"name", "timings", "networks", *profile.settings}
+    assert set(covage) == {"name", "timings", "networks", "endpoints", *profile.settings}
     assert isinstance(covage["networks"], Table) and set(covage["networks"].keys) == names(Network)
     assert isinstance(covage["timings"], Table) and set(covage["timings"].keys) == set(load_config(None).covage.timings)
 
@@ -279,3 +279,26 @@ cmd_stoc = "30 min"
     hidden = render(effective_values(config), show_secrets=False)
     assert "s3cret" not in hidden and "adm1n" not in hidden and "acme-token" not in hidden
     assert 'cr_cmd = "4 hours"' in hidden and 'cmd_stoc = "30 minutes"' in hidden
+
+
+def test_the_schema_and_the_check_document_an_operator_of_ones_own_with_no_comments(tmp_path: Path, capsys):
+    """A second operator whose profile says nothing but its keys: `config schema --config` documents it (each key
+    named, none left blank) as a file that is valid itself, and `config check` shows its section."""
+    from simulator.cli import main
+
+    (tmp_path / "ops" / "zeta").mkdir(parents=True)
+    (tmp_path / "ops" / "zeta" / "profile.toml").write_text(
+        'name = "Zeta"\ncapabilities = []\nsize = 3\n[timings]\nlater = "1 hour"\n[endpoints]\nftp_port = 0\n',
+        encoding="utf-8")
+    (tmp_path / "opsim.toml").write_text('[operators]\nprofiles = ["ops/zeta/profile.toml"]\n[zeta]\nsize = 5\n',
+                                         encoding="utf-8")
+    assert main(["config", "schema", "--config", str(tmp_path / "opsim.toml")]) == 0
+    schema = capsys.readouterr().out
+    assert "[zeta]" in schema and "size = 3" in schema  # the profile's default, not the file's override
+    assert "# Later: a delay" in schema and "flag --ftp-port zeta=PORT" in schema
+    (tmp_path / "schema.toml").write_text(schema, encoding="utf-8")
+    assert main(["config", "check", str(tmp_path / "schema.toml")]) == 0
+    assert "[zeta]" in capsys.readouterr().out
+    assert main(["config", "check", str(tmp_path / "opsim.toml")]) == 0
+    checked = capsys.readouterr().out
+    assert "[zeta]\nname = \"Zeta\"\nsize = 5" in checked and "[zeta.endpoints]\nftp_port = 0" in checked

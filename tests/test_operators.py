@@ -183,3 +183,58 @@ def test_a_data_dir_written_before_operators_opens_with_its_files_and_events(tmp
                 "covage:access:cr_cmd"]
     finally:
         box.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_each_operator_port_is_set_by_its_flag_and_checked(tmp_path: Path):
+    wanted = _free_port()
+    config = load_config(config_file(tmp_path), operator_ports={"echo": wanted}, ftp_port=0)
+    assert (config.ftp_port_of("echo"), config.ftp_port_of("covage")) == (wanted, 0)
+    with pytest.raises(ConfigError, match=r"--ftp-port echo=70000: expected a port number"):
+        load_config(config_file(tmp_path), operator_ports={"echo": 70000})
+    with pytest.raises(ConfigError, match=r"--ftp-port ecko=2200: no operator ecko is enabled \(did you mean echo\?\)"):
+        load_config(config_file(tmp_path), operator_ports={"ecko": 2200})
+    # On the command line: `--ftp-port echo=PORT` beside a bare `--ftp-port` (the first operator's).
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--config", str(config_file(tmp_path)),
+                             "--data-dir", str(tmp_path / "data"), "--ftp-port", "0", "--ftp-port", f"echo={wanted}",
+                             "--http-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        text = "".join(line for line, _ in zip(proc.stdout, range(4), strict=False))
+        assert re.search(rf"ftp\s+ftp://127\.0\.0\.1:{wanted}\s+Echo", text), text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_free_port_is_chosen_once_and_kept_for_the_data_dir(tmp_path: Path):
+    """Echo's profile asks for any free port (0): the one chosen at the data dir's first start is asked again at
+    every later start, so an OC's client configuration keeps working; if another program took it meanwhile, the
+    operator listens on a new free one."""
+    import socket
+
+    from simulator.sandbox import Sandbox
+
+    config = load_config(config_file(tmp_path), data_dir=tmp_path / "data", ftp_port=0, http_port=0)
+    with Sandbox(config) as box:
+        first = box.ftp_address_of("echo")[1]
+    with Sandbox(config) as box:
+        assert box.ftp_address_of("echo")[1] == first
+        ftp_login(box.ftp_address_of("echo")).quit()
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the last session's TIME_WAIT
+        squatter.bind(("127.0.0.1", first))
+        squatter.listen()
+        with Sandbox(config) as box:
+            moved = box.ftp_address_of("echo")[1]
+            assert moved != first
+            ftp_login(box.ftp_address_of("echo")).quit()
+    with Sandbox(config) as box:
+        assert box.ftp_address_of("echo")[1] == moved  # the new one is kept in turn

@@ -50,8 +50,8 @@ def config_file(tmp_path: Path) -> Path:
 
 def test_ftp_port_in_use_names_the_port_and_the_flag(tmp_path: Path, taken_port: int):
     result = up(tmp_path / "d", "--ftp-port", str(taken_port), "--http-port", "0")
-    assert refusal(result) == (f"opsim: cannot start: FTP port {taken_port} on 127.0.0.1 is already in use "
-                               f"(change it with --ftp-port)")
+    assert refusal(result) == (f"opsim: cannot start: Covage FTP port {taken_port} on 127.0.0.1 is already in use "
+                               f"(change it with --ftp-port covage=PORT)")
 
 
 def test_http_port_in_use_names_the_port_and_the_flag(tmp_path: Path, taken_port: int):
@@ -62,7 +62,7 @@ def test_http_port_in_use_names_the_port_and_the_flag(tmp_path: Path, taken_port
 
 def test_an_address_of_another_machine_names_the_flag(tmp_path: Path):
     result = up(tmp_path / "d", "--host", "192.0.2.1", "--ftp-port", "0", "--http-port", "0")  # TEST-NET-1
-    assert refusal(result) == ("opsim: cannot start: FTP address 192.0.2.1 is not an address of this machine "
+    assert refusal(result) == ("opsim: cannot start: Covage FTP address 192.0.2.1 is not an address of this machine "
                                "(change it with --host)")
 
 

@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from simulator.config import Config
+from simulator.config import Config, load_config
 
 DOCKERFILE = Path(__file__).parent.parent / "Dockerfile"
 OPSIM = [sys.executable, "-m", "simulator.cli"]
@@ -64,7 +64,9 @@ def test_the_image_runs_opsim_up_as_a_non_root_user_with_the_container_flags_in_
     assert one("USER") not in ("root", "0")
     assert one("VOLUME") == "/data"
     first, last = flags["--ftp-passive-ports"].split("-")
-    assert one("EXPOSE").split() == [str(Config.ftp_port), str(Config.http_port), f"{first}-{last}",
+    defaults = load_config(None)  # every operator that ships listens on its own FTP port, each exposed
+    ftp_ports = [str(defaults.ftp_port_of(key)) for key in defaults.operators]
+    assert one("EXPOSE").split() == [*ftp_ports, str(Config.http_port), f"{first}-{last}",
                                      flags["--smtp-port"], flags["--https-port"]]
 
 

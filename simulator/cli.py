@@ -381,7 +381,7 @@ def cmd_rejects(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- conformance
 #: What the harness needs beyond the sandbox: the `conformance` extra of the package (pyproject.toml).
-HARNESS_MODULES = ("pytest", "pytest_bdd", "pytest_timeout", "xdist", "hypothesis", "zeep", "requests")
+HARNESS_MODULES = ("pytest", "pytest_bdd", "pytest_timeout", "xdist", "hypothesis", "zeep", "requests", "jinja2")
 
 
 def cmd_conformance_run(args: argparse.Namespace) -> int:

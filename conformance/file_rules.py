@@ -18,11 +18,16 @@ from .results import Evidence, Finding
 class SentLike(Protocol):
     """A file the OC sent, as `conformance.checks.SentFile` records it."""
 
-    filename: str
-    location: str
-    at_virtual: str
-    content: bytes
-    kept: bool
+    @property
+    def filename(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def at_virtual(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def kept(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def check_contents(files: Iterable[SentLike], pack: SpecPack, ids: RuleIds, find
         except UnreadableFile as e:  # another separator shows as a header of one column
             findings.append(finding(ids.columns, f"{f.filename}: {e}", [evidence(f)]))
             continue
-        widths = [f"line {r.line}: {e.detail}" for r in parsed.records for e in r.errors if e.column == "*"]
+        widths = [f"line {r.line}: {e.reason}" for r in parsed.records for e in r.errors if e.column == "*"]
         if widths:
             findings.append(finding(ids.columns, f"{f.filename}: {'; '.join(widths)}", [evidence(f)]))
         values = [f"line {r.line}: {e}" for r in parsed.records for e in r.errors if e.column != "*"]

@@ -393,6 +393,7 @@ def _order_steps(obs: Observation, ref: str) -> list[tuple[AnswerFile | None, di
         if not mine:
             continue
         head = mine[0]
+        step: dict[str, Any]
         if a.flow == "AR_Cmd_Pm":
             step = ({"state": "acknowledged"} if head.get("EtatArCommandePM") == "OK" else
                     {"state": "rejected", "reject_code": _motif_code(head.get("MotifKoArCommandePM", ""))})

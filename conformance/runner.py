@@ -383,7 +383,8 @@ def scenario_of(item: Any) -> tuple[str, str] | None:
         from pytest_bdd.scenario import scenario_wrapper_template_registry as templates
     except ImportError:
         return None
-    template = templates.get(getattr(item, "obj", None))
+    function = getattr(item, "obj", None)
+    template = templates.get(function) if function is not None else None
     if template is None:
         return None
     callspec = getattr(item, "callspec", None)

@@ -69,6 +69,13 @@ def test_a_pm_file_with_another_separator_is_pm_file_columns() -> None:
     assert checks_of(observation(sent(name(), commas))) == ["PM-FILE-COLUMNS"]
 
 
+def test_a_line_with_a_column_too_many_is_pm_file_columns_and_names_the_line() -> None:
+    header, line = cmd_info_pm().split(b"\r\n")[:2]
+    findings = check_files(observation(sent(name(), header + b"\r\n" + line + b";EXTRA\r\n")))
+    assert [f.check for f in findings] == ["PM-FILE-COLUMNS"]
+    assert "line 2: 8 columns where 7 are expected" in findings[0].message, findings[0].message
+
+
 def test_a_bad_pm_name_stays_pm_file() -> None:
     assert checks_of(observation(sent("CMD_PM.csv", cmd_info_pm()))) == ["PM-FILE"]
 

@@ -17,6 +17,8 @@ T = TypeVar("T")
 #: Failures after which the session is dead and a new login may succeed (idle timeout, server restart).
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (EOFError, ConnectionError, socket.timeout,
                                                       ftplib.error_temp)
+#: ...and those a QUIT may meet on a session in any state: the socket is dropped.
+CLOSE_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, OSError, ftplib.Error)
 
 
 class FtpSession:
@@ -50,7 +52,7 @@ class FtpSession:
         ftp, self._ftp = self._ftp, None
         try:
             ftp.quit()
-        except (*CONNECTION_ERRORS, OSError, ftplib.Error):
+        except CLOSE_ERRORS:
             ftp.close()  # the server is gone already: just drop the socket
 
     def _idempotent(self, action: Callable[[ftplib.FTP], T]) -> T:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import requests
 import zeep
+import zeep.helpers
 from zeep.transports import Transport
 
 T = TypeVar("T")

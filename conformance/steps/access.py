@@ -766,6 +766,7 @@ def other_oc_takes_the_socket(access_world: AccessWorld) -> None:
 def other_order_holds_socket(access_world: AccessWorld) -> None:
     world = access_world
     other = world.admin.order(world.other["ref"], world.other["tenant"])
+    assert world.socket is not None, "no socket chosen by an earlier step"
     assert other["state"] == "MAD" and other["data"]["ReferencePrise"] == world.socket["ReferencePrise"], other
     steps = [h["step"] for h in other["history"]]
     assert "Ecrasement" in steps, f"the other OC's order history shows no écrasement: {steps}"

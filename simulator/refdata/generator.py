@@ -370,7 +370,7 @@ def _building_dates(mes: int, rng: FastRandom, deployed: bool) -> tuple[str, str
 def make_building(
     ctx: _Context, area: _PmArea, state: _CommuneState, street: Street,
     numero: str, complement: str, hexacle: str, batiment: str, immeuble: bool,
-) -> tuple:
+) -> list:
     """One building's row (model.BUILDING_COLUMNS); its existing lines are a range of line numbers."""
     rng = ctx.rng
     commune = state.commune

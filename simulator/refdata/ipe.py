@@ -63,8 +63,8 @@ def write_ipe(network: ReferenceNetwork, flow: FlowSpec, out: BinaryIO) -> int:
     else:
         writer = csv.writer(text, delimiter=flow.separator, lineterminator="\r\n")
         writer.writerow(flow.column_names)
-        for line in ipe_lines(network, flow):
-            writer.writerow(line)
+        for cells in ipe_lines(network, flow):
+            writer.writerow(cells)
             count += 1
     text.flush()
     text.detach()  # leave `out` open for the caller

@@ -20,10 +20,10 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, jsonify, request
 
 if TYPE_CHECKING:
     from ..facade import SandboxFacade
@@ -122,8 +122,8 @@ def _authorize(who: Principal, policy: str, token_configured: bool) -> None:
         abort(403, f"the token of tenant {who.tenant} reads only ?tenant={who.tenant}")
 
 
-def _unauthorized(detail: str) -> None:
-    response = current_app.json.response({"error": "Unauthorized", "detail": detail})
+def _unauthorized(detail: str) -> NoReturn:
+    response = jsonify({"error": "Unauthorized", "detail": detail})
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="opsim admin API"'
     abort(response)

@@ -102,6 +102,7 @@ class PmDesk(Capability):
         opened = [pm.reference for pm in network.iter_pms()
                   if pm.reference not in announced and pm.date_mes_commerciale and pm.date_mes_commerciale <= today]
         if opened:
+            assert self.pack is not None  # set in __init__
             columns = self.pack.flow("CPN").column_names
             wanted = set(opened)
             records = [{c: link.get(c, "") for c in columns} for link in network.nro_links()
@@ -160,6 +161,7 @@ class PmDesk(Capability):
             effects.findings.append(Finding("", "clock", "out", "IPE", "", "not sent",
                                             f"network {code} is no longer in the profile"))
             return effects
+        assert self.pack is not None
         flow = self.pack.flow("IPE")
         out = io.BytesIO()
         lines = write_ipe(network, flow, out)  # streamed from the network's database, once for every client

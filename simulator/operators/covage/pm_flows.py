@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -406,7 +407,7 @@ class PmFlows:
         return ""
 
 
-def order_channel(order: Mapping[str, Any]) -> str:
+def order_channel(order: Mapping[str, Any] | sqlite3.Row) -> str:
     """The channel a stored PM order came by (ftp for an order stored before the channel was kept)."""
     return _decode(order["data"]).get("channel", "ftp")
 

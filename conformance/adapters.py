@@ -62,6 +62,8 @@ class Context:
     today: str  # the sandbox's virtual date, YYYY-MM-DD
     now: str  # the sandbox's virtual date-time, YYYY-MM-DDTHH:MM:SS
     state_dir: str  # an empty folder per scenario where the OC may keep its state
+    #: area ("acces", "pm") -> {"in": where the OC drops, "out": where it reads}, absolute from its FTP home
+    folders: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)  # endpoints later capabilities add
 
     def as_json(self) -> dict[str, Any]:

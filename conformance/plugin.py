@@ -215,6 +215,9 @@ class Target:
     smtp_host: str = ""  # the e-mail channel, when the sandbox serves it
     smtp_port: int = 0
     mailboxes: dict[str, str] = field(default_factory=dict)  # area (acces, pm) -> the operator's address
+    #: area -> {"in": folder, "out": folder} on the scenarios' network, from GET /api/operators (absolute from the
+    #: OC's home): no client or step builds a folder path itself.
+    folders: dict[str, dict[str, str]] = field(default_factory=dict)
     _addresses: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def deployed_addresses(self, network: str, limit: int = 300) -> list[dict[str, Any]]:
@@ -287,7 +290,17 @@ def connect(url: str) -> Target:
     network = operator["networks"][0]
     smtp = re.fullmatch(r"smtp://([^:/]+):(\d+)/?", operator["endpoints"].get("smtp", ""))
     return Target(url, admin, m[1], int(m[2]), network["interop"], network["arcep"],
-                  smtp[1] if smtp else "", int(smtp[2]) if smtp else 0, dict(operator.get("mailboxes") or {}))
+                  smtp[1] if smtp else "", int(smtp[2]) if smtp else 0, dict(operator.get("mailboxes") or {}),
+                  folders_of(operator, network["interop"]))
+
+
+def folders_of(operator: Mapping[str, Any], network: str) -> dict[str, dict[str, str]]:
+    """Each area's drop and answer folders on one network, as GET /api/operators lists them."""
+    folders: dict[str, dict[str, str]] = {}
+    for folder in operator.get("folders", []):
+        if folder.get("network") in (network, None, ""):
+            folders.setdefault(folder["area"], {})[folder["direction"]] = "/" + folder["path"].strip("/")
+    return folders
 
 
 @pytest.fixture(scope="session")
@@ -429,7 +442,7 @@ class OcScenario:
                        ftp=FtpAccount(self.target.ftp_host, self.target.ftp_port, self.tenant.login,
                                       self.tenant.password),
                        spec_pack=SPEC_PACK, today=now.date().isoformat(), now=now.isoformat(timespec="seconds"),
-                       state_dir=str(self.state_dir), extra=self.extra())
+                       state_dir=str(self.state_dir), folders=self.target.folders, extra=self.extra())
 
     def extra(self) -> dict[str, Any]:
         """The context's endpoints beyond FTP: the admin URL, and what a PM OC needs (the e-mail channel)."""

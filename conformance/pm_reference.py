@@ -193,7 +193,8 @@ class PmVerbs:
     def _new_pm_client(self, session: FtpSession, mail: MailAccount | None) -> OcPmClient:
         ctx = self.context
         return OcPmClient(session, ctx.oc_code, ctx.oi, ctx.arcep, pack=str(ctx.extra.get("pm_spec_pack") or "pm-2.2"),
-                          today=lambda: date.fromisoformat(self.context.today), mail=mail)
+                          today=lambda: date.fromisoformat(self.context.today), mail=mail,
+                          folders=ctx.folders.get("pm"))
 
     def pm_status(self, args: Mapping[str, Any]) -> dict[str, Any]:
         order = self.pm_orders.get(str(args["ref"]))

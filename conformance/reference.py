@@ -69,7 +69,7 @@ class ReferenceOc(WsVerbs, PmVerbs):
         self.orders: dict[str, Order] = {}
         self.client = OcFtpClient(context.ftp.host, context.ftp.port, context.ftp.user, context.ftp.password,
                                   context.oc_code, context.oi, context.arcep, pack=context.spec_pack,
-                                  today=self._today)
+                                  today=self._today, folders=context.folders.get("acces"))
         self._state_file = Path(context.state_dir) / "reference-oc.json"
         self._counter = 0
 

@@ -238,3 +238,15 @@ def test_a_free_port_is_chosen_once_and_kept_for_the_data_dir(tmp_path: Path):
             ftp_login(box.ftp_address_of("echo")).quit()
     with Sandbox(config) as box:
         assert box.ftp_address_of("echo")[1] == moved  # the new one is kept in turn
+
+
+def test_the_harness_reads_each_operators_folders_from_the_api(box):
+    """No client or step of the harness builds a folder path: it reads them from GET /api/operators."""
+    from conformance.plugin import connect, folders_of
+
+    covage, echo = Api(box.http_url).get("/operators")
+    assert folders_of(echo, "") == {"echo": {"in": "/inbox", "out": "/outbox"}}
+    assert folders_of(covage, "COVB") == {"acces": {"in": "/IN/COVB/CB", "out": "/OUT/COVB/CB"},
+                                          "pm": {"in": "/IN/COVB/CB/PM", "out": "/OUT/COVB/CB/PM"}}
+    target = connect(box.http_url)
+    assert target.folders["acces"] == {"in": "/IN/COVA/CV", "out": "/OUT/COVA/CV"}

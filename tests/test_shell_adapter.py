@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance.adapters import CommandAdapter, Context, FtpAccount, VerbNotImplemented, adapter_factory
+from conformance.plugin import folders_of
 from tests.helpers import Api
 
 SHELL_OC = Path(__file__).parents[1] / "conformance" / "examples" / "shell_oc.sh"
@@ -20,9 +21,10 @@ ROUTE = ("ReferencePrise", "ReferencePBO", "NomModulePm1", "PositionModulePm1", 
 
 def context(api: Api, port: int, tenant: str, state_dir: Path) -> Context:
     now = api.get("/clock")["now"]
+    covage = next(o for o in api.get("/operators") if o["operator"] == "covage")
     return Context(tenant=tenant, oc_code=tenant, operator="covage", oi="COVA", arcep="CV",
                    ftp=FtpAccount("127.0.0.1", port, tenant, "pw-" + tenant), spec_pack="acces-1.2",
-                   today=now[:10], now=now, state_dir=str(state_dir))
+                   today=now[:10], now=now, state_dir=str(state_dir), folders=folders_of(covage, "COVA"))
 
 
 def test_the_shell_oc_runs_the_stoc_happy_path(opsim_process, tmp_path: Path):

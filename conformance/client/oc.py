@@ -59,11 +59,15 @@ class OcFtpClient:
 
     def __init__(self, host: str, port: int, login: str, password: str, oc_code: str, oi: str = "COVA",
                  arcep: str = "CV", *, pack: SpecPack | str = DEFAULT_PACK,
-                 today: Callable[[], date] = date.today, poll_interval: float = 0.05, ftp_timeout: float = 10.0):
-        """`today` dates the file names: pass the sandbox's virtual date to match its clock."""
+                 today: Callable[[], date] = date.today, poll_interval: float = 0.05, ftp_timeout: float = 10.0,
+                 folders: Mapping[str, str] | None = None):
+        """`today` dates the file names: pass the sandbox's virtual date to match its clock. `folders` ({"in",
+        "out"}: the operator's, e.g. from GET /api/operators) default to seed 002's IN/<OI>/<ARCEP>/."""
         self.oc_code = oc_code
         self.oi = oi
         self.arcep = arcep
+        folders = folders or {"in": f"/IN/{oi}/{arcep}", "out": f"/OUT/{oi}/{arcep}"}
+        self._in, self._out = folders["in"], folders["out"]
         self.pack = pack if isinstance(pack, SpecPack) else load_pack(pack)
         self.today = today
         self.poll_interval = poll_interval
@@ -84,11 +88,11 @@ class OcFtpClient:
 
     @property
     def in_folder(self) -> str:
-        return f"/IN/{self.oi}/{self.arcep}"
+        return self._in
 
     @property
     def out_folder(self) -> str:
-        return f"/OUT/{self.oi}/{self.arcep}"
+        return self._out
 
     @property
     def inbox(self) -> tuple[ReceivedFile, ...]:

@@ -66,8 +66,11 @@ class OcPmClient:
 
     def __init__(self, session: FtpSession, oc_code: str, oi: str = "COVA", arcep: str = "CV", *,
                  pack: SpecPack | str = DEFAULT_PM_PACK, today: Callable[[], date] = date.today,
-                 mail: MailAccount | None = None):
+                 mail: MailAccount | None = None, folders: Mapping[str, str] | None = None):
+        """`folders` ({"in", "out"}: the operator's PM folders) default to seed 002's IN/<OI>/<ARCEP>/PM."""
         self.session = session
+        folders = folders or {"in": f"/IN/{oi}/{arcep}/PM", "out": f"/OUT/{oi}/{arcep}/PM"}
+        self._in, self._out = folders["in"], folders["out"]
         self.oc_code = oc_code
         self.oi = oi
         self.arcep = arcep
@@ -80,11 +83,11 @@ class OcPmClient:
 
     @property
     def in_folder(self) -> str:
-        return f"/IN/{self.oi}/{self.arcep}/PM"
+        return self._in
 
     @property
     def out_folder(self) -> str:
-        return f"/OUT/{self.oi}/{self.arcep}/PM"
+        return self._out
 
     # ------------------------------------------------------------------ names
     def next_filename(self, flow_name: str, pm: str) -> str:

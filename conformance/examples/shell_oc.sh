@@ -16,7 +16,8 @@ arg() { jq -r ".args.$1 // empty" <<<"$request"; }
 oc=$(ctx oc_code) oi=$(ctx oi) arcep=$(ctx arcep)
 ftp="ftp://$(ctx ftp.host):$(ctx ftp.port)" auth="$(ctx ftp.user):$(ctx ftp.password)"
 day=$(ctx today | tr -d -) stamp=$(ctx now | tr -d ':T-') state=$(ctx state_dir)
-in_dir="IN/$oi/$arcep" out_dir="OUT/$oi/$arcep"
+# The operator's Accès folders, as the harness read them from the sandbox (relative to the FTP home).
+in_dir=$(ctx folders.acces.in | sed 's#^/##') out_dir=$(ctx folders.acces.out | sed 's#^/##')
 mkdir -p "$state/orders" "$state/seq"
 
 # ---------------------------------------------------------------- what the OC knows of an order

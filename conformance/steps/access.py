@@ -277,7 +277,7 @@ def access_world_of(oc_scenario: OcScenario) -> Iterator[AccessWorld]:
     """The world of one OC scenario, with the harness's own FTP session on the OC's account."""
     peek = OcFtpClient(oc_scenario.target.ftp_host, oc_scenario.target.ftp_port, oc_scenario.tenant.login,
                        oc_scenario.tenant.password, oc_scenario.tenant.code, oc_scenario.target.oi,
-                       oc_scenario.target.arcep)
+                       oc_scenario.target.arcep, folders=oc_scenario.target.folders.get("acces"))
     world = AccessWorld(oc_scenario, peek)
     world.mark()
     try:
@@ -748,7 +748,7 @@ def other_oc_takes_the_socket(access_world: AccessWorld) -> None:
     created = world.admin.post("/tenants", {"code": code, "password": password})
     target = world.oc.target
     with OcFtpClient(target.ftp_host, target.ftp_port, created["login"], password, created["code"], target.oi,
-                     target.arcep, today=world.admin.today) as other:
+                     target.arcep, today=world.admin.today, folders=target.folders.get("acces")) as other:
         ref = f"{created['code']}-ECR-1"
         record = orders.cmd_acces(address, ref, type_racco="OC", existing=socket["ReferencePrise"],
                                   date=world.admin.today().strftime("%Y%m%d"))

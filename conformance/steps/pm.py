@@ -75,7 +75,7 @@ class PmWorld:
 
     @property
     def in_folder(self) -> str:
-        return f"/IN/{self.oc.target.oi}/{self.oc.target.arcep}/PM"
+        return self.oc.target.folders["pm"]["in"]
 
     def today(self) -> date:
         return self.admin.now().date()
@@ -436,7 +436,7 @@ def knows_open(pm_world: PmWorld) -> None:
 
 @then("nothing is left in the OC's PM folder")
 def pm_folder_empty(pm_world: PmWorld) -> None:
-    folder = f"/OUT/{pm_world.oc.target.oi}/{pm_world.oc.target.arcep}/PM"
+    folder = pm_world.oc.target.folders["pm"]["out"]
     left = pm_world.peek.list_files(folder)
     if left:
         raise CheckFailed("PM-OUT-CLEAN", f"{folder} still holds {', '.join(sorted(left))} after the OC read its "

@@ -12,8 +12,12 @@ Options
     --fuzz N            play N operator variations drawn by Hypothesis (features/fuzz); 0 leaves them out
 
 A scenario whose adapter lacks a verb is skipped with a reason starting with NOT_RUN_PREFIX and reported
-"not run". The checks engine adds its findings to `ScenarioRecord.findings` (steps may too) or registers an
-end-of-scenario check with `FINDING_HOOKS`; a scenario with findings fails.
+"not run". Steps add findings to `ScenarioRecord.findings`; the operator's harness adds its end-of-scenario
+checks (`pytest_conformance_findings`); a scenario with findings fails.
+
+The plugin knows no operator: the features folder's conftest names the operator's harness, a plugin that
+implements conformance/hookspecs.py (which operator, its spec pack, its context's fields, its checks) and
+brings the steps (Covage's: conformance/covage.py).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -40,14 +44,9 @@ import holidays
 import pytest
 
 from .adapters import Adapter, AdapterSpecError, Context, FtpAccount, VerbNotImplemented, adapter_factory
-from .checks import BROADCAST_FLOWS
 from .client import AdminError, SandboxAdmin
 from .results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult, scenario_from_json
 from .verdict import CONTRACT_CHECKS, check_contract, finding_of
-
-# The steps of the converted scenarios: a plugin of their own, so `-p conformance.plugin` brings them.
-pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility", "conformance.steps.rejects",
-                  "conformance.steps.pm"]
 
 #: The start of a skip reason that means "the adapter does not implement a verb": reported "not run".
 NOT_RUN_PREFIX = "conformance: not run:"
@@ -55,49 +54,11 @@ NOT_RUN_PREFIX = "conformance: not run:"
 SANDBOX_START = "2026-11-24T10:00:00"
 #: Every scenario starts on a working day at this hour (Europe/Paris, the sandbox's local time).
 SCENARIO_HOUR = 10
-OPERATOR = "covage"
-SPEC_PACK = "acces-1.2"
-PM_SPEC_PACK = "pm-2.2"
 #: The domain of the tenants' e-mail addresses (<code>@...): the sandbox knows an OC's mail by its sender.
 TENANT_MAIL_DOMAIN = "oc.opsim.test"
 
 RECORD = pytest.StashKey["ScenarioRecord"]()
 HARNESS = pytest.StashKey["Harness"]()
-
-#: End-of-scenario checks (the checks engine): f(record) -> findings. Called after a scenario's last step.
-FINDING_HOOKS: list[Callable[[ScenarioRecord], list[Finding]]] = []
-
-
-def checks_on_the_oc(record: ScenarioRecord) -> list[Finding]:
-    """Every check of docs/checks.md on what the scenario's OC sent, read and reported."""
-    from .checks import observe, run_checks
-
-    assert record.admin is not None
-    return run_checks(observe(record.admin, record.tenant, record.statuses, oc_code=record.tenant))
-
-
-FINDING_HOOKS.append(checks_on_the_oc)
-
-
-def web_service_checks(record: ScenarioRecord) -> list[Finding]:
-    """The checks on the OC's use of the web services (conformance/ws_checks.py)."""
-    from .ws_checks import ws_checks_hook
-
-    return ws_checks_hook(record)
-
-
-FINDING_HOOKS.append(web_service_checks)
-
-
-def pm_checks(record: ScenarioRecord) -> list[Finding]:
-    """The checks on the OC's Protocole PM 2.2 (conformance/pm_checks.py), in scenarios that drove it."""
-    from .pm_checks import pm_checks_hook
-
-    return pm_checks_hook(record)
-
-
-FINDING_HOOKS.append(pm_checks)
-
 
 # ---------------------------------------------------------------------------------------------- records
 @dataclass
@@ -138,6 +99,12 @@ class Harness:
     total: int = 0  # scenarios selected (collected, less the deselected)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "OC conformance harness (conformance.plugin)")
     group.addoption("--adapter", default="reference", metavar="SPEC",
@@ -149,6 +116,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sandbox-dir", default=None, metavar="DIR",
                     help="start the harness's own sandbox in DIR and keep it after the run (its data dir, its "
                          "tenants' FTP trees) to look at; default a temporary folder, removed")
+    group.addoption("--sandbox-config", default=None, metavar="FILE",
+                    help="configuration file of the harness's own sandbox (an operator of one's own: its "
+                         "[operators] profiles); its clock is the harness's")
     group.addoption("--fuzz", default=0, type=int, metavar="N",
                     help="play N operator variations drawn by Hypothesis (tests marked fuzz); 0 leaves them out")
 
@@ -208,9 +178,10 @@ class Target:
 
     url: str
     admin: SandboxAdmin
+    operator: str
     ftp_host: str
     ftp_port: int
-    oi: str
+    oi: str  # the operator's first network, if it has any ("" otherwise)
     arcep: str
     smtp_host: str = ""  # the e-mail channel, when the sandbox serves it
     smtp_port: int = 0
@@ -218,6 +189,9 @@ class Target:
     #: area -> {"in": folder, "out": folder} on the scenarios' network, from GET /api/operators (absolute from the
     #: OC's home): no client or step builds a folder path itself.
     folders: dict[str, dict[str, str]] = field(default_factory=dict)
+    spec_pack: str = ""  # what the adapter's context names (the operator's harness says: pytest_conformance_spec_pack)
+    #: The context's fields for the operator's protocols, by tenant (pytest_conformance_context_extra).
+    context_extra: Callable[[Target, Tenant], dict[str, Any]] | None = field(default=None, repr=False)
     _addresses: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def deployed_addresses(self, network: str, limit: int = 300) -> list[dict[str, Any]]:
@@ -231,16 +205,20 @@ class Target:
 
 
 class OpsimUp:
-    """`opsim up` in a subprocess on free ports, a temporary data dir, the clock frozen at SANDBOX_START."""
+    """`opsim up` in a subprocess on free ports, a temporary data dir, the clock frozen at SANDBOX_START; or with
+    the user's configuration file (`--sandbox-config`: an operator of one's own), its clock as the file says
+    (each scenario freezes it and moves it to a working morning)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, config_file: str | None = None):
         self.workdir = workdir
+        self.config_file = Path(config_file).resolve() if config_file else None
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
     def start(self, timeout: float = 120.0) -> str:
-        config = self.workdir / "opsim.toml"
-        config.write_text(f'[clock]\nstart = "{SANDBOX_START}"\nfrozen = true\n', encoding="utf-8")
+        config = self.config_file or self.workdir / "opsim.toml"
+        if self.config_file is None:
+            config.write_text(f'[clock]\nstart = "{SANDBOX_START}"\nfrozen = true\n', encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.workdir / "data"),
              "--config", str(config), "--ftp-port", "0", "--http-port", "0", "--smtp-port", "0"],
@@ -278,20 +256,45 @@ class OpsimUp:
                 self.proc.wait(timeout=10)
 
 
-def connect(url: str) -> Target:
+def connect(url: str, key: str) -> Target:
+    """The operator `key` of the sandbox at `url`, as GET /api/operators describes it."""
     admin = SandboxAdmin(url)
     operators = {o["operator"]: o for o in admin.get("/operators")}
-    if OPERATOR not in operators:
-        raise RuntimeError(f"the sandbox at {url} serves no {OPERATOR} (it serves {', '.join(operators)})")
-    operator = operators[OPERATOR]
+    if key not in operators:
+        raise RuntimeError(f"the sandbox at {url} serves no {key} (it serves {', '.join(operators)})")
+    operator = operators[key]
     m = re.fullmatch(r"ftp://([^:/]+):(\d+)/?", operator["endpoints"]["ftp"])
     if not m:
         raise RuntimeError(f"cannot read the FTP endpoint {operator['endpoints']['ftp']!r}")
-    network = operator["networks"][0]
+    network = operator["networks"][0] if operator["networks"] else {"interop": "", "arcep": ""}
     smtp = re.fullmatch(r"smtp://([^:/]+):(\d+)/?", operator["endpoints"].get("smtp", ""))
-    return Target(url, admin, m[1], int(m[2]), network["interop"], network["arcep"],
+    return Target(url, admin, key, m[1], int(m[2]), network["interop"], network["arcep"],
                   smtp[1] if smtp else "", int(smtp[2]) if smtp else 0, dict(operator.get("mailboxes") or {}),
                   folders_of(operator, network["interop"]))
+
+
+def harnessed(target: Target, config: pytest.Config) -> Target:
+    """The target with what the operator's harness adds: its spec pack and its context's fields."""
+    hook = config.hook
+    target.spec_pack = str(hook.pytest_conformance_spec_pack() or "")
+
+    def extra(target: Target, tenant: Tenant) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for part in hook.pytest_conformance_context_extra(target=target, tenant=tenant):
+            fields.update(part)
+        return fields
+
+    target.context_extra = extra
+    return target
+
+
+def operator_of(config: pytest.Config) -> str:
+    """The operator the features drive, as their harness says (pytest_conformance_operator)."""
+    key = config.hook.pytest_conformance_operator()
+    if not key:
+        raise pytest.UsageError("no operator's harness is loaded: the features folder's conftest.py names one "
+                                "(pytest_plugins = [\"conformance.plugin\", \"conformance.covage\"])")
+    return str(key)
 
 
 def folders_of(operator: Mapping[str, Any], network: str) -> dict[str, dict[str, str]]:
@@ -307,8 +310,9 @@ def folders_of(operator: Mapping[str, Any], network: str) -> dict[str, dict[str,
 def conformance_target(request: pytest.FixtureRequest) -> Iterator[Target]:
     """The sandbox: `--target`, or an `opsim up` started for this session (per xdist worker)."""
     url = request.config.getoption("--target")
+    operator = operator_of(request.config)
     if url:
-        yield connect(url)
+        yield harnessed(connect(url, operator), request.config)
         return
     keep = request.config.getoption("--sandbox-dir")
     with contextlib.ExitStack() as stack:
@@ -318,9 +322,9 @@ def conformance_target(request: pytest.FixtureRequest) -> Iterator[Target]:
             workdir.mkdir(parents=True, exist_ok=True)
         else:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opsim-conformance-")))
-        sandbox = OpsimUp(workdir)
+        sandbox = OpsimUp(workdir, request.config.getoption("--sandbox-config"))
         try:
-            yield connect(sandbox.start())
+            yield harnessed(connect(sandbox.start(), operator), request.config)
         finally:
             sandbox.stop()
 
@@ -435,21 +439,25 @@ class OcScenario:
     def admin(self) -> SandboxAdmin:
         return self.target.admin
 
+    @property
+    def spec_pack(self) -> str:
+        return self.target.spec_pack
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The context's endpoints beyond FTP: the admin URL, and what the operator's protocols need."""
+        target = self.target
+        return {"http": target.url, **(target.context_extra(target, self.tenant) if target.context_extra else {})}
+
     def context(self) -> Context:
         now = self.admin.now()
-        return Context(tenant=self.tenant.code, oc_code=self.tenant.code, operator=OPERATOR, oi=self.target.oi,
-                       arcep=self.target.arcep,
+        return Context(tenant=self.tenant.code, oc_code=self.tenant.code, operator=self.target.operator,
+                       oi=self.target.oi, arcep=self.target.arcep,
                        ftp=FtpAccount(self.target.ftp_host, self.target.ftp_port, self.tenant.login,
                                       self.tenant.password),
-                       spec_pack=SPEC_PACK, today=now.date().isoformat(), now=now.isoformat(timespec="seconds"),
-                       state_dir=str(self.state_dir), folders=self.target.folders, extra=self.extra())
-
-    def extra(self) -> dict[str, Any]:
-        """The context's endpoints beyond FTP: the admin URL, and what a PM OC needs (the e-mail channel)."""
-        target = self.target
-        return {"http": target.url, "pm_spec_pack": PM_SPEC_PACK, "email": self.tenant.email,
-                "smtp": {"host": target.smtp_host, "port": target.smtp_port} if target.smtp_port else None,
-                "mailboxes": dict(target.mailboxes)}
+                       spec_pack=self.spec_pack, today=now.date().isoformat(),
+                       now=now.isoformat(timespec="seconds"), state_dir=str(self.state_dir),
+                       folders=self.target.folders, extra=self.extra)
 
 
 @pytest.fixture
@@ -525,8 +533,8 @@ def clause_of(check: str) -> str:
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
     record = record_of(request.node)
     if record.tenant:
-        for check in FINDING_HOOKS:
-            record.findings.extend(check(record))
+        for found in request.config.hook.pytest_conformance_findings(record=record):
+            record.findings.extend(found)
     if record.findings:  # a finding against the OC fails its scenario, even when every step passed
         lines = "; ".join(f"[{f.check}] {f.message}" for f in record.findings)
         if not record.result.step:  # every step passed: the checks at the scenario's end failed it
@@ -566,13 +574,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
             result.error = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else ""
     else:
         result.outcome = PASSED
-    result.flows = flows_of(record)
+    broadcasts = {flow for flows in item.config.hook.pytest_conformance_broadcast_flows() for flow in flows}
+    result.flows = flows_of(record, broadcasts)
     result.exchanges = list(record.evidence)
     item.config.stash[HARNESS].results.append(result)
     return report
 
 
-def flows_of(record: ScenarioRecord) -> list[str]:
+def flows_of(record: ScenarioRecord, broadcasts: Collection[str] = ()) -> list[str]:
     """The protocol flows the scenario exchanged, in the order the sandbox's journal saw them."""
     if record.admin is None:
         return []
@@ -582,7 +591,7 @@ def flows_of(record: ScenarioRecord) -> list[str]:
         return []
     flows: list[str] = []
     for line in sorted(lines, key=lambda x: x["id"]):
-        if line.get("flow") in BROADCAST_FLOWS:
+        if line.get("flow") in broadcasts:
             continue  # sent on the operator's clock (the Monday IPE), not exchanged by the scenario
         if line.get("flow") and line["flow"] not in flows:
             flows.append(line["flow"])

@@ -3,4 +3,4 @@ OC through its adapter (`--adapter`, default: our reference OC) against a sandbo
 network interfaces (FTP, admin API). The steps live in conformance/steps/.
 """
 
-pytest_plugins = ["conformance.plugin"]
+pytest_plugins = ["conformance.plugin", "conformance.covage"]

@@ -248,5 +248,5 @@ def test_the_harness_reads_each_operators_folders_from_the_api(box):
     assert folders_of(echo, "") == {"echo": {"in": "/inbox", "out": "/outbox"}}
     assert folders_of(covage, "COVB") == {"acces": {"in": "/IN/COVB/CB", "out": "/OUT/COVB/CB"},
                                           "pm": {"in": "/IN/COVB/CB/PM", "out": "/OUT/COVB/CB/PM"}}
-    target = connect(box.http_url)
+    target = connect(box.http_url, "covage")
     assert target.folders["acces"] == {"in": "/IN/COVA/CV", "out": "/OUT/COVA/CV"}

@@ -15,7 +15,8 @@ import pytest
 
 from conformance.adapters import CommandAdapter
 from conformance.checks import observe
-from conformance.plugin import OcScenario, ScenarioRecord, Target, Tenant, connect, new_tenant
+from conformance.covage import covage_target
+from conformance.plugin import OcScenario, ScenarioRecord, Target, Tenant, new_tenant
 from conformance.pm_checks import PM_CHECKS, add_working_days, check_pm, ipe_summary_of, latest_ipe
 from conformance.reference import ReferenceOc
 from conformance.results import ScenarioResult
@@ -36,7 +37,7 @@ def opsim_config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def target(opsim_sandbox: Sandbox) -> Target:
-    return connect(opsim_sandbox.http_url)
+    return covage_target(opsim_sandbox.http_url)
 
 
 @pytest.fixture

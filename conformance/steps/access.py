@@ -42,7 +42,8 @@ from pytest_bdd import given, parsers, then, when
 
 from ..checks import observe
 from ..client import OcFtpClient, SandboxAdmin, orders
-from ..plugin import OPERATOR, OcScenario
+from ..covage import OPERATOR
+from ..plugin import OcScenario
 from ..reference import ROUTE_COLUMNS
 from ..results import Evidence
 

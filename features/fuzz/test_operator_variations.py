@@ -28,7 +28,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from conformance.plugin import HARNESS, ScenarioRecord, checks_on_the_oc, new_tenant, open_oc_scenario, record_of
+from conformance.covage import checks_on_the_oc
+from conformance.plugin import HARNESS, ScenarioRecord, new_tenant, open_oc_scenario, record_of
 from conformance.reference import ROUTE_COLUMNS
 from conformance.steps.access import AccessWorld, access_world_of, synchronises
 

@@ -1,0 +1,38 @@
+"""What an operator's harness tells the conformance plugin: pytest hooks, implemented by the plugin its features
+folder's conftest names (Covage's: conformance/covage.py). The plugin itself knows no operator."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .plugin import ScenarioRecord, Target, Tenant
+    from .results import Finding
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_conformance_operator() -> str | None:
+    """The operator whose scenarios these are: its key in GET /api/operators (its FTP endpoint, its folders)."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_conformance_spec_pack() -> str | None:
+    """The spec pack the adapter's context names (`spec_pack`): the one the OC writes its files with."""
+
+
+@pytest.hookspec
+def pytest_conformance_context_extra(target: Target, tenant: Tenant) -> dict[str, Any]:  # type: ignore[empty-body]
+    """Fields the adapter's context carries for this operator's protocols, beyond the generic ones."""
+
+
+@pytest.hookspec
+def pytest_conformance_findings(record: ScenarioRecord) -> list[Finding]:  # type: ignore[empty-body]
+    """The checks on the OC at a scenario's end (after its last step): findings fail the scenario."""
+
+
+@pytest.hookspec
+def pytest_conformance_broadcast_flows() -> list[str]:  # type: ignore[empty-body]
+    """Flows the operator sends on its own clock to every client (a weekly network file): journaled for a scenario's
+    tenant, they are not flows the scenario exchanged (the report's matrix leaves them out)."""

@@ -109,7 +109,7 @@ def child_command(features: Path, path: Path, select: list[str], adapter: str, t
 def run(adapter: str = "reference", target: str | None = None, report_dir: Path = Path("opsim-report"),
         only: str | None = None, seed: int | None = None, features: Path | None = None,
         out: IO[str] = sys.stdout, err: IO[str] = sys.stderr, fuzz: int = 0, jobs: int = 1,
-        sandbox_dir: Path | None = None) -> int:
+        sandbox_dir: Path | None = None, sandbox_config: Path | None = None) -> int:
     """Run the scenarios, print progress and a summary, write the reports; the exit status."""
     try:
         features = (features or default_features()).resolve()
@@ -124,6 +124,10 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
             raise UsageError(f"--jobs {jobs}: give a number of scenarios at a time from 1 to {MAX_JOBS}")
         if sandbox_dir is not None and target is not None:
             raise UsageError("--sandbox-dir keeps the harness's own sandbox: give it without --target")
+        if sandbox_config is not None and target is not None:
+            raise UsageError("--sandbox-config configures the harness's own sandbox: give it without --target")
+        if sandbox_config is not None and not sandbox_config.is_file():
+            raise UsageError(f"--sandbox-config {sandbox_config}: no such file")
         if jobs > 1 and target is not None:
             # Scenarios move the sandbox's one virtual clock: two at a time on one sandbox would move it under
             # each other's feet. Each job gets a sandbox of its own instead, which a --target cannot give.
@@ -146,6 +150,8 @@ def run(adapter: str = "reference", target: str | None = None, report_dir: Path 
     argv = child_command(features, path, select, adapter, target, report_dir, seed, plugin, fuzz, jobs)
     if sandbox_dir is not None:
         argv += ["--sandbox-dir", str(sandbox_dir.resolve())]
+    if sandbox_config is not None:
+        argv += ["--sandbox-config", str(sandbox_config.resolve())]
     print(f"opsim conformance: adapter {adapter}, target {target or 'a sandbox of its own'}, seed {seed}, "
           f"features {path}" + (f" ({' '.join(select)})" if select else ""), file=out, flush=True)
 

@@ -160,8 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     crun.add_argument("--sandbox-dir", type=Path, default=None, metavar="DIR",
                       help="start the harness's sandbox in DIR and keep it after the run, to look at its data dir "
                            "and the tenants' FTP trees (default: a temporary folder, removed)")
+    crun.add_argument("--sandbox-config", type=Path, default=None, metavar="FILE",
+                      help="start the harness's sandbox with this configuration file (an operator of your own: "
+                           "its [operators] profiles); not with --target")
     crun.add_argument("--features", type=Path, default=None, metavar="DIR",
-                      help="the scenarios' folder (default: the ones shipped with opsim)")
+                      help="the scenarios' folder (default: the ones shipped with opsim, Covage's); its "
+                           "conftest.py names the operator's harness (docs/architecture.md)")
     crun.set_defaults(run=cmd_conformance_run)
     return parser
 
@@ -396,7 +400,7 @@ def cmd_conformance_run(args: argparse.Namespace) -> int:
 
     return run(adapter=args.adapter, target=args.target, report_dir=args.report_dir, only=args.only,
                seed=args.seed, features=args.features, fuzz=args.fuzz, jobs=args.jobs,
-               sandbox_dir=args.sandbox_dir)
+               sandbox_dir=args.sandbox_dir, sandbox_config=args.sandbox_config)
 
 
 # ---------------------------------------------------------------------------------------------- remote

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import json
 import re
 import subprocess
 import sys
@@ -250,3 +251,21 @@ def test_the_harness_reads_each_operators_folders_from_the_api(box):
                                           "pm": {"in": "/IN/COVB/CB/PM", "out": "/OUT/COVB/CB/PM"}}
     target = connect(box.http_url, "covage")
     assert target.folders["acces"] == {"in": "/IN/COVA/CV", "out": "/OUT/COVA/CV"}
+
+
+def test_the_harness_plays_a_second_operators_scenario_through_the_adapter(tmp_path: Path):
+    """Echo, enabled by configuration alone, on its own port: `opsim conformance run` plays its scenario with its
+    own features folder (whose conftest names its harness), its OC as a Python adapter reading its folders from
+    the context, against a sandbox started with that configuration."""
+    config = tmp_path / "echo.toml"
+    config.write_text(f'[operators]\nenabled = ["echo"]\nprofiles = ["{ECHO / "profile.toml"}"]\n', encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "conformance", "run", "--features",
+                           str(ECHO / "features"), "--sandbox-config", str(config), "--adapter",
+                           "python:tests.operators.echo.oc:EchoOc", "--report-dir", str(tmp_path / "report")],
+                          cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((tmp_path / "report" / "results.json").read_text(encoding="utf-8"))
+    [scenario] = results["scenarios"]
+    assert scenario["outcome"] == "passed" and scenario["scenario"].startswith("a ping is answered")
+    assert {"Ping", "Pong", "Ring"} <= set(scenario["flows"]), scenario["flows"]

@@ -39,6 +39,20 @@ def pytest_conformance_broadcast_flows() -> list[str]:
     return sorted(BROADCAST_FLOWS)
 
 
+def pytest_conformance_clause(check: str) -> str | None:
+    """The clause of a check id of Covage's catalogues: Accès (docs/checks.md), PM 2.2, the web services."""
+    from .checks import CHECKS
+    from .pm_checks import PM_CHECKS
+    from .ws_checks import WS_CHECKS
+
+    if check in CHECKS:
+        return CHECKS[check].clause
+    for catalogue in (PM_CHECKS, WS_CHECKS):
+        if check in catalogue:
+            return catalogue[check][0]
+    return None
+
+
 def pytest_conformance_findings(record: ScenarioRecord) -> list[Finding]:
     """Every check of docs/checks.md on what the scenario's OC sent, read and reported: Accès, the web
     services, PM 2.2 (each only in the scenarios that drove it)."""

@@ -3,13 +3,12 @@ folder's conftest names (Covage's: conformance/covage.py). The plugin itself kno
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from .plugin import ScenarioRecord, Target, Tenant
-    from .results import Finding
+# The hooks' arguments are conformance.plugin's Target, Tenant and ScenarioRecord, and they return
+# conformance.results.Finding: named in the docstrings, not imported (the plugin imports this module).
 
 
 @pytest.hookspec(firstresult=True)
@@ -23,12 +22,12 @@ def pytest_conformance_spec_pack() -> str | None:
 
 
 @pytest.hookspec
-def pytest_conformance_context_extra(target: Target, tenant: Tenant) -> dict[str, Any]:  # type: ignore[empty-body]
+def pytest_conformance_context_extra(target: Any, tenant: Any) -> dict[str, Any]:  # type: ignore[empty-body]
     """Fields the adapter's context carries for this operator's protocols, beyond the generic ones."""
 
 
 @pytest.hookspec
-def pytest_conformance_findings(record: ScenarioRecord) -> list[Finding]:  # type: ignore[empty-body]
+def pytest_conformance_findings(record: Any) -> list[Any]:  # type: ignore[empty-body]
     """The checks on the OC at a scenario's end (after its last step): findings fail the scenario."""
 
 
@@ -36,3 +35,8 @@ def pytest_conformance_findings(record: ScenarioRecord) -> list[Finding]:  # typ
 def pytest_conformance_broadcast_flows() -> list[str]:  # type: ignore[empty-body]
     """Flows the operator sends on its own clock to every client (a weekly network file): journaled for a scenario's
     tenant, they are not flows the scenario exchanged (the report's matrix leaves them out)."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_conformance_clause(check: str) -> str | None:
+    """The clause of the protocol a check id of this operator's catalogues comes from (None: not one of its ids)."""

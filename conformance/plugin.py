@@ -511,23 +511,17 @@ def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario
         result.step = f"{step.keyword} {step.name}"
         result.error = f"{type(exception).__name__}: {exception}"
     # A check a step found failing is a finding with its id, as one found at the scenario's end.
-    found = finding_of(exception, clause_of)
+    found = finding_of(exception, lambda check: clause_of(check, request.config))
     if found is not None and found.check not in record.expected:
         record.findings.append(found)
 
 
-def clause_of(check: str) -> str:
-    """The clause of a check id from the catalogues (docs/checks.md for an id the steps alone judge)."""
-    from .checks import CHECKS
-    from .pm_checks import PM_CHECKS
-    from .ws_checks import WS_CHECKS
-
-    if check in CHECKS:
-        return CHECKS[check].clause
-    for catalogue in (PM_CHECKS, WS_CHECKS, CONTRACT_CHECKS):
-        if check in catalogue:
-            return catalogue[check][0]
-    return "docs/checks.md"
+def clause_of(check: str, config: pytest.Config) -> str:
+    """The clause of a check id: the adapter's contract's, or the operator's harness's (docs/checks.md for an id
+    the steps alone judge)."""
+    if check in CONTRACT_CHECKS:
+        return CONTRACT_CHECKS[check][0]
+    return str(config.hook.pytest_conformance_clause(check=check) or "docs/checks.md")
 
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:

@@ -285,26 +285,28 @@ class Engine:
 
     def _fire(self, events: list[Event]) -> None:
         """Due events fire together: the answers of one moment share a file per tenant and flow, as an
-        OI's batch run would emit them."""
-        for due, group in groupby(events, key=lambda e: e.due):
-            # An event happens at its due time: dates in the answer are the contract's, not the moment
-            # a frozen clock was advanced past them.
-            at = from_timestamp(due)
-            by_source: dict[int, tuple[Capability, Effects]] = {}
-            done: list[int] = []
-            with ExitStack() as scopes:  # each capability's batch scope, opened when it first handles one
-                for event in group:
-                    capability, kind = self.operators.event_handler(event.kind)
-                    if id(capability) not in by_source:
-                        scopes.enter_context(capability.batch())
-                        by_source[id(capability)] = (capability, Effects())
-                    by_source[id(capability)][1].extend(
-                        capability.on_event(kind, event.tenant, event.ref, event.payload, at))
-                    done.append(event.id)
-            self.store.mark_events_done(done)
-            for capability, effects in by_source.values():
-                effects.outbound = merge(effects.outbound)
-                self._apply(effects, at, capability)
+        OI's batch run would emit them. The orders they read are read together and written together (the
+        store's unit of work), before the transaction commits."""
+        with self.store.unit_of_work(prefetch=[(e.tenant, e.ref) for e in events]):
+            for due, group in groupby(events, key=lambda e: e.due):
+                # An event happens at its due time: dates in the answer are the contract's, not the moment
+                # a frozen clock was advanced past them.
+                at = from_timestamp(due)
+                by_source: dict[int, tuple[Capability, Effects]] = {}
+                done: list[int] = []
+                with ExitStack() as scopes:  # each capability's batch scope, opened when it first handles one
+                    for event in group:
+                        capability, kind = self.operators.event_handler(event.kind)
+                        if id(capability) not in by_source:
+                            scopes.enter_context(capability.batch())
+                            by_source[id(capability)] = (capability, Effects())
+                        by_source[id(capability)][1].extend(
+                            capability.on_event(kind, event.tenant, event.ref, event.payload, at))
+                        done.append(event.id)
+                self.store.mark_events_done(done)
+                for capability, effects in by_source.values():
+                    effects.outbound = merge(effects.outbound)
+                    self._apply(effects, at, capability)
 
     def _fire_alone(self, event: Event) -> None:
         try:

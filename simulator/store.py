@@ -459,9 +459,9 @@ class Store:
 
     def due_events(self, now: float, limit: int = 500) -> list[Event]:
         rows = self._db.execute(
-            "SELECT * FROM events WHERE done = 0 AND due <= ? ORDER BY due, id LIMIT ?", (now, limit))
-        return [Event(r["id"], r["due"], r["kind"], r["tenant"], r["ref"], json.loads(r["payload"]))
-                for r in rows]
+            "SELECT id, due, kind, tenant, ref, payload FROM events WHERE done = 0 AND due <= ? "
+            "ORDER BY due, id LIMIT ?", (now, limit))
+        return [Event(r[0], r[1], r[2], r[3], r[4], {} if r[5] == "{}" else json.loads(r[5])) for r in rows]
 
     def due_count(self, now: float, reader: bool = False) -> int:
         """Events due at `now` and not yet run."""

@@ -269,19 +269,20 @@ class Engine:
         told = time.monotonic()
         while True:
             now = self.clock.timestamp()
-            events = self.store.due_events(now, limit=DUE_BATCH)
-            if not events:
-                return
-            if self._progress is not None and time.monotonic() - told > PROGRESS_EVERY:
-                told = time.monotonic()
-                self._progress(f"recovering: {self.store.due_count(now)} due events left")
-            try:
-                with _collector_paused(), self.store.transaction():
-                    self._fire(events)
-            except Exception:
-                log.exception("engine: a batch of %d events failed, retrying one by one", len(events))
-                for event in events:
-                    self._fire_alone(event)
+            with _collector_paused():
+                events = self.store.due_events(now, limit=DUE_BATCH)
+                if not events:
+                    return
+                if self._progress is not None and time.monotonic() - told > PROGRESS_EVERY:
+                    told = time.monotonic()
+                    self._progress(f"recovering: {self.store.due_count(now)} due events left")
+                try:
+                    with self.store.transaction():
+                        self._fire(events)
+                except Exception:
+                    log.exception("engine: a batch of %d events failed, retrying one by one", len(events))
+                    for event in events:
+                        self._fire_alone(event)
             self._deliver()
 
     def _fire(self, events: list[Event]) -> None:

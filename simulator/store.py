@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_DECODE = json.JSONDecoder().decode
+_ORDER_COLUMNS = "tenant, ref, prestation, network, state, data, created, updated"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -228,10 +230,12 @@ class Store:
                 for ref in chunk:
                     unit.orders[(tenant, ref)] = None
                 rows = self._db.execute(
-                    f"SELECT * FROM orders WHERE tenant = ? AND ref IN ({','.join('?' * len(chunk))})",
+                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE tenant = ? AND ref IN ({','.join('?' * len(chunk))})",
                     (tenant, *chunk))
-                for row in rows:
-                    unit.orders[(tenant, row["ref"])] = _order(row)
+                rows.row_factory = None  # plain tuples: thousands of rows
+                for t, ref, prestation, network, state, data, created, updated in rows:
+                    unit.orders[(tenant, ref)] = Order(t, ref, prestation, network, state, _DECODE(data), created,
+                                                       updated)
 
     def _flush_orders(self) -> None:
         """Write the orders saved in the unit of work and their history lines."""

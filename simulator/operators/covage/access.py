@@ -63,7 +63,15 @@ def day(moment: datetime) -> str:
 def route_block(route: Route | dict[str, str], oc: str, n: int = 1) -> dict[str, str]:
     """The n-th route optique block of a CR / Cmd_STOC / Notif_Reprov line."""
     r = route if isinstance(route, dict) else route_fields(route)
-    return {f"OC{n}": oc, **{f"{k}{n}": v for k, v in r.items()}}
+    block = {f"OC{n}": oc}
+    for k, v in r.items():
+        block[_numbered(k, n)] = v
+    return block
+
+
+@lru_cache(maxsize=128)  # a few column names, asked for every answer line
+def _numbered(column: str, n: int) -> str:
+    return f"{column}{n}"
 
 
 def route_fields(route: Route) -> dict[str, str]:

@@ -11,13 +11,15 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_DECODE = json.JSONDecoder().decode
+_ORDER_COLUMNS = "tenant, ref, prestation, network, state, data, created, updated"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,6 +79,28 @@ class Order:
                 "data": self.data, "history": self.history}
 
 
+_OrderKey = tuple[str, str]  # (tenant, ref)
+
+
+@dataclass
+class _UnitOfWork:
+    """The orders and sequence numbers of one batch of work (the due events of a transaction), kept in memory
+    and written in one round when the batch ends: an event reads its order from here, and its save is staged.
+
+    Owned by the thread that opened it (the engine's); other threads never see it."""
+
+    thread: int
+    #: Every order read or saved in the scope, by key; None: no such order. The same key gives the same object.
+    orders: dict[_OrderKey, Order | None] = field(default_factory=dict)
+    #: Orders saved since the last flush (their row is written from the object as it is then).
+    changed: dict[_OrderKey, Order] = field(default_factory=dict)
+    #: History lines staged, in the order of the saves (their ids keep that order).
+    history: list[tuple[str, str, str, float, str, str, str]] = field(default_factory=list)
+    #: The last number taken of each sequence read in the scope, and those that moved.
+    sequences: dict[str, int] = field(default_factory=dict)
+    sequences_changed: set[str] = field(default_factory=set)
+
+
 @dataclass(frozen=True)
 class Event:
     id: int
@@ -110,6 +134,7 @@ class Store:
         self._db.executescript(SCHEMA)
         self._migrate()
         self._local = threading.local()
+        self._unit: _UnitOfWork | None = None
 
     def _migrate(self) -> None:
         """Bring a data dir written by an older version up to this schema (columns added since)."""
@@ -161,6 +186,82 @@ class Store:
             raise
         self._db.execute("COMMIT")
 
+    @contextmanager
+    def unit_of_work(self, prefetch: Sequence[_OrderKey] = ()) -> Iterator[None]:
+        """Inside a transaction: the orders and sequence numbers of a batch of work stay in memory and are
+        written in one round (`executemany`) when the scope ends, before the transaction commits. `prefetch`:
+        the orders the batch will read, read in a few queries instead of one each.
+
+        Within the scope `get_order` gives the same object for the same key and sees what was saved;
+        `save_order` stages the row and its history line; `next_sequence` counts in memory, giving the same
+        numbers as outside a scope. SQL of the caller's own (`execute`, `query`, and the store's queries over
+        orders) first writes what is staged, so it reads what the batch did. An exception drops what is staged
+        (the transaction rolls back anyway). A scope opened inside another joins it."""
+        if self._unit is not None and self._unit.thread == threading.get_ident():
+            self.prefetch_orders(prefetch)
+            yield
+            return
+        self._unit = _UnitOfWork(threading.get_ident())
+        try:
+            self.prefetch_orders(prefetch)
+            yield
+            self._flush_orders()
+            self._flush_sequences()
+        finally:
+            self._unit = None
+
+    def _active_unit(self) -> _UnitOfWork | None:
+        """The unit of work of the calling thread, if it opened one."""
+        unit = self._unit
+        return unit if unit is not None and unit.thread == threading.get_ident() else None
+
+    def prefetch_orders(self, keys: Iterable[_OrderKey]) -> None:
+        """Read the orders of `keys` not yet in the unit of work, a few hundred per query (no scope: nothing)."""
+        unit = self._active_unit()
+        if unit is None:
+            return
+        by_tenant: dict[str, list[str]] = {}
+        for key in dict.fromkeys(keys):
+            if key not in unit.orders:
+                by_tenant.setdefault(key[0], []).append(key[1])
+        for tenant, refs in by_tenant.items():
+            for start in range(0, len(refs), 500):  # SQLite caps the number of parameters
+                chunk = refs[start:start + 500]
+                for ref in chunk:
+                    unit.orders[(tenant, ref)] = None
+                rows = self._db.execute(
+                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE tenant = ? AND ref IN ({','.join('?' * len(chunk))})",
+                    (tenant, *chunk))
+                rows.row_factory = None  # plain tuples: thousands of rows
+                for t, ref, prestation, network, state, data, created, updated in rows:
+                    unit.orders[(tenant, ref)] = Order(t, ref, prestation, network, state, _DECODE(data), created,
+                                                       updated)
+
+    def _flush_orders(self) -> None:
+        """Write the orders saved in the unit of work and their history lines."""
+        unit = self._active_unit()
+        if unit is None:
+            return
+        if unit.changed:
+            self._db.executemany(
+                "UPDATE orders SET state = ?, data = ?, updated = ? WHERE tenant = ? AND ref = ?",
+                [(o.state, _ENCODE(o.data), o.updated, o.tenant, o.ref) for o in unit.changed.values()])
+            unit.changed.clear()
+        if unit.history:
+            self._db.executemany(
+                "INSERT INTO order_history (tenant, ref, at_virtual, at_real, step, state, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", unit.history)
+            unit.history.clear()
+
+    def _flush_sequences(self) -> None:
+        unit = self._active_unit()
+        if unit is None or not unit.sequences_changed:
+            return
+        self._db.executemany(
+            "INSERT INTO sequences VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(key, unit.sequences[key]) for key in unit.sequences_changed])
+        unit.sequences_changed.clear()
+
     def reader(self) -> sqlite3.Connection:
         """A connection for the calling thread's reads (API handlers)."""
         db = getattr(self._local, "db", None)
@@ -180,13 +281,17 @@ class Store:
         self._db.executescript(ddl)
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        """A write (or a read that must see this thread's uncommitted writes) on the writer connection."""
+        """A write (or a read that must see this thread's uncommitted writes) on the writer connection.
+        Orders are written by `save_order` and `add_orders` only: SQL here may read them, never change them."""
+        self._flush_orders()
         return self._db.execute(sql, params)
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), reader: bool = False) -> list[sqlite3.Row]:
         """Rows of a read; `reader=True` from an API thread (its own connection, never the writer's)."""
-        db = self.reader() if reader else self._db
-        return db.execute(sql, params).fetchall()
+        if reader:
+            return self.reader().execute(sql, params).fetchall()
+        self._flush_orders()
+        return self._db.execute(sql, params).fetchall()
 
     # --- meta and sequences
     def get_meta(self, key: str) -> str | None:
@@ -199,16 +304,33 @@ class Store:
 
     def reserve_sequence(self, key: str, count: int) -> int:
         """Reserve `count` numbers at once; returns the first."""
+        unit = self._active_unit()
+        if unit is not None:
+            return self._take_sequence(unit, key, count) - count + 1
         row = self._db.execute(
             "INSERT INTO sequences VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value "
             "RETURNING value", (key, count)).fetchone()
         return int(row[0]) - count + 1
 
     def next_sequence(self, key: str) -> int:
+        unit = self._active_unit()
+        if unit is not None:
+            return self._take_sequence(unit, key, 1)
         row = self._db.execute(
             "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET value = value + 1 "
             "RETURNING value", (key,)).fetchone()
         return int(row[0])
+
+    def _take_sequence(self, unit: _UnitOfWork, key: str, count: int) -> int:
+        """Take `count` numbers of `key` in the unit of work; returns the last (written when the scope ends)."""
+        last = unit.sequences.get(key)
+        if last is None:
+            row = self._db.execute("SELECT value FROM sequences WHERE key = ?", (key,)).fetchone()
+            last = int(row[0]) if row else 0
+        last += count
+        unit.sequences[key] = last
+        unit.sequences_changed.add(key)
+        return last
 
     # --- answer styles (specs/variations.py): how the operator varies a tenant's answer files
     def answer_style(self, tenant: str, reader: bool = False) -> dict[str, str]:
@@ -239,11 +361,32 @@ class Store:
 
     # --- orders
     def get_order(self, tenant: str, ref: str, reader: bool = False) -> Order | None:
+        """The order (tenant, ref); in a unit of work, the same object each time (staged changes included)."""
+        unit = None if reader else self._active_unit()
+        if unit is not None:
+            key = (tenant, ref)
+            if key in unit.orders:
+                return unit.orders[key]
         db = self.reader() if reader else self._db
         row = db.execute("SELECT * FROM orders WHERE tenant = ? AND ref = ?", (tenant, ref)).fetchone()
-        return _order(row) if row else None
+        order = _order(row) if row else None
+        if unit is not None:
+            unit.orders[(tenant, ref)] = order
+        return order
 
     def save_order(self, order: Order, step: str, detail: str = "", new: bool = False) -> None:
+        """Write the order and a history line; in a unit of work an update is staged (its row is written from
+        the object as it is when the scope flushes)."""
+        unit = self._active_unit()
+        if unit is not None:
+            key = (order.tenant, order.ref)
+            unit.orders[key] = order
+            if not new:
+                unit.changed[key] = order
+                unit.history.append((order.tenant, order.ref, order.updated, time.time(), step, order.state,
+                                     detail))
+                return
+            self._flush_orders()  # a new order is inserted at once: a duplicate fails here, as outside a scope
         data = _ENCODE(order.data)
         if new:
             self._db.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -261,6 +404,11 @@ class Store:
         """Insert new orders and their first history line in one round (large files)."""
         if not orders:
             return
+        unit = self._active_unit()
+        if unit is not None:
+            self._flush_orders()  # the history lines keep the order of the saves
+            for o in orders:
+                unit.orders.pop((o.tenant, o.ref), None)
         now = time.time()
         self._db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
             (o.tenant, o.ref, o.prestation, o.network, o.state, _ENCODE(o.data), o.created, o.updated)
@@ -271,6 +419,7 @@ class Store:
 
     def existing_refs(self, tenant: str, refs: list[str]) -> set[str]:
         found: set[str] = set()
+        self._flush_orders()
         for start in range(0, len(refs), 500):  # SQLite caps the number of parameters
             chunk = refs[start:start + 500]
             rows = self._db.execute(
@@ -280,6 +429,7 @@ class Store:
 
     def orders_on_socket(self, tenant: str | None, reference: str, states: list[str]) -> list[str]:
         """Orders (of `tenant`, or of anyone) in one of `states` that use socket `reference`."""
+        self._flush_orders()
         rows = self._db.execute(
             f"SELECT ref FROM orders WHERE (? IS NULL OR tenant = ?) AND json_extract(data, '$.ReferencePrise') = ? "
             f"AND state IN ({','.join('?' * len(states))})", (tenant, tenant, reference, *states))
@@ -313,9 +463,9 @@ class Store:
 
     def due_events(self, now: float, limit: int = 500) -> list[Event]:
         rows = self._db.execute(
-            "SELECT * FROM events WHERE done = 0 AND due <= ? ORDER BY due, id LIMIT ?", (now, limit))
-        return [Event(r["id"], r["due"], r["kind"], r["tenant"], r["ref"], json.loads(r["payload"]))
-                for r in rows]
+            "SELECT id, due, kind, tenant, ref, payload FROM events WHERE done = 0 AND due <= ? "
+            "ORDER BY due, id LIMIT ?", (now, limit))
+        return [Event(r[0], r[1], r[2], r[3], r[4], {} if r[5] == "{}" else json.loads(r[5])) for r in rows]
 
     def due_count(self, now: float, reader: bool = False) -> int:
         """Events due at `now` and not yet run."""

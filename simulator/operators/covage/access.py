@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from ...capability import ActionRefused, Capability, OperatorContext
@@ -49,10 +50,12 @@ class Context:
         return stamp(self.now)
 
 
+@lru_cache(maxsize=256)  # the events of one moment all stamp their answers with it
 def stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%d%H%M%S")
 
 
+@lru_cache(maxsize=256)
 def day(moment: datetime) -> str:
     return moment.strftime("%Y%m%d")
 
@@ -60,7 +63,15 @@ def day(moment: datetime) -> str:
 def route_block(route: Route | dict[str, str], oc: str, n: int = 1) -> dict[str, str]:
     """The n-th route optique block of a CR / Cmd_STOC / Notif_Reprov line."""
     r = route if isinstance(route, dict) else route_fields(route)
-    return {f"OC{n}": oc, **{f"{k}{n}": v for k, v in r.items()}}
+    block = {f"OC{n}": oc}
+    for k, v in r.items():
+        block[_numbered(k, n)] = v
+    return block
+
+
+@lru_cache(maxsize=128)  # a few column names, asked for every answer line
+def _numbered(column: str, n: int) -> str:
+    return f"{column}{n}"
 
 
 def route_fields(route: Route) -> dict[str, str]:
@@ -101,6 +112,9 @@ class AccessDesk(Capability):
         self._pm_used: dict[str, dict[str, int]] = {}  # network -> lines behind each PM (saturation)
         self._dues: dict[tuple[str, datetime], datetime] = {}  # (timing, from) -> due: profile timings are fixed
         self.failure_rates: dict[str, dict[str, Any]] = {}  # tenant -> its rates as stored (failures.py)
+        #: (network, building, staircase asked) -> the PBO serving it, within one batch (`_pbo_serving`)
+        self._pbo_by_staircase: dict[tuple[str, str, str], str] = {}
+        self._batches = 0  # depth of `batch` scopes open
         appointments.ensure(self)
         self._handlers = {
             "Cmd_Acces": self._order,
@@ -108,6 +122,8 @@ class AccessDesk(Capability):
             "CR_STOC": self._cr_stoc,
             "CR_MES_Ligne": self._cr_mes,
         }
+        self._event_handlers = {"cr_cmd": self._emit_cr, "cmd_stoc": self._emit_cmd_stoc, "cr_mad": self._emit_cr_mad,
+                                "reprov": self._emit_reprov, "stoc_deadline": self._stoc_deadline}
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -116,7 +132,13 @@ class AccessDesk(Capability):
         with ExitStack() as stack:
             for network in self.networks.values():
                 stack.enter_context(network.reading())
-            yield
+            self._batches += 1
+            try:
+                yield
+            finally:
+                self._batches -= 1
+                if not self._batches:  # the network cannot change within a batch; it may between two
+                    self._pbo_by_staircase.clear()
 
     # ------------------------------------------------------------------ inbound files
     def receive(self, doc: InboundDocument, now: datetime) -> Effects:
@@ -471,9 +493,7 @@ class AccessDesk(Capability):
         order = self.store.get_order(tenant, ref)
         if order is None:
             return effects
-        handler = {"cr_cmd": self._emit_cr, "cmd_stoc": self._emit_cmd_stoc, "cr_mad": self._emit_cr_mad,
-                   "reprov": self._emit_reprov, "stoc_deadline": self._stoc_deadline}[kind]
-        handler(order, payload, now, effects)
+        self._event_handlers[kind](order, payload, now, effects)
         return effects
 
     def _emit_cr(self, order: Order, payload: dict[str, Any], now: datetime, effects: Effects) -> None:
@@ -785,6 +805,16 @@ class AccessDesk(Capability):
         """The PBO of the ordered staircase (that of its existing sockets), else the building's first. Lines
         take the staircases in turn, so the first line of each says its PBO: no need to read every line."""
         wanted = data.get("Escalier", "").strip().upper()
+        if not self._batches:
+            return self._first_pbo_serving(network, address, wanted)
+        key = (network.network, address.identifiant_immeuble, wanted)
+        pbo = self._pbo_by_staircase.get(key)
+        if pbo is None:
+            pbo = self._pbo_by_staircase[key] = self._first_pbo_serving(network, address, wanted)
+        return pbo
+
+    @staticmethod
+    def _first_pbo_serving(network: ReferenceNetwork, address: Address, wanted: str) -> str:
         for building in network.addresses_by_hexacle(address.hexacle) or [address]:
             if building.batiment != address.batiment:
                 continue

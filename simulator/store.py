@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+#: The bytes of an inbound file: in inbox_content, or in the inbox row itself (data dirs written before).
+_INBOUND_BYTES = "coalesce((SELECT c.content FROM inbox_content c WHERE c.inbox_id = inbox.id), inbox.content)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,6 +55,7 @@ CREATE TABLE IF NOT EXISTS journal (
     channel TEXT NOT NULL, direction TEXT NOT NULL, flow TEXT NOT NULL, filename TEXT NOT NULL,
     outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS sequences (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox_content (inbox_id INTEGER PRIMARY KEY, content BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox_progress (
     inbox_id INTEGER PRIMARY KEY, network TEXT NOT NULL, area TEXT NOT NULL, lines INTEGER NOT NULL,
     carry TEXT NOT NULL);
@@ -395,15 +398,17 @@ class Store:
     def record_inbound(self, tenant: str, location: str, filename: str, sha256: str, operator: str,
                        content: bytes | None = None, at_virtual: str = "", channel: str = "") -> int:
         cur = self._db.execute(
-            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator, content, at_virtual, channel) "
-            "VALUES (?, ?, ?, ?, ?, ?, zeroblob(?), ?, ?)",
-            (tenant, location, filename, sha256, time.time(), operator, len(content or b""), at_virtual, channel))
+            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator, at_virtual, channel) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (tenant, location, filename, sha256, time.time(), operator, at_virtual,
+                                                channel))
         inbound_id = int(cur.lastrowid or 0)
-        if content is None:
-            self._db.execute("UPDATE inbox SET content = NULL WHERE id = ?", (inbound_id,))
-        elif content:  # written in place: binding a large file would copy it once more in memory
-            with self._db.blobopen("inbox", "content", inbound_id) as blob:
-                blob.write(content)
+        if content is not None:
+            # Its own table, the bytes last in their row and written in place: in the inbox row (a column before
+            # others) or bound as a parameter, SQLite would hold a large file twice more in memory.
+            self._db.execute("INSERT INTO inbox_content VALUES (?, zeroblob(?))", (inbound_id, len(content)))
+            if content:
+                with self._db.blobopen("inbox_content", "content", inbound_id) as blob:
+                    blob.write(content)
         return inbound_id
 
     # --- an inbound file answered slice by slice: where it stands, and its answer lines and events held until
@@ -423,7 +428,7 @@ class Store:
         return next((r for r in self.unfinished_inbound() if r["id"] == inbound_id), None)
 
     def inbound_bytes(self, inbound_id: int) -> bytes:
-        row = self._db.execute("SELECT content FROM inbox WHERE id = ?", (inbound_id,)).fetchone()
+        row = self._db.execute(f"SELECT {_INBOUND_BYTES} FROM inbox WHERE id = ?", (inbound_id,)).fetchone()
         return bytes(row[0]) if row and row[0] is not None else b""
 
     def add_part(self, inbound_id: int, tenant: str, network: str, flow: str, area: str, channel: str, pm: str,
@@ -466,7 +471,7 @@ class Store:
         each (its lines for that file name, oldest first); `limit` -1 means all."""
         rows = self.reader().execute(
             "SELECT id, tenant, operator, channel, location, filename, at_virtual, at_real, sha256, "
-            "length(content) AS size, "
+            f"length({_INBOUND_BYTES}) AS size, "
             "(SELECT json_group_array(outcome) FROM (SELECT outcome FROM journal j WHERE j.tenant = inbox.tenant "
             "AND j.direction = 'in' AND j.filename = inbox.filename ORDER BY j.id)) AS outcomes "
             "FROM inbox WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?", (tenant, after_id, limit))
@@ -474,7 +479,7 @@ class Store:
 
     def inbound_content(self, tenant: str, inbound_id: int) -> bytes | None:
         """The bytes of one inbound file of `tenant`; None if there is none (or it predates kept content)."""
-        row = self.reader().execute("SELECT content FROM inbox WHERE tenant = ? AND id = ?",
+        row = self.reader().execute(f"SELECT {_INBOUND_BYTES} FROM inbox WHERE tenant = ? AND id = ?",
                                     (tenant, inbound_id)).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 

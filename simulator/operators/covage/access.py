@@ -100,7 +100,7 @@ class AccessDesk(Capability):
         self.store = context.store
         self.calendar = context.calendar
         #: Lines answered in one transaction of a large file; between two, the engine takes other work.
-        self.slice_lines = int(self.profile.settings.get("slice_lines", 2000))
+        self.slice_lines = int(self.profile.settings.get("slice_lines", 1000))
         self._pm_used: dict[str, dict[str, int]] = {}  # network -> lines behind each PM (saturation)
         self._dues: dict[tuple[str, datetime], datetime] = {}  # (timing, from) -> due: profile timings are fixed
         self.failure_rates: dict[str, dict[str, Any]] = {}  # tenant -> its rates as stored (failures.py)
@@ -127,7 +127,7 @@ class AccessDesk(Capability):
         return next(self._answer(doc, now, SliceProgress(), slice_lines=0))
 
     def receive_slices(self, doc: InboundDocument, now: datetime, progress: SliceProgress) -> Iterator[Effects]:
-        """The same answer, `slice_lines` lines at a time (profile setting, 2,000 by default): what holds for the
+        """The same answer, `slice_lines` lines at a time (profile setting, 1,000 by default): what holds for the
         whole file (name, encoding, header, a reference used twice) holds across slices."""
         return self._answer(doc, now, progress, self.slice_lines)
 

@@ -405,10 +405,13 @@ class Engine:
                                    pm=part["pm"])
             location, filename = operator.name_file(source, out, now, self.store.next_sequence)
             header = operator.render_lines(source, out, header=True)
-            content = b"".join([header, *self.store.part_bodies(inbound_id, part)])
-            self.store.add_outbound(out.tenant, out.channel, location, filename, out.flow, content, part["lines"],
-                                    now.isoformat(timespec="seconds"), operator.key)
-            del content
+
+            def pieces(part: Any = part, header: bytes = header) -> Iterator[bytes]:
+                yield header
+                yield from self.store.part_bodies(inbound_id, part)
+            self.store.add_outbound_pieces(out.tenant, out.channel, location, filename, out.flow, pieces,
+                                           len(header) + part["size"], part["lines"],
+                                           now.isoformat(timespec="seconds"), operator.key)
             summary = f"{part['lines']} lines: {part['ok']} OK, {part['ko']} KO" if part["ok"] + part["ko"] \
                 else f"{part['lines']} lines"
             self._journal(Finding(out.tenant, out.channel, "out", out.flow, filename, summary, location), now)

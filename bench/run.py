@@ -266,6 +266,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale-files", type=lambda v: [int(x) for x in v.split(",") if x], default=[10_000, 100_000],
                         help="section 5: order files against their floor, comma-separated (default 10000,100000; "
                              "'' skips)")
+    parser.add_argument("--scale-neighbour", type=int, default=16_000,
+                        help="section 5: orders of the large file beside a neighbour's 1-order file (0 skips)")
     parser.add_argument("--scale-rounds", type=int, default=2, help="section 5: runs of each, each beside its floor")
     parser.add_argument("--ftp-clients", type=int, nargs="*", default=[1, 8, 32],
                         help="section 6: FTP round trips against a bare pyftpdlib server, with these numbers of "
@@ -298,11 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run(args)
     text = table(result)
     problems = list(result["problems"])
-    if args.scale_advance or args.scale_files:  # section 5: fast at every size (bench/scale_bench.py)
+    if args.scale_advance or args.scale_files or args.scale_neighbour:  # section 5 (bench/scale_bench.py)
         from . import scale_bench
 
         result["scale"] = scale_bench.run(argparse.Namespace(
-            advance_orders=args.scale_advance, files=args.scale_files, rounds=args.scale_rounds))
+            advance_orders=args.scale_advance, files=args.scale_files, rounds=args.scale_rounds,
+            neighbour_orders=args.scale_neighbour))
         problems += scale_bench.problems_of(result["scale"])
         text += "\n\n5. " + scale_bench.table(result["scale"])
     if args.ftp_clients:  # section 6: FTP round trips against a bare server (bench/ftp_roundtrip.py)

@@ -6,6 +6,9 @@
    from the answer files) written with the spec pack's codec into files of the same sizes, each fsynced.
 2. **A file of N orders** (10,000 and 100,000): STOR over FTP until its AR is in OUT. Floor: the same bytes
    read with `csv` and inserted with one `executemany` into a SQLite table of the same columns, committed.
+3. **A neighbour's 1-order AR during a 16,000-order file**: DEMO drops the large file, then ACME a 1-order
+   file; the time from ACME's STOR to its AR in its OUT, while DEMO's file is answered (no floor: a target of
+   1 s; the large file is answered in slices and other tenants' files go between two).
 
 Each measure alternates with its floor (floor, opsim, floor, opsim...), so the ratio holds on a loaded
 machine. The sandbox is a real `opsim up` subprocess, one per measure (a fresh data dir), and the OC side
@@ -13,7 +16,8 @@ machine. The sandbox is a real `opsim up` subprocess, one per measure (a fresh d
 tracemalloc is not used (it slows Python down several times). Nothing here fails a build on a
 timing: the exit code is 1 only if an answer is wrong (a missing CR or AR line, a KO line).
 
-    python -m bench.scale_bench [--advance-orders 10000] [--files 10000,100000] [--rounds 2] [--json]
+    python -m bench.scale_bench [--advance-orders 10000] [--files 10000,100000] [--neighbour-orders 16000]
+                                [--rounds 2] [--json]
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ from simulator.specs.codec import load_pack
 from .measures import machine
 from .scenarios import TENANT, Progress, _orders
 
-TARGETS = {"advance": 3.0, "file": 2.0, "file_peak_mib": 150.0}
+TARGETS = {"advance": 3.0, "file": 2.0, "file_peak_mib": 150.0, "neighbour_s": 1.0}
+#: The second tenant of the neighbour measure (its FTP login and password).
+NEIGHBOUR = "ACME"
+NEIGHBOUR_CONFIG = f'\n[[tenants]]\ncode = "{NEIGHBOUR}"\nlogin = "{NEIGHBOUR}"\npassword = "pw"\n'
 
 
 def _wait_files(folder: Path, prefix: str, count: int, timeout: float, poll: float = 0.01) -> list[Path]:
@@ -94,10 +101,10 @@ class OpsimUp:
     """`opsim up` in a subprocess (clock frozen on 2026-11-24 10:00, free ports): the OC side (this process:
     building files, ftplib, the floors) never shares its interpreter, and its peak RSS is its own (VmHWM)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, extra_config: str = ""):
         self.data_dir = folder / "data"
         config = folder / "opsim.toml"
-        config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
+        config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n' + extra_config, encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir), "--config", str(config),
              "--ftp-port", "0", "--http-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -111,8 +118,11 @@ class OpsimUp:
         ftp, http = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready), re.search(r"(http://127\.0\.0\.1:\d+)", ready)
         assert ftp and http, ready
         self.ftp_port, self.http = int(ftp[1]), http[1]
-        self.out = self.data_dir / "ftp" / "covage" / TENANT / "OUT" / "COVA" / "CV"
+        self.out = self.out_of(TENANT)
         self.pack = load_pack("acces-1.2")
+
+    def out_of(self, tenant: str) -> Path:
+        return self.data_dir / "ftp" / "covage" / tenant / "OUT" / "COVA" / "CV"
 
     def memory_mib(self, field: str) -> float:
         """VmRSS (now) or VmHWM (peak) of the sandbox process, in MiB."""
@@ -128,14 +138,14 @@ class OpsimUp:
         with urllib.request.urlopen(req, timeout=600) as resp:
             return json.loads(resp.read())
 
-    def ftp(self) -> ftplib.FTP:
+    def ftp(self, login: str = TENANT, password: str = "demo") -> ftplib.FTP:
         ftp = ftplib.FTP()
         ftp.connect("127.0.0.1", self.ftp_port, timeout=600)
-        ftp.login(TENANT, "demo")
+        ftp.login(login, password)
         return ftp
 
-    def drop(self, name: str, content: bytes) -> None:
-        ftp = self.ftp()
+    def drop(self, name: str, content: bytes, login: str = TENANT, password: str = "demo") -> None:
+        ftp = self.ftp(login, password)
         ftp.storbinary(f"STOR IN/COVA/CV/{name}", io.BytesIO(content))
         ftp.quit()
 
@@ -151,8 +161,8 @@ def _records(box: OpsimUp, orders: int, prefix: str) -> list[dict[str, str]]:
     return _orders(box.api("GET", "/addresses?network=COVA&limit=500"), orders, prefix)
 
 
-def _filename(box: OpsimUp, seq: int) -> str:
-    return box.pack.render_filename(box.pack.flow("Cmd_Acces"), "COVA", TENANT, "20261124", seq)
+def _filename(box: OpsimUp, seq: int, tenant: str = TENANT) -> str:
+    return box.pack.render_filename(box.pack.flow("Cmd_Acces"), "COVA", tenant, "20261124", seq)
 
 
 def _ar_ok(box: OpsimUp, path: Path) -> int:
@@ -162,12 +172,12 @@ def _ar_ok(box: OpsimUp, path: Path) -> int:
 
 # ---------------------------------------------------------------------- children
 @contextmanager
-def measured_sandbox(orders: int) -> Iterator[tuple[OpsimUp, dict[str, Any], Path]]:
+def measured_sandbox(orders: int, extra_config: str = "") -> Iterator[tuple[OpsimUp, dict[str, Any], Path]]:
     """A fresh `opsim up` in a temporary folder and the result its measures fill: its RSS once started and
     its peak once done (the sandbox's own memory), then it stops."""
     result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": []}
     with tempfile.TemporaryDirectory(prefix="opsim-scale-") as tmp:
-        box = OpsimUp(Path(tmp))
+        box = OpsimUp(Path(tmp), extra_config)
         try:
             result["rss_started_mib"] = box.memory_mib("VmRSS")
             yield box, result, Path(tmp)
@@ -242,6 +252,36 @@ def measure_file(orders: int, rounds: int, progress: Progress) -> dict[str, Any]
     return result
 
 
+def measure_neighbour(orders: int, rounds: int, progress: Progress) -> dict[str, Any]:
+    """`rounds` times: DEMO drops a file of `orders` orders, then ACME a 1-order file; ACME's STOR -> its AR in its
+    OUT, and whether it came before DEMO's AR."""
+    with measured_sandbox(orders, NEIGHBOUR_CONFIG) as (box, result, _):
+        result.update(delay_s=[], large_s=[])
+        neighbour_out = box.out_of(NEIGHBOUR)
+        for r in range(rounds):
+            large = box.pack.flow("Cmd_Acces").write(_records(box, orders, f"N{r}"))
+            small = box.pack.flow("Cmd_Acces").write(_records(box, 1, f"M{r}"))
+            t_large = time.perf_counter()
+            box.drop(_filename(box, 300 + r), large)
+            time.sleep(0.2)  # the large file is under way
+            t0 = time.perf_counter()
+            box.drop(_filename(box, 300 + r, NEIGHBOUR), small, NEIGHBOUR, "pw")
+            ar = _wait_files(neighbour_out, "ARCMD", 1, 600, poll=0.005)[0]
+            delay = time.perf_counter() - t0
+            if any("ARCMD" in p.name for p in box.out.iterdir()):
+                result["problems"].append(f"round {r}: the neighbour's AR came after the large file's")
+            ar.unlink()
+            large_ar = _wait_files(box.out, "ARCMD", 1, 1800)[0]
+            result["large_s"].append(time.perf_counter() - t_large)
+            if _ar_ok(box, large_ar) != orders:
+                result["problems"].append(f"round {r}: AR {_ar_ok(box, large_ar)} OK of {orders}")
+            large_ar.unlink()
+            result["delay_s"].append(delay)
+            progress.step(f"neighbour round {r + 1}/{rounds}: its AR {delay:.2f} s after its STOR; the "
+                          f"{orders}-order file's AR {result['large_s'][-1]:.2f} s after its STOR")
+    return result
+
+
 def _ratio(r: dict[str, Any]) -> float:
     """Sum of the opsim runs over the sum of their floors (each floor measured beside its run)."""
     return sum(r["opsim_s"]) / sum(r["floor_s"]) if sum(r["floor_s"]) else float("nan")
@@ -259,6 +299,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for size in args.files:
         progress.step(f"a file of {size} orders")
         result["files"].append(measure_file(size, args.rounds, progress))
+    if args.neighbour_orders:
+        progress.step(f"a neighbour's 1-order file during a file of {args.neighbour_orders} orders")
+        result["neighbour"] = measure_neighbour(args.neighbour_orders, args.rounds, progress)
     result["load_after"] = os.getloadavg()
     return result
 
@@ -289,14 +332,23 @@ def table(r: dict[str, Any]) -> str:
             peak_ok = "met" if f["peak_mib"] < TARGETS["file_peak_mib"] else "MISSED"
             lines.append(f"  {f.get('bytes', 0) / 1e6:.1f} MB; RSS after start {f['rss_started_mib']:.0f} MiB, "
                          f"peak {f['peak_mib']:.0f} MiB (< {TARGETS['file_peak_mib']:g} MiB: {peak_ok})")
-    problems = [p for m in [r.get("advance", {}), *r["files"]] for p in m.get("problems", [])]
+    if r.get("neighbour", {}).get("delay_s"):
+        n = r["neighbour"]
+        worst = max(n["delay_s"])
+        verdict = "met" if worst <= TARGETS["neighbour_s"] else "MISSED"
+        label = f"a neighbour's 1-order AR during a {n['orders']:,}-order file"
+        lines.append(f"{label:<44}{', '.join(f'{v:.2f}' for v in n['delay_s']):>16}{'':>16}{'':>8}  "
+                     f"<= {TARGETS['neighbour_s']:g} s {verdict}")
+        lines.append(f"  the large file's AR after {', '.join(f'{v:.2f}' for v in n['large_s'])} s; "
+                     f"peak RSS {n['peak_mib']:.0f} MiB")
+    problems = problems_of(r)
     if problems:
         lines += ["PROBLEMS:", *(f"  - {p}" for p in problems)]
     return "\n".join(lines)
 
 
 def problems_of(r: dict[str, Any]) -> list[str]:
-    return [p for m in [r.get("advance", {}), *r["files"]] for p in m.get("problems", [])]
+    return [p for m in [r.get("advance", {}), *r["files"], r.get("neighbour", {})] for p in m.get("problems", [])]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -305,6 +357,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="pending orders for the advance (default 10000; 0 skips it)")
     parser.add_argument("--files", type=lambda s: [int(x) for x in s.split(",") if x], default=[10_000, 100_000],
                         help="order counts of the files, comma-separated (default 10000,100000; empty skips)")
+    parser.add_argument("--neighbour-orders", type=int, default=16_000,
+                        help="orders of the large file beside which a neighbour's 1-order file is timed (default "
+                             "16000; 0 skips)")
     parser.add_argument("--rounds", type=int, default=2, help="measures per size, each after its floor (default 2)")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)

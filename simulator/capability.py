@@ -134,6 +134,17 @@ class ServiceHost(Protocol):
     def transact(self, source: Capability, fn: Callable[[datetime], tuple[T, Effects]]) -> T: ...
 
 
+@dataclass
+class SliceProgress:
+    """How far a capability has answered an inbound file it takes slice by slice (`receive_slices`). The engine
+    stores it with each slice, so a file cut by a stop resumes after its last committed slice."""
+
+    lines: int = 0  # data lines answered in the committed slices
+    #: What the next slices need of the earlier ones (counts, refs a later line may not reuse...): JSON, small.
+    carry: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False  # set by the capability with the file's last slice
+
+
 class Capability:
     """Base of every capability; subclasses set the declarations and override what they handle."""
 
@@ -152,6 +163,17 @@ class Capability:
 
     def receive(self, doc: InboundDocument, now: datetime) -> Effects:
         raise NotImplementedError(f"{type(self).__name__} declares areas but does not receive files")
+
+    def receive_slices(self, doc: InboundDocument, now: datetime, progress: SliceProgress) -> Iterator[Effects]:
+        """Answer an inbound file slice by slice, so that a large one does not hold the engine: each item is one
+        slice's effects, committed in its own transaction with `progress` as it then stands, and the engine takes
+        other work between two slices. The last item comes with `progress.finished` set; the answer files of all
+        the slices are emitted then, as one file per destination and flow, and their events put on the clock.
+        A `progress` read back from the store (a stop cut the file) says how many lines are already answered.
+        By default the file is answered whole, by `receive`."""
+        effects = self.receive(doc, now)
+        progress.finished = True
+        yield effects
 
     def on_event(self, kind: str, tenant: str, ref: str, payload: dict[str, Any], now: datetime) -> Effects:
         raise NotImplementedError(f"{type(self).__name__} declares events but does not handle them")
@@ -218,15 +240,30 @@ class Operator:
                sequence: Callable[[str], int], style: Mapping[str, str] | None = None) -> RenderedFile:
         """Name and write an answer file with the source capability's spec pack, in the tenant's answer
         style (specs/variations.py; none: as the capability wrote it)."""
-        pack = source.pack
-        if pack is None:
-            raise CapabilityError(f"{self.key}.{source.name} emitted {out.flow} but has no spec pack")
+        location, filename = self.name_file(source, out, now, sequence)
+        flow = self._pack(source, out).flow(out.flow)
+        content = out.content if out.content is not None else flow.write_styled(out.records, style or {})
+        return RenderedFile(location, filename, content)
+
+    def name_file(self, source: Capability, out: OutboundDocument, now: datetime,
+                  sequence: Callable[[str], int]) -> tuple[str, str]:
+        """The folder and name of an answer file (its sequence number is taken now)."""
+        pack = self._pack(source, out)
         flow = pack.flow(out.flow)
         date = now.strftime("%Y%m%d")
         seq = sequence(f"file:{out.tenant}:{out.network}:{flow.code}:{date}")
         filename = pack.render_filename(flow, out.network, out.tenant, date, seq, pm=out.pm)
-        content = out.content if out.content is not None else flow.write_styled(out.records, style or {})
-        return RenderedFile(self.layout.location("out", out.area, out.network), filename, content)
+        return self.layout.location("out", out.area, out.network), filename
+
+    def render_lines(self, source: Capability, out: OutboundDocument, style: Mapping[str, str] | None = None,
+                     header: bool = False) -> bytes:
+        """The encoded lines of an answer file written slice by slice (the header only if asked)."""
+        return self._pack(source, out).flow(out.flow).write_styled(out.records, style or {}, header=header)
+
+    def _pack(self, source: Capability, out: OutboundDocument) -> SpecPack:
+        if source.pack is None:
+            raise CapabilityError(f"{self.key}.{source.name} emitted {out.flow} but has no spec pack")
+        return source.pack
 
 
 class Operators(Mapping[str, Operator]):

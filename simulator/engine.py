@@ -9,6 +9,7 @@ delivery checks the outbox, a kill at any point emits every answer exactly once 
 
 from __future__ import annotations
 
+import collections
 import gc
 import hashlib
 import logging
@@ -24,7 +25,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from .capability import Capability, Operators, qualified_kind
+from .capability import Capability, Operators, SliceProgress, qualified_kind
 from .clock import VirtualClock, from_timestamp, to_timestamp
 from .documents import Effects, Finding, InboundDocument, OutboundDocument
 from .store import Event, Outbound, Store
@@ -52,7 +53,22 @@ class _Call:
     future: Future
 
 
+@dataclass
+class _Receipt:
+    """An inbound file being answered slice by slice: its remaining slices and where it stands."""
+
+    doc: InboundDocument
+    path: Path | None  # the file in IN, removed once its answer is delivered
+    receiver: Capability
+    now: datetime  # the virtual time it came at: every slice answers at that time
+    progress: SliceProgress
+    slices: Iterator[Effects]
+    sha: str
+    inbound_id: int = 0  # its inbox row, written with its first slice
+
+
 _STOP = object()
+_NEXT_SLICE = object()
 
 #: Due events fired in one transaction (their answers merged per tenant and flow). Each batch commits with
 #: its answer files before the next starts, so a kill loses none of them and repeats none.
@@ -71,6 +87,9 @@ class Engine:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._progress: Callable[[str], None] | None = None  # told how many due events are left (recovery)
+        self._receipts: collections.deque[_Receipt] = collections.deque()  # files in slices, taking turns
+        #: (operator, tenant) of each file being answered in slices -> that tenant's files arrived meanwhile
+        self._waiting: dict[tuple[str, str], collections.deque[_Inbound]] = {}
 
     # ------------------------------------------------------------------ public, any thread
     def start(self) -> None:
@@ -134,8 +153,13 @@ class Engine:
         self._queue.put(finding)
 
     def idle(self, timeout: float = 10) -> None:
-        """Wait until everything submitted so far has been processed (tests and benchmarks)."""
-        self.call(lambda: None, timeout=timeout)
+        """Wait until everything submitted so far has been processed, files in slices included (tests and
+        benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while self.call(lambda: bool(self._receipts), timeout=max(0.1, deadline - time.monotonic())):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"files still being answered after {timeout} s")
+            time.sleep(0.01)
 
     # ------------------------------------------------------------------ start-up recovery
     def recover(self, progress: Callable[[str], None] | None = None) -> None:
@@ -146,16 +170,27 @@ class Engine:
         seconds."""
         undelivered = self.store.undelivered_count()
         due = self.store.due_count(self.clock.timestamp(), reader=True)
-        if progress is not None and (undelivered or due):
-            progress(f"recovering: {undelivered} answer files to deliver, {due} due events to run")
+        cut = int(self.store.query("SELECT count(*) FROM inbox_progress", reader=True)[0][0])
+        if progress is not None and (undelivered or due or cut):
+            files = f"{cut} inbound files to finish, " if cut else ""
+            progress(f"recovering: {files}{undelivered} answer files to deliver, {due} due events to run")
         self._progress = progress
         try:
             self.call(self._deliver, timeout=None)
+            self.call(self._finish_cut_files, timeout=None)
             self.call(self._start_capabilities, timeout=None)
         finally:
             self._progress = None
-        if progress is not None and (undelivered or due):
+        if progress is not None and (undelivered or due or cut):
             progress("recovered")
+
+    def _finish_cut_files(self) -> None:
+        """Files a stop cut between two slices are answered from their last committed slice, before anything
+        else of their tenants (the transports resubmit IN afterwards: those files are then known and removed)."""
+        for row in self.store.unfinished_inbound():
+            self._resume(row["id"], None)
+        while self._receipts:
+            self._next_slice()
 
     def _start_capabilities(self) -> None:
         now = self.clock.now()
@@ -168,20 +203,37 @@ class Engine:
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
         while True:
-            try:
-                item = self._queue.get(timeout=self._wait_time())
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                return
-            try:
+            if self._receipts:  # files in slices: what waits now is taken first, then one slice
+                items: list[Any] = []
+                for _ in range(self._queue.qsize()):
+                    try:
+                        items.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+            else:
+                try:
+                    items = [self._queue.get(timeout=self._wait_time())]
+                except queue.Empty:
+                    items = []
+            for item in items or [None]:
+                if item is _STOP:  # a file in slices goes on from its last committed slice at the next start
+                    return
+                self._step(item)
+            if self._receipts:
+                self._step(_NEXT_SLICE)
+
+    def _step(self, item: Any) -> None:
+        try:
+            if item is _NEXT_SLICE:
+                self._next_slice()
+            else:
                 self._handle(item)
-            except Exception:  # never let one bad document or event stop the operator
-                log.exception("engine: failed on %r", item)
-            try:
-                self._run_due_events()
-            except Exception:
-                log.exception("engine: failed running due events")
+        except Exception:  # never let one bad document or event stop the operator
+            log.exception("engine: failed on %r", item)
+        try:
+            self._run_due_events()
+        except Exception:
+            log.exception("engine: failed running due events")
 
     def _wait_time(self) -> float:
         if self.clock.frozen:
@@ -208,14 +260,13 @@ class Engine:
             self._journal(item, self.clock.now())
 
     def _process(self, item: _Inbound) -> None:
-        doc, path = item.doc, item.path
-        sha = hashlib.sha256(doc.content).hexdigest()
-        if path is not None:
-            replayed = self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator)
-            if replayed is not None:  # committed before a stop, not yet removed: never answer twice
-                self._remove(path, replayed)
-                return
-        now = self.clock.now()
+        key = (item.doc.operator, item.doc.tenant)
+        if key in self._waiting:  # a file of this tenant is being answered: its files are answered in order
+            self._waiting[key].append(item)
+            return
+        self._start(item)
+
+    def _receiver(self, doc: InboundDocument) -> Capability | None:
         receiver = self.operators[doc.operator].receiver(doc.area, doc.channel) if doc.operator in self.operators \
             else None
         if receiver is None and doc.operator in self.operators:  # a folder no capability takes: refused
@@ -224,30 +275,162 @@ class Engine:
             # Another capability's flow in this folder (a Cmd_Acces in the PM folder): that capability refuses it
             # in its own answer flow, as its own protocol says.
             receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel) or receiver
+        return receiver
+
+    def _start(self, item: _Inbound) -> None:
+        doc, path = item.doc, item.path
+        sha = hashlib.sha256(doc.content).hexdigest()
+        if path is not None:
+            replayed = self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator)
+            if replayed is not None:  # committed before a stop, not yet removed: never answer twice
+                if self.store.in_progress(replayed) is not None:  # ... but cut between two slices: go on
+                    self._resume(replayed, path)
+                    return
+                self._deliver(path, replayed)
+                return
+        now = self.clock.now()
+        receiver = self._receiver(doc)
+        if receiver is None:  # a folder of the layout that no capability of this operator serves yet
+            with self.store.transaction():
+                inbound_id = self._record(doc, sha, now)
+                self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "not processed",
+                                      f"{doc.operator} has no capability taking {doc.area} files by "
+                                      f"{doc.channel}"), now)
+            self._deliver(path, inbound_id)
+            return
+        progress = SliceProgress()
+        self._slice(_Receipt(doc, path, receiver, now, progress, receiver.receive_slices(doc, now, progress), sha))
+
+    def _record(self, doc: InboundDocument, sha: str, now: datetime) -> int:
+        # The bytes are kept with the virtual time: the conformance checks read what the OC sent.
+        return self.store.record_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator, doc.content,
+                                         now.isoformat(timespec="seconds"), doc.channel)
+
+    def _resume(self, inbound_id: int, path: Path | None) -> None:
+        """Go on with a file a stop cut between two slices, from the store: its bytes, time and progress."""
+        row = self.store.in_progress(inbound_id)
+        if row is None:
+            return
+        doc = InboundDocument(row["tenant"], row["channel"], row["network"], row["area"], row["filename"],
+                              self.store.inbound_bytes(inbound_id), row["location"], row["operator"])
+        key = (doc.operator, doc.tenant)
+        for receipt in self._receipts:
+            if receipt.inbound_id == inbound_id:  # already going on: the IN file is removed when it is done
+                receipt.path = receipt.path or path
+                return
+        receiver = self._receiver(doc)
+        if receiver is None:
+            log.error("engine: no capability takes %s any more, left unfinished", doc.filename)
+            return
+        now = datetime.fromisoformat(row["at_virtual"])  # the file's answers keep the time it came at
+        progress = SliceProgress(row["lines"], row["carry"])
+        receipt = _Receipt(doc, path, receiver, now, progress, receiver.receive_slices(doc, now, progress),
+                           "", inbound_id)
+        self._waiting.setdefault(key, collections.deque())
+        self._slice(receipt)
+
+    def _slice(self, receipt: _Receipt) -> None:
+        """Answer the next slice of a file in one transaction; the file's last slice also emits its answer."""
+        doc, receiver, now = receipt.doc, receipt.receiver, receipt.now
+        first = receipt.inbound_id == 0
         try:
             with self.store.transaction():
-                # The bytes are kept with the virtual time: the conformance checks read what the OC sent.
-                inbound_id = self.store.record_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator,
-                                                       doc.content, now.isoformat(timespec="seconds"), doc.channel)
-                if receiver is None:  # a folder of the layout that no capability of this operator serves yet
-                    self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "not processed",
-                                          f"{doc.operator} has no capability taking {doc.area} files by "
-                                          f"{doc.channel}"), now)
-                else:
-                    with receiver.batch():
-                        effects = receiver.receive(doc, now)
+                if first:
+                    receipt.inbound_id = self._record(doc, receipt.sha, now)
+                with receiver.batch():
+                    effects = next(receipt.slices)
+                progress = receipt.progress
+                if first and progress.finished:  # the whole file in one slice: as any other effects
                     self._apply(effects, now, receiver)
+                else:
+                    self._hold(receipt.inbound_id, effects, now, receiver)
+                    if progress.finished:
+                        self._emit_held(receipt.inbound_id, now, receiver)
+                    else:
+                        self.store.save_progress(receipt.inbound_id, doc.network, doc.area, progress.lines,
+                                                 progress.carry)
         except Exception as e:
             log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
-            self._quarantine(doc, path, e, now)
+            if first:  # nothing of it was committed: kept aside whole
+                self._quarantine(doc, receipt.path, e, now)
+                receipt.inbound_id = -1
+            else:
+                self._abandon(receipt, e)
+            self._done(receipt)
             return
-        if path is not None:
-            self._remove(path, inbound_id)
-        self._deliver()
+        if not receipt.progress.finished:
+            self._receipts.append(receipt)
+            self._waiting.setdefault((doc.operator, doc.tenant), collections.deque())
+            return
+        self._deliver(receipt.path, receipt.inbound_id)
+        self._done(receipt)
 
-    def _remove(self, path: Path, inbound_id: int) -> None:
-        path.unlink(missing_ok=True)  # the reader of a folder deletes what it has read
-        self.store.mark_inbound_removed(inbound_id)
+    def _done(self, receipt: _Receipt) -> None:
+        """A tenant's file is answered: its next files, held meanwhile, go on in order."""
+        waiting = self._waiting.pop((receipt.doc.operator, receipt.doc.tenant), None)
+        while waiting:
+            item = waiting.popleft()
+            key = (item.doc.operator, item.doc.tenant)
+            if key in self._waiting:  # the previous one is answered in slices: the rest waits behind it
+                self._waiting[key].append(item)
+                self._waiting[key].extend(waiting)
+                return
+            self._start(item)
+
+    def _next_slice(self) -> None:
+        """The next slice of the file whose turn it is (files in slices take turns)."""
+        self._slice(self._receipts.popleft())
+
+    def _hold(self, inbound_id: int, effects: Effects, now: datetime, source: Capability) -> None:
+        """A slice's effects: journal lines now; its answer lines and events kept with the file until its last
+        slice (one answer file per destination and flow, and no event of an order before its answer)."""
+        operator = self.operators[source.context.operator]
+        for finding in effects.findings:
+            self._journal(finding, now)
+        for out in merge(effects.outbound):
+            if out.content is not None:  # a file the capability wrote whole: emitted as it is
+                self._apply(Effects(outbound=[out]), now, source)
+                continue
+            ok, ko = _counts(out.records)
+            self.store.add_part(inbound_id, out.tenant, out.network, out.flow, out.area, out.channel, out.pm,
+                                operator.render_lines(source, out, self.store.answer_style(out.tenant)),
+                                len(out.records), ok, ko)
+        self.store.hold_events(inbound_id, [(to_timestamp(e.due), qualified_kind(source, e.kind), e.tenant, e.ref,
+                                             e.payload) for e in effects.events])
+
+    def _emit_held(self, inbound_id: int, now: datetime, source: Capability) -> None:
+        """The answer files of a file answered in slices, each written once from its parts; then its events."""
+        operator = self.operators[source.context.operator]
+        for part in self.store.parts(inbound_id):
+            out = OutboundDocument(part["tenant"], part["network"], part["flow"], [], part["area"], part["channel"],
+                                   pm=part["pm"])
+            location, filename = operator.name_file(source, out, now, self.store.next_sequence)
+            header = operator.render_lines(source, out, header=True)
+
+            def pieces(part: Any = part, header: bytes = header) -> Iterator[bytes]:
+                yield header
+                yield from self.store.part_bodies(inbound_id, part)
+            self.store.add_outbound_pieces(out.tenant, out.channel, location, filename, out.flow, pieces,
+                                           len(header) + part["size"], part["lines"],
+                                           now.isoformat(timespec="seconds"), operator.key)
+            summary = f"{part['lines']} lines: {part['ok']} OK, {part['ko']} KO" if part["ok"] + part["ko"] \
+                else f"{part['lines']} lines"
+            self._journal(Finding(out.tenant, out.channel, "out", out.flow, filename, summary, location), now)
+        self.store.close_inbound(inbound_id)
+
+    def _abandon(self, receipt: _Receipt, error: Exception) -> None:
+        """A slice failed after others were committed: what was answered is emitted, the rest is not; the file is
+        kept aside and the journal says where it stopped."""
+        doc, now = receipt.doc, receipt.now
+        keep = self.quarantine / doc.tenant
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / doc.filename).write_bytes(doc.content)
+        with self.store.transaction():
+            self._emit_held(receipt.inbound_id, now, receipt.receiver)
+            self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "internal error",
+                                  f"{type(error).__name__}: {error}; lines after the first "
+                                  f"{receipt.progress.lines} not answered; file kept in quarantine/"), now)
+        self._deliver(receipt.path, receipt.inbound_id)
 
     def _quarantine(self, doc: InboundDocument, path: Path | None, error: Exception, now: datetime) -> None:
         """An internal error must not lose the OC's file: keep it aside and say so in the journal."""
@@ -258,12 +441,11 @@ class Engine:
             path.unlink(missing_ok=True)
         # The processing rolled back with its inbox row: record the file again, as removed, so its bytes
         # stay evidence (GET /api/inbound) like any other inbound file's.
-        inbound_id = self.store.record_inbound(doc.tenant, doc.location, doc.filename,
-                                               hashlib.sha256(doc.content).hexdigest(), doc.operator, doc.content,
-                                               now.isoformat(timespec="seconds"), doc.channel)
-        self.store.mark_inbound_removed(inbound_id)
-        self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "internal error",
-                              f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
+        with self.store.transaction():
+            inbound_id = self._record(doc, hashlib.sha256(doc.content).hexdigest(), now)
+            self.store.mark_inbound_removed(inbound_id)
+            self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "internal error",
+                                  f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
 
     def _run_due_events(self) -> None:
         told = time.monotonic()
@@ -357,10 +539,23 @@ class Engine:
                                finding.direction, finding.flow, finding.filename, finding.outcome,
                                finding.detail)
 
-    def _deliver(self) -> None:
-        for out in self.store.undelivered():
-            self.delivery.deliver(out)
-            self.store.mark_delivered(out.id)
+    def _deliver(self, read: Path | None = None, inbound_id: int = 0) -> None:
+        """Hand the committed answer files to the delivery port; `read`, the inbound file they answer, leaves IN
+        first (the reader of a folder deletes what it has read). Marking both is one commit: until it is made,
+        a restart recognises the file by its inbox row and delivers again what is not yet in OUT."""
+        delivered: list[int] = []
+        try:
+            if read is not None:
+                read.unlink(missing_ok=True)
+            for out in self.store.undelivered():
+                self.delivery.deliver(out)
+                delivered.append(out.id)
+        finally:
+            if delivered or read is not None:
+                with self.store.transaction():
+                    self.store.mark_delivered(delivered)
+                    if read is not None:
+                        self.store.mark_inbound_removed(inbound_id)
 
 
 @contextmanager
@@ -395,6 +590,14 @@ def merge(documents: list[OutboundDocument]) -> list[OutboundDocument]:
 
 
 def _summary(records: list[dict[str, str]]) -> str:
+    ok, ko = _counts(records)
+    if not ok + ko:
+        return f"{len(records)} lines"
+    return f"{len(records)} lines: {ok} OK, {ko} KO"
+
+
+def _counts(records: list[dict[str, str]]) -> tuple[int, int]:
+    """OK and KO values of the Etat* columns of answer lines."""
     ok = ko = 0
     keys: dict[frozenset, tuple[str, ...]] = {}  # the Etat* columns of each shape of record, found once
     for r in records:
@@ -408,6 +611,4 @@ def _summary(records: list[dict[str, str]]) -> str:
             v = r[k]
             ok += v == "OK"
             ko += v == "KO"
-    if not ok + ko:
-        return f"{len(records)} lines"
-    return f"{len(records)} lines: {ok} OK, {ko} KO"
+    return ok, ko

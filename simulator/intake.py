@@ -11,11 +11,18 @@ from __future__ import annotations
 from collections.abc import Container
 
 from .documents import InboundDocument
-from .specs.codec import FileName, ParsedFile, UnreadableFile
+from .specs.codec import FileName, FlowReader, ParsedFile, UnreadableFile
 
 
 def read_document(name: FileName, doc: InboundDocument, handled: Container[str]) -> ParsedFile:
     """The parsed lines of an inbound file whose name was checked; UnreadableFile says why it is refused."""
+    reader = open_document(name, doc, handled)
+    return ParsedFile(reader.flow, list(reader.records()), reader.warnings)
+
+
+def open_document(name: FileName, doc: InboundDocument, handled: Container[str]) -> FlowReader:
+    """An inbound file whose name was checked, checked as a whole and ready to be read slice by slice;
+    UnreadableFile says why it is refused."""
     flow = name.flow
     if flow.folder and doc.area != flow.folder:  # each flow only in its own folder (seed 002 tree)
         raise UnreadableFile(f"{flow.name} is dropped in the {flow.folder} folder, not in "
@@ -28,4 +35,4 @@ def read_document(name: FileName, doc: InboundDocument, handled: Container[str])
         raise UnreadableFile(f"file name says OI {name.oi} but the file was dropped for {doc.network}")
     if doc.refused:
         raise UnreadableFile(doc.refused)
-    return flow.parse(doc.content)
+    return flow.reader(doc.content)

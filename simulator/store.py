@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,8 @@ from typing import Any
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _DECODE = json.JSONDecoder().decode
 _ORDER_COLUMNS = "tenant, ref, prestation, network, state, data, created, updated"
+#: The bytes of an inbound file: in inbox_content, or in the inbox row itself (data dirs written before).
+_INBOUND_BYTES = "coalesce((SELECT c.content FROM inbox_content c WHERE c.inbox_id = inbox.id), inbox.content)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,6 +57,19 @@ CREATE TABLE IF NOT EXISTS journal (
     channel TEXT NOT NULL, direction TEXT NOT NULL, flow TEXT NOT NULL, filename TEXT NOT NULL,
     outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS sequences (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox_content (inbox_id INTEGER PRIMARY KEY, content BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox_progress (
+    inbox_id INTEGER PRIMARY KEY, network TEXT NOT NULL, area TEXT NOT NULL, lines INTEGER NOT NULL,
+    carry TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox_parts (
+    id INTEGER PRIMARY KEY, inbox_id INTEGER NOT NULL, tenant TEXT NOT NULL, network TEXT NOT NULL,
+    flow TEXT NOT NULL, area TEXT NOT NULL, channel TEXT NOT NULL, pm TEXT NOT NULL, body BLOB NOT NULL,
+    lines INTEGER NOT NULL, ok INTEGER NOT NULL, ko INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS inbox_parts_file ON inbox_parts (inbox_id);
+CREATE TABLE IF NOT EXISTS inbox_events (
+    id INTEGER PRIMARY KEY, inbox_id INTEGER NOT NULL, due REAL NOT NULL, kind TEXT NOT NULL, tenant TEXT NOT NULL,
+    ref TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS inbox_events_file ON inbox_events (inbox_id);
 """
 
 
@@ -505,6 +520,19 @@ class Store:
             (tenant, channel, location, filename, flow, b"" if shared else content, lines, at_virtual, operator,
              time.time(), shared))
 
+    def add_outbound_pieces(self, tenant: str, channel: str, location: str, filename: str, flow: str,
+                            pieces: Callable[[], Iterator[bytes]], size: int, lines: int, at_virtual: str,
+                            operator: str) -> None:
+        """One answer file of `size` bytes written from its pieces into its row in place, never joined in
+        memory (a 100,000-line AR): bound as one value, SQLite would hold it twice more."""
+        cur = self._db.execute(
+            "INSERT INTO outbox (tenant, channel, location, filename, flow, content, lines, at_virtual, operator, "
+            "at_real) VALUES (?, ?, ?, ?, ?, zeroblob(?), ?, ?, ?, ?)",
+            (tenant, channel, location, filename, flow, size, lines, at_virtual, operator, time.time()))
+        with self._db.blobopen("outbox", "content", int(cur.lastrowid or 0)) as blob:
+            for piece in pieces():
+                blob.write(piece)
+
     def undelivered(self) -> list[Outbound]:
         rows = self._db.execute("SELECT * FROM outbox WHERE delivered = 0 ORDER BY id").fetchall()
         shared: dict[str, bytes] = {}  # read once: every file of a broadcast holds the same bytes object
@@ -515,8 +543,8 @@ class Store:
                          shared[r["shared"]] if r["shared"] else r["content"], r["operator"], r["shared"])
                 for r in rows]
 
-    def mark_delivered(self, outbound_id: int) -> None:
-        self._db.execute("UPDATE outbox SET delivered = 1 WHERE id = ?", (outbound_id,))
+    def mark_delivered(self, outbound_ids: list[int]) -> None:
+        self._db.executemany("UPDATE outbox SET delivered = 1 WHERE id = ?", [(i,) for i in outbound_ids])
 
     def emitted(self, tenant: str | None = None, limit: int = -1, after_id: int = 0) -> list[dict[str, Any]]:
         """Answer files by id, from the one after `after_id`; `limit` -1 means all."""
@@ -533,17 +561,81 @@ class Store:
     def record_inbound(self, tenant: str, location: str, filename: str, sha256: str, operator: str,
                        content: bytes | None = None, at_virtual: str = "", channel: str = "") -> int:
         cur = self._db.execute(
-            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator, content, at_virtual, channel) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (tenant, location, filename, sha256, time.time(), operator, content, at_virtual, channel))
-        return int(cur.lastrowid or 0)
+            "INSERT INTO inbox (tenant, location, filename, sha256, at_real, operator, at_virtual, channel) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (tenant, location, filename, sha256, time.time(), operator, at_virtual,
+                                                channel))
+        inbound_id = int(cur.lastrowid or 0)
+        if content is not None:
+            # Its own table, the bytes last in their row and written in place: in the inbox row (a column before
+            # others) or bound as a parameter, SQLite would hold a large file twice more in memory.
+            self._db.execute("INSERT INTO inbox_content VALUES (?, zeroblob(?))", (inbound_id, len(content)))
+            if content:
+                with self._db.blobopen("inbox_content", "content", inbound_id) as blob:
+                    blob.write(content)
+        return inbound_id
+
+    # --- an inbound file answered slice by slice: where it stands, and its answer lines and events held until
+    # its last slice (one answer file, and no CR before the AR)
+    def save_progress(self, inbound_id: int, network: str, area: str, lines: int, carry: dict[str, Any]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO inbox_progress VALUES (?, ?, ?, ?, ?)",
+                         (inbound_id, network, area, lines, _ENCODE(carry)))
+
+    def unfinished_inbound(self) -> list[dict[str, Any]]:
+        """Inbound files a stop cut between two slices: their row, network, area and progress."""
+        rows = self._db.execute(
+            "SELECT i.id, i.tenant, i.location, i.filename, i.operator, i.channel, i.at_virtual, p.network, p.area, "
+            "p.lines, p.carry FROM inbox_progress p JOIN inbox i ON i.id = p.inbox_id ORDER BY i.id").fetchall()
+        return [{**dict(r), "carry": json.loads(r["carry"])} for r in rows]
+
+    def in_progress(self, inbound_id: int) -> dict[str, Any] | None:
+        return next((r for r in self.unfinished_inbound() if r["id"] == inbound_id), None)
+
+    def inbound_bytes(self, inbound_id: int) -> bytes:
+        row = self._db.execute(f"SELECT {_INBOUND_BYTES} FROM inbox WHERE id = ?", (inbound_id,)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else b""
+
+    def add_part(self, inbound_id: int, tenant: str, network: str, flow: str, area: str, channel: str, pm: str,
+                 body: bytes, lines: int, ok: int, ko: int) -> None:
+        """One slice's lines of an answer file (encoded, without the header)."""
+        self._db.execute("INSERT INTO inbox_parts (inbox_id, tenant, network, flow, area, channel, pm, body, lines, "
+                         "ok, ko) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (inbound_id, tenant, network, flow, area, channel, pm, body, lines, ok, ko))
+
+    def parts(self, inbound_id: int) -> list[sqlite3.Row]:
+        """The answer files of an inbound file: one row per destination and flow, in the order of their first
+        lines, with their line counts."""
+        return self._db.execute(
+            "SELECT tenant, network, flow, area, channel, pm, MIN(id) AS first, SUM(lines) AS lines, SUM(ok) AS ok, "
+            "SUM(ko) AS ko, SUM(length(body)) AS size FROM inbox_parts WHERE inbox_id = ? "
+            "GROUP BY tenant, network, flow, area, channel, pm "
+            "ORDER BY first", (inbound_id,)).fetchall()
+
+    def part_bodies(self, inbound_id: int, part: sqlite3.Row) -> Iterator[bytes]:
+        for row in self._db.execute(
+                "SELECT body FROM inbox_parts WHERE inbox_id = ? AND tenant = ? AND network = ? AND flow = ? "
+                "AND area = ? AND channel = ? AND pm = ? ORDER BY id",
+                (inbound_id, part["tenant"], part["network"], part["flow"], part["area"], part["channel"], part["pm"])):
+            yield bytes(row[0])
+
+    def hold_events(self, inbound_id: int, events: list[tuple[float, str, str, str, dict[str, Any]]]) -> None:
+        self._db.executemany("INSERT INTO inbox_events (inbox_id, due, kind, tenant, ref, payload) "
+                             "VALUES (?, ?, ?, ?, ?, ?)",
+                             [(inbound_id, due, kind, tenant, ref, _ENCODE(payload) if payload else "{}")
+                              for due, kind, tenant, ref, payload in events])
+
+    def close_inbound(self, inbound_id: int) -> None:
+        """The file's last slice: its held events go on the clock, its parts and progress are dropped."""
+        self._db.execute("INSERT INTO events (due, kind, tenant, ref, payload) SELECT due, kind, tenant, ref, payload "
+                         "FROM inbox_events WHERE inbox_id = ? ORDER BY id", (inbound_id,))
+        for table in ("inbox_events", "inbox_parts", "inbox_progress"):
+            self._db.execute(f"DELETE FROM {table} WHERE inbox_id = ?", (inbound_id,))  # noqa: S608 - fixed names
 
     def received(self, tenant: str, limit: int = -1, after_id: int = 0) -> list[dict[str, Any]]:
         """Inbound files of `tenant` by id, from the one after `after_id`, with what the journal said of
         each (its lines for that file name, oldest first); `limit` -1 means all."""
         rows = self.reader().execute(
             "SELECT id, tenant, operator, channel, location, filename, at_virtual, at_real, sha256, "
-            "length(content) AS size, "
+            f"length({_INBOUND_BYTES}) AS size, "
             "(SELECT json_group_array(outcome) FROM (SELECT outcome FROM journal j WHERE j.tenant = inbox.tenant "
             "AND j.direction = 'in' AND j.filename = inbox.filename ORDER BY j.id)) AS outcomes "
             "FROM inbox WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?", (tenant, after_id, limit))
@@ -551,7 +643,7 @@ class Store:
 
     def inbound_content(self, tenant: str, inbound_id: int) -> bytes | None:
         """The bytes of one inbound file of `tenant`; None if there is none (or it predates kept content)."""
-        row = self.reader().execute("SELECT content FROM inbox WHERE tenant = ? AND id = ?",
+        row = self.reader().execute(f"SELECT {_INBOUND_BYTES} FROM inbox WHERE tenant = ? AND id = ?",
                                     (tenant, inbound_id)).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 

@@ -7,13 +7,15 @@ operator domains ask the pack to parse, validate and write records.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -231,31 +233,24 @@ class FlowSpec:
 
     def parse(self, content: bytes) -> ParsedFile:
         """Decode, check the header and split the lines; each record carries its field errors."""
-        text, warnings = decode(content, self.pack.read_encodings if self.pack else ("cp1252",))
-        try:
-            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=self.separator))
-        except csv.Error as e:  # e.g. a field over the csv module's 128 KiB limit
-            raise UnreadableFile(f"not a readable CSV file: {e}") from e
-        rows = [r for r in rows if any(cell.strip() for cell in r)]
-        if not rows:
-            raise UnreadableFile("empty file: no header line")
-        header = [h.strip() for h in rows[0]]
-        while header and header[-1] == "":
-            header.pop()
-        self._check_header(header)
+        reader = self.reader(content)
+        return ParsedFile(self, list(reader.records()), reader.warnings)
+
+    def reader(self, content: bytes) -> FlowReader:
+        """The file checked as a whole (encoding, CSV, header), its records to be read slice by slice."""
+        return FlowReader(self, content)
+
+    def record(self, row: list[str], number: int) -> Record:
+        """One data row as a record of this flow, with its field errors."""
         width = len(self.columns)
-        records = []
-        for number, row in enumerate(rows[1:], start=2):
-            cells = [c.strip() for c in row]
-            extra = cells[width:]
-            cells = (cells + [""] * width)[:width]
-            record = Record(dict(zip(self.column_names, cells, strict=True)), number)
-            if any(extra):
-                record.errors.append(
-                    FieldError("*", INVALID, f"{len(row)} columns where {width} are expected"))
-            record.errors.extend(self.validate(record.values))
-            records.append(record)
-        return ParsedFile(self, records, warnings)
+        cells = [c.strip() for c in row]
+        extra = cells[width:]
+        cells = (cells + [""] * width)[:width]
+        record = Record(dict(zip(self.column_names, cells, strict=True)), number)
+        if any(extra):
+            record.errors.append(FieldError("*", INVALID, f"{len(row)} columns where {width} are expected"))
+        record.errors.extend(self.validate(record.values))
+        return record
 
     def _check_header(self, header: list[str]) -> None:
         expected = [c for c in self.columns]
@@ -267,19 +262,21 @@ class FlowSpec:
             if _fold(got) not in names:
                 raise UnreadableFile(f"header column {got!r} where {column.name!r} is expected")
 
-    def write_styled(self, records: list[dict[str, str]], style: Mapping[str, str]) -> bytes:
+    def write_styled(self, records: list[dict[str, str]], style: Mapping[str, str], header: bool = True) -> bytes:
         """Write an answer file as a tenant's answer style asks (see specs/variations.py)."""
         if self.pack is not None and style:
             records = self.pack.variations.apply(self.column_names, records, style)
-        return self.write(records)
+        return self.write(records, header)
 
-    def write(self, records: Iterable[Mapping[str, str]]) -> bytes:
-        """Encode records (missing columns are empty) with the header, in the pack's encoding."""
+    def write(self, records: Iterable[Mapping[str, str]], header: bool = True) -> bytes:
+        """Encode records (missing columns are empty) with the header, in the pack's encoding; without it, the
+        lines to append to a file whose first part had it (an answer written slice by slice)."""
         out = io.StringIO(newline="")
         writer = csv.writer(out, delimiter=self.separator, lineterminator="\r\n")
         names = self.column_names
         defuse, suspects = self.guard.defuse, self.guard.suspects
-        writer.writerow(names)
+        if header:
+            writer.writerow(names)
         for rec in records:
             cells = [_clean(rec.get(n, "")) for n in names]
             writer.writerow([defuse(c) if c and c[0] in suspects else c for c in cells])
@@ -289,6 +286,54 @@ class FlowSpec:
     @property
     def separator(self) -> str:
         return self.pack.separator if self.pack else ";"
+
+
+class FlowReader:
+    """An inbound file of one flow, checked as a whole when opened and read record by record.
+
+    What holds for the whole file is checked before any line is answered: the encoding (without decoding the
+    file at once), the CSV (a field over the csv module's limit anywhere refuses the file) and the header; the
+    records are then read lazily, so a large file is held as its bytes plus one slice of records.
+    """
+
+    def __init__(self, flow: FlowSpec, content: bytes):
+        self.flow = flow
+        self.content = content
+        self.encoding, self._start, self.warnings = sniff(content, flow.pack.read_encodings if flow.pack
+                                                          else ("cp1252",))
+        header: list[str] | None = None
+        count = 0
+        try:
+            for row in self._rows():
+                if header is None:
+                    header = row
+                else:
+                    count += 1
+        except csv.Error as e:  # e.g. a field over the csv module's 128 KiB limit
+            raise UnreadableFile(f"not a readable CSV file: {e}") from e
+        if header is None:
+            raise UnreadableFile("empty file: no header line")
+        names = [h.strip() for h in header]
+        while names and names[-1] == "":
+            names.pop()
+        flow._check_header(names)
+        #: Data lines of the file (blank lines are not counted).
+        self.count = count
+
+    def _rows(self) -> Iterator[list[str]]:
+        raw = io.BytesIO(self.content)  # shares the bytes, no copy
+        raw.seek(self._start)
+        text = io.TextIOWrapper(raw, encoding=self.encoding, errors="replace", newline="")
+        # A blank line (no cell with a value) is skipped; most rows are settled by their first cell.
+        return (row for row in csv.reader(text, delimiter=self.flow.separator)
+                if row and (row[0].strip() or any(c.strip() for c in row)))
+
+    def records(self, skip: int = 0) -> Iterator[Record]:
+        """The records in file order, after the first `skip` (already answered: a file resumed after a stop).
+        A record's line is its rank among the file's non-blank lines, the header being line 1."""
+        record = self.flow.record
+        for number, row in enumerate(islice(self._rows(), 1 + skip, None), start=2 + skip):
+            yield record(row, number)
 
 
 @dataclass(frozen=True)
@@ -432,6 +477,35 @@ def decode(content: bytes, encodings: Iterable[str]) -> tuple[str, list[str]]:
         except UnicodeDecodeError:
             continue
     raise UnreadableFile("undecodable content: ISO-8859-1 expected")
+
+
+def sniff(content: bytes, encodings: Iterable[str]) -> tuple[str, int, list[str]]:
+    """How `decode` would read an inbound file, without holding its text: the encoding, where the text starts
+    (after a BOM) and the warnings."""
+    if b"\x00" in content:
+        raise UnreadableFile("binary content or UTF-16: files must be ISO-8859-1 text")
+    if content.startswith(b"\xef\xbb\xbf"):
+        return "utf-8", 3, ["UTF-8 with BOM: ISO-8859-1 expected"]
+    if content.isascii():
+        return "ascii", 0, []
+    if _decodes(content, "utf-8"):
+        return "utf-8", 0, ["UTF-8: ISO-8859-1 expected"]
+    for encoding in encodings:
+        if _decodes(content, encoding):
+            return encoding, 0, []
+    raise UnreadableFile("undecodable content: ISO-8859-1 expected")
+
+
+def _decodes(content: bytes, encoding: str, chunk: int = 1 << 20) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(content)
+    try:
+        for start in range(0, len(content), chunk):
+            decoder.decode(view[start:start + chunk])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _column(spec: str | dict) -> Column:

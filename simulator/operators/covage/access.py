@@ -13,11 +13,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
-from ...capability import ActionRefused, Capability, OperatorContext
+from ...capability import ActionRefused, Capability, OperatorContext, SliceProgress
 from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
-from ...intake import read_document
+from ...intake import open_document
 from ...refdata import Address, Line, ReferenceNetwork, Route
 from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
 from ...store import Order
@@ -109,6 +110,8 @@ class AccessDesk(Capability):
         self.networks: dict[str, ReferenceNetwork] = context.reference_networks
         self.store = context.store
         self.calendar = context.calendar
+        #: Lines answered in one transaction of a large file; between two, the engine takes other work.
+        self.slice_lines = int(self.profile.settings.get("slice_lines", 1000))
         self._pm_used: dict[str, dict[str, int]] = {}  # network -> lines behind each PM (saturation)
         self._dues: dict[tuple[str, datetime], datetime] = {}  # (timing, from) -> due: profile timings are fixed
         self.failure_rates: dict[str, dict[str, Any]] = {}  # tenant -> its rates as stored (failures.py)
@@ -142,30 +145,66 @@ class AccessDesk(Capability):
 
     # ------------------------------------------------------------------ inbound files
     def receive(self, doc: InboundDocument, now: datetime) -> Effects:
-        """Answer every line of an inbound file; a file that cannot be read gets one KO line."""
+        """Answer every line of an inbound file at once; a file that cannot be read gets one KO line."""
+        return next(self._answer(doc, now, SliceProgress(), slice_lines=0))
+
+    def receive_slices(self, doc: InboundDocument, now: datetime, progress: SliceProgress) -> Iterator[Effects]:
+        """The same answer, `slice_lines` lines at a time (profile setting, 1,000 by default): what holds for the
+        whole file (name, encoding, header, a reference used twice) holds across slices."""
+        return self._answer(doc, now, progress, self.slice_lines)
+
+    def _answer(self, doc: InboundDocument, now: datetime, progress: SliceProgress,
+                slice_lines: int) -> Iterator[Effects]:
         effects = Effects()
         default_flow = self.pack.flow("Cmd_Acces")  # what a name without a known flow code is answered as
         try:
             name = self.pack.check_filename(doc.filename)
         except BadFileName as e:  # a known flow code with a bad date is answered in that flow's answer
             self._reply_file_ko(doc, e.flow or default_flow, now, str(e), effects)
-            return effects
+            progress.finished = True
+            yield effects
+            return
         flow = name.flow
         try:
-            parsed = read_document(name, doc, self._handlers)
+            reader = open_document(name, doc, self._handlers)
         except UnreadableFile as e:
             self._reply_file_ko(doc, flow, now, str(e), effects)
-            return effects
-        if not parsed.records:
-            self._no_data_line(doc, flow, now, parsed.warnings, effects)
-            return effects
-        ctx = Context(doc, now, effects, parsed.records)
-        self._upper_case(flow, ctx)
+            progress.finished = True
+            yield effects
+            return
+        if not reader.count:
+            self._no_data_line(doc, flow, now, reader.warnings, effects)
+            progress.finished = True
+            yield effects
+            return
+        carry = progress.carry
+        records = reader.records(skip=progress.lines)
+        while True:
+            lines = list(islice(records, slice_lines) if slice_lines else records)
+            self._answer_lines(flow, lines, Context(doc, now, effects, lines), carry)
+            progress.lines += len(lines)
+            if progress.lines >= reader.count or not lines:
+                progress.finished = True
+                self._close_file(flow, doc, reader.count, reader.warnings, carry, effects)
+            yield effects
+            if progress.finished:
+                return
+            effects = Effects()
+
+    def _answer_lines(self, flow: FlowSpec, records: list[Record], ctx: Context, carry: dict[str, Any]) -> None:
+        """One slice of a file: its answer lines, its orders, and what the next slices must know (`carry`: the
+        counts, the refusals the journal explains, the references used by lines that made no order)."""
+        doc, effects = ctx.doc, ctx.effects
+        used = carry.setdefault("used", [])  # earlier slices' orders are in the store: these are the others
+        ctx.refs_in_file.update(used)
+        self._upper_case(flow, ctx, carry)
         handler = self._handlers[flow.name]
         replies = []
         ok = ko = 0
-        refused = []  # the journal explains each refusal: line number, code, and why (field and value)
-        for record in parsed.records:
+        refused = carry.setdefault("refused", [])  # the journal explains each refusal: line, code, and why
+        room = 4000 - sum(len(r) + 2 for r in refused)
+        findings = len(effects.findings)
+        for record in records:
             reply = handler(record, ctx)
             if reply is not None:
                 replies.append(reply)
@@ -173,34 +212,45 @@ class AccessDesk(Capability):
                     ok += 1
                 else:
                     ko += 1
-                    refused.append(f"line {record.line}: {reply.get(flow.reply.get('motif', ''), '')} "
-                                   f"{reply.get(flow.reply.get('comment', ''), '')}".strip())
+                    if room > 0:
+                        why = f"line {record.line}: {reply.get(flow.reply.get('motif', ''), '')} " \
+                              f"{reply.get(flow.reply.get('comment', ''), '')}".strip()
+                        refused.append(why)
+                        room -= len(why) + 2
         if not flow.answer_flow:  # no answer lines to count: a refused line is a `line rejected` finding
-            ko = sum(f.outcome == "line rejected" for f in effects.findings)
-            ok = len(parsed.records) - ko
+            ko = sum(f.outcome == "line rejected" for f in effects.findings[findings:])
+            ok = len(records) - ko
+        carry["ok"] = carry.get("ok", 0) + ok
+        carry["ko"] = carry.get("ko", 0) + ko
         self.store.add_orders(ctx.new_orders, "AR OK", doc.filename)
+        used.extend(ctx.refs_in_file.difference(used, (o.ref for o in ctx.new_orders)))
         if replies:
             effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies,
                                                      channel=doc.channel))
-        detail = "; ".join([*parsed.warnings, *refused])[:4000]
-        effects.findings.insert(0, Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
-                                           f"{len(parsed.records)} lines: {ok} OK, {ko} KO", detail))
-        return effects
 
-    def _upper_case(self, flow: FlowSpec, ctx: Context) -> None:
+    def _close_file(self, flow: FlowSpec, doc: InboundDocument, lines: int, warnings: list[str],
+                    carry: dict[str, Any], effects: Effects) -> None:
+        """The file's own journal lines, with its last slice: how many lines were OK and KO, and why not."""
+        if carry.get("lowered"):
+            effects.findings.insert(0, Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
+                                               "not upper case", "taken in upper case: " + "; ".join(carry["lowered"])))
+        detail = "; ".join([*warnings, *carry.get("refused", ())])[:4000]
+        effects.findings.insert(0, Finding(doc.tenant, doc.channel, "in", flow.name, doc.filename,
+                                           f"{lines} lines: {carry.get('ok', 0)} OK, {carry.get('ko', 0)} KO",
+                                           detail))
+
+    def _upper_case(self, flow: FlowSpec, ctx: Context, carry: dict[str, Any]) -> None:
         """Data is in upper case as in the IPE (seed 002): a value differing only by case is taken in upper
-        case, and the file raises one finding against the OC (spec decisions)."""
+        case, and the file raises one finding against the OC (spec decisions), naming the first 20."""
         columns = self.pack.sections.get("upper_case", {}).get(flow.name, ())
-        lowered = []
+        lowered = carry.setdefault("lowered", [])
         for record in ctx.records:
             for column in columns:
                 value = record.values.get(column, "")
                 if value != value.upper():
                     record.values[column] = value.upper()
-                    lowered.append(f"line {record.line} {column} {value!r}")
-        if lowered:
-            ctx.effects.findings.append(Finding(ctx.doc.tenant, ctx.doc.channel, "in", flow.name, ctx.doc.filename,
-                                                "not upper case", "taken in upper case: " + "; ".join(lowered[:20])))
+                    if len(lowered) < 20:
+                        lowered.append(f"line {record.line} {column} {value!r}")
 
     def _no_data_line(self, doc: InboundDocument, flow: FlowSpec, now: datetime, warnings: list[str],
                       effects: Effects) -> None:

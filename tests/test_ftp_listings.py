@@ -24,8 +24,6 @@ def test_a_listing_held_for_an_answer_is_released_by_its_delivery(opsim_sandbox,
     upload(ftp, IN, name, content)
     answers = [n for n in ftp.nlst(OUT) if n.endswith(".csv")]
     assert len(answers) == 1
-    ftp.delete(f"{OUT}/{answers[0]}")
-    assert [n for n in ftp.nlst(OUT) if n.endswith(".csv")] == []  # the delete changed OUT: listed at once
     ftp.quit()
 
 
@@ -46,10 +44,40 @@ def test_each_session_and_each_folder_has_its_own_interval(opsim_sandbox):
     assert first.nlst(OUT) == ["PM"]
     assert first.nlst(IN) == ["PM"]  # another folder: not held
     assert second.nlst(OUT) == ["PM"]  # another session: not held
+    assert second.nlst(IN) == ["PM"]
     upload(first, IN, "wait.tmp", b"x")
-    assert sorted(first.nlst(IN)) == ["PM", "wait.tmp"]  # its own upload changed IN
+    assert sorted(second.nlst(IN)) == ["PM", "wait.tmp"]  # news to the other session: listed at once
+    first.delete(f"{IN}/wait.tmp")
+    assert second.nlst(IN) == ["PM"]
     first.quit()
     second.quit()
+
+
+def test_a_sessions_own_change_is_no_news_to_it_but_its_listing_shows_it(opsim_sandbox):
+    listing_interval(opsim_sandbox, 0.5)
+    ftp = connect(opsim_sandbox.ftp_address[1])
+    assert ftp.nlst(IN) == ["PM"]
+    upload(ftp, IN, "wait.tmp", b"x")
+    assert sorted(ftp.nlst(IN)) == ["PM", "wait.tmp"]  # held to the interval's end, then read
+    ftp.delete(f"{IN}/wait.tmp")
+    assert ftp.nlst(IN) == ["PM"]
+    ftp.quit()
+
+
+def test_a_quit_behind_a_held_listing_ends_the_session(opsim_sandbox):
+    listing_interval(opsim_sandbox, 60)
+    ftp = connect(opsim_sandbox.ftp_address[1])
+    assert ftp.nlst(OUT) == ["PM"]
+    ftp.voidcmd("TYPE A")
+    host, port = ftp.makepasv()
+    with socket.create_connection((host, port), timeout=10) as data:
+        ftp.sock.sendall(f"NLST {OUT}\r\n".encode())
+        ftp.sock.sendall(b"QUIT\r\n")  # sent apart: the listing is held when it comes
+        replies = []
+        while line := ftp.file.readline():
+            replies.append(line[:3])
+        assert data.recv(4096) in (b"PM\r\n", b"")
+    assert "221" in replies
 
 
 def test_a_command_pipelined_behind_a_held_listing_releases_it(opsim_sandbox):

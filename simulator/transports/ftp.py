@@ -52,8 +52,8 @@ MAX_CONS = 4096
 BACKLOG = 1024
 SWEEP_EVERY = 5.0  # seconds between two sweeps of IN for files that waited too long
 # A session that lists a folder again less than this after its last listing of it, with no change opsim knows
-# of in between, gets its listing when the folder changes or when this interval ends: a poller in a tight
-# loop costs one listing per change (or per interval), not one per millisecond taken from other sessions.
+# of in between (but its own), gets its listing when the folder changes or when this interval ends: a poller in
+# a tight loop costs one listing per change (or per interval), not one per millisecond taken from others.
 LISTING_INTERVAL = 0.1
 
 
@@ -223,13 +223,11 @@ class SpoolingDTPHandler(DTPHandler):
 
 
 class HeldListing:
-    """A session's listing waiting for its folder to change or its interval to end: the session reads no
-    command meanwhile (its channel is off the loop); a change, the interval's end or a command already read
-    behind it (pipelined) releases it."""
+    """A session's listing waiting for its folder to change or its interval to end; a command the session
+    sends meanwhile (pipelined, or a QUIT) releases it first, so replies keep their order."""
 
     def __init__(self, session: TenantFTPHandler, listing: Callable[[str], str | None], path: str, wait: float):
         self.session, self.listing, self.path = session, listing, path
-        session.del_channel()
         self._timer = session.ioloop.call_later(wait, self.release)
         session.listing_waits.waiting.setdefault(path, set()).add(self.release)
 
@@ -251,7 +249,6 @@ class HeldListing:
     def release(self) -> None:
         if not self._detach() or self.session._closed:
             return
-        self.session.add_channel()
         try:
             self.session._list_now(self.listing, self.path)
         except Exception:  # as for any command (pre_process_command): answered, the session goes on
@@ -419,7 +416,7 @@ class TenantFTPHandler(FTPHandler):
             return f"451 Requested action aborted: {strerror(e)}; file not stored."
         del self._spooled[spooled]
         self.mailboxes.added_to_in(self._tenant(), 0 if replacing else 1, size)
-        self.mailboxes.changed(os.path.dirname(target))
+        self._changed(os.path.dirname(target))
         # Handed to the engine before the 226 too: once the OC is told "stored", its file is queued, so
         # anything it asks afterwards (the journal, an engine barrier) sees the file as received.
         self._submit(Path(target))
@@ -463,8 +460,8 @@ class TenantFTPHandler(FTPHandler):
         result = super().ftp_RNTO(path)
         if result is not None:
             source, target = result
-            self.mailboxes.changed(os.path.dirname(source))
-            self.mailboxes.changed(os.path.dirname(target))
+            self._changed(os.path.dirname(source))
+            self._changed(os.path.dirname(target))
             self._submit(Path(target))
         return result
 
@@ -494,8 +491,8 @@ class TenantFTPHandler(FTPHandler):
         return self._list_when_due(super().ftp_MLSD, path)
 
     def _list_when_due(self, listing: Callable[[str], str | None], path: str) -> str | None:
-        """List `path` now, or hold the listing (LISTING_INTERVAL): while held, the session's commands are not
-        read, as pyftpdlib does during its delay after a failed login."""
+        """List `path` now, or hold the listing (LISTING_INTERVAL) when nothing changed in it since this
+        session's last listing of it but the session's own changes (it knows them)."""
         last = self._listed.get(path)
         if last is not None and last[1] == self.mailboxes.change_stamp(path):
             wait = last[0] + self.listing_interval - time.monotonic()
@@ -508,6 +505,13 @@ class TenantFTPHandler(FTPHandler):
         # The stamp before the listing: a change while it is read makes the next listing due at once.
         self._listed[path] = (time.monotonic(), self.mailboxes.change_stamp(path))
         return listing(path)
+
+    def _changed(self, folder: str) -> None:
+        """This session put a file in `folder` or removed one: news to the others, not to itself."""
+        before, stamp = self.mailboxes.changed(folder)
+        seen = self._listed.get(folder)
+        if seen is not None and seen[1] == before:
+            self._listed[folder] = (seen[0], stamp)
 
     def close(self) -> None:
         if self._held is not None:
@@ -532,7 +536,7 @@ class TenantFTPHandler(FTPHandler):
     def ftp_DELE(self, path: str):  # noqa: ANN201 - pyftpdlib API
         result = super().ftp_DELE(path)
         if result is not None:
-            self.mailboxes.changed(os.path.dirname(path))
+            self._changed(os.path.dirname(path))
             direction = "in" if self.mailboxes.drop_of(Path(path)) else "out"
             self.engine.note(Finding(self._tenant(), self.channel, direction, "", Path(path).name, "deleted"))
         return result

@@ -126,7 +126,8 @@ class Mailboxes:
         # The last change opsim made to each folder (a stamp from one counter) and who wants to know: a
         # transport holds a listing of a folder a session has just listed until the folder changes.
         self._change_stamps: dict[str, int] = {}
-        self._stamps = itertools.count(1)  # next() is atomic under the GIL: the engine and FTP threads stamp
+        self._stamps = itertools.count(1)
+        self._stamp_lock = threading.Lock()  # the engine and FTP threads both stamp
         self._change_watchers: list[Callable[[str], None]] = []
         # Per tenant, an upper bound of what waits in IN: the last walk plus every upload since. Files only
         # leave IN behind its back (the engine reads and removes them, DELE, the sweep), so while the bound is
@@ -240,12 +241,16 @@ class Mailboxes:
         """`watcher(folder)` is called, on the thread that made it, after each change `changed` is told of."""
         self._change_watchers.append(watcher)
 
-    def changed(self, folder: Path | str) -> None:
-        """opsim put a file in `folder` or removed one from it (deliveries, FTP uploads, deletes, renames)."""
+    def changed(self, folder: Path | str) -> tuple[int, int]:
+        """opsim put a file in `folder` or removed one from it (deliveries, FTP uploads, deletes, renames): the
+        folder's stamps before and after this change."""
         key = os.path.normpath(os.fspath(folder))
-        self._change_stamps[key] = next(self._stamps)
+        with self._stamp_lock:
+            before, stamp = self._change_stamps.get(key, 0), next(self._stamps)
+            self._change_stamps[key] = stamp
         for watcher in self._change_watchers:
             watcher(key)
+        return before, stamp
 
     def change_stamp(self, folder: str) -> int:
         """The stamp of the last change opsim made to `folder` (a normalized absolute path); 0 if none."""

@@ -6,8 +6,9 @@ the answer is there, RETR it, DELE it. Each client is its own OC (its own accoun
 The anchor is a bare pyftpdlib server in a process of its own, whose upload hook writes a reply file into
 OUT the way opsim delivers one (temporary file, fsync, rename): what FTP and a durable answer cost at the
 least. opsim runs as `opsim up` in a process of its own. Both are measured alternately (A B A B) with 1, 8
-and 32 clients, and the table gives round trips per second, the server's CPU per round trip (its
-/proc/<pid>/stat user + system time), and the ratios opsim / anchor: the machine's load moves both.
+and 32 clients, each client in a process of its own (logged in before the clock starts), and the table gives
+round trips per second, the server's CPU per round trip (its /proc/<pid>/stat user + system time), the ratios
+opsim / anchor (the machine's load moves both), and how many listings (NLST) a round trip took on each.
 """
 
 from __future__ import annotations

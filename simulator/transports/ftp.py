@@ -54,7 +54,7 @@ SWEEP_EVERY = 5.0  # seconds between two sweeps of IN for files that waited too 
 # A session that lists a folder again less than this after its last listing of it, with no change opsim knows
 # of in between (but its own), gets its listing when the folder changes or when this interval ends: a poller in
 # a tight loop costs one listing per change (or per interval), not one per millisecond taken from others.
-LISTING_INTERVAL = 0.1
+LISTING_INTERVAL = 0.5
 
 
 def bad_name(name: str) -> str | None:
@@ -189,7 +189,7 @@ class TenantAuthorizer(DummyAuthorizer):
     def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
         if path is None:
             return perm in PERMS["in"]
-        zone = self.mailboxes.zone(self._code(username), Path(path))
+        zone = self.mailboxes.zone(self._code(username), path)
         return perm in PERMS[zone]
 
     def get_perms(self, username: str) -> str:

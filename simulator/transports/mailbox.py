@@ -142,7 +142,7 @@ class Mailboxes:
         for folder in self.layout.folders:
             (self.home(tenant) / folder).mkdir(parents=True, exist_ok=True)
 
-    def _relative(self, path: Path, tenant: str = "") -> tuple[str, ...] | None:
+    def _relative(self, path: Path | str, tenant: str = "") -> tuple[str, ...] | None:
         """The parts of `path` below the tenant's home (every home with no tenant), or None outside it.
 
         Lexical (normpath), not resolved: it runs on every FTP command, and the file system layer has already
@@ -165,7 +165,7 @@ class Mailboxes:
             return None
         return Drop(self.operator, parts[0], folder.network, folder.area, folder.path, parts[-1])
 
-    def zone(self, tenant: str, path: Path) -> str:
+    def zone(self, tenant: str, path: Path | str) -> str:
         """'root' (folders above the leaves), 'in', 'out', or 'outside' for a path in a home."""
         rel = self._relative(path, tenant)
         if rel is None:

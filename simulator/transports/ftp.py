@@ -592,10 +592,10 @@ class FtpTransport:
         # Its own loop: pyftpdlib's default is one IOLoop per process, which two sandboxes in one process
         # (two pytest fixtures, a benchmark) would then poll from two threads at once.
         ioloop = IOLoop.factory()
-        listing_waits = ListingWaits(ioloop)
-        mailboxes.watch_changes(listing_waits.notify)
+        self.listing_waits = ListingWaits(ioloop)
+        mailboxes.watch_changes(self.listing_waits.notify)
         handler = type("OpsimFTPHandler", (TenantFTPHandler,), {
-            "engine": engine, "mailboxes": mailboxes, "tenants": tenants, "listing_waits": listing_waits,
+            "engine": engine, "mailboxes": mailboxes, "tenants": tenants, "listing_waits": self.listing_waits,
             "authorizer": TenantAuthorizer(tenants, mailboxes),
             "banner": f"opsim FTP ({banner_name} sandbox) ready.",
             "auth_failed_timeout": 0.5,
@@ -668,6 +668,7 @@ class FtpTransport:
         return removed
 
     def stop(self) -> None:
+        self.mailboxes.unwatch_changes(self.listing_waits.notify)
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)

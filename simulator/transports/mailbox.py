@@ -241,6 +241,10 @@ class Mailboxes:
         """`watcher(folder)` is called, on the thread that made it, after each change `changed` is told of."""
         self._change_watchers.append(watcher)
 
+    def unwatch_changes(self, watcher: Callable[[str], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._change_watchers.remove(watcher)
+
     def changed(self, folder: Path | str) -> tuple[int, int]:
         """opsim put a file in `folder` or removed one from it (deliveries, FTP uploads, deletes, renames): the
         folder's stamps before and after this change."""

@@ -118,6 +118,21 @@ def test_a_file_cannot_be_renamed_onto_a_folder_or_out_of_the_leaves(opsim_sandb
     still_serving(opsim_sandbox, demo_ftp)
 
 
+def test_the_quota_walks_in_only_when_its_bound_says_full_or_after_a_sweep(opsim_sandbox):
+    # The bound is the last walk plus the uploads since: files leaving IN behind its back (the engine, DELE)
+    # only make it too high, and a refusal walks first; files put in IN by hand count from the next sweep.
+    boxes = opsim_sandbox.mailboxes
+    boxes.in_max_files = 2
+    folder = boxes.home("DEMO") / IN
+    assert boxes.over_quota("DEMO", extra_files=1) is None  # walked: nothing waits
+    boxes.added_to_in("DEMO", 2, 10)  # two uploads, since read and removed by the engine
+    assert boxes.over_quota("DEMO", extra_files=1) is None  # the bound says full: the walk says not
+    for name in ("a.tmp", "b.tmp"):
+        (folder / name).write_bytes(b"x")  # by hand, on the host
+    opsim_sandbox.ftp[next(iter(opsim_sandbox.ftp))].sweep()
+    assert boxes.over_quota("DEMO", extra_files=1) == "2 files already wait in IN (limit 2)"
+
+
 # ---------------------------------------------------------------------- symbolic links
 def test_links_in_a_tree_never_lead_out_of_its_home(opsim_sandbox, api: Api, no_tracebacks):
     # Links are never made over FTP; one put in a tree on the host is followed only if it stays in the home.

@@ -55,6 +55,7 @@ SWEEP_EVERY = 5.0  # seconds between two sweeps of IN for files that waited too 
 # of in between (but its own), gets its listing when the folder changes or when this interval ends: a poller in
 # a tight loop costs one listing per change (or per interval), not one per millisecond taken from others.
 LISTING_INTERVAL = 0.5
+LISTED_MAX = 256  # folders whose last listing a session remembers
 
 
 def bad_name(name: str) -> str | None:
@@ -503,8 +504,13 @@ class TenantFTPHandler(FTPHandler):
 
     def _list_now(self, listing: Callable[[str], str | None], path: str) -> str | None:
         # The stamp before the listing: a change while it is read makes the next listing due at once.
-        self._listed[path] = (time.monotonic(), self.mailboxes.change_stamp(path))
-        return listing(path)
+        listed = (time.monotonic(), self.mailboxes.change_stamp(path))
+        result = listing(path)
+        if result is not None:  # only what exists is remembered, and not without end
+            if len(self._listed) >= LISTED_MAX:
+                self._listed.clear()
+            self._listed[path] = listed
+        return result
 
     def _changed(self, folder: str) -> None:
         """This session put a file in `folder` or removed one: news to the others, not to itself."""

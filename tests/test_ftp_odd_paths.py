@@ -118,6 +118,63 @@ def test_a_file_cannot_be_renamed_onto_a_folder_or_out_of_the_leaves(opsim_sandb
     still_serving(opsim_sandbox, demo_ftp)
 
 
+def test_the_quota_walks_in_only_when_its_bound_says_full_or_after_a_sweep(opsim_sandbox):
+    # The bound is the last walk plus the uploads since: files leaving IN behind its back (the engine, DELE)
+    # only make it too high, and a refusal walks first; files put in IN by hand count from the next sweep.
+    boxes = opsim_sandbox.mailboxes
+    boxes.in_max_files = 2
+    folder = boxes.home("DEMO") / IN
+    assert boxes.over_quota("DEMO", extra_files=1) is None  # walked: nothing waits
+    boxes.added_to_in("DEMO", 2, 10)  # two uploads, since read and removed by the engine
+    assert boxes.over_quota("DEMO", extra_files=1) is None  # the bound says full: the walk says not
+    for name in ("a.tmp", "b.tmp"):
+        (folder / name).write_bytes(b"x")  # by hand, on the host
+    opsim_sandbox.ftp[next(iter(opsim_sandbox.ftp))].sweep()
+    assert boxes.over_quota("DEMO", extra_files=1) == "2 files already wait in IN (limit 2)"
+
+
+# ---------------------------------------------------------------------- symbolic links
+def test_links_in_a_tree_never_lead_out_of_its_home(opsim_sandbox, api: Api, no_tracebacks):
+    # Links are never made over FTP; one put in a tree on the host is followed only if it stays in the home.
+    api.post("/tenants", {"code": "ACME", "password": "s3cret"})
+    ftp_login(opsim_sandbox.ftp_address, "ACME", "s3cret").close()  # its tree exists from its first login
+    demo, acme = opsim_sandbox.mailboxes.home("DEMO"), opsim_sandbox.mailboxes.home("ACME")
+    (acme / OUT / "acme-answer.csv").write_bytes(b"ACME only")
+    (demo / OUT / "mine.csv").write_bytes(b"DEMO's")
+    ftp = connect(opsim_sandbox.ftp_address[1])
+    assert sorted(ftp.nlst(OUT)) == ["PM", "mine.csv"]  # the session has seen and checked OUT and its folders
+    os.symlink(acme / OUT / "acme-answer.csv", demo / OUT / "theirs.csv")
+    os.symlink(acme / OUT, demo / OUT / "their-out")
+    os.symlink(demo / OUT / "mine.csv", demo / OUT / "alias.csv")
+    for path in (f"{OUT}/theirs.csv", f"{OUT}/their-out/acme-answer.csv"):
+        with pytest.raises(ftplib.error_perm, match="550"):
+            download(ftp, path)
+    with pytest.raises(ftplib.error_perm, match="550"):
+        ftp.nlst(f"{OUT}/their-out")
+    with pytest.raises(ftplib.error_perm, match="550"):
+        ftp.delete(f"{OUT}/theirs.csv")
+    assert download(ftp, f"{OUT}/alias.csv") == b"DEMO's"  # a link that stays in the home is followed
+    assert (acme / OUT / "acme-answer.csv").read_bytes() == b"ACME only"
+    still_serving(opsim_sandbox, ftp)
+
+
+def test_a_layout_folder_replaced_by_a_link_out_of_the_home_is_refused(opsim_sandbox, tmp_path, no_tracebacks):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.csv").write_bytes(b"not for OCs")
+    pm = opsim_sandbox.mailboxes.home("DEMO") / OUT / "PM"
+    pm.rmdir()
+    os.symlink(outside, pm)
+    ftp = connect(opsim_sandbox.ftp_address[1])
+    with pytest.raises(ftplib.error_perm, match="550"):
+        ftp.nlst(f"{OUT}/PM")
+    with pytest.raises(ftplib.error_perm, match="550"):
+        download(ftp, f"{OUT}/PM/secret.csv")
+    with pytest.raises(ftplib.error_perm, match="550"):
+        ftp.cwd(f"{OUT}/PM")
+    still_serving(opsim_sandbox, ftp)
+
+
 # ---------------------------------------------------------------------- NUL bytes
 def raw_session(address: tuple[str, int]) -> tuple[socket.socket, io.BufferedReader]:
     sock = socket.create_connection(address, timeout=10)

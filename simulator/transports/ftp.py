@@ -9,18 +9,23 @@ NUL bytes, the tree's own folders) gets a protocol reply, never a traceback or a
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
 import os
 import shutil
+import socket
+import stat
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.filesystems import AbstractedFS, FilesystemError
 from pyftpdlib.handlers import DTPHandler, FTPHandler
-from pyftpdlib.ioloop import IOLoop
+from pyftpdlib.ioloop import AsyncChat, IOLoop
 from pyftpdlib.servers import FTPServer
 from pyftpdlib.utils import strerror
 
@@ -46,6 +51,11 @@ NAME_MAX = 255  # bytes in one file name on the usual file systems (ext4, xfs, t
 MAX_CONS = 4096
 BACKLOG = 1024
 SWEEP_EVERY = 5.0  # seconds between two sweeps of IN for files that waited too long
+# A session that lists a folder again less than this after its last listing of it, with no change opsim knows
+# of in between (but its own), gets its listing when the folder changes or when this interval ends: a poller in
+# a tight loop costs one listing per change (or per interval), not one per millisecond taken from others.
+LISTING_INTERVAL = 0.5
+LISTED_MAX = 256  # folders whose last listing a session remembers
 
 
 def bad_name(name: str) -> str | None:
@@ -60,12 +70,94 @@ def bad_name(name: str) -> str | None:
 class TenantFS(AbstractedFS):
     """pyftpdlib's virtual file system, with a `chdir` that never changes the process's working
     directory: pyftpdlib's `os.chdir` is process-wide, so it raced with the engine and HTTP threads
-    and, with a relative data dir, mapped every later path wrongly."""
+    and, with a relative data dir, mapped every later path wrongly.
+
+    `validpath` answers as pyftpdlib's (the path's real location, symbolic links followed, is in the home)
+    without resolving the home and every folder above it on each command: the home is resolved once a
+    session, and a folder of the home once it was found free of links (the layout's folders cannot be
+    removed, renamed or created over FTP); the last component is checked on every call."""
+
+    def __init__(self, root: str, cmd_channel: object):
+        super().__init__(root, cmd_channel)
+        real_root = os.path.realpath(root)
+        # A home that is itself a link (or not normalized) is checked the slow way, by pyftpdlib.
+        self._lexical_ok = real_root == os.path.normpath(root)
+        self._root_prefix = real_root.rstrip(os.sep) + os.sep
+        self._plain_folders: set[str] = {real_root}  # folders of the home with no link on their way
+
+    def validpath(self, path: str) -> bool:
+        if not self._lexical_ok:
+            return super().validpath(path)
+        full = os.path.normpath(path)
+        if full + os.sep == self._root_prefix:
+            return True
+        if not full.startswith(self._root_prefix):
+            return False
+        folder, _ = os.path.split(full)
+        if folder not in self._plain_folders and not self._free_of_links(folder):
+            return super().validpath(path)
+        try:
+            is_link = stat.S_ISLNK(os.lstat(full).st_mode)
+        except (OSError, ValueError):  # not there (yet): its folder decides
+            return True
+        return not is_link or super().validpath(path)
+
+    def _free_of_links(self, folder: str) -> bool:
+        """Whether no component of `folder` below the home is a symbolic link (a missing one is not); the
+        folders found on the way, links excepted, are remembered."""
+        current = self._root_prefix.rstrip(os.sep)
+        for part in folder[len(self._root_prefix):].split(os.sep):
+            current = os.path.join(current, part)
+            if current in self._plain_folders:
+                continue
+            try:
+                mode = os.lstat(current).st_mode
+            except (OSError, ValueError):
+                return True
+            if stat.S_ISLNK(mode):
+                return False
+            if stat.S_ISDIR(mode):
+                self._plain_folders.add(current)
+        return True
 
     def chdir(self, path: str) -> None:
         if not os.path.isdir(path):
             raise FilesystemError("Not a directory" if os.path.lexists(path) else "No such directory")
         self.cwd = self.fs2ftp(path)
+
+
+class ListingWaits(AsyncChat):
+    """The listings held until their folder changes (see LISTING_INTERVAL), and how they are woken: opsim's
+    threads report each change of a folder (`Mailboxes.changed`) through a socket pair the FTP loop reads, so
+    a delivery by the engine thread wakes the loop at once, with no polling."""
+
+    def __init__(self, ioloop: IOLoop):
+        reader, self._writer = socket.socketpair()
+        reader.setblocking(False)
+        self._writer.setblocking(False)
+        super().__init__(reader, ioloop=ioloop)
+        self._changed: collections.deque[str] = collections.deque()
+        self.waiting: dict[str, set[Callable[[], None]]] = {}  # folder -> the releases of its held listings
+
+    def notify(self, folder: str) -> None:
+        """From any thread: `folder` changed."""
+        self._changed.append(folder)
+        with contextlib.suppress(BlockingIOError, OSError):  # full: the loop has a wake-up to read already
+            self._writer.send(b"\0")
+
+    def handle_read(self) -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            self.socket.recv(4096)
+        while self._changed:
+            for release in self.waiting.pop(self._changed.popleft(), ()):
+                release()
+
+    def writable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        super().close()
+        self._writer.close()
 
 
 class TenantAuthorizer(DummyAuthorizer):
@@ -98,7 +190,7 @@ class TenantAuthorizer(DummyAuthorizer):
     def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
         if path is None:
             return perm in PERMS["in"]
-        zone = self.mailboxes.zone(self._code(username), Path(path))
+        zone = self.mailboxes.zone(self._code(username), path)
         return perm in PERMS[zone]
 
     def get_perms(self, username: str) -> str:
@@ -131,21 +223,64 @@ class SpoolingDTPHandler(DTPHandler):
         super().close()
 
 
+class HeldListing:
+    """A session's listing waiting for its folder to change or its interval to end; a command the session
+    sends meanwhile (pipelined, or a QUIT) releases it first, so replies keep their order."""
+
+    def __init__(self, session: TenantFTPHandler, listing: Callable[[str], str | None], path: str, wait: float):
+        self.session, self.listing, self.path = session, listing, path
+        self._timer = session.ioloop.call_later(wait, self.release)
+        session.listing_waits.waiting.setdefault(path, set()).add(self.release)
+
+    def _detach(self) -> bool:
+        """Forget this hold; False if it was already released or cancelled."""
+        if self.session._held is not self:
+            return False
+        self.session._held = None
+        if not self._timer.cancelled:
+            self._timer.cancel()
+        waiting = self.session.listing_waits.waiting
+        releases = waiting.get(self.path)
+        if releases is not None:
+            releases.discard(self.release)
+            if not releases:
+                del waiting[self.path]
+        return True
+
+    def release(self) -> None:
+        if not self._detach() or self.session._closed:
+            return
+        try:
+            self.session._list_now(self.listing, self.path)
+        except Exception:  # as for any command (pre_process_command): answered, the session goes on
+            log.exception("ftp: held listing of %r failed", self.path)
+            self.session.respond("451 Requested action aborted: local error in processing.")
+
+    def cancel(self) -> None:
+        self._detach()
+
+
 class TenantFTPHandler(FTPHandler):
     """Uploads to IN go to the spool first; the finished file is moved into IN and submitted."""
 
     engine: Engine
     mailboxes: Mailboxes
     tenants: OperatorTenants
+    listing_waits: ListingWaits
+    listing_interval = LISTING_INTERVAL
+    _held: HeldListing | None = None  # set per session; a session refused before on_connect closes with none
     channel = "ftp"
     dtp_handler = SpoolingDTPHandler
     abstracted_fs = TenantFS
 
     def on_connect(self) -> None:
         self._spooled: dict[str, str] = {}  # spool path -> its target in IN
+        self._listed: dict[str, tuple[float, int]] = {}  # folder -> when this session last listed it, its stamp
 
     # ------------------------------------------------------------------ every command
     def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        if self._held is not None:  # a command sent behind a held listing (pipelined): the listing first
+            self._held.release()
         # A NUL byte makes os.* raise ValueError deep in pyftpdlib, which dropped the session.
         if "\x00" in line:
             self.respond("501 Syntax error: NUL byte in the command.")
@@ -281,6 +416,8 @@ class TenantFTPHandler(FTPHandler):
         except OSError as e:
             return f"451 Requested action aborted: {strerror(e)}; file not stored."
         del self._spooled[spooled]
+        self.mailboxes.added_to_in(self._tenant(), 0 if replacing else 1, size)
+        self._changed(os.path.dirname(target))
         # Handed to the engine before the 226 too: once the OC is told "stored", its file is queued, so
         # anything it asks afterwards (the journal, an engine barrier) sees the file as received.
         self._submit(Path(target))
@@ -323,7 +460,10 @@ class TenantFTPHandler(FTPHandler):
                 return None
         result = super().ftp_RNTO(path)
         if result is not None:
-            self._submit(Path(result[1]))
+            source, target = result
+            self._changed(os.path.dirname(source))
+            self._changed(os.path.dirname(target))
+            self._submit(Path(target))
         return result
 
     def _submit(self, path: Path) -> None:
@@ -340,6 +480,49 @@ class TenantFTPHandler(FTPHandler):
         except OSError:  # deleted or renamed by the OC meanwhile: nothing to process
             return
         self.engine.submit(document, path)
+
+    # ------------------------------------------------------------------ listings
+    def ftp_LIST(self, path: str):  # noqa: ANN201 - pyftpdlib API
+        return self._list_when_due(super().ftp_LIST, path)
+
+    def ftp_NLST(self, path: str):  # noqa: ANN201 - pyftpdlib API
+        return self._list_when_due(super().ftp_NLST, path)
+
+    def ftp_MLSD(self, path: str):  # noqa: ANN201 - pyftpdlib API
+        return self._list_when_due(super().ftp_MLSD, path)
+
+    def _list_when_due(self, listing: Callable[[str], str | None], path: str) -> str | None:
+        """List `path` now, or hold the listing (LISTING_INTERVAL) when nothing changed in it since this
+        session's last listing of it but the session's own changes (it knows them)."""
+        last = self._listed.get(path)
+        if last is not None and last[1] == self.mailboxes.change_stamp(path):
+            wait = last[0] + self.listing_interval - time.monotonic()
+            if wait > 0:
+                self._held = HeldListing(self, listing, path, wait)
+                return None
+        return self._list_now(listing, path)
+
+    def _list_now(self, listing: Callable[[str], str | None], path: str) -> str | None:
+        # The stamp before the listing: a change while it is read makes the next listing due at once.
+        listed = (time.monotonic(), self.mailboxes.change_stamp(path))
+        result = listing(path)
+        if result is not None:  # only what exists is remembered, and not without end
+            if len(self._listed) >= LISTED_MAX:
+                self._listed.clear()
+            self._listed[path] = listed
+        return result
+
+    def _changed(self, folder: str) -> None:
+        """This session put a file in `folder` or removed one: news to the others, not to itself."""
+        before, stamp = self.mailboxes.changed(folder)
+        seen = self._listed.get(folder)
+        if seen is not None and seen[1] == before:
+            self._listed[folder] = (seen[0], stamp)
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.cancel()
+        super().close()
 
     # ------------------------------------------------------------------ directories
     def ftp_CWD(self, path: str):  # noqa: ANN201 - pyftpdlib API
@@ -359,6 +542,7 @@ class TenantFTPHandler(FTPHandler):
     def ftp_DELE(self, path: str):  # noqa: ANN201 - pyftpdlib API
         result = super().ftp_DELE(path)
         if result is not None:
+            self._changed(os.path.dirname(path))
             direction = "in" if self.mailboxes.drop_of(Path(path)) else "out"
             self.engine.note(Finding(self._tenant(), self.channel, direction, "", Path(path).name, "deleted"))
         return result
@@ -411,8 +595,13 @@ class FtpTransport:
                  timeout: float = 300, sweep_every: float = SWEEP_EVERY, banner_name: str = "operator"):
         self.engine = engine
         self.mailboxes = mailboxes
+        # Its own loop: pyftpdlib's default is one IOLoop per process, which two sandboxes in one process
+        # (two pytest fixtures, a benchmark) would then poll from two threads at once.
+        ioloop = IOLoop.factory()
+        self.listing_waits = ListingWaits(ioloop)
+        mailboxes.watch_changes(self.listing_waits.notify)
         handler = type("OpsimFTPHandler", (TenantFTPHandler,), {
-            "engine": engine, "mailboxes": mailboxes, "tenants": tenants,
+            "engine": engine, "mailboxes": mailboxes, "tenants": tenants, "listing_waits": self.listing_waits,
             "authorizer": TenantAuthorizer(tenants, mailboxes),
             "banner": f"opsim FTP ({banner_name} sandbox) ready.",
             "auth_failed_timeout": 0.5,
@@ -427,9 +616,7 @@ class FtpTransport:
             if limit < max_cons + reserve:
                 log.warning("ftp: open files limit %s: at most %s FTP sockets", limit, limit - reserve)
                 max_cons = max(64, limit - reserve)
-        # Its own loop: pyftpdlib's default is one IOLoop per process, which two sandboxes in one process
-        # (two pytest fixtures, a benchmark) would then poll from two threads at once.
-        self.server = FTPServer((host, port), handler, ioloop=IOLoop.factory(), backlog=backlog)
+        self.server = FTPServer((host, port), handler, ioloop=ioloop, backlog=backlog)
         self.server.max_cons = max_cons
         self.server.max_cons_per_ip = max_cons_per_ip
         self.sweep_every = sweep_every
@@ -456,10 +643,12 @@ class FtpTransport:
             self.engine.submit(drop.read(path, "ftp", self.mailboxes.file_max_bytes), path)
 
     def _serve(self) -> None:
-        # One poll at a time, so stop() is seen within 50 ms and close_all runs on this thread.
-        next_sweep = 0.0
+        # One poll at a time, so stop() is seen within 50 ms and close_all runs on this thread; sooner when a
+        # call is scheduled (the end of a held listing's interval).
+        next_sweep, timeout = 0.0, 0.05
         while not self._stop.is_set():
-            self.server.ioloop.loop(timeout=0.05, blocking=False)
+            next_call = self.server.ioloop.loop(timeout=timeout, blocking=False)
+            timeout = 0.05 if next_call is None else min(0.05, next_call)
             if self.sweep_every > 0 and time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + self.sweep_every
                 self.sweep()
@@ -468,6 +657,7 @@ class FtpTransport:
     def sweep(self) -> int:
         """Remove the files of IN that can never be processed and waited too long; how many."""
         removed = 0
+        self.mailboxes.forget_usage()  # files the host put in IN count from the next upload on
         try:
             for drop, path, age in list(self.mailboxes.expired_waiting()):
                 try:
@@ -475,6 +665,7 @@ class FtpTransport:
                 except FileNotFoundError:
                     continue
                 removed += 1
+                self.mailboxes.changed(path.parent)
                 self.engine.note(Finding(drop.tenant, "ftp", "in", "", drop.filename, "removed",
                                          f"not a .csv file: never processed; removed after {_duration(age)} "
                                          f"in {drop.location} (limit {_duration(self.mailboxes.waiting_max_age)})"))
@@ -483,6 +674,7 @@ class FtpTransport:
         return removed
 
     def stop(self) -> None:
+        self.mailboxes.unwatch_changes(self.listing_waits.notify)
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)

@@ -14,10 +14,12 @@ can never be processed (not .csv) are removed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -121,6 +123,17 @@ class Mailboxes:
             folder.mkdir(parents=True, exist_ok=True)
         self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command
         self._homes_prefix = str(self._homes_real) + os.sep
+        # The last change opsim made to each folder (a stamp from one counter) and who wants to know: a
+        # transport holds a listing of a folder a session has just listed until the folder changes.
+        self._change_stamps: dict[str, int] = {}
+        self._stamps = itertools.count(1)
+        self._stamp_lock = threading.Lock()  # the engine and FTP threads both stamp
+        self._change_watchers: list[Callable[[str], None]] = []
+        # Per tenant, an upper bound of what waits in IN: the last walk plus every upload since. Files only
+        # leave IN behind its back (the engine reads and removes them, DELE, the sweep), so while the bound is
+        # within the quota the walk is not needed; a refusal always walks first.
+        self._usage_bounds: dict[str, Usage] = {}
+        self._usage_lock = threading.Lock()
 
     def home(self, tenant: str) -> Path:
         return self.homes / tenant
@@ -129,7 +142,7 @@ class Mailboxes:
         for folder in self.layout.folders:
             (self.home(tenant) / folder).mkdir(parents=True, exist_ok=True)
 
-    def _relative(self, path: Path, tenant: str = "") -> tuple[str, ...] | None:
+    def _relative(self, path: Path | str, tenant: str = "") -> tuple[str, ...] | None:
         """The parts of `path` below the tenant's home (every home with no tenant), or None outside it.
 
         Lexical (normpath), not resolved: it runs on every FTP command, and the file system layer has already
@@ -152,7 +165,7 @@ class Mailboxes:
             return None
         return Drop(self.operator, parts[0], folder.network, folder.area, folder.path, parts[-1])
 
-    def zone(self, tenant: str, path: Path) -> str:
+    def zone(self, tenant: str, path: Path | str) -> str:
         """'root' (folders above the leaves), 'in', 'out', or 'outside' for a path in a home."""
         rel = self._relative(path, tenant)
         if rel is None:
@@ -190,16 +203,62 @@ class Mailboxes:
         return Usage(files, size)
 
     def over_quota(self, tenant: str, extra_files: int = 0, extra_bytes: int = 0) -> str | None:
-        """Why `extra` more files/bytes in IN would exceed the tenant's quota, or None."""
+        """Why `extra` more files/bytes in IN would exceed the tenant's quota, or None. The IN folders are
+        walked only when the tenant's usage bound (see `added_to_in`) would exceed it, or after `forget_usage`."""
         if not self.in_max_files and not self.in_max_bytes:
             return None
-        used = self.usage(tenant)
+        with self._usage_lock:
+            bound = self._usage_bounds.get(tenant)
+            if bound is not None and self._excess(bound, extra_files, extra_bytes) is None:
+                return None
+            used = self.usage(tenant)
+            self._usage_bounds[tenant] = used
+            return self._excess(used, extra_files, extra_bytes)
+
+    def _excess(self, used: Usage, extra_files: int, extra_bytes: int) -> str | None:
         if self.in_max_files and used.files + extra_files > self.in_max_files:
             return f"{used.files} files already wait in IN (limit {self.in_max_files})"
         if self.in_max_bytes and used.bytes + extra_bytes > self.in_max_bytes:
             return (f"{used.bytes + extra_bytes} bytes would wait in IN (limit {self.in_max_bytes}); "
                     f"{used.files} files wait there now")
         return None
+
+    def added_to_in(self, tenant: str, files: int, size: int) -> None:
+        """A transport put `files` new files (0 when it replaced one) of `size` bytes into the tenant's IN."""
+        with self._usage_lock:
+            bound = self._usage_bounds.get(tenant)
+            if bound is not None:
+                self._usage_bounds[tenant] = Usage(bound.files + files, bound.bytes + size)
+
+    def forget_usage(self) -> None:
+        """The next quota check of every tenant walks its IN folders (files added behind the transports'
+        back, by hand on the host, count from then on)."""
+        with self._usage_lock:
+            self._usage_bounds.clear()
+
+    # ------------------------------------------------------------------ changes to folders
+    def watch_changes(self, watcher: Callable[[str], None]) -> None:
+        """`watcher(folder)` is called, on the thread that made it, after each change `changed` is told of."""
+        self._change_watchers.append(watcher)
+
+    def unwatch_changes(self, watcher: Callable[[str], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._change_watchers.remove(watcher)
+
+    def changed(self, folder: Path | str) -> tuple[int, int]:
+        """opsim put a file in `folder` or removed one from it (deliveries, FTP uploads, deletes, renames): the
+        folder's stamps before and after this change."""
+        key = os.path.normpath(os.fspath(folder))
+        with self._stamp_lock:
+            before, stamp = self._change_stamps.get(key, 0), next(self._stamps)
+            self._change_stamps[key] = stamp
+        for watcher in self._change_watchers:
+            watcher(key)
+        return before, stamp
+
+    def change_stamp(self, folder: str) -> int:
+        """The stamp of the last change opsim made to `folder` (a normalized absolute path); 0 if none."""
+        return self._change_stamps.get(folder, 0)
 
     def expired_waiting(self, now: float | None = None) -> Iterator[tuple[Drop, Path, float]]:
         """Files in IN that can never be processed (not .csv) and older than waiting_max_age: (drop,
@@ -257,6 +316,7 @@ class Mailboxes:
             self.link_shared(target, out.shared, out.content)
         else:
             self.write_atomically(target, out.content)
+        self.changed(target.parent)
 
     def link_shared(self, target: Path, sha: str, content: bytes) -> None:
         """A broadcast (the same bytes to every tenant) is written and fsynced once, under shared/, and each

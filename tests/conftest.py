@@ -15,6 +15,10 @@ from tests.helpers import Api, OpsimProcess, ftp_login
 # suite starts inherits it.
 os.environ.setdefault("OPSIM_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "opsim"))
 
+# The echo operator's scenarios run under the conformance harness (tests/test_operators.py plays them with
+# `opsim conformance run`), never as tests of this suite.
+collect_ignore = ["operators/echo/features"]
+
 #: Modules whose tests each play whole conformance runs (a sandbox, an adapter, tens of scenarios), the longest
 #: first: marked `slow` (`make quick` leaves them out) and started first. With `--maxschedchunk 1` (Makefile) a
 #: worker takes the next test when it is free, so the longest never start last and alone on one worker.

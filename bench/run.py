@@ -8,7 +8,9 @@
    (target: 0 errors; `python -m bench.ftp_sessions` runs this one alone);
 5. an advance and order files against their floors (`bench/scale_bench.py`);
 6. FTP round trips with 1, 8 and 32 clients against a bare pyftpdlib server that fsyncs its reply
-   (`bench/ftp_roundtrip.py`; goal >= 0.8x and server CPU <= 1.5x per round trip).
+   (`bench/ftp_roundtrip.py`; goal >= 0.8x and server CPU <= 1.5x per round trip);
+7. the admin API's `GET /api/orders` against a minimal Flask app, order help and SAV against a canned spyne
+   service, on the same server (`bench/http_bench.py`; goals >= 0.5x, >= 0.8x and p99 < 50 ms at 8 clients).
 
 The table goes to stdout (or JSON with --json), progress to stderr. Exit status 1 when an answer
 is wrong (missing lines, KO lines), never because a target is missed.
@@ -269,6 +271,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="section 6: FTP round trips against a bare pyftpdlib server, with these numbers of "
                              "clients (default 1 8 32; none skips)")
     parser.add_argument("--ftp-rounds", type=int, default=96, help="section 6: round trips per measure")
+    parser.add_argument("--http-seconds", type=float, default=3.0,
+                        help="section 7: seconds of each HTTP measure against its anchor (default 3; 0 skips)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--profile", metavar="DIR",
                         help="profile the engine thread (cProfile): DIR/engine-*.prof and a summary on stderr")
@@ -306,6 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result["ftp_roundtrip"] = ftp_roundtrip.run(args.ftp_clients, args.ftp_rounds, repeats=3)
         text += "\n\n6. " + ftp_roundtrip.table(result["ftp_roundtrip"])
+    if args.http_seconds:  # section 7: the admin API and the web services against their anchors
+        from . import http_bench
+
+        result["http"] = http_bench.run(args.http_seconds, repeats=3, orders=1000)
+        problems += result["http"]["problems"]
+        text += "\n\n7. " + http_bench.table(result["http"])
     print(json.dumps(_rounded(result), indent=2) if args.json else text)
     return 1 if problems else 0
 

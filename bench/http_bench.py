@@ -1,4 +1,4 @@
-"""HTTP against its anchors: `python -m bench.http_bench` (section 7 of `make bench`).
+"""HTTP against its anchors: `python -m bench.http_bench` (section 8 of `make bench`).
 
 opsim runs as `opsim up` in a process of its own (clock frozen, flow control raised out of the way: the
 bench is one OC bursting on purpose), with 1,000 orders made the real way (one Cmd_Acces file over FTP,

@@ -9,7 +9,9 @@
 5. an advance and order files against their floors (`bench/scale_bench.py`);
 6. FTP round trips with 1, 8 and 32 clients against a bare pyftpdlib server that fsyncs its reply
    (`bench/ftp_roundtrip.py`; goal >= 0.8x and server CPU <= 1.5x per round trip);
-7. the admin API's `GET /api/orders` against a minimal Flask app, order help and SAV against a canned spyne
+7. `opsim up` on a fresh data dir, launch to ready line, networks drawn and copied from the machine's cache
+   (`bench/start_bench.py`; target < 1.5 s).
+8. the admin API's `GET /api/orders` against a minimal Flask app, order help and SAV against a canned spyne
    service, on the same server (`bench/http_bench.py`; goals >= 0.5x, >= 0.8x and p99 < 50 ms at 8 clients).
 
 The table goes to stdout (or JSON with --json), progress to stderr. Exit status 1 when an answer
@@ -271,8 +273,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="section 6: FTP round trips against a bare pyftpdlib server, with these numbers of "
                              "clients (default 1 8 32; none skips)")
     parser.add_argument("--ftp-rounds", type=int, default=96, help="section 6: round trips per measure")
+    parser.add_argument("--start-rounds", type=int, default=3,
+                        help="section 7: `opsim up` starts on a fresh data dir, cold and warm (default 3; 0 skips)")
     parser.add_argument("--http-seconds", type=float, default=3.0,
-                        help="section 7: seconds of each HTTP measure against its anchor (default 3; 0 skips)")
+                        help="section 8: seconds of each HTTP measure against its anchor (default 3; 0 skips)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--profile", metavar="DIR",
                         help="profile the engine thread (cProfile): DIR/engine-*.prof and a summary on stderr")
@@ -310,12 +314,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result["ftp_roundtrip"] = ftp_roundtrip.run(args.ftp_clients, args.ftp_rounds, repeats=3)
         text += "\n\n6. " + ftp_roundtrip.table(result["ftp_roundtrip"])
-    if args.http_seconds:  # section 7: the admin API and the web services against their anchors
+    if args.start_rounds > 0:  # section 7: `opsim up` on a fresh data dir (bench/start_bench.py)
+        from . import start_bench
+
+        result["start_process"] = start_bench.run(args.start_rounds)
+        text += "\n\n7. " + start_bench.table(result["start_process"])
+    if args.http_seconds:  # section 8: the admin API and the web services against their anchors
         from . import http_bench
 
         result["http"] = http_bench.run(args.http_seconds, repeats=3, orders=1000)
         problems += result["http"]["problems"]
-        text += "\n\n7. " + http_bench.table(result["http"])
+        text += "\n\n8. " + http_bench.table(result["http"])
     print(json.dumps(_rounded(result), indent=2) if args.json else text)
     return 1 if problems else 0
 

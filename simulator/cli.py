@@ -359,7 +359,18 @@ def cmd_rejects(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- conformance
+#: What the harness needs beyond the sandbox: the `conformance` extra of the package (pyproject.toml).
+HARNESS_MODULES = ("pytest", "pytest_bdd", "pytest_timeout", "xdist", "hypothesis", "zeep", "requests")
+
+
 def cmd_conformance_run(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    missing = [name for name in HARNESS_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        _error(f"conformance run needs the harness's libraries ({', '.join(missing)} missing): "
+               "pip install 'opsim[conformance]'")
+        return 2
     from conformance.runner import run  # the harness: loaded only when asked for
 
     return run(adapter=args.adapter, target=args.target, report_dir=args.report_dir, only=args.only,

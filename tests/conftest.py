@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.helpers import Api, OpsimProcess, ftp_login
+
+# Networks the suite draws (hundreds of sizes and seeds) are kept in a cache of its own, beside pytest's, so
+# that they neither evict nor read the user's (simulator/refdata/generator.py, cache_dir); every `opsim up` the
+# suite starts inherits it.
+os.environ.setdefault("OPSIM_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "opsim"))
 
 #: Modules whose tests each play whole conformance runs (a sandbox, an adapter, tens of scenarios), the longest
 #: first: marked `slow` (`make quick` leaves them out) and started first. With `--maxschedchunk 1` (Makefile) a

@@ -313,3 +313,15 @@ def test_clock_resume_with_a_speed_on_a_real_sandbox(opsim_process):
     assert clock["frozen"] is False and clock["speed"] == 60.0
     frozen = json.loads(opsim("clock", "freeze", "--url", url).stdout)
     assert frozen["frozen"] is True
+
+
+def test_conformance_run_without_the_harness_extra_says_what_to_install(tmp_path: Path) -> None:
+    """The sandbox installs without the harness's libraries (the Docker image); `conformance run` then says
+    which are missing and how to get them, instead of a traceback from a child pytest."""
+    script = ("import sys; sys.modules['zeep'] = sys.modules['pytest_bdd'] = None\n"
+              "from simulator.cli import main\n"
+              "sys.exit(main(['conformance', 'run', '--adapter', 'reference']))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "pytest_bdd, zeep missing" in done.stderr and "pip install 'opsim[conformance]'" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -24,8 +24,7 @@ def big() -> ReferenceNetwork:
 
 
 def _fresh(folder: Path, size: int = 400, seed: int = 3, network: str = "COVA") -> ReferenceNetwork:
-    gen._WRITTEN.clear()  # draw it, do not copy one this process made earlier
-    return ensure_network(folder, network, "CV", seed, size)
+    return ensure_network(folder, network, "CV", seed, size, reuse=False)  # drawn, not copied
 
 
 # -- the communes fixture ----------------------------------------------------------------------------------
@@ -217,3 +216,47 @@ def test_a_copy_of_an_identical_network_is_reused(tmp_path: Path) -> None:
     copy = ensure_network(tmp_path / "two", "COVA", "CV", 3, 400)
     assert (tmp_path / "two" / "COVA.sqlite3").read_bytes() == (tmp_path / "one" / "COVA.sqlite3").read_bytes()
     assert list(copy.ipe_rows()) == list(original.ipe_rows())
+
+
+# -- the machine's cache of generated networks -------------------------------------------------------------
+
+
+def test_a_fresh_data_dir_copies_the_network_the_machine_has_kept(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSIM_CACHE_DIR", str(tmp_path / "cache"))
+    gen._WRITTEN.clear()  # as in a new process
+    drawn = ensure_network(tmp_path / "one", "COVA", "CV", 3, 450)
+    kept = list((tmp_path / "cache" / "networks").glob("*.sqlite3"))
+    assert len(kept) == 1 and "COVA-CV-3-450" in kept[0].name
+    gen._WRITTEN.clear()
+
+    def no_drawing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("drawn again instead of copied from the cache")
+
+    monkeypatch.setattr(gen, "write_network", no_drawing)
+    copied = ensure_network(tmp_path / "two", "COVA", "CV", 3, 450)
+    assert (tmp_path / "two" / "COVA.sqlite3").read_bytes() == (tmp_path / "one" / "COVA.sqlite3").read_bytes()
+    assert list(copied.ipe_rows()) == list(drawn.ipe_rows())
+    # Other arguments are another network: never served from this file.
+    with pytest.raises(AssertionError, match="drawn again"):
+        ensure_network(tmp_path / "three", "COVA", "CV", 4, 450)
+
+
+def test_a_damaged_cache_file_is_drawn_again_and_no_cache_is_no_error(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSIM_CACHE_DIR", str(tmp_path / "cache"))
+    gen._WRITTEN.clear()
+    drawn = ensure_network(tmp_path / "one", "COVA", "CV", 3, 420)
+    [kept] = (tmp_path / "cache" / "networks").glob("*.sqlite3")
+    kept.write_bytes(b"not a database")
+    gen._WRITTEN.clear()
+    again = ensure_network(tmp_path / "two", "COVA", "CV", 3, 420)
+    assert list(again.ipe_rows()) == list(drawn.ipe_rows())
+    assert not list((tmp_path / "two").glob("*.part"))
+    assert kept.read_bytes() == (tmp_path / "one" / "COVA.sqlite3").read_bytes()  # the damaged copy replaced
+    # A cache that cannot be written (a file where its folder should be) is no cache, never an error.
+    monkeypatch.setenv("OPSIM_CACHE_DIR", str(kept))
+    gen._WRITTEN.clear()
+    assert ensure_network(tmp_path / "three", "COVA", "CV", 3, 420).count() == 420
+    monkeypatch.setenv("OPSIM_CACHE_DIR", "")  # empty: no cache at all
+    assert gen.cache_dir() is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import hashlib
 import logging
 import math
 import os
@@ -188,13 +189,16 @@ def _place(departement: str, insee: str) -> tuple[float, float]:
 
 
 @cache
-def load_communes(path: Path = COMMUNES_CSV) -> tuple[Commune, ...]:
-    """Every commune of the csv file (fixtures/refdata/README.md), names normalized."""
+def load_communes(path: Path = COMMUNES_CSV, departments: tuple[str, ...] | None = None) -> tuple[Commune, ...]:
+    """The communes of the csv file (fixtures/refdata/README.md), names normalized; of `departments` only when
+    given (normalizing every name of France took a fifth of a fresh data dir's start)."""
+    wanted = set(departments) if departments is not None else None
     with path.open(encoding="utf-8", newline="") as handle:
         return tuple(
             Commune(row["insee"], row["postcode"], normalize(row["commune"]), row["departement"],
                     int(row["population"] or 0), *_place(row["departement"], row["insee"]))
             for row in csv.DictReader(handle, delimiter=";")
+            if wanted is None or row["departement"] in wanted
         )
 
 
@@ -209,8 +213,7 @@ def parse_departments(value: str | Iterable[str] | None) -> tuple[str, ...]:
 
 @cache
 def communes_of(departments: tuple[str, ...]) -> tuple[Commune, ...]:
-    wanted = set(departments)
-    communes = tuple(c for c in load_communes() if c.departement in wanted)
+    communes = load_communes(COMMUNES_CSV, departments)
     if not communes:
         raise ValueError(f"no commune in departments {', '.join(departments)} (see fixtures/refdata/README.md)")
     return communes
@@ -589,10 +592,12 @@ def network_path(folder: Path, network: str) -> Path:
 
 
 def ensure_network(folder: Path, network: str, arcep: str, seed: int, size: int,
-                   departments: tuple[str, ...] = DEFAULT_DEPARTMENTS) -> ReferenceNetwork:
+                   departments: tuple[str, ...] = DEFAULT_DEPARTMENTS, reuse: bool = True) -> ReferenceNetwork:
     """The network stored in `folder`, generated there first if missing or made with other arguments.
 
-    Generation writes a temporary file renamed when complete: a crash never leaves half a network.
+    Generation writes a temporary file renamed when complete: a crash never leaves half a network. With
+    `reuse`, an identical network made earlier (by this process, or kept in the machine's cache: see
+    `cache_dir`) is copied instead of drawn again.
     """
     _check(network, arcep, size)
     path = network_path(folder, network)
@@ -612,13 +617,12 @@ def ensure_network(folder: Path, network: str, arcep: str, seed: int, size: int,
     tmp = path.with_name(path.name + ".part")
     tmp.unlink(missing_ok=True)
     key = tuple(wanted.values())
-    twin = _WRITTEN.get(key)
-    if twin is not None and twin.exists() and twin != path:
-        # Same arguments give the same network: a copy of one made earlier in this process is as good
-        # (test suites and benchmarks start many sandboxes, each in a new data dir).
-        shutil.copyfile(twin, tmp)
-        os.replace(tmp, path)
-        return ReferenceNetwork.open(path)
+    if reuse:
+        # Same arguments and the same generator give the same network: a copy of one made earlier is as
+        # good (test suites, benchmarks and CI start many sandboxes, each in a new data dir).
+        for twin in (_WRITTEN.get(key), _cached(key, size)):
+            if twin is not None and twin != path and _copy_network(twin, tmp, path):
+                return ReferenceNetwork.open(path)
     db = sqlite3.connect(tmp, isolation_level=None)
     try:
         # A file being written is thrown away on failure: no journal needed, and much faster.
@@ -632,9 +636,79 @@ def ensure_network(folder: Path, network: str, arcep: str, seed: int, size: int,
     db.close()
     os.replace(tmp, path)
     _WRITTEN[key] = path
+    _keep(key, size, path)
     return ReferenceNetwork.open(path)
 
 
 #: Networks written by this process, by their arguments: ensure_network copies rather than draws again.
 _WRITTEN: dict[tuple[str, ...], Path] = {}
+
+#: Networks kept in the machine's cache: up to this many buildings (a 10,000-building network is 5 MB; a
+#: million, 500 MB, is not copied around), and this many files (the oldest go first).
+CACHE_MAX_SIZE = 200_000
+CACHE_MAX_FILES = 8
+
+
+def cache_dir() -> Path | None:
+    """Where generated networks are kept for the next fresh data dir of this machine: $OPSIM_CACHE_DIR
+    (empty: no cache), else $XDG_CACHE_HOME/opsim/networks, else ~/.cache/opsim/networks."""
+    chosen = os.environ.get("OPSIM_CACHE_DIR")
+    if chosen is not None:
+        return Path(chosen) / "networks" if chosen else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "opsim" / "networks"
+
+
+@cache
+def _generator_fingerprint() -> str:
+    """What a network is drawn from besides its arguments: this code, the model's and the communes."""
+    digest = hashlib.sha256()
+    for source in (Path(__file__), Path(__file__).with_name("model.py"), COMMUNES_CSV):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_path(key: tuple[str, ...], size: int) -> Path | None:
+    folder = cache_dir()
+    if folder is None or size > CACHE_MAX_SIZE:
+        return None
+    name = "-".join(part.replace(",", "_") for part in key)
+    return folder / f"{name}-{_generator_fingerprint()}.sqlite3"
+
+
+def _cached(key: tuple[str, ...], size: int) -> Path | None:
+    path = _cache_path(key, size)
+    return path if path is not None and path.exists() else None
+
+
+def _copy_network(source: Path, tmp: Path, path: Path) -> bool:
+    """Copy a network file into place; False (and nothing in place) if it cannot be read as the same one."""
+    try:
+        shutil.copyfile(source, tmp)
+        if ReferenceNetwork.open(tmp).meta["network"] != path.stem:  # a damaged file is drawn again
+            raise KeyError(path.stem)
+    except (OSError, sqlite3.DatabaseError, KeyError):
+        log.debug("network copy from %s failed", source, exc_info=True)
+        tmp.unlink(missing_ok=True)
+        return False
+    os.replace(tmp, path)
+    return True
+
+
+def _keep(key: tuple[str, ...], size: int, path: Path) -> None:
+    """Keep a copy of a network just drawn in the machine's cache (replacing a damaged one); a cache that
+    cannot be written is no cache, never an error."""
+    target = _cache_path(key, size)
+    if target is None:
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(f"{target.name}.{os.getpid()}.part")
+        shutil.copyfile(path, part)
+        os.replace(part, target)  # whole or absent, even with two starts at once
+        kept = sorted(target.parent.glob("*.sqlite3"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[CACHE_MAX_FILES:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        log.debug("cannot keep network %s in %s", path, target.parent, exc_info=True)
 

@@ -9,7 +9,8 @@ changes the next answer. No SOAP here: `ws/order_help_ws.py` is the wire format.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -233,6 +234,19 @@ class OrderHelp(Capability):
 
     def structure(self, query: AddressQuery) -> dict[str, Any]:
         """Address, then building > staircase > floor > line (PTO, state, PBO, PM, PM technique)."""
+        with self._reading():
+            return self._structure(query)
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The networks' lookups answered from this thread's index of what it already read (a building's
+        lines share a few PBOs, and OCs ask about the same buildings again), as long as no network evolves."""
+        with ExitStack() as scopes:
+            for network in self.networks.values():
+                scopes.enter_context(network.reading())
+            yield
+
+    def _structure(self, query: AddressQuery) -> dict[str, Any]:
         network, buildings = self.locate(query)
         first = buildings[0]
         taken = self._taken([line.reference_prise for a in buildings for line in a.lines])

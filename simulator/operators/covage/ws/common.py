@@ -20,8 +20,8 @@ logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
 # Each sandbox builds its own applications; spyne's process-wide registry would warn at the second one.
 logging.getLogger("spyne.util.appreg").setLevel(logging.ERROR)
 # spyne ends every call with a full gc.collect() once a second (MethodContext.close), holding the GIL for as
-# long as the whole heap takes to walk (50-150 ms beside one sandbox, more in a long-lived test worker's heap):
-# that call and every other request wait. Python's own generational collector is enough.
+# long as the whole heap takes to walk (50-150 ms beside one sandbox, 1.7 s in a test worker after a hundred
+# tests): that call and every other request wait. Python's own generational collector is enough.
 spyne_const.MIN_GC_INTERVAL = float("inf")
 
 

@@ -11,6 +11,8 @@
    (`bench/ftp_roundtrip.py`; goal >= 0.8x and server CPU <= 1.5x per round trip);
 7. `opsim up` on a fresh data dir, launch to ready line, networks drawn and copied from the machine's cache
    (`bench/start_bench.py`; target < 1.5 s).
+8. the admin API's `GET /api/orders` against a minimal Flask app, order help and SAV against a canned spyne
+   service, on the same server (`bench/http_bench.py`; goals >= 0.5x, >= 0.8x and p99 < 50 ms at 8 clients).
 
 The table goes to stdout (or JSON with --json), progress to stderr. Exit status 1 when an answer
 is wrong (missing lines, KO lines), never because a target is missed.
@@ -275,6 +277,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ftp-rounds", type=int, default=96, help="section 6: round trips per measure")
     parser.add_argument("--start-rounds", type=int, default=3,
                         help="section 7: `opsim up` starts on a fresh data dir, cold and warm (default 3; 0 skips)")
+    parser.add_argument("--http-seconds", type=float, default=3.0,
+                        help="section 8: seconds of each HTTP measure against its anchor (default 3; 0 skips)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--profile", metavar="DIR",
                         help="profile the engine thread (cProfile): DIR/engine-*.prof and a summary on stderr")
@@ -318,6 +322,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result["start_process"] = start_bench.run(args.start_rounds)
         text += "\n\n7. " + start_bench.table(result["start_process"])
+    if args.http_seconds:  # section 8: the admin API and the web services against their anchors
+        from . import http_bench
+
+        result["http"] = http_bench.run(args.http_seconds, repeats=3, orders=1000)
+        problems += result["http"]["problems"]
+        text += "\n\n8. " + http_bench.table(result["http"])
     print(json.dumps(_rounded(result), indent=2) if args.json else text)
     return 1 if problems else 0
 

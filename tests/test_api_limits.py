@@ -21,6 +21,7 @@ from conformance.client import SandboxAdmin
 from simulator.clock import MAX_TIMESTAMP, ClockState, restore_state, to_timestamp
 from simulator.config import load_config
 from simulator.sandbox import Sandbox
+from simulator.store import Order, Store
 from tests.helpers import Api, cmd_acces, upload, wait_for_files
 from tests.test_api_auth import raw
 
@@ -194,6 +195,31 @@ def test_orders_pages_by_cursor(api: Api, five_orders: list[str]):
     admin = SandboxAdmin(api.root)
     assert [o["ReferenceCommandePriseInterneOC"] for o in admin.get_all("/orders", tenant="DEMO", limit=1)] \
         == five_orders
+
+
+def test_the_listing_gives_each_order_as_its_own_page_does_without_history(api: Api, five_orders: list[str]):
+    listed = api.get("/orders?tenant=DEMO")
+    assert api.headers["Content-Type"] == "application/json"
+    for order in listed:
+        alone = api.get(f"/orders/{order['ReferenceCommandePriseInterneOC']}?tenant=DEMO")
+        assert alone["history"] and order == {**alone, "history": []}
+
+
+def test_the_listing_writes_stored_data_as_the_json_it_was(tmp_path: Path):
+    """The listing's JSON comes from SQLite, not from json.dumps: odd values come back as they went in."""
+    store = Store(tmp_path / "opsim.sqlite3")
+    odd = {"NomVoie": "Rue de l'Église \"haute\" \\ n°2\t", "Ligne": "a\u2028b\x01", "Emoji": "\U0001f600",
+           "Nombre": 1.5, "Entier": 12, "Vide": None, "Liste": [1, {"x": "é"}], "ReferencePrise": "S-1"}
+    orders = [Order("DEMO", f"R{i}", f"P{i}", "COVA", "ACK", {**odd, "i": i}, f"2026-11-24T10:00:0{i % 2}",
+                    "2026-11-24T10:00:00") for i in range(5)]
+    with store.transaction():
+        store.add_orders(orders, "AR OK")
+    rows = store.orders_json("DEMO", 3)
+    assert [(created, ref) for created, ref, _ in rows] == [(o.created, o.ref) for o in store.orders("DEMO", 3)]
+    assert [json.loads(doc) for _, _, doc in rows] == [o.as_json() for o in store.orders("DEMO", 3)]
+    rest = store.orders_json("DEMO", 10, after=rows[-1][:2])
+    assert [ref for _, ref, _ in rows + rest] == [o.ref for o in store.orders("DEMO")] and len(rest) == 2
+    assert store.orders_json("ACME") == []
 
 
 def test_files_page_by_cursor(api: Api, five_orders: list[str]):

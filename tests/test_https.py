@@ -136,3 +136,21 @@ def test_requests_share_one_connection_over_http_and_https(opsim_sandbox):
     answer = plain.getresponse()
     assert answer.read() and answer.getheader("Connection", "").lower() == "close"
     plain.close()
+
+
+def test_an_answer_without_a_body_still_gets_its_head_and_keeps_the_connection(opsim_sandbox):
+    """The head of an answer waits for its body's first bytes (one send): a HEAD, which has no body, gets its
+    head all the same, and the next request on the connection is answered."""
+    connection = http.client.HTTPConnection(*opsim_sandbox.http.address, timeout=10)
+    try:
+        for path in ("/interop-opc-30/wsdl", "/api/health"):
+            connection.request("HEAD", path)
+            head = connection.getresponse()
+            assert head.status == 200 and head.read() == b"" and int(head.getheader("Content-Length")) > 0
+            port = connection.sock.getsockname()[1]
+            connection.request("GET", path)
+            answer = connection.getresponse()
+            assert answer.status == 200 and len(answer.read()) == int(answer.getheader("Content-Length"))
+            assert connection.sock.getsockname()[1] == port  # the same connection
+    finally:
+        connection.close()

@@ -17,6 +17,7 @@ import pytest
 from conformance.client import OcFtpClient
 from conformance.client.orders import cmd_acces
 from simulator.config import ClockConfig, Config, load_config
+from simulator.operators.covage.order_help import AddressQuery, OrderHelpError
 from simulator.pytest_plugin import DEFAULT_START
 from simulator.refdata import ReferenceNetwork, generate_network
 from simulator.refdata.evolution import Lifecycle, add_months
@@ -226,3 +227,25 @@ def test_a_building_deployed_by_the_action_is_orderable_and_sends_a_cr_mad_pm_ma
         assert network.address_by_id(building.identifiant_immeuble).etat_immeuble == "DEPLOYE"  # type: ignore[union-attr]
     finally:
         ftp.quit()
+
+
+def test_order_help_lists_a_building_once_it_is_deployed(opsim_sandbox: Sandbox, api: Api) -> None:
+    """The order help's listings follow the network's evolution (they were built once, at the first call)."""
+    network = _network(opsim_sandbox)
+    help_desk = opsim_sandbox.operators["covage"].capabilities["order_help"]
+    deployed_hexacles = {a.hexacle for a in network.deployed()}
+    building = next(a for a in network.iter_addresses() if a.etat_immeuble == "EN COURS DE DEPLOIEMENT"
+                    and a.hexacle not in deployed_hexacles)
+
+    def listed() -> set[str]:
+        try:
+            return {n["codeHexacle"] for n in help_desk.numbers(hexacle_voie=building.hexacle_voie)}
+        except OrderHelpError:  # no deployed building in that street yet
+            return set()
+
+    assert building.hexacle not in listed()
+    api.post(ACTION, {"network": "COVA", "building": building.identifiant_immeuble, "etat": "DEPLOYE"})
+    assert building.hexacle in listed()
+    assert [a.identifiant_immeuble for a in help_desk.locate(AddressQuery(
+        hexacle_voie=building.hexacle_voie, numero=building.numero, complement=building.complement))[1]] \
+        == [building.identifiant_immeuble]

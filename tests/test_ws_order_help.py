@@ -179,3 +179,18 @@ def test_a_fault_answer_is_soap_11_with_http_500(opsim_sandbox):
     assert caught.value.code == 500
     tree = etree.fromstring(caught.value.read())
     assert tree.findtext(".//faultcode").endswith("Client.OperateurInconnu")
+
+
+def test_a_call_through_spyne_never_runs_a_full_garbage_collection(client: zeep.Client, monkeypatch):
+    """spyne would end a call with gc.collect() once a second: a walk of the whole heap (the reference
+    networks, a long-lived test worker's everything) that holds every other request on the GIL."""
+    import gc
+
+    import spyne.context
+
+    collections: list[int] = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(1) or collect(*args))
+    monkeypatch.setattr(spyne.context, "_LAST_GC_RUN", 0.0)  # as if the last collection were long ago
+    communes = client.service.obtentionCommunesOperation(entete=entete(), codePostal="", codeInsee="")
+    assert communes.commune and collections == []

@@ -215,3 +215,45 @@ def test_the_operator_defers_an_open_ticket_until_a_date(client, oc, api: Api, a
     client.service.cancelTroubleTicketByKey(troubleTicketKey={"primaryKey": key},
                                             closeOutNarr="resolu de notre cote")  # DEFERRED -> CLOSED is OSS/J
     assert client.service.getTroubleTicketByKey(troubleTicketKey={"primaryKey": key}).troubleState == "CLOSED"
+
+
+def _elements(answer: bytes) -> list[tuple[str, str]]:
+    """(qualified name, text) of every element in a SOAP answer's Body, in document order."""
+    from lxml import etree
+
+    body = etree.fromstring(answer).find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
+    return [(e.tag, (e.text or "").strip()) for e in body.iter() if e is not body]
+
+
+def test_a_ticket_read_without_spyne_is_what_spyne_writes(client: zeep.Client, opsim_sandbox):
+    """getTroubleTicketByKey is answered from the guard's parsed envelope (SoapEndpoint.direct): the same
+    elements, names, namespaces and texts as the spyne operation it stands for."""
+    import io
+
+    from lxml import etree
+
+    pbo = opsim_sandbox.networks["COVA"].deployed()[0].pbos[0]
+    key = client.service.createTroubleTicketByValue(troubleTicketValue={
+        "troubleType": "DOMMAGE", "troubleDescription": "PBO arraché <&>", "suspectObjectId": pbo,
+        "customerTroubleNum": "C-1", "troubleDetectionTime": datetime(2026, 11, 24, 9, 30)}).primaryKey
+    client.service.setTroubleTicketByValue(troubleTicketValue={"troubleTicketKey": {"primaryKey": key}},
+                                           dialog="toujours arraché")
+    request = (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+               f'<w:getTroubleTicketByKeyRequest xmlns:w="http://ossj.org/wsdl/TroubleTicket/v1-2" xmlns:tt="{TT}">'
+               f'<w:troubleTicketKey><tt:primaryKey>{key}</tt:primaryKey></w:troubleTicketKey>'
+               f'</w:getTroubleTicketByKeyRequest></soap:Body></soap:Envelope>').encode()
+    endpoint = opsim_sandbox.web_services()[PATH].endpoint
+    status, direct = endpoint.direct["getTroubleTicketByKey"](etree.fromstring(request), "DEMO")
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "", "SCRIPT_NAME": PATH, "QUERY_STRING": "",
+               "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(request)),
+               "HTTP_SOAPACTION": '"getTroubleTicketByKey"', "wsgi.input": io.BytesIO(request),
+               "wsgi.url_scheme": "http", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "opsim.tenant": "DEMO"}
+    by_spyne = b"".join(endpoint.app(environ, lambda *args: None))
+    assert status == 200 and _elements(direct) == _elements(by_spyne)
+    assert f"{{{TT}}}dialog" in {tag for tag, _ in _elements(direct)}
+    answered = client.service.getTroubleTicketByKey(troubleTicketKey={"primaryKey": key})  # zeep: the WSDL's
+    assert answered.troubleDescription == "PBO arraché <&>" and len(answered.dialog) == 1
+    assert answered.troubleDetectionTime.replace(tzinfo=None) == datetime(2026, 11, 24, 9, 30)  # given back now
+    status, missing = endpoint.direct["getTroubleTicketByKey"](etree.fromstring(request.replace(key.encode(),
+                                                                                               b"TT-NONE")), "DEMO")
+    assert status == 500 and b"objectNotFoundException" in missing

@@ -162,9 +162,10 @@ def _cursor(kind: str, *types: type) -> list[Any] | None:
     return decoded[1:]
 
 
-def _page(items: list[Any], next_cursor: str | None) -> Response:
-    """A list answer as before (a JSON array); the next page, if any, in Link and X-Next-Cursor."""
-    response = jsonify(items)
+def _page(items: list[Any] | Response, next_cursor: str | None) -> Response:
+    """A list answer as before (a JSON array, or a response already holding one); the next page, if any, in
+    Link and X-Next-Cursor."""
+    response = items if isinstance(items, Response) else jsonify(items)
     if next_cursor is not None:
         args = request.args.to_dict()
         args["cursor"] = next_cursor
@@ -334,11 +335,13 @@ def orders():  # noqa: ANN201
     tenant = _tenant_arg()
     limit = _limit()
     after = _cursor("orders", str, str)
-    found = sandbox().store.orders(tenant, limit + 1, tuple(after) if after else None)  # type: ignore[arg-type]
+    found = sandbox().store.orders_json(tenant, limit + 1, tuple(after) if after else None)  # type: ignore[arg-type]
     page = found[:limit]
     more = len(found) > limit
-    return _page([o.as_json() for o in page],
-                 _encode_cursor("orders", page[-1].created, page[-1].ref) if more else None)
+    # The orders' JSON as SQLite writes it from the stored data: 1,000 orders decoded into dicts and encoded
+    # again cost several times the rest of the request.
+    body = Response("[" + ",".join(doc for _, _, doc in page) + "]\n", mimetype="application/json")
+    return _page(body, _encode_cursor("orders", page[-1][0], page[-1][1]) if more else None)
 
 
 @api.get("/orders/<ref>")

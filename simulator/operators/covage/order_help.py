@@ -8,7 +8,9 @@ changes the next answer. No SOAP here: `ws/order_help_ws.py` is the wire format.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any, ClassVar
 
 from ...capability import Capability, OperatorContext, WebService
 from ...refdata import Address, ReferenceNetwork
+from ...refdata.model import DEPLOYE, IPE_COLUMNS
 from ...specs.codec import load_yaml
 from .access import AFTER_MAD, BEFORE_MAD
 
@@ -67,16 +70,50 @@ class AddressQuery:
         return given
 
 
+#: A deployed building's number in its street and its hexaclé (the address's own key): (numero, complement,
+#: hexacle); a located one: (projection, x, y, hexacle). Plain tuples: 17,000 objects are made at a time.
+_Number = tuple[str, str, str]
+_Located = tuple[str, str, str, str]
+
+
 @dataclass
 class _Index:
-    """Listings of one network built once from its deployed buildings (the network never changes)."""
+    """Listings of one network's deployed buildings, read from its IPE lines (no building object is made:
+    that cost a second on the first call), rebuilt when the network evolves (`version`)."""
 
+    version: int
     communes: dict[str, dict[str, str]] = field(default_factory=dict)  # insee -> commune
     streets: dict[str, dict[tuple[str, str], dict[str, str]]] = field(default_factory=dict)  # insee -> voies
-    by_street: dict[tuple[str, str], list[Address]] = field(default_factory=dict)  # (insee, rivoli)
-    by_hexacle_voie: dict[str, list[Address]] = field(default_factory=dict)
-    by_pm: dict[str, list[Address]] = field(default_factory=dict)
-    located: list[Address] = field(default_factory=list)
+    by_street: dict[tuple[str, str], list[_Number]] = field(default_factory=dict)  # (insee, rivoli)
+    by_hexacle_voie: dict[str, list[_Number]] = field(default_factory=dict)
+    located: list[_Located] = field(default_factory=list)
+
+
+# Where an IPE line (IPE_COLUMNS order) holds what the listings need.
+(_ETAT, _HEXACLE, _HEXACLE_VOIE, _INSEE, _POSTCODE, _COMMUNE, _RIVOLI, _TYPE_VOIE, _NOM_VOIE, _NUMERO, _COMPLEMENT,
+ _PROJECTION, _X, _Y) = (IPE_COLUMNS.index(c) for c in (
+    "EtatImmeuble", "CodeAdresseImmeuble", "CodeHexacleVoie", "CodeInseeImmeuble", "CodePostalImmeuble",
+    "CommuneImmeuble", "CodeVoieRivoliImmeuble", "TypeVoieImmeuble", "NomVoieImmeuble", "NumeroVoieImmeuble",
+    "ComplementNumeroVoieImmeuble", "TypeProjection", "CoordonneeImmeubleX", "CoordonneeImmeubleY"))
+
+
+def _build_index(network: ReferenceNetwork, version: int) -> _Index:
+    index = _Index(version)
+    for v in network.ipe_rows():
+        if v[_ETAT] != DEPLOYE:
+            continue
+        insee, rivoli, hexacle_voie = v[_INSEE], v[_RIVOLI], v[_HEXACLE_VOIE]
+        index.communes.setdefault(insee, {"codeInsee": insee, "codePostal": v[_POSTCODE],
+                                          "libelleCommune": v[_COMMUNE]})
+        index.streets.setdefault(insee, {}).setdefault((rivoli, hexacle_voie), {
+            "codeRivoli": rivoli, "codeHexacleVoie": hexacle_voie, "typeVoie": v[_TYPE_VOIE],
+            "libelleVoie": v[_NOM_VOIE]})
+        number = (v[_NUMERO], v[_COMPLEMENT], v[_HEXACLE])
+        index.by_street.setdefault((insee, rivoli), []).append(number)
+        index.by_hexacle_voie.setdefault(hexacle_voie, []).append(number)
+        if v[_X] and v[_Y]:
+            index.located.append((v[_PROJECTION], v[_X], v[_Y], v[_HEXACLE]))
+    return index
 
 
 class OrderHelp(Capability):
@@ -93,29 +130,22 @@ class OrderHelp(Capability):
         self.store = context.store
         self.spec = load_spec()
         self.states: Mapping[str, str] = self.spec["line_states"]
+        self._built: dict[str, _Index] = {}
+        self._index_lock = threading.Lock()
 
     @cached_property
     def networks(self) -> dict[str, ReferenceNetwork]:
         return self.context.reference_networks
 
-    @cached_property
+    @property
     def _indexes(self) -> dict[str, _Index]:
-        indexes = {}
-        for key, network in self.networks.items():
-            index = _Index()
-            for a in network.deployed():
-                index.communes.setdefault(a.insee, {"codeInsee": a.insee, "codePostal": a.postcode,
-                                                    "libelleCommune": a.commune})
-                index.streets.setdefault(a.insee, {}).setdefault((a.rivoli, a.hexacle_voie), {
-                    "codeRivoli": a.rivoli, "codeHexacleVoie": a.hexacle_voie, "typeVoie": a.type_voie,
-                    "libelleVoie": a.nom_voie})
-                index.by_street.setdefault((a.insee, a.rivoli), []).append(a)
-                index.by_hexacle_voie.setdefault(a.hexacle_voie, []).append(a)
-                index.by_pm.setdefault(a.pm, []).append(a)
-                if a.x and a.y:
-                    index.located.append(a)
-            indexes[key] = index
-        return indexes
+        """Each network's listings, as of its current state (built again once it has evolved)."""
+        with self._index_lock:
+            for key, network in self.networks.items():
+                version = network.overlay_version()
+                if key not in self._built or self._built[key].version != version:
+                    self._built[key] = _build_index(network, version)
+            return dict(self._built)
 
     # ------------------------------------------------------------------ listings
     def communes(self, postcode: str = "", insee: str = "") -> list[dict[str, str]]:
@@ -144,8 +174,8 @@ class OrderHelp(Capability):
             raise OrderHelpError("malformed", "codeInsee with codeRivoli, or codeHexacleVoie, is mandatory")
         if not buildings:
             raise OrderHelpError("unknown_address", "no number in that street")
-        found = {(a.numero, a.complement): {"numeroVoie": a.numero, "complementNumeroVoie": a.complement,
-                                            "codeHexacle": a.hexacle} for a in buildings}
+        found = {(numero, complement): {"numeroVoie": numero, "complementNumeroVoie": complement,
+                                        "codeHexacle": hexacle} for numero, complement, hexacle in buildings}
         return [found[k] for k in sorted(found, key=lambda k: (int(k[0]) if k[0].isdigit() else 0, k))]
 
     # ------------------------------------------------------------------ one address
@@ -175,8 +205,9 @@ class OrderHelp(Capability):
         if q.hexacle_voie:
             if not q.numero:
                 raise OrderHelpError("malformed", "referenceHexacleVoie needs numeroVoie")
-            return [a for a in self._indexes[key].by_hexacle_voie.get(q.hexacle_voie.strip().upper(), [])
-                    if _same_number(a, q.numero, q.complement)]
+            hexacles = dict.fromkeys(hexacle for numero, complement, hexacle in self._indexes[key].by_hexacle_voie.get(
+                q.hexacle_voie.strip().upper(), []) if _same_number(numero, complement, q.numero, q.complement))
+            return [a for h in hexacles for a in self.networks[key].addresses_by_hexacle(h) if a.deployed]
         return self._nearest(key, q)
 
     def _nearest(self, key: str, q: AddressQuery) -> list[Address]:
@@ -187,13 +218,13 @@ class OrderHelp(Capability):
                 from None
         tolerance = float(self.spec["geo_tolerance"])
         best, distance = None, tolerance
-        for a in self._indexes[key].located:
-            if q.projection and a.type_projection != q.projection.strip().upper():
+        for projection, ax, ay, hexacle in self._indexes[key].located:
+            if q.projection and projection != q.projection.strip().upper():
                 continue
-            d = max(abs(float(a.x) - x), abs(float(a.y) - y))
+            d = max(abs(float(ax) - x), abs(float(ay) - y))
             if d <= distance:
-                best, distance = a, d
-        return [] if best is None else self.networks[key].addresses_by_hexacle(best.hexacle)
+                best, distance = hexacle, d
+        return [] if best is None else self.networks[key].addresses_by_hexacle(best)
 
     def buildings(self, query: AddressQuery) -> list[dict[str, Any]]:
         network, buildings = self.locate(query)
@@ -203,6 +234,19 @@ class OrderHelp(Capability):
 
     def structure(self, query: AddressQuery) -> dict[str, Any]:
         """Address, then building > staircase > floor > line (PTO, state, PBO, PM, PM technique)."""
+        with self._reading():
+            return self._structure(query)
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The networks' lookups answered from this thread's index of what it already read (a building's
+        lines share a few PBOs, and OCs ask about the same buildings again), as long as no network evolves."""
+        with ExitStack() as scopes:
+            for network in self.networks.values():
+                scopes.enter_context(network.reading())
+            yield
+
+    def _structure(self, query: AddressQuery) -> dict[str, Any]:
         network, buildings = self.locate(query)
         first = buildings[0]
         taken = self._taken([line.reference_prise for a in buildings for line in a.lines])
@@ -244,19 +288,20 @@ class OrderHelp(Capability):
 
     def zone(self, reference_pm: str) -> dict[str, Any]:
         """The PM and the deployed buildings behind it (its zone arrière)."""
-        for key, network in self.networks.items():
+        for network in self.networks.values():
             pm = network.pm(reference_pm.strip())
             if pm is not None:
-                behind = self._indexes[key].by_pm.get(pm.reference, [])
+                behind = network.deployed_behind(pm.reference)
                 return {"referencePM": pm.reference, "referencePMTechnique": pm.reference_technique,
                         "etatPM": pm.etat, "typeEmplacementPM": pm.type_emplacement, "capaciteMaxPM": pm.capacite_max,
                         "adresse": [_address(a, network.network) for a in behind]}
         raise OrderHelpError("unknown_pm", f"referencePM {reference_pm!r} unknown")
 
 
-def _same_number(a: Address, numero: str, complement: str) -> bool:
+def _same_number(building_numero: str, building_complement: str, numero: str, complement: str) -> bool:
     n = numero.strip()
-    return (str(int(n)) if n.isdigit() else n.upper()) == a.numero and complement.strip().upper() == a.complement
+    return (str(int(n)) if n.isdigit() else n.upper()) == building_numero and \
+        complement.strip().upper() == building_complement
 
 
 def _address(a: Address, network: str) -> dict[str, str]:

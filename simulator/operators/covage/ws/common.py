@@ -9,6 +9,7 @@ from typing import Any
 
 from lxml import etree
 from spyne import Application
+from spyne import const as spyne_const
 from spyne.interface.wsdl import Wsdl11
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -18,6 +19,10 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
 # Each sandbox builds its own applications; spyne's process-wide registry would warn at the second one.
 logging.getLogger("spyne.util.appreg").setLevel(logging.ERROR)
+# spyne ends every call with a full gc.collect() once a second (MethodContext.close), holding the GIL for as
+# long as the whole heap takes to walk (50-150 ms beside one sandbox, 1.7 s in a test worker after a hundred
+# tests): that call and every other request wait. Python's own generational collector is enough.
+spyne_const.MIN_GC_INTERVAL = float("inf")
 
 
 def fault_envelope(faultcode: str, faultstring: str, detail: etree._Element | None = None) -> bytes:

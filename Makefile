@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/opsim up $(ARGS)
 
-# The whole suite: about 9 minutes on 2 cores (docs/performance.md); it prints how long it took.
+# The whole suite: about 8 minutes on 2 cores (docs/performance.md); it prints how long it took.
 test: $(STAMP)
 	@start=$$(date +%s); \
 	$(BIN)/ruff check . && $(BIN)/pytest -n auto --maxschedchunk 1; status=$$?; \

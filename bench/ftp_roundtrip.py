@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .measures import process_cpu_seconds, stop_process
+
 CLIENTS = (1, 8, 32)
 ORDER_LINE_BYTES = 160  # about the size of a one-order Cmd_Acces
 
@@ -77,15 +79,10 @@ class Server:
         self.drop, self.pick, self.content, self.filename = drop, pick, content, filename
 
     def cpu(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc, timeout=15)
 
 
 def start_bare(workdir: Path, users: int) -> Server:

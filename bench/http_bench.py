@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .measures import distribution, machine
+from .measures import distribution, machine, process_cpu_seconds, stop_process
 
 TENANT, PASSWORD = "DEMO", "demo"
 ORDER_HELP = "/interop-opc-30"
@@ -142,15 +142,10 @@ class Server:
         self.name, self.proc, self.port = name, proc, port
 
     def cpu(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc, timeout=30)
 
 
 def start_opsim(workdir: Path) -> tuple[Server, int, str]:

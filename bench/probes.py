@@ -28,10 +28,9 @@ class FileTiming:
     submitted: float = 0.0  # FTP thread: upload complete, moved to IN, handed to the engine
     started: float = 0.0  # engine thread: _process begins
     finished: float = 0.0  # engine thread: _process returns (the answer is in OUT)
-    receive: float = 0.0  # desk.receive: parse, per-line checks, order inserts
-    parse: float = 0.0  # FlowSpec.parse, inside receive: decode, csv, per-field checks
+    receive: float = 0.0  # the desk's slices (receive_slices): reading the records, per-line checks, order rows
     apply: float = 0.0  # engine._apply: journal, answer CSV into the outbox, scheduled events
-    write: float = 0.0  # FlowSpec.write, inside apply: the answer CSV
+    write: float = 0.0  # FlowSpec.write inside apply: the answer CSV (a sliced file's AR is written by its slices)
     deliver: float = 0.0  # engine._deliver: answer written to OUT (fsync + rename)
 
     @property
@@ -53,52 +52,82 @@ class EngineProbe:
         self.files: dict[str, FileTiming] = {}
         self.profiler: cProfile.Profile | None = None
         self._current: FileTiming | None = None
+        self._applying = False
         self._lock = threading.Lock()
         self._install()
 
     def _install(self) -> None:
+        """The engine answers a file in slices (`_slice`, one transaction each, other work between two): a file
+        starts with its first slice and finishes when its answer is delivered and it leaves IN."""
         engine = self.engine
-        submit, process, apply, deliver = engine.submit, engine._process, engine._apply, engine._deliver
+        submit, one_slice, apply, deliver = engine.submit, engine._slice, engine._apply, engine._deliver
         desk = engine.operators.capability("covage", "access")
-        receive = desk.receive
+        receive_slices = desk.receive_slices
 
         def timed_submit(doc: Any, path: Any = None) -> None:
             self._timing(doc.filename).submitted = time.perf_counter()
             submit(doc, path)
 
-        def timed_process(item: Any) -> None:
-            timing = self._timing(item.doc.filename)
+        def timed_slice(receipt: Any) -> None:
+            timing = self._timing(receipt.doc.filename)
             self._current = timing
+            timing.started = timing.started or time.perf_counter()
             profiler = self.profiler
-            timing.started = time.perf_counter()
             try:
                 if profiler is not None:
                     profiler.enable()
                 try:
-                    process(item)
+                    one_slice(receipt)
                 finally:
                     if profiler is not None:
                         profiler.disable()
             finally:
-                timing.finished = time.perf_counter()
                 self._current = None
 
+        def timed_deliver(read: Any = None, inbound_id: int = 0) -> None:
+            timed = self._part("deliver", deliver)
+            timed(read, inbound_id)
+            if read is not None:
+                self._timing(read.name).finished = time.perf_counter()
+
+        def timed_slices(doc: Any, now: Any, progress: Any) -> Any:
+            timing, slices = self._timing(doc.filename), receive_slices(doc, now, progress)
+            while True:
+                start = time.perf_counter()
+                try:
+                    effects = next(slices)
+                except StopIteration:
+                    return
+                finally:
+                    timing.receive += time.perf_counter() - start
+                yield effects
+
         engine.submit = timed_submit  # type: ignore[method-assign]
-        engine._process = timed_process  # type: ignore[method-assign]
-        engine._apply = self._part("apply", apply)  # type: ignore[method-assign]
-        engine._deliver = self._part("deliver", deliver)  # type: ignore[method-assign]
-        desk.receive = self._part("receive", receive)  # type: ignore[method-assign]
+        engine._slice = timed_slice  # type: ignore[method-assign]
+        timed_apply = self._part("apply", apply)
+
+        def applying(*args: Any, **kwargs: Any) -> Any:
+            self._applying = True
+            try:
+                return timed_apply(*args, **kwargs)
+            finally:
+                self._applying = False
+
+        engine._apply = applying  # type: ignore[method-assign]
+        engine._deliver = timed_deliver  # type: ignore[method-assign]
+        desk.receive_slices = timed_slices  # type: ignore[method-assign]
         assert desk.pack is not None
         for flow in desk.pack.flows.values():  # frozen dataclasses: set the shadowing attribute directly
-            object.__setattr__(flow, "parse", self._part("parse", flow.parse))
-            object.__setattr__(flow, "write", self._part("write", flow.write))
+            object.__setattr__(flow, "write", self._part("write", flow.write, within_apply=True))
 
-    def _part(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """fn, adding its duration to the current file's `name` field when called inside _process."""
+    def _part(self, name: str, fn: Callable[..., Any], within_apply: bool = False) -> Callable[..., Any]:
+        """fn, adding its duration to the current file's `name` field when called inside one of its slices (and
+        inside `_apply`, with `within_apply`)."""
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             timing = self._current
-            if timing is None or threading.current_thread().name != "opsim-engine":  # e.g. the client's own parse
+            if timing is None or threading.current_thread().name != "opsim-engine" or \
+                    (within_apply and not self._applying):  # e.g. the client's own parse
                 return fn(*args, **kwargs)
             start = time.perf_counter()
             try:

@@ -45,8 +45,6 @@ def _parts(timings: Sequence[FileTiming]) -> dict[str, dict[str, float]]:
     return {
         "engine": distribution([t.engine for t in timings]),
         "receive": distribution([t.receive for t in timings]),
-        "parse": distribution([t.parse for t in timings]),
-        "lines": distribution([t.receive - t.parse for t in timings]),
         "apply": distribution([t.apply for t in timings]),
         "write": distribution([t.write for t in timings]),
         "effects": distribution([t.apply - t.write for t in timings]),
@@ -185,14 +183,12 @@ def _row(label: str, d: dict[str, float] | float, target: str = "", ok: bool | N
 
 def _engine_rows(d: dict[str, Any], only: Sequence[str]) -> list[str]:
     return [_row("  engine: file -> AR in OUT", d["engine"], only=only),
-            _row("    desk.receive", d["receive"], only=only),
-            _row("      FlowSpec.parse (decode, csv, field checks)", d["parse"], only=only),
-            _row("      per-line checks, SQLite order inserts", d["lines"], only=only),
+            _row("    desk: read, check, order rows (its slices)", d["receive"], only=only),
             _row("    engine._apply", d["apply"], only=only),
             _row("      FlowSpec.write (the AR CSV)", d["write"], only=only),
             _row("      journal, outbox and event inserts", d["effects"], only=only),
             _row("    engine._deliver (write, fsync, rename)", d["deliver"], only=only),
-            _row("    rest (sha256, COMMIT, inbox, unlink)", d["other"], only=only)]
+            _row("    rest (sha256, COMMITs, a sliced AR's parts)", d["other"], only=only)]
 
 
 def table(r: dict[str, Any]) -> str:
@@ -210,7 +206,7 @@ def table(r: dict[str, Any]) -> str:
                   _row("  STOR start -> file handed to the engine", d["upload"]),
                   _row("  engine queue wait", d["queue"]),
                   *_engine_rows(d, ("median", "p90", "p99", "max")),
-                  _row("  engine done -> AR seen by the NLST poll", d["seen"]),
+                  _row("  engine done -> AR seen (<0: before last commit)", d["seen"]),
                   f"answers: {d['ok']}/{d['count']} ARs with one OK line for the order's reference", ""]
     if "bulk" in r:
         b = r["bulk"]
@@ -223,7 +219,7 @@ def table(r: dict[str, Any]) -> str:
                   _row("  STOR start -> file handed to the engine", b["upload"], only=only),
                   _row("  engine queue wait", b["queue"], only=only),
                   *_engine_rows(b, only),
-                  _row("  engine done -> AR seen by the NLST poll", b["seen"], only=only),
+                  _row("  engine done -> AR seen (<0: before last commit)", b["seen"], only=only),
                   _row("(not counted) client builds the file", b["build"], only=only)]
         lines += [f"{a['file']} ({a['latency_ms']:.0f} ms): {a['lines']} lines = header + {a['records']} records, "
                   f"{a['ok']} OK, {a['ko']} KO; journal: {a['journal']}" for a in b["answers"]]

@@ -18,16 +18,18 @@ run: $(STAMP)
 # The whole suite: about 8 minutes on 2 cores (docs/performance.md); it prints how long it took.
 test: $(STAMP)
 	@start=$$(date +%s); \
-	$(BIN)/ruff check . && $(BIN)/pytest -n auto --maxschedchunk 1; status=$$?; \
+	$(BIN)/ruff check . && $(BIN)/mypy && $(BIN)/pytest -n auto --maxschedchunk 1; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
 # A first check in about 4 minutes: everything but the whole conformance runs (tests marked slow).
 quick: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -n auto --maxschedchunk 1 -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -202,7 +202,7 @@ class Lines(Sequence[Line]):
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]  # int -> Line, slice -> list
+    def __getitem__(self, index):  # int -> Line, slice -> list
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._count))]
         if index < 0:
@@ -637,7 +637,7 @@ class ReferenceNetwork:
             return compute()
         index = local.index
         try:
-            return index[key]  # type: ignore[no-any-return]
+            return index[key]
         except KeyError:
             pass
         if len(index) >= self.INDEX_LIMIT:

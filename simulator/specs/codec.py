@@ -35,7 +35,7 @@ def _calendar(digits: int) -> Callable[[str], bool]:
             return False
         parts = [int(value[i:i + 2]) for i in range(4, digits, 2)]  # faster than strptime on big files
         try:
-            datetime(int(value[:4]), *parts)
+            datetime(int(value[:4]), *parts)  # type: ignore[arg-type]
         except ValueError:
             return False
         return True
@@ -381,7 +381,8 @@ class SpecPack:
         unknown = set(formula) - {"triggers", "signs", "number", "escape"}
         if unknown:
             raise ValueError(f"{folder / 'pack.yaml'}: formula has unknown keys {', '.join(sorted(unknown))}")
-        self.formula = FormulaGuard(**{k: tuple(v) if isinstance(v, list) else v for k, v in formula.items()})
+        self.formula = FormulaGuard(**{k: tuple(v) if isinstance(v, list) else v  # type: ignore[arg-type]
+                                       for k, v in formula.items()})
         try:
             self.variations = Variations.from_yaml(pack.get("variations"))
         except ValueError as e:

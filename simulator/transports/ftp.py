@@ -214,6 +214,8 @@ class SpoolingDTPHandler(DTPHandler):
     If the move is refused (quota, file system error), the reply says so and the upload counts as
     incomplete: the spooled file is dropped and journaled."""
 
+    transfer_finished: bool  # pyftpdlib's own attributes, untyped there
+
     def close(self) -> None:
         if not self._closed and self.receive and self.transfer_finished and self.file_obj is not None:
             if not self.file_obj.closed:
@@ -270,6 +272,8 @@ class TenantFTPHandler(FTPHandler):
     tenants: OperatorTenants
     listing_waits: ListingWaits
     listing_interval = LISTING_INTERVAL
+    _restart_position: int  # pyftpdlib's own attributes, untyped there
+    _rnfr: str | None
     _held: HeldListing | None = None  # set per session; a session refused before on_connect closes with none
     channel = "ftp"
     dtp_handler = SpoolingDTPHandler

@@ -335,7 +335,7 @@ def orders():  # noqa: ANN201
     tenant = _tenant_arg()
     limit = _limit()
     after = _cursor("orders", str, str)
-    found = sandbox().store.orders_json(tenant, limit + 1, tuple(after) if after else None)  # type: ignore[arg-type]
+    found = sandbox().store.orders_json(tenant, limit + 1, tuple(after) if after else None)
     page = found[:limit]
     more = len(found) > limit
     # The orders' JSON as SQLite writes it from the stored data: 1,000 orders decoded into dicts and encoded

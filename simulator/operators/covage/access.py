@@ -20,7 +20,7 @@ from ...capability import ActionRefused, Capability, OperatorContext, SliceProgr
 from ...documents import Effects, Finding, InboundDocument, OutboundDocument, ScheduledEvent
 from ...intake import open_document
 from ...refdata import Address, Line, ReferenceNetwork, Route
-from ...specs.codec import BadFileName, FlowSpec, Record, UnreadableFile
+from ...specs.codec import BadFileName, FlowSpec, Record, SpecPack, UnreadableFile
 from ...store import Order
 from . import appointments, failures, hotline, on_demand
 from .states import AFTER_MAD, BEFORE_MAD, ORDER_TYPES, PRODUCTION_STAGES, REPROVISIONABLE, Reject, State
@@ -106,7 +106,7 @@ class AccessDesk(Capability):
     def __init__(self, context: OperatorContext):
         super().__init__(context)
         self.profile = context.profile
-        self.pack = context.pack(self.profile.settings["acces_spec"])
+        self.pack: SpecPack = context.pack(self.profile.settings["acces_spec"])
         self.networks: dict[str, ReferenceNetwork] = context.reference_networks
         self.store = context.store
         self.calendar = context.calendar

@@ -52,8 +52,10 @@ class Desk(Protocol):
 
     context: OperatorContext
     profile: OperatorProfile
-    pack: SpecPack
-    networks: Mapping[str, ReferenceNetwork]
+    @property
+    def pack(self) -> SpecPack: ...
+    @property
+    def networks(self) -> Mapping[str, ReferenceNetwork]: ...
     store: Store
     calendar: FrenchCalendar
     failure_rates: dict[str, dict[str, Any]]

@@ -68,7 +68,7 @@ def wsdl_builder(wsgi: WsgiApplication, binding: str | None = None) -> Callable[
 def operations(services: list[type]) -> dict[str, str]:
     """Request element local name -> operation name (OSS/J: createTroubleTicketByValueRequest -> ...)."""
     return {d.in_message.get_element_name(): d.operation_name
-            for service in services for d in service.public_methods.values()}
+            for service in services for d in service.public_methods.values()}  # type: ignore[attr-defined]
 
 
 def first_text(tree: Any, local: str) -> str | None:

@@ -231,11 +231,11 @@ def _append(parent: Any, name: str, value: Any, ns: str) -> None:
 
 
 class _Types:
-    """The spyne classes of one version (one namespace)."""
+    """The spyne classes of one version (one namespace), set by name as they are made."""
 
 
 def _types(ns: str) -> Any:
-    t = _Types()
+    t: Any = _Types()  # its classes are set by name
 
     class Model(ComplexModel):
         __namespace__ = ns

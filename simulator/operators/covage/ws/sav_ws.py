@@ -183,7 +183,7 @@ def build(desk: SavDesk, service: WebService, host: ServiceHost) -> SoapEndpoint
 
 
 class _Types:
-    pass
+    """The spyne classes of the service, set by name as they are made."""
 
 
 def detection_time(text: str) -> datetime | None:
@@ -198,7 +198,7 @@ def detection_time(text: str) -> datetime | None:
 
 
 def _types(ns: str, key_type: str) -> Any:
-    t = _Types()
+    t: Any = _Types()  # its classes are set by name
 
     class Model(ComplexModel):
         __namespace__ = ns

@@ -129,7 +129,7 @@ class OcClient:
         self.box = box
         self.pack = box.pack
         self.poll_sleep = poll_sleep
-        network = box.config.covage.network(NETWORK)
+        network = box.config.operators["covage"].network(NETWORK)
         self.in_dir = f"IN/{network.interop}/{network.arcep}"
         self.out_dir = f"OUT/{network.interop}/{network.arcep}"
         host, port = box.ftp_address

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as data:
         config = load_config(None, data_dir=Path(data), host="127.0.0.1", ftp_port=0, http_port=0)
-        config.operators["covage"] = config.covage.with_overrides({"ws_rate_limit": 1_000_000})
+        config.operators["covage"] = config.operators["covage"].with_overrides({"ws_rate_limit": 1_000_000})
         with Sandbox(config) as box:
             network = box.networks["COVA"]
             building = max(network.deployed(), key=lambda a: len(a.lines))

@@ -83,10 +83,6 @@ class Config:
     #: Enabled operators by key, their profiles with this configuration's overrides applied.
     operators: dict[str, OperatorProfile] = field(default_factory=lambda: default_operators())
 
-    @property
-    def covage(self) -> OperatorProfile:
-        return self.operators["covage"]
-
     def ftp_port_of(self, operator: str) -> int:
         """An operator's FTP port: its profile's `[endpoints] ftp_port`, as the configuration and `--ftp-port
         OPERATOR=PORT` override it (0: a free port, kept for the data dir: sandbox.py)."""

@@ -22,7 +22,7 @@ from simulator.store import Store
 PACK = load_pack("acces-1.2")
 CMD = PACK.flow("Cmd_Acces")
 AR = PACK.flow("AR_Cmd_Acces")
-PROFILE = load_config(None).covage.with_overrides({"network_size": 60,
+PROFILE = load_config(None).operators["covage"].with_overrides({"network_size": 60,
                                                    "networks": [{"interop": "COVA", "arcep": "CV"}]})
 STORE = Store(Path(tempfile.mkdtemp()) / "props.sqlite3")
 DESK = AccessDesk(OperatorContext(PROFILE, STORE, FrenchCalendar(), seed=42))

@@ -21,9 +21,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_need_no_file():
     config = load_config(None)
     assert [(t.code, t.login, t.password) for t in config.all_tenants()] == [("DEMO", "DEMO", "demo")]
-    assert [(n.interop, n.arcep) for n in config.covage.networks] == [("COVA", "CV"), ("COVB", "CB")]
-    assert config.covage.refinterne1 == "COVAGE" and config.covage.refinterne2 == "ZMD"
-    assert config.covage.timings["cr_cmd"] == Delay(working_days=1)
+    assert [(n.interop, n.arcep) for n in config.operators["covage"].networks] == [("COVA", "CV"), ("COVB", "CB")]
+    assert config.operators["covage"].refinterne1 == "COVAGE" and config.operators["covage"].refinterne2 == "ZMD"
+    assert config.operators["covage"].timings["cr_cmd"] == Delay(working_days=1)
 
 
 def test_file_sets_tenants_networks_timings_and_clock(tmp_path: Path):
@@ -54,9 +54,9 @@ arcep = "CX"
 '''), ftp_port=0)
     assert config.seed == 7 and config.ftp_port == 0
     assert [(t.code, t.login, t.email) for t in config.all_tenants()] == [("ACME", "acme-ftp", "noc@acme.test")]
-    assert [(n.interop, n.arcep) for n in config.covage.networks] == [("COVX", "CX")]
-    assert config.covage.timings["cr_cmd"] == Delay(seconds=4 * 3600)
-    assert config.covage.timings["oi_connection"] == Delay(working_days=5)  # the profile's default stays
+    assert [(n.interop, n.arcep) for n in config.operators["covage"].networks] == [("COVX", "CX")]
+    assert config.operators["covage"].timings["cr_cmd"] == Delay(seconds=4 * 3600)
+    assert config.operators["covage"].timings["oi_connection"] == Delay(working_days=5)  # the profile's default stays
     assert config.clock.start == datetime(2027, 1, 4, 9, 30) and config.clock.frozen
 
 
@@ -239,10 +239,10 @@ def test_the_schema_describes_every_configuration_field():
     assert set(SCHEMA["mail"].keys) == names(MailConfig)
     assert set(SCHEMA["tenants"].keys) == names(Tenant)
     covage = SCHEMA["covage"].keys
-    profile = load_config(None).covage  # the table is read from the profile: its settings, timings, networks
+    profile = load_config(None).operators["covage"]  # the table is read from the profile: settings, timings, networks
     assert set(covage) == {"name", "timings", "networks", "endpoints", *profile.settings}
     assert isinstance(covage["networks"], Table) and set(covage["networks"].keys) == names(Network)
-    assert isinstance(covage["timings"], Table) and set(covage["timings"].keys) == set(load_config(None).covage.timings)
+    assert isinstance(covage["timings"], Table) and set(covage["timings"].keys) == set(profile.timings)
 
 
 def test_the_schema_template_is_a_valid_file_giving_the_defaults(tmp_path: Path):

@@ -124,8 +124,8 @@ def test_in_process_sandboxes_share_the_lock(opsim_config):
 def test_a_sandbox_that_fails_to_build_leaves_the_data_dir_free(opsim_config):
     from simulator.sandbox import Sandbox
 
-    opsim_config.covage.settings["acces_spec"] = "no-such-pack"  # fails after the lock is taken
+    opsim_config.operators["covage"].settings["acces_spec"] = "no-such-pack"  # fails after the lock is taken
     with pytest.raises(FileNotFoundError):
         Sandbox(opsim_config)
-    opsim_config.covage.settings["acces_spec"] = "acces-1.2"
+    opsim_config.operators["covage"].settings["acces_spec"] = "acces-1.2"
     Sandbox(opsim_config).stop()

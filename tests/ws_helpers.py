@@ -15,7 +15,7 @@ NS20 = "http://interop-fibre.fr/OutilAidePriseCommande/2.0/"
 
 def fast(config: Any, limit: int = 1000) -> Any:
     """A configuration whose flow control does not get in the way of a test calling at full speed."""
-    config.operators["covage"] = config.covage.with_overrides({"ws_rate_limit": limit})
+    config.operators["covage"] = config.operators["covage"].with_overrides({"ws_rate_limit": limit})
     return config
 
 

@@ -399,7 +399,7 @@ def ordered_and_acknowledged(world: World, mode: str) -> None:
 
 @given("the order has received its CR and its Cmd_STOC")
 def cr_and_cmd_stoc(world: World) -> None:
-    world.admin.advance(working_days=world.config.covage.timings["cr_cmd"].working_days)
+    world.admin.advance(working_days=world.config.operators["covage"].timings["cr_cmd"].working_days)
     cr = world.receive_for_order("CR_Cmd_Acces")
     assert cr["EtatCrCommandePrise"] == "OK" and cr["NomModulePm1"], f"CR: {cr}"
     stoc = world.receive_for_order("Cmd_STOC")
@@ -409,7 +409,7 @@ def cr_and_cmd_stoc(world: World) -> None:
 
 @given("the order has received its CR MAD")
 def received_cr_mad(world: World) -> None:
-    timings = world.config.covage.timings
+    timings = world.config.operators["covage"].timings
     world.admin.advance(working_days=timings["cr_cmd"].working_days)
     assert world.receive_for_order("CR_Cmd_Acces")["EtatCrCommandePrise"] == "OK"
     mode = world.order.record["TypeRacco"]

@@ -15,7 +15,7 @@ class InboundDocument:
     tenant: str
     channel: str
     network: str  # the OI's Interop code of the folder (or mailbox) it came through
-    area: str  # "acces" or "pm": which protocol's folder
+    area: str  # the layout's area of the folder it came through (Covage: "acces" or "pm")
     filename: str
     content: bytes
     location: str = ""  # where it was found, for the journal (e.g. IN/COVA/CV)
@@ -36,7 +36,7 @@ class OutboundDocument:
     network: str
     flow: str
     records: list[dict[str, str]]
-    area: str = "acces"
+    area: str = ""  # the layout's area of its folder: always named (a default sent answers to the wrong folder)
     channel: str = "ftp"
     #: A file the capability wrote itself (a large broadcast such as the IPE, streamed by its writer): its
     #: bytes and line count; `records` is then empty.
@@ -44,6 +44,10 @@ class OutboundDocument:
     lines: int = 0
     #: The ReferencePM a per-PM flow's file name carries (PM 2.2: ..._PM_<ReferencePM>_<TYPE>_...).
     pm: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.area:
+            raise ValueError(f"{self.flow} for {self.tenant}: an answer file names the area of its folder (area=)")
 
     @property
     def line_count(self) -> int:

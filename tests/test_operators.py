@@ -269,3 +269,22 @@ def test_the_harness_plays_a_second_operators_scenario_through_the_adapter(tmp_p
     [scenario] = results["scenarios"]
     assert scenario["outcome"] == "passed" and scenario["scenario"].startswith("a ping is answered")
     assert {"Ping", "Pong", "Ring"} <= set(scenario["flows"]), scenario["flows"]
+
+
+def test_an_answer_file_names_its_area_and_a_refusal_names_the_operators_own_folders(box):
+    """The core assumes no operator: an answer without its folder's area is a programming error said at once
+    (a default area once sent answers to another protocol's folder), and an upload outside the drop folders
+    is refused naming the folders of that operator's layout."""
+    from simulator.documents import OutboundDocument
+
+    with pytest.raises(ValueError, match="names the area of its folder"):
+        OutboundDocument("DEMO", "ECHO", "Pong", [])
+    echo = ftp_login(box.ftp_address_of("echo"))
+    with pytest.raises(ftplib.error_perm, match=r"550 Uploads go in /inbox/\."):
+        echo.storbinary("STOR inbox/deeper/x.csv", io.BytesIO(b"x"))
+    echo.close()
+    covage = ftp_login(box.ftp_address)
+    with pytest.raises(ftplib.error_perm, match=r"550 Uploads go in /IN/COVA/CV/, /IN/COVA/CV/PM/, .* or "
+                                                r"/IN/COVB/CB/PM/\."):
+        covage.storbinary("STOR IN/COVA/CV/PM/deeper/x.csv", io.BytesIO(b"x"))
+    covage.close()

@@ -303,11 +303,16 @@ class TenantFTPHandler(FTPHandler):
         self.engine.note(Finding(self._tenant(), self.channel, "in", "", Path(target).name if target else "",
                                  outcome, reply))
 
+    def _drop_folders(self) -> str:
+        """The folders of this operator's layout where an OC drops its files, as a refusal names them."""
+        folders = sorted(f"/{f.path}/" for f in self.mailboxes.layout.folders.values() if f.direction == "in")
+        return folders[0] if len(folders) == 1 else ", ".join(folders[:-1]) + " or " + folders[-1]
+
     def _check_target(self, file: str) -> bool:
         """Whether `file` may receive an upload; if not, the refusal was sent."""
         drop = self.mailboxes.drop_of(Path(file))
         if drop is None:  # deeper than the IN leaves, or not a folder of the tree
-            self.respond("550 Uploads go in IN/<OI>/<ARCEP>/ or IN/<OI>/<ARCEP>/PM/.")
+            self.respond(f"550 Uploads go in {self._drop_folders()}.")
             return False
         reason = bad_name(drop.filename)
         if reason is not None:
@@ -459,7 +464,7 @@ class TenantFTPHandler(FTPHandler):
             if os.path.isdir(path):
                 reason = "that name is a folder of the exchange layout"
             elif self.mailboxes.drop_of(Path(path)) is None:
-                reason = "files stay in IN/<OI>/<ARCEP>/ or IN/<OI>/<ARCEP>/PM/"
+                reason = f"files stay in {self._drop_folders()}"
             if reason is not None:
                 self._rnfr = None
                 self.respond(f"553 File name not allowed: {reason}.")

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import islice
 from typing import Any
 
@@ -24,6 +24,10 @@ from ...specs.codec import BadFileName, FlowSpec, Record, SpecPack, UnreadableFi
 from ...store import Order
 from . import appointments, failures, hotline, on_demand
 from .states import AFTER_MAD, BEFORE_MAD, ORDER_TYPES, PRODUCTION_STAGES, REPROVISIONABLE, Reject, State
+
+#: The layout's area of this desk's folders: every answer file it writes goes there (or to its flow's own).
+AREA = "acces"
+_answer = partial(OutboundDocument, area=AREA)
 
 
 def hotline_motif() -> str:
@@ -97,7 +101,7 @@ class AccessDesk(Capability):
     """The OI's order desk for Protocole Accès 1.2."""
 
     name = "access"
-    areas = ("acces",)  # the Accès folders of the layout: IN/<OI>/<ARCEP>/
+    areas = (AREA,)  # the Accès folders of the layout: IN/<OI>/<ARCEP>/
     channels = ("ftp", "mail")
     events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov", "stoc_deadline")
     actions = ("reprovision", "hotline", "building_works", "failure_rates", "appointment_slots", "book_appointment",
@@ -225,7 +229,7 @@ class AccessDesk(Capability):
         self.store.add_orders(ctx.new_orders, "AR OK", doc.filename)
         used.extend(ctx.refs_in_file.difference(used, (o.ref for o in ctx.new_orders)))
         if replies:
-            effects.outbound.append(OutboundDocument(doc.tenant, doc.network, flow.reply["flow"], replies,
+            effects.outbound.append(_answer(doc.tenant, doc.network, flow.reply["flow"], replies,
                                                      channel=doc.channel))
 
     def _close_file(self, flow: FlowSpec, doc: InboundDocument, lines: int, warnings: list[str],
@@ -274,8 +278,8 @@ class AccessDesk(Capability):
                                                              "nothing is sent back)"))
             return
         reply = flow.reply or self.pack.flow("Cmd_Acces").reply
-        area = self.pack.flow(reply["flow"]).folder or "acces"  # the answer goes to the flow's own folder
-        effects.outbound.append(OutboundDocument(
+        area = self.pack.flow(reply["flow"]).folder or AREA  # the answer goes to the flow's own folder
+        effects.outbound.append(_answer(
             doc.tenant, doc.network, reply["flow"], area=area, channel=doc.channel, records=[{
             reply["state"]: "KO", reply["motif"]: code, **({reply["date"]: stamp(now)} if "date" in reply else {}),
             reply["comment"]: f"{doc.filename}: {reason}"[:512],
@@ -474,7 +478,7 @@ class AccessDesk(Capability):
                 motif = "FAUT01"
             order.state = State.RACCO_KO
             self._touch(order, ctx.now, f"CR STOC KO {motif}", ctx.doc.filename)
-            ctx.effects.outbound.append(OutboundDocument(
+            ctx.effects.outbound.append(_answer(
                 order.tenant, order.network, "Notif_Racc_Ko", channel=channel_of(order), records=[{
                 "ReferenceCommandePriseInterneOC": ref, "ReferencePrestationPrise": order.prestation,
                 "DateRaccoKo": stamp(ctx.now), "MotifKoRaccordement": motif,
@@ -611,7 +615,7 @@ class AccessDesk(Capability):
             cr.update(route_block(route, order.tenant))
         order.state = State.ROUTED
         self._touch(order, now, "CR OK" + (" Hotline" if hotline else ""))
-        effects.outbound.append(OutboundDocument(
+        effects.outbound.append(_answer(
             order.tenant, order.network, "CR_Cmd_Acces", channel=channel_of(order), records=[cr]))
         reprov = None if hotline else on_demand.for_order(self, order, "CR", effects, actions=("reprovision",))
         if reprov is not None:  # a reprovisioning on demand: its Notif_Reprov right after the CR
@@ -627,7 +631,7 @@ class AccessDesk(Capability):
         """A CR KO (Annexe 5f): the order ends there."""
         order.state = State.CR_KO
         self._touch(order, now, f"CR KO {code}", comment)
-        effects.outbound.append(OutboundDocument(
+        effects.outbound.append(_answer(
             order.tenant, order.network, "CR_Cmd_Acces", channel=channel_of(order), records=[{
             "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
             "EtatCrCommandePrise": "KO", "MotifKoCrCommandePrise": code, "DateCrCommandePrise": stamp(now),
@@ -670,7 +674,7 @@ class AccessDesk(Capability):
             line.update(route_block(order.data["Route"], order.tenant))
         order.state = State.STOC_ORDERED
         self._touch(order, now, "Cmd STOC")
-        effects.outbound.append(OutboundDocument(
+        effects.outbound.append(_answer(
             order.tenant, order.network, "Cmd_STOC", channel=channel_of(order), records=[line]))
         # DateLimiteRaccordement is a day: the CR_STOC may come until its end.
         end = datetime.combine(deadline.date() + timedelta(days=1), time(0), tzinfo=deadline.tzinfo)
@@ -689,7 +693,7 @@ class AccessDesk(Capability):
     def _racc_ko(self, order: Order, motif: str, comment: str, now: datetime, effects: Effects) -> None:
         order.state = State.RACCO_KO
         self._touch(order, now, f"Notif Racc KO {motif}", comment)
-        effects.outbound.append(OutboundDocument(
+        effects.outbound.append(_answer(
             order.tenant, order.network, "Notif_Racc_Ko", channel=channel_of(order), records=[{
             "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
             "DateRaccoKo": stamp(now), "MotifKoRaccordement": motif,
@@ -713,7 +717,7 @@ class AccessDesk(Capability):
         order.state = State.DELIVERED
         order.data["DateMadPrise"] = day(now)  # billing starts here
         self._touch(order, now, "CR MAD OK")
-        effects.outbound.append(OutboundDocument(
+        effects.outbound.append(_answer(
             order.tenant, order.network, "CR_MAD_Ligne", channel=channel_of(order), records=[{
             "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
             "ReferencePrise": order.data["ReferencePrise"], "EtatCrMadPrise": "OK", "DateMadPrise": day(now),
@@ -743,7 +747,7 @@ class AccessDesk(Capability):
                                    (order.tenant, f"{order.ref}: socket {socket} was held in service by another OC")):
                 effects.findings.append(Finding(tenant, order.data.get("channel", "ftp"), "out", "Notif_Ecrasement",
                                                 "", "ecrasement", detail))
-            effects.outbound.append(OutboundDocument(
+            effects.outbound.append(_answer(
                 holder.tenant, holder.network, "Notif_Ecrasement", channel=channel_of(holder), records=[{
                 "ReferenceCommandePriseInterneOC": holder.ref, "ReferencePrestationPrise": holder.prestation,
                 "ReferencePrise": socket, "DateEcrasement": stamp(now),
@@ -816,7 +820,7 @@ class AccessDesk(Capability):
         order.data["NumeroDecharge"] = decharge  # the CR_STOC must carry it (ACCES-DECHARGE)
         pm = network.pm_of(address)
         self._touch(order, now, "Notif Reprov", motif)
-        effects.outbound.append(OutboundDocument(
+        effects.outbound.append(_answer(
             order.tenant, order.network, "Notif_Reprov", channel=channel_of(order), records=[{
             "ReferenceCommandePriseInterneOC": order.ref, "ReferencePrestationPrise": order.prestation,
             "ReferencePrise": order.data["ReferencePrise"], "DateNotifReprov": stamp(now), "MotifReprov": motif,

@@ -19,12 +19,10 @@ import io
 import json
 import multiprocessing
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -32,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .measures import process_cpu_seconds, stop_process
+from .measures import launch_opsim, process_cpu_seconds, stop_process
 
 CLIENTS = (1, 8, 32)
 ORDER_LINE_BYTES = 160  # about the size of a one-order Cmd_Acces
@@ -105,21 +103,8 @@ def start_opsim(workdir: Path, users: int) -> Server:
     from conformance.client.orders import cmd_acces
     from simulator.specs.codec import load_pack
 
-    config = workdir / "opsim.toml"
-    config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n', encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(workdir / "data"),
-                             "--config", str(config), "--ftp-port", "0", "--http-port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    ftp_port, http = 0, ""
-    for line in proc.stdout:
-        if m := re.search(r"ftp://127\.0\.0\.1:(\d+)", line):
-            ftp_port = int(m[1])
-        if m := re.search(r"(http://127\.0\.0\.1:\d+)/api", line):
-            http = m[1]
-            break
-    threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()  # keep draining
-    assert ftp_port and http, "opsim up did not print its endpoints"
+    up = launch_opsim(workdir)
+    proc, ftp_port, http = up.proc, up.ftp_port, up.http
     accounts = []
     for i in range(users):
         code = f"OC{i:02d}"

@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
@@ -44,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .measures import distribution, machine, process_cpu_seconds, stop_process
+from .measures import distribution, launch_opsim, machine, process_cpu_seconds, stop_process
 
 TENANT, PASSWORD = "DEMO", "demo"
 ORDER_HELP = "/interop-opc-30"
@@ -150,26 +149,8 @@ class Server:
 
 def start_opsim(workdir: Path) -> tuple[Server, int, str]:
     """`opsim up` with the flow control raised: the server, its FTP port and its HTTP base URL."""
-    config = workdir / "opsim.toml"
-    config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n\n[covage]\nws_rate_limit = 1000000\n',
-                      encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(workdir / "data"),
-                             "--config", str(config), "--ftp-port", "0", "--http-port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    seen, ftp_port, http = "", 0, ""
-    for line in proc.stdout:
-        seen += line
-        if m := re.search(r"ftp://127\.0\.0\.1:(\d+)", line):
-            ftp_port = int(m[1])
-        if m := re.search(r"(http://127\.0\.0\.1:(\d+))/api", line):
-            http = m[1]
-            break
-    if not (ftp_port and http):
-        proc.kill()
-        raise RuntimeError(f"opsim up did not print its endpoints: {seen[-2000:]}")
-    threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()  # keep draining
-    return Server("opsim", proc, int(http.rsplit(":", 1)[1])), ftp_port, http
+    up = launch_opsim(workdir, "\n[covage]\nws_rate_limit = 1000000\n")
+    return Server("opsim", up.proc, int(up.http.rsplit(":", 1)[1])), up.ftp_port, up.http
 
 
 def start_anchor(workdir: Path) -> Server:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import subprocess
+import sys
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +67,41 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 30) -> None:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+#: The clock of every benchmark's sandbox: frozen on a Tuesday morning, as the pytest plugin's.
+FROZEN_CLOCK = '[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n'
+
+
+@dataclass
+class Launched:
+    """An `opsim up` subprocess and the endpoints its ready lines gave."""
+
+    proc: subprocess.Popen[str]
+    ftp_port: int  # the first operator's (Covage's)
+    http: str  # the admin API's base, http://127.0.0.1:PORT
+
+
+def launch_opsim(workdir: Path, extra_config: str = "") -> Launched:
+    """`opsim up` in a subprocess on free ports, its data dir in `workdir`, the clock frozen (and `extra_config`
+    after it in its configuration file), once its ready lines are read; its output keeps being drained so that
+    it never blocks on a full pipe. The benchmark's client side never shares its interpreter."""
+    config = workdir / "opsim.toml"
+    config.write_text(FROZEN_CLOCK + extra_config, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(workdir / "data"),
+                             "--config", str(config), "--ftp-port", "0", "--http-port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    seen, ftp_port, http = "", 0, ""
+    for line in proc.stdout:
+        seen += line
+        if not ftp_port and (m := re.search(r"ftp://127\.0\.0\.1:(\d+)", line)):
+            ftp_port = int(m[1])
+        if m := re.search(r"(http://127\.0\.0\.1:\d+)/api", line):
+            http = m[1]
+            break
+    if not (ftp_port and http):
+        stop_process(proc)
+        raise RuntimeError(f"opsim up did not print its endpoints: {seen[-2000:]}")
+    threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()
+    return Launched(proc, ftp_port, http)

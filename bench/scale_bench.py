@@ -28,7 +28,6 @@ import ftplib
 import io
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -44,7 +43,7 @@ from typing import Any
 
 from simulator.specs.codec import load_pack
 
-from .measures import machine
+from .measures import launch_opsim, machine
 from .scenarios import TENANT, Progress, _orders
 
 TARGETS = {"advance": 3.0, "file": 2.0, "file_peak_mib": 150.0, "neighbour_s": 1.0}
@@ -103,21 +102,8 @@ class OpsimUp:
 
     def __init__(self, folder: Path, extra_config: str = ""):
         self.data_dir = folder / "data"
-        config = folder / "opsim.toml"
-        config.write_text('[clock]\nstart = "2026-11-24T10:00:00"\nfrozen = true\n' + extra_config, encoding="utf-8")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir), "--config", str(config),
-             "--ftp-port", "0", "--http-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        ready = ""
-        assert self.proc.stdout is not None
-        while "http://" not in ready:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"opsim up ended before it was ready: {ready!r}")
-            ready += line
-        ftp, http = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready), re.search(r"(http://127\.0\.0\.1:\d+)", ready)
-        assert ftp and http, ready
-        self.ftp_port, self.http = int(ftp[1]), http[1]
+        up = launch_opsim(folder, extra_config)
+        self.proc, self.ftp_port, self.http = up.proc, up.ftp_port, up.http
         self.out = self.out_of(TENANT)
         self.pack = load_pack("acces-1.2")
 

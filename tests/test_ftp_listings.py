@@ -4,6 +4,7 @@ still sees every answer as soon as it is delivered."""
 
 from __future__ import annotations
 
+import ftplib
 import socket
 
 from tests.ftp_helpers import IN, OUT, connect
@@ -64,13 +65,18 @@ def test_a_sessions_own_change_is_no_news_to_it_but_its_listing_shows_it(opsim_s
     ftp.quit()
 
 
-def test_a_quit_behind_a_held_listing_ends_the_session(opsim_sandbox):
+def listed_once(opsim_sandbox) -> tuple[ftplib.FTP, tuple[str, int]]:  # noqa: ANN001 - the sandbox
+    """A session that has just listed OUT (so its next listing of it is held) and a passive address open."""
     listing_interval(opsim_sandbox, 60)
     ftp = connect(opsim_sandbox.ftp_address[1])
     assert ftp.nlst(OUT) == ["PM"]
     ftp.voidcmd("TYPE A")
-    host, port = ftp.makepasv()
-    with socket.create_connection((host, port), timeout=10) as data:
+    return ftp, ftp.makepasv()
+
+
+def test_a_quit_behind_a_held_listing_ends_the_session(opsim_sandbox):
+    ftp, address = listed_once(opsim_sandbox)
+    with socket.create_connection(address, timeout=10) as data:
         ftp.sock.sendall(f"NLST {OUT}\r\n".encode())
         ftp.sock.sendall(b"QUIT\r\n")  # sent apart: the listing is held when it comes
         replies = []
@@ -81,12 +87,8 @@ def test_a_quit_behind_a_held_listing_ends_the_session(opsim_sandbox):
 
 
 def test_a_command_pipelined_behind_a_held_listing_releases_it(opsim_sandbox):
-    listing_interval(opsim_sandbox, 60)
-    ftp = connect(opsim_sandbox.ftp_address[1])
-    assert ftp.nlst(OUT) == ["PM"]
-    ftp.voidcmd("TYPE A")
-    host, port = ftp.makepasv()
-    with socket.create_connection((host, port), timeout=10) as data:
+    ftp, address = listed_once(opsim_sandbox)
+    with socket.create_connection(address, timeout=10) as data:
         ftp.sock.sendall(f"NLST {OUT}\r\nNOOP\r\n".encode())
         assert ftp.getresp().startswith(("125", "150"))
         listing = b""

@@ -100,7 +100,7 @@ def start_bare(workdir: Path, users: int) -> Server:
 
 
 def start_opsim(workdir: Path, users: int) -> Server:
-    from conformance.client.orders import cmd_acces
+    from simulator.operators.covage.harness.client.orders import cmd_acces
     from simulator.specs.codec import load_pack
 
     up = launch_opsim(workdir)

@@ -121,7 +121,7 @@ def _api(base: str, path: str, body: Any = None) -> Any:
 
 def prepare(endpoint: Endpoint, count: int, progress: Progress) -> list[Session]:
     """One tenant per session (S0001, S0002...) and its one-order file."""
-    from conformance.client.orders import cmd_acces
+    from simulator.operators.covage.harness.client.orders import cmd_acces
 
     addresses = _api(endpoint.http, f"/addresses?network={NETWORK}&limit=50")
     existing = {t["code"] for t in _api(endpoint.http, "/tenants")}

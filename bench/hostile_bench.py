@@ -45,7 +45,7 @@ class Zeros(io.RawIOBase):
 
 
 def neighbour_latencies(box: Any, tenant: str, orders: int, address: dict[str, Any]) -> list[float]:
-    from conformance.client.orders import cmd_acces
+    from simulator.operators.covage.harness.client.orders import cmd_acces
 
     pack, seconds = box.pack, []
     flow = pack.flow("Cmd_Acces")

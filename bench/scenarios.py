@@ -217,7 +217,7 @@ def read_ar(box: Sandbox, content: bytes) -> ArSummary:
 
 def _orders(addresses: list[dict[str, Any]], count: int, prefix: str) -> list[dict[str, str]]:
     """`count` valid new-socket orders, cycling over `addresses`, each with its own reference."""
-    from conformance.client.orders import cmd_acces
+    from simulator.operators.covage.harness.client.orders import cmd_acces
 
     return [cmd_acces(addresses[i % len(addresses)], f"{prefix}{i:07d}", date=DATE) for i in range(count)]
 

@@ -5,7 +5,7 @@ The harness never touches the OC's files itself. It asks the OC to act (business
 `Context`: the scenario's tenant and FTP account, the operator's codes, the virtual date, a state folder.
 
 Three kinds, chosen with `--adapter`:
-    reference                     our own OC (conformance/reference.py): must pass with no finding
+    reference                     the operator's own OC (its harness names it): must pass with no finding
     python:<module>:<Class>       Class(context), one method per verb: method(args: dict) -> dict
     command:<command line>        `<command line> <verb>` per call; {"context", "args"} on stdin, one JSON
                                   object on stdout; exit 0 ok, 3 verb not implemented, other: the OC failed
@@ -28,18 +28,6 @@ NOT_IMPLEMENTED_EXIT = 3
 #: Real seconds a command adapter has for one call.
 COMMAND_TIMEOUT = 30.0
 
-#: The verbs of Protocole Accès 1.2 (docs/adapters.md); later capabilities add theirs.
-ACCESS_VERBS = ("order_access", "cancel_access", "complete_stoc", "report_in_service", "sync", "order_status",
-                "call_hotline", "book_appointment")
-#: The verbs of Protocole PM 2.2 (docs/adapters.md); `sync` reads the PM folder and answer mails too.
-PM_VERBS = ("order_pm", "announce_works", "report_works", "pm_status", "works_status", "ipe_summary", "pm_opening",
-            "sync")
-
-#: What `order_status` may report as `state`.
-STATES = ("sent", "acknowledged", "rejected", "confirmed", "stoc_requested", "connected", "available",
-          "in_service", "cancelled", "terminated", "connection_failed", "overwritten")
-
-
 @dataclass(frozen=True)
 class FtpAccount:
     host: str
@@ -54,15 +42,15 @@ class Context:
 
     tenant: str  # the scenario's own tenant: scenarios never see each other's files
     oc_code: str  # the OC's Interop code, used in its file names
-    operator: str  # "covage"
+    operator: str  # the operator's key in GET /api/operators
     oi: str  # the OI network's Interop code ("COVA")
     arcep: str  # its ARCEP code ("CV")
     ftp: FtpAccount
-    spec_pack: str  # "acces-1.2"
+    spec_pack: str  # the spec pack the OC writes its files with (a name or a folder)
     today: str  # the sandbox's virtual date, YYYY-MM-DD
     now: str  # the sandbox's virtual date-time, YYYY-MM-DDTHH:MM:SS
     state_dir: str  # an empty folder per scenario where the OC may keep its state
-    #: area ("acces", "pm") -> {"in": where the OC drops, "out": where it reads}, absolute from its FTP home
+    #: area (a protocol's set of files) -> {"in": where the OC drops, "out": where it reads}, absolute from its FTP home
     folders: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)  # endpoints later capabilities add
 
@@ -166,10 +154,13 @@ class AdapterSpecError(ValueError):
     """`--adapter` names nothing that can be loaded; the message says why."""
 
 
-def adapter_factory(spec: str) -> Callable[[], Adapter]:
-    """What `--adapter` names, as a factory of one adapter per scenario."""
+def adapter_factory(spec: str, reference: str = "") -> Callable[[], Adapter]:
+    """What `--adapter` names, as a factory of one adapter per scenario. `reference` is what `reference` stands
+    for: the operator's own OC, as its harness names it (pytest_conformance_reference_adapter)."""
     if spec == "reference":  # our own OC is a Python adapter like any other
-        spec = "python:conformance.reference:ReferenceOc"
+        if not reference:
+            raise AdapterSpecError("--adapter reference: the operator's harness names no reference OC")
+        spec = reference
     kind, _, rest = spec.partition(":")
     if kind == "python":
         module_name, _, class_name = rest.partition(":")

@@ -1,7 +1,7 @@
 """The rules every OC-side file obeys, whatever its protocol: its name (pattern and flow, parties, virtual date,
 sequence per flow and day) and its bytes (encoding, separator and header, values). One function judges them for
-every protocol; each protocol names the check id of each rule (`RuleIds`) and gives its spec pack, so Accès 1.2
-(ACCES-NAME-DATE...), PM 2.2 (PM-NAME-DATE...) and the protocols to come share one reading of the rules.
+every protocol; each protocol names the check id of each rule (`RuleIds`) and gives its spec pack, so every
+protocol's file rules share one reading (each names its own ids: `<PROTOCOL>-NAME-DATE`...).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .results import Evidence, Finding
 
 
 class SentLike(Protocol):
-    """A file the OC sent, as `conformance.checks.SentFile` records it."""
+    """A file the OC sent, as an operator's harness records it."""
 
     @property
     def filename(self) -> str: ...

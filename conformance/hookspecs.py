@@ -1,5 +1,5 @@
 """What an operator's harness tells the conformance plugin: pytest hooks, implemented by the plugin its features
-folder's conftest names (Covage's: conformance/covage.py). The plugin itself knows no operator."""
+folder's conftest names (simulator/operators/<operator>/harness/). The plugin itself knows no operator."""
 
 from __future__ import annotations
 
@@ -40,3 +40,15 @@ def pytest_conformance_broadcast_flows() -> list[str]:  # type: ignore[empty-bod
 @pytest.hookspec(firstresult=True)
 def pytest_conformance_clause(check: str) -> str | None:
     """The clause of the protocol a check id of this operator's catalogues comes from (None: not one of its ids)."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_conformance_reference_adapter() -> str | None:
+    """The operator's own OC, which `--adapter reference` names: `python:<module>:<Class>`; it must pass every
+    scenario with no finding."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_conformance_flow_order() -> list[str] | None:
+    """The rows of the report's matrix in the order of the protocol (an order's life); flows the results name
+    that are not listed come after, in the order they were met."""

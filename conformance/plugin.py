@@ -17,7 +17,7 @@ checks (`pytest_conformance_findings`); a scenario with findings fails.
 
 The plugin knows no operator: the features folder's conftest names the operator's harness, a plugin that
 implements conformance/hookspecs.py (which operator, its spec pack, its context's fields, its checks) and
-brings the steps (Covage's: conformance/covage.py).
+brings the steps (simulator/operators/<operator>/harness/).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ class Target:
     arcep: str
     smtp_host: str = ""  # the e-mail channel, when the sandbox serves it
     smtp_port: int = 0
-    mailboxes: dict[str, str] = field(default_factory=dict)  # area (acces, pm) -> the operator's address
+    mailboxes: dict[str, str] = field(default_factory=dict)  # area -> the operator's address for it
     #: area -> {"in": folder, "out": folder} on the scenarios' network, from GET /api/operators (absolute from the
     #: OC's home): no client or step builds a folder path itself.
     folders: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -293,7 +293,8 @@ def operator_of(config: pytest.Config) -> str:
     key = config.hook.pytest_conformance_operator()
     if not key:
         raise pytest.UsageError("no operator's harness is loaded: the features folder's conftest.py names one "
-                                "(pytest_plugins = [\"conformance.plugin\", \"conformance.covage\"])")
+                                "(pytest_plugins = [\"conformance.plugin\", "
+                                "\"simulator.operators.<operator>.harness\"])")
     return str(key)
 
 
@@ -332,7 +333,8 @@ def conformance_target(request: pytest.FixtureRequest) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def conformance_adapter_factory(request: pytest.FixtureRequest) -> Callable[[], Adapter]:
     try:
-        return adapter_factory(request.config.getoption("--adapter"))
+        return adapter_factory(request.config.getoption("--adapter"),
+                               request.config.hook.pytest_conformance_reference_adapter() or "")
     except AdapterSpecError as e:
         raise pytest.UsageError(str(e)) from None
 
@@ -621,5 +623,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                     seed=harness.seed, started=harness.started, fuzz=harness.fuzz,
                     scenarios=sorted(harness.results, key=lambda s: (s.number, s.feature, s.scenario)),
                     interrupted=session.exitstatus == pytest.ExitCode.INTERRUPTED,
-                    total=harness.total or len(harness.results))
+                    total=harness.total or len(harness.results),
+                    flow_order=list(session.config.hook.pytest_conformance_flow_order() or ()))
     run.save(harness.report_dir / "results.json")

@@ -22,11 +22,6 @@ import jinja2
 
 from .results import FAILED, NOT_RUN, PASSED, RunResult, ScenarioResult
 
-#: The matrix rows, in the order of an order's life (Protocole Accès 1.2); flows the results name that are
-#: not here are added after them, in the order they first appear.
-FLOWS = ("Cmd_Acces", "AR_Cmd_Acces", "CR_Cmd_Acces", "Cmd_STOC", "CR_STOC", "CR_MAD_Ligne", "CR_MES_Ligne",
-         "Annul_Acces", "CR_Annulation_Acces", "Notif_Reprov", "Notif_Racc_Ko")
-
 #: Where the check ids are documented; a finding links to `<CHECKS_DOC>#<check id in lower case>`.
 CHECKS_DOC = "docs/checks.md"
 
@@ -110,13 +105,15 @@ def render_junit(result: RunResult) -> bytes:
 # ---------------------------------------------------------------------------------------------- report.html
 def anchor(check: str) -> str:
     """The fragment of a check id's heading in docs/checks.md, as GitHub makes it: lower case, punctuation
-    but `-` and `_` dropped, spaces as `-` (`### ACCES-NAME-DATE` is `#acces-name-date`)."""
+    but `-` and `_` dropped, spaces as `-` (`### XY-NAME-DATE` is `#xy-name-date`)."""
     return re.sub(r"[^\w\- ]", "", check.strip().lower()).replace(" ", "-")
 
 
 def flows_of(result: RunResult) -> list[str]:
+    """The matrix's rows: the protocol's flows in the order the operator's harness gives (`flow_order`), then the
+    others the results name, in the order they first appear."""
     named = [f for s in result.scenarios for f in _rows(s.flows, result)]
-    return [*FLOWS, *dict.fromkeys(f for f in named if f not in FLOWS)]
+    return [*result.flow_order, *dict.fromkeys(f for f in named if f not in result.flow_order)]
 
 
 def _operations(result: RunResult) -> dict[str, str]:

@@ -27,8 +27,8 @@ class Evidence:
 class Finding:
     """A check on the OC that failed (docs/checks.md has one line per check id)."""
 
-    check: str  # stable id, e.g. "ACCES-NAME-DATE"
-    clause: str  # where the rule comes from, e.g. "Accès 1.2 §file names (seed 002)"
+    check: str  # stable id, e.g. "<PROTOCOL>-NAME-DATE"
+    clause: str  # where the rule comes from, e.g. "<protocol> §file names (seed NNN)"
     message: str
     evidence: list[Evidence] = field(default_factory=list)
 
@@ -57,6 +57,8 @@ class RunResult:
     fuzz: int = 0  # operator variations asked (--fuzz)
     interrupted: bool = False  # the run was stopped (SIGINT, SIGTERM) before every scenario ran
     total: int = 0  # scenarios selected for the run (more than ran when it was interrupted)
+    #: The report matrix's rows in the protocol's order, as the operator's harness gives them.
+    flow_order: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:

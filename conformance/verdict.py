@@ -23,8 +23,8 @@ CONTRACT_CHECKS: dict[str, tuple[str, str]] = {
     "CONTRACT-TYPE": (f"{CONTRACT_CLAUSE}: the type of each returned field", "every returned field of its type"),
 }
 
-#: The [ID] a failure message starts with (ACCES-STATE, PM-STATE, WS-STRUCTURE, CONTRACT-TYPE...).
-CHECK_ID = re.compile(r"^\[((?:ACCES|PM|WS|CONTRACT)(?:-[A-Z0-9]+)+)\] ?(.*)", re.DOTALL)
+#: The [ID] a failure message starts with (an operator's catalogue's ids, CONTRACT-TYPE...).
+CHECK_ID = re.compile(r"^\[([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\] ?(.*)", re.DOTALL)
 
 
 class CheckFailed(AssertionError):

@@ -1,6 +1,6 @@
 """Deliberately defective OCs: the examiner's own examination (tests/test_examiner_self_test.py).
 
-Each is our reference OC (conformance/reference.py) with one realistic defect, the kind a real OC
+Each is our reference OC (simulator/operators/covage/harness/reference.py) with one realistic defect, the kind a real OC
 integration has, named after what it does wrong. `DEFECTS` says, for each, the check id of docs/checks.md
 the harness must fail it with and the scenarios (a pytest -k expression) that bring the defect out.
 """
@@ -13,12 +13,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from conformance.adapters import Context
-from conformance.client import OcFtpClient, ReceivedFile
-from conformance.client import orders as order_files
 from conformance.client.ftp import FtpSession
-from conformance.client.pm import MailAccount, OcPmClient
-from conformance.client.soap import OcSoapClient
-from conformance.reference import Order, ReferenceOc
+from simulator.operators.covage.harness.client import OcFtpClient, ReceivedFile
+from simulator.operators.covage.harness.client import orders as order_files
+from simulator.operators.covage.harness.client.pm import MailAccount, OcPmClient
+from simulator.operators.covage.harness.client.soap import OcSoapClient
+from simulator.operators.covage.harness.reference import Order, ReferenceOc
 
 
 # ---------------------------------------------------------------------------------------------- defective clients

@@ -7,7 +7,7 @@ import ftplib
 import time
 from pathlib import Path
 
-from conformance.client.orders import cmd_acces
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.specs.codec import load_pack
 from tests.helpers import Api, OpsimProcess
 

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from conformance.client.orders import cmd_acces
+from simulator.operators.covage.harness.client.orders import cmd_acces
 
 #: The longest an `opsim up` may take to print its ready line before a test gives up (a loaded CI machine).
 READY_WITHIN = 120

@@ -109,7 +109,7 @@ def test_an_empty_staircase_is_fine_where_the_building_has_one(demo_ftp, order_f
 
 
 def test_the_operators_journal_findings_against_the_oc_are_reported_by_check_id():
-    from conformance.checks import Observation, run_checks
+    from simulator.operators.covage.harness.checks import Observation, run_checks
 
     def line(n: int, flow: str, outcome: str) -> dict[str, Any]:
         return {"id": n, "at_virtual": "2026-11-24T10:00:00", "at_real": 1.0, "direction": "in", "flow": flow,

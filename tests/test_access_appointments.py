@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import cmd_acces
 from simulator.clock import FrenchCalendar
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from tests.helpers import Api
 
 SLOTS = "/operators/covage/appointments?tenant=DEMO"

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import cmd_acces, cr_stoc
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import cmd_acces, cr_stoc
 from tests.helpers import Api
 
 RATES = "/operators/covage/access/failure_rates?tenant=DEMO"

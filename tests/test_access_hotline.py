@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import cmd_acces, cr_stoc
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import cmd_acces, cr_stoc
 from tests.helpers import Api
 
 

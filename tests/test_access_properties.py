@@ -10,12 +10,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.client.orders import cmd_acces
 from simulator.capability import OperatorContext
 from simulator.clock import FrenchCalendar
 from simulator.config import load_config
 from simulator.documents import InboundDocument
 from simulator.operators.covage.access import AccessDesk
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.specs.codec import load_pack
 from simulator.store import Store
 

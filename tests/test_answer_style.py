@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import cmd_acces
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.specs.codec import load_pack
 from tests.helpers import Api
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conformance.client import OcFtpClient, SandboxAdmin, orders
+from simulator.operators.covage.harness.client import OcFtpClient, SandboxAdmin, orders
 from simulator.store import Store
 from tests.helpers import ACME_TOKEN, ADMIN_TOKEN, Api, with_tokens
 

@@ -1,4 +1,4 @@
-"""The checks on the OC (conformance/checks.py): for each, an OC that behaves (no finding) and one that
+"""The checks on the OC (Covage's harness, checks.py): for each, an OC that behaves (no finding) and one that
 does not (exactly the expected check id). A real sandbox, real FTP (the reference OC client, or raw
 uploads for what it would never do) and the evidence read over real HTTP by `observe`.
 """
@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from conformance.checks import CHECKS, Observation, observe, run_checks
-from conformance.client import AdminError, OcFtpClient, ReceivedFile, SandboxAdmin, orders
 from conformance.results import Finding
 from simulator.config import Tenant
+from simulator.operators.covage.harness.checks import CHECKS, Observation, observe, run_checks
+from simulator.operators.covage.harness.client import AdminError, OcFtpClient, ReceivedFile, SandboxAdmin, orders
 
 ROUTE = ("ReferencePrise", "ReferencePBO", "NomModulePm1", "PositionModulePm1", "InformationTubeModulePm1",
          "InformationFibreModulePm1", "InformationTubePBO1", "InformationFibrePBO1", "ConnecteurPriseNumero1")

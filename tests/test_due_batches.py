@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import simulator.engine
-from conformance.client import OcFtpClient
-from conformance.client.orders import annul_acces, cmd_acces
 from simulator.config import ClockConfig, load_config
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import annul_acces, cmd_acces
 from simulator.pytest_plugin import DEFAULT_START
 from simulator.sandbox import Sandbox
 from tests.helpers import Api

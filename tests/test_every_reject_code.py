@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import annul_acces, cmd_acces
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import annul_acces, cmd_acces
 from simulator.specs.codec import load_pack
 from simulator.specs.rejects_doc import rejects_markdown
 from tests.helpers import Api

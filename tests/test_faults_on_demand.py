@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import annul_acces, cmd_acces
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import annul_acces, cmd_acces
 from tests.helpers import Api
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.checks import AnswerFile, Observation, SentFile
-from conformance.covage import pytest_conformance_clause as covage_clause
-from conformance.pm_checks import PACK, check_files, check_out_clean
 from conformance.verdict import CONTRACT_CHECKS, CheckFailed, finding_of, wrong_types
+from simulator.operators.covage.harness import pytest_conformance_clause as covage_clause
+from simulator.operators.covage.harness.checks import AnswerFile, Observation, SentFile
+from simulator.operators.covage.harness.pm_checks import PACK, check_files, check_out_clean
 
 OC = "TDEMO001"
 IN_PM = "IN/COVA/CV/PM"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.client import OcFtpClient
+from simulator.operators.covage.harness.client import OcFtpClient
 from simulator.specs.codec import load_pack
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "acces-1.2"

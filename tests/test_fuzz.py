@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from conformance.client import ReceivedFile
-from conformance.reference import ReferenceOc
-from features.fuzz.test_operator_variations import next_public_holiday
+from simulator.operators.covage.harness.client import ReceivedFile
+from simulator.operators.covage.harness.fuzz import next_public_holiday
+from simulator.operators.covage.harness.reference import ReferenceOc
 
 from .defective_ocs import IgnoresNotifReprov
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import cmd_acces
 from simulator.clock import to_timestamp
 from simulator.config import Config
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.operators.covage.pm import next_weekly
 from simulator.refdata import IPE_COLUMNS, generate_network
 from simulator.refdata.ipe import ipe_lines, write_ipe

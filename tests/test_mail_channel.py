@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from conformance.client.orders import cmd_acces
 from simulator.config import ClockConfig, Config, load_config
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.pytest_plugin import DEFAULT_START
 from simulator.sandbox import Sandbox
 from simulator.specs.codec import load_pack

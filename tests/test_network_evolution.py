@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import cmd_acces
 from simulator.config import ClockConfig, Config, load_config
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.operators.covage.order_help import AddressQuery, OrderHelpError
 from simulator.pytest_plugin import DEFAULT_START
 from simulator.refdata import ReferenceNetwork, generate_network

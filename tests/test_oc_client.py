@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from conformance.client import AdminError, OcFtpClient, ReceiveTimeout, SandboxAdmin, orders
 from simulator.config import Config
+from simulator.operators.covage.harness.client import AdminError, OcFtpClient, ReceiveTimeout, SandboxAdmin, orders
 
 OUT = "/OUT/COVA/CV"
 

@@ -208,7 +208,11 @@ def test_each_operator_port_is_set_by_its_flag_and_checked(tmp_path: Path):
                              "--http-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None
-        text = "".join(line for line, _ in zip(proc.stdout, range(4), strict=False))
+        text = ""
+        for line, _ in zip(proc.stdout, range(20), strict=False):  # the banner lists each operator's endpoint
+            text += line
+            if re.search(r"ftp\s+ftp://\S+\s+Echo", line):
+                break
         assert re.search(rf"ftp\s+ftp://127\.0\.0\.1:{wanted}\s+Echo", text), text
     finally:
         proc.terminate()

@@ -14,13 +14,19 @@ from typing import Any
 import pytest
 
 from conformance.adapters import CommandAdapter
-from conformance.checks import observe
-from conformance.covage import covage_target
 from conformance.plugin import OcScenario, ScenarioRecord, Target, Tenant, new_tenant
-from conformance.pm_checks import PM_CHECKS, add_working_days, check_pm, ipe_summary_of, latest_ipe
-from conformance.reference import ReferenceOc
 from conformance.results import ScenarioResult
 from simulator.config import ClockConfig, Config, load_config
+from simulator.operators.covage.harness import covage_target
+from simulator.operators.covage.harness.checks import observe
+from simulator.operators.covage.harness.pm_checks import (
+    PM_CHECKS,
+    add_working_days,
+    check_pm,
+    ipe_summary_of,
+    latest_ipe,
+)
+from simulator.operators.covage.harness.reference import ReferenceOc
 from simulator.pytest_plugin import DEFAULT_START
 from simulator.sandbox import Sandbox
 

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from conformance.adapters import Context, VerbNotImplemented
-from conformance.reference import ReferenceOc
+from simulator.operators.covage.harness.reference import ReferenceOc
 
 from .helpers import OpsimProcess, scenario_count
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCESS = "features/access"
+REFERENCE = "python:simulator.operators.covage.harness.reference:ReferenceOc"
 
 
 class WithoutStoc:
@@ -86,9 +87,9 @@ def outcomes(results: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.timeout(330)  # a whole harness run over the Accès scenarios (its subprocess has 300 s)
 def test_the_reference_oc_passes_every_access_scenario(tmp_path: Path):
-    results = run_harness(tmp_path, "--adapter", "python:conformance.reference:ReferenceOc", "--seed", "7")
+    results = run_harness(tmp_path, "--adapter", REFERENCE, "--seed", "7")
     assert results["exit"] == 0, results["output"][-3000:]
-    assert results["adapter"] == "python:conformance.reference:ReferenceOc" and results["seed"] == 7
+    assert results["adapter"] == REFERENCE and results["seed"] == 7
     assert len(results["scenarios"]) == scenario_count(ROOT / ACCESS)
     assert set(outcomes(results).values()) == {"passed"}, outcomes(results)
     stoc = next(s for s in results["scenarios"] if s["scenario"].startswith("STOC mode"))

@@ -17,8 +17,9 @@ from pathlib import Path
 import markupsafe
 import pytest
 
-from conformance.report import FLOWS, anchor, render_html, render_junit, write_reports
+from conformance.report import anchor, render_html, render_junit, write_reports
 from conformance.results import FAILED, NOT_RUN, PASSED, Evidence, Finding, RunResult, ScenarioResult
+from simulator.operators.covage.harness import FLOW_ORDER as FLOWS
 
 HOSTILE = ('<script>document.body.innerHTML="";document.title="pwned"</script>'
            '<img src=x onerror="document.body.style.display=\'none\'"> & "quotes" ]]> \x00\x1b[31m')
@@ -34,7 +35,7 @@ def a_run() -> RunResult:
         Evidence("file out", "AR_Cmd_Acces_COVA_CV_DEMO_20261124_1.csv", "EtatArCommandePrise\nKO\n"),
         Evidence("journal", "journal", ""),
     ]
-    return RunResult(adapter="python:my_oc:Oc", target="http://127.0.0.1:8080", seed=4242,
+    return RunResult(adapter="python:my_oc:Oc", target="http://127.0.0.1:8080", seed=4242, flow_order=list(FLOWS),
                      started="2026-11-25T15:00:00+00:00", scenarios=[
         ScenarioResult(life, "STOC mode: AR at once, CR after one working day",
                        ["Cmd_Acces", "AR_Cmd_Acces", "CR_Cmd_Acces", "Cmd_STOC", "CR_STOC"], PASSED,
@@ -118,7 +119,7 @@ def test_html_matrix_rows_are_the_flows_and_cells_the_outcomes():
     matrix = page.split('<table class="matrix"')[1].split("</table>")[0]
     rows = matrix.split("<tbody>")[1].split("</tr>")[:-1]
     names = [r.split("<code>")[1].split("</code>")[0] for r in rows]
-    assert names == [*FLOWS, "Flow_Of_Tomorrow"]
+    assert names == [*FLOWS, "Flow_Of_Tomorrow"]  # the harness's order first, then the others as met
     cells = {n: [c.split('"')[0] for c in r.split('<td class="')[1:]] for n, r in zip(names, rows, strict=True)}
     assert cells["Cmd_Acces"] == ["pass", "fail", "notrun"]
     assert cells["CR_MAD_Ligne"] == ["none", "fail", "none"]

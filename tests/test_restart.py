@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conformance.client.orders import cmd_acces
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.specs.codec import load_pack
 from tests.helpers import OpsimProcess, download, ftp_login, upload
 

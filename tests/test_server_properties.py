@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.client import OcFtpClient
+from simulator.operators.covage.harness.client import OcFtpClient
 from simulator.specs.codec import load_pack
 from tests.helpers import Api
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.client.orders import cmd_acces
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from tests.helpers import OpsimProcess, ftp_login, upload
 from tests.test_restart import OUT, PACK, collect, lines_by_flow, wait_until
 

@@ -1,11 +1,11 @@
 """The web-service scenarios of the examiner (features/eligibility, features/sav) pass our reference OC with no
-finding, and the checks on the SOAP journal find what they must (conformance/ws_checks.py)."""
+finding, and the checks on the SOAP journal find what they must (simulator/operators/covage/harness/ws_checks.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.ws_checks import WS_CHECKS, check_ws
+from simulator.operators.covage.harness.ws_checks import WS_CHECKS, check_ws
 from tests.test_examiner_self_test import conformance_run
 
 

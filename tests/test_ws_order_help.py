@@ -9,8 +9,8 @@ import pytest
 import zeep
 from lxml import etree
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import cmd_acces
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import cmd_acces
 from tests.ws_helpers import NS20, NS30, entete, fast, fault_code, order_help
 
 

@@ -10,8 +10,8 @@ import requests
 import zeep
 from zeep.transports import Transport
 
-from conformance.client import OcFtpClient
-from conformance.client.orders import cmd_acces, cr_mes
+from simulator.operators.covage.harness.client import OcFtpClient
+from simulator.operators.covage.harness.client.orders import cmd_acces, cr_mes
 from tests.helpers import Api
 from tests.ws_helpers import fast
 

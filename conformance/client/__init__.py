@@ -1,14 +1,8 @@
-"""The reference OC client: builds, drops and picks up Protocole Accès 1.2 files like an OC's integration.
+"""What any operator's harness uses to reach the sandbox: its admin REST API (`SandboxAdmin`) and one FTP
+session on an OC's account (`FtpSession`). An operator's own OC client (its files, its flows) lives with the
+operator's harness (simulator/operators/<operator>/harness/)."""
 
-    from conformance.client import OcFtpClient, orders
-
-    with OcFtpClient(host, port, "DEMO", "demo", "DEMO") as oc:
-        oc.send("Cmd_Acces", [orders.cmd_acces(address, "CMD-1")])
-        ar = oc.receive("AR_Cmd_Acces").single()
-"""
-
-from . import orders
 from .admin import AdminError, SandboxAdmin
-from .oc import OcFtpClient, ReceivedFile, ReceiveTimeout
+from .ftp import FtpSession
 
-__all__ = ["AdminError", "OcFtpClient", "ReceiveTimeout", "ReceivedFile", "SandboxAdmin", "orders"]
+__all__ = ["AdminError", "FtpSession", "SandboxAdmin"]

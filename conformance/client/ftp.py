@@ -1,6 +1,6 @@
 """FTP transport of the reference OC client: one ftplib session on an OC account.
 
-Only what the Accès protocol needs: list the files of a folder, upload, download, delete, rename.
+Only what the operators' file protocols need: list the files of a folder, upload, download, delete, rename.
 Paths are absolute from the account's home ("/IN/COVA/CV/<name>").
 """
 

@@ -1,4 +1,4 @@
-"""Protocole Accès 1.2 scenarios driven through the OC's adapter (steps: conformance/steps/access.py)."""
+"""Protocole Accès 1.2 scenarios driven through the OC's adapter (steps: operators/covage/harness/steps/access.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,4 +1,4 @@
-"""Connection appointments driven through the OC's adapter (steps: conformance/steps/access.py)."""
+"""Connection appointments driven through the OC's adapter (steps: operators/covage/harness/steps/access.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,4 +1,4 @@
-"""Écrasement across two tenants, driven through the OC's adapter (steps: conformance/steps/access.py)."""
+"""Écrasement across two tenants, driven through the OC's adapter (steps: operators/covage/harness/steps/access.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,4 +1,4 @@
-"""Refused orders driven through the OC's adapter (steps: conformance/steps/access.py)."""
+"""Refused orders driven through the OC's adapter (steps: operators/covage/harness/steps/access.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,4 +1,4 @@
-"""Order help WS 3.0 scenarios driven through the OC's adapter (steps: conformance/steps/eligibility.py)."""
+"""Order help WS 3.0 scenarios driven through the OC's adapter (steps: Covage harness, eligibility.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,4 +1,4 @@
-"""Protocole PM 2.2 scenarios driven through the OC's adapter (steps: conformance/steps/pm.py)."""
+"""Protocole PM 2.2 scenarios driven through the OC's adapter (steps: operators/covage/harness/steps/pm.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,4 +1,4 @@
-"""Every reject code of the catalogue, driven through the OC's adapter (steps: conformance/steps/rejects.py)."""
+"""Every reject code of the catalogue, driven through the OC's adapter (steps: Covage harness, rejects.py)."""
 
 from pytest_bdd import scenarios
 

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from conformance.client import OcFtpClient, ReceivedFile, SandboxAdmin, orders
-from conformance.steps.access import BLOCK
 from simulator.clock import FrenchCalendar
 from simulator.config import Config
 from simulator.operators.covage.access import State
+from simulator.operators.covage.harness.client import OcFtpClient, ReceivedFile, SandboxAdmin, orders
+from simulator.operators.covage.harness.steps.access import BLOCK
 
 TENANT = "DEMO"
 NETWORK = ("COVA", "CV")

@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from conformance.client.ftp import FtpSession
 from simulator.specs.codec import FlowSpec, SpecPack, UnreadableFile, load_pack
-
-from .ftp import FtpSession
 
 DEFAULT_PACK = "acces-1.2"
 

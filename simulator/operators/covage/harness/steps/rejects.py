@@ -1,12 +1,12 @@
 """Steps of features/rejects/: every code of the reject catalogue, arranged by a fault rule through the admin
 API (POST /api/faults) and lived by the OC through its adapter. The other steps are those of the Accès
-scenarios (conformance/steps/access.py)."""
+scenarios (simulator/operators/covage/harness/steps/access.py)."""
 
 from __future__ import annotations
 
 from pytest_bdd import given, parsers, when
 
-from .access import AccessWorld, cancel, synchronises
+from simulator.operators.covage.harness.steps.access import AccessWorld, cancel, synchronises
 
 
 @given(parsers.parse('the operator will refuse the OC\'s next order with "{code}" at the {stage}'))

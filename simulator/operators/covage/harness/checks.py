@@ -8,7 +8,7 @@ File names, flows and columns come from the spec pack (`simulator.specs.codec`, 
     findings = run_checks(observation)
 
 `statuses` maps each order reference to the OC's `order_status` answer, or to a list of answers; each
-answer is a dict with `state` (conformance.adapters.STATES), and optionally `prestation`, `reject_code`,
+answer is a dict with `state` (harness.verbs.STATES), and optionally `prestation`, `reject_code`,
 `route` (a dict of route columns) and `asked_at` (the virtual ISO date-time it was asked: without it,
 the moment of `observe`). A key the OC does not report is not checked.
 """
@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from conformance import file_rules
+from conformance.client import AdminError, SandboxAdmin
+from conformance.file_rules import RuleIds
+from conformance.results import Evidence, Finding
 from simulator.specs.codec import FlowSpec, ParsedFile, SpecPack, UnreadableFile, decode, load_pack
-
-from . import file_rules
-from .client import AdminError, SandboxAdmin
-from .file_rules import RuleIds
-from .results import Evidence, Finding
 
 CLAUSE = "Accès 1.2"  # prefix of every clause: the protocol of /work/shared/spec/README.md
 
@@ -77,7 +76,7 @@ CHECKS: dict[str, Check] = {c.id: c for c in (
           "The OC sends a CR_MES for an order only once the operator's CR MAD OK came."),
     Check("ACCES-RESIL", f"{CLAUSE} §CR_Annulation_Acces TypeOperation (seed 002)", "RESIL is a termination",
           "A CR_Annulation with TypeOperation=RESIL ends a line in service: state terminated, not cancelled."),
-    # Asserted by the scenarios' steps (conformance/steps/access.py) as the OC acts:
+    # Asserted by the scenarios' steps (simulator/operators/covage/harness/steps/access.py) as the OC acts:
     Check("ACCES-SENT", f"{CLAUSE} §FTP tree: the OC drops in IN/<OI>/<ARCEP>/", "the verb made the OC send",
           "Asked to act (order, cancel, report the technician's work), the OC drops the flow's file in IN and the "
           "operator takes it."),

@@ -17,10 +17,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .adapters import Context
-from .client import OcFtpClient, ReceivedFile, orders
-from .pm_reference import PmVerbs
-from .ws_reference import WsVerbs
+from conformance.adapters import Context
+from simulator.operators.covage.harness.client import OcFtpClient, ReceivedFile, orders
+from simulator.operators.covage.harness.pm_reference import PmVerbs
+from simulator.operators.covage.harness.ws_reference import WsVerbs
 
 #: The columns of the CR_Cmd_Acces that make the route of an order (also carried by a Notif_Reprov).
 ROUTE_COLUMNS = ("ReferencePrise", "ReferencePBO", "NomModulePm1", "PositionModulePm1", "ReferenceCableModulePm1",

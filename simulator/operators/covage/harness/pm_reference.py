@@ -1,5 +1,5 @@
 """The Protocole PM 2.2 verbs of our own OC (docs/adapters.md "The verbs of Protocole PM 2.2"): the reference
-OC mixes them in. Built on the PM client (conformance/client/pm.py), over FTP or by mail as each verb asks:
+OC mixes them in. Built on the PM client (client/pm.py), over FTP or by mail as each verb asks:
 
     order_pm {pm, type, choice, channel}            -> {ref}   a Cmd_Info_Pm
     announce_works {pm, date, prestation?, channel} -> {ref}   a Notif_Interv_Prev (its ReferenceNotifInterneOC)
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .adapters import Context
-from .client.admin import SandboxAdmin
-from .client.ftp import FtpSession
-from .client.oc import ReceivedFile
-from .client.pm import MailAccount, OcPmClient
+from conformance.adapters import Context
+from conformance.client.admin import SandboxAdmin
+from conformance.client.ftp import FtpSession
+from simulator.operators.covage.harness.client.oc import ReceivedFile
+from simulator.operators.covage.harness.client.pm import MailAccount, OcPmClient
 
 #: Within one synchronisation the answers are handled in the protocol's order, whatever their names' order.
 PM_FLOW_RANK = {flow: rank for rank, flow in enumerate((

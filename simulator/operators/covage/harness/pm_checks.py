@@ -26,14 +26,22 @@ from typing import Any
 
 import holidays
 
+from conformance import file_rules
+from conformance.file_rules import RuleIds
+from conformance.results import Evidence, Finding
+from conformance.verdict import CONTRACT_CHECKS
+from simulator.operators.covage.harness.checks import (
+    STALE_AFTER,
+    AnswerFile,
+    Observation,
+    SentFile,
+    file_in,
+    file_out,
+    journal_line,
+    observe,
+)
+from simulator.operators.covage.harness.client.pm import broadcast_patterns
 from simulator.specs.codec import SpecPack, UnreadableFile, load_pack
-
-from . import file_rules
-from .checks import STALE_AFTER, AnswerFile, Observation, SentFile, file_in, file_out, journal_line, observe
-from .client.pm import broadcast_patterns
-from .file_rules import RuleIds
-from .results import Evidence, Finding
-from .verdict import CONTRACT_CHECKS
 
 CLAUSE_OF_CONTRACT = CONTRACT_CHECKS["CONTRACT-TYPE"][0]
 
@@ -56,7 +64,7 @@ PM_CHECKS: dict[str, tuple[str, str]] = {
     "PM-FILE-COLUMNS": (f"{CLAUSE} §Flows (columns in order)", "separator, header and columns of the flow"),
     "PM-OUT-CLEAN": (f"{CLAUSE} §FTP tree: the reader deletes what it has read", "OUT/.../PM cleaned"),
     "PM-STATE": (f"{CLAUSE} §Flows", "what the OC understood of the answers"),
-    # Asserted by the scenarios' steps (conformance/steps/pm.py) as the OC acts:
+    # Asserted by the scenarios' steps (simulator/operators/covage/harness/steps/pm.py) as the OC acts:
     "PM-SENT": (f"{CLAUSE} §IN/<OI>/<ARCEP>/PM and the PM mailbox", "the verb made the OC send"),
 }
 #: The ids of the file rules every protocol shares (conformance/file_rules.py), for PM 2.2. PM-FILE keeps what
@@ -445,7 +453,7 @@ def check_state(record: Any, obs: Observation) -> list[Finding]:
     driver = getattr(record, "driver", None)
     if driver is None:
         return []
-    from .verdict import CheckFailed
+    from conformance.verdict import CheckFailed
 
     findings = []
     made = [c for c in list(record.calls) if c.get("verb") in ("order_pm", "announce_works", "report_works")

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from .results import Evidence, Finding
+from conformance.results import Evidence, Finding
 
 CLAUSE = "Web services (seed 002)"
 

@@ -27,11 +27,12 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from ..checks import observe
-from ..client import AdminError, SandboxAdmin
-from ..client.ftp import FtpSession
-from ..plugin import OcScenario
-from ..pm_checks import (
+from conformance.client import AdminError, SandboxAdmin
+from conformance.client.ftp import FtpSession
+from conformance.plugin import OcScenario
+from conformance.verdict import CheckFailed
+from simulator.operators.covage.harness.checks import observe
+from simulator.operators.covage.harness.pm_checks import (
     PACK,
     add_working_days,
     check_pm,
@@ -41,7 +42,6 @@ from ..pm_checks import (
     pm_opening_of,
     sub_working_days,
 )
-from ..verdict import CheckFailed
 
 #: Real seconds to wait for the operator to take what the OC sent and deliver its answers.
 SETTLE_TIMEOUT = 15.0

@@ -40,12 +40,12 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from ..checks import observe
-from ..client import OcFtpClient, SandboxAdmin, orders
-from ..covage import OPERATOR
-from ..plugin import OcScenario
-from ..reference import ROUTE_COLUMNS
-from ..results import Evidence
+from conformance.plugin import OcScenario
+from conformance.results import Evidence
+from simulator.operators.covage.harness import OPERATOR
+from simulator.operators.covage.harness.checks import observe
+from simulator.operators.covage.harness.client import OcFtpClient, SandboxAdmin, orders
+from simulator.operators.covage.harness.reference import ROUTE_COLUMNS
 
 #: Real seconds to wait for the operator to take a file the OC dropped (milliseconds on a quiet host).
 SETTLE_TIMEOUT = 10.0

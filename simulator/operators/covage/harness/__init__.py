@@ -1,21 +1,26 @@
 """Covage's harness: the operator the scenarios of features/ drive (Protocole Accès 1.2, PM 2.2, the web
 services), named by features/conftest.py. It implements conformance/hookspecs.py for the generic plugin and
-brings the steps (conformance/steps/)."""
+brings the steps (steps/), the OC's checks (checks.py, pm_checks.py, ws_checks.py) and the reference OC
+(reference.py, with its client in client/). It lives with the operator, so that the generic harness
+(conformance/) knows no operator."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .plugin import ScenarioRecord, Target, Tenant
-    from .results import Finding
+    from conformance.plugin import ScenarioRecord, Target, Tenant
+    from conformance.results import Finding
 
-pytest_plugins = ["conformance.steps.access", "conformance.steps.eligibility", "conformance.steps.rejects",
-                  "conformance.steps.pm"]
+pytest_plugins = [*(f"{__name__}.steps.{name}" for name in ("access", "eligibility", "rejects", "pm")),
+                  f"{__name__}.fuzz"]
 
 OPERATOR = "covage"
 SPEC_PACK = "acces-1.2"
 PM_SPEC_PACK = "pm-2.2"
+#: The report matrix's rows, in the order of an order's life (Protocole Accès 1.2).
+FLOW_ORDER = ("Cmd_Acces", "AR_Cmd_Acces", "CR_Cmd_Acces", "Cmd_STOC", "CR_STOC", "CR_MAD_Ligne", "CR_MES_Ligne",
+              "Annul_Acces", "CR_Annulation_Acces", "Notif_Reprov", "Notif_Racc_Ko")
 
 
 def pytest_conformance_operator() -> str:
@@ -33,17 +38,25 @@ def pytest_conformance_context_extra(target: Target, tenant: Tenant) -> dict[str
             "mailboxes": dict(target.mailboxes)}
 
 
+def pytest_conformance_reference_adapter() -> str:
+    return "python:simulator.operators.covage.harness.reference:ReferenceOc"
+
+
+def pytest_conformance_flow_order() -> list[str]:
+    return list(FLOW_ORDER)
+
+
 def pytest_conformance_broadcast_flows() -> list[str]:
-    from .checks import BROADCAST_FLOWS
+    from simulator.operators.covage.harness.checks import BROADCAST_FLOWS
 
     return sorted(BROADCAST_FLOWS)
 
 
 def pytest_conformance_clause(check: str) -> str | None:
     """The clause of a check id of Covage's catalogues: Accès (docs/checks.md), PM 2.2, the web services."""
-    from .checks import CHECKS
-    from .pm_checks import PM_CHECKS
-    from .ws_checks import WS_CHECKS
+    from simulator.operators.covage.harness.checks import CHECKS
+    from simulator.operators.covage.harness.pm_checks import PM_CHECKS
+    from simulator.operators.covage.harness.ws_checks import WS_CHECKS
 
     if check in CHECKS:
         return CHECKS[check].clause
@@ -56,24 +69,24 @@ def pytest_conformance_clause(check: str) -> str | None:
 def pytest_conformance_findings(record: ScenarioRecord) -> list[Finding]:
     """Every check of docs/checks.md on what the scenario's OC sent, read and reported: Accès, the web
     services, PM 2.2 (each only in the scenarios that drove it)."""
-    return [*checks_on_the_oc(record), *web_service_checks(record), *pm_checks(record)]
+    return [*checks_on_the_oc(record), *web_service_findings(record), *pm_findings(record)]
 
 
 def checks_on_the_oc(record: ScenarioRecord) -> list[Finding]:
-    from .checks import observe, run_checks
+    from simulator.operators.covage.harness.checks import observe, run_checks
 
     assert record.admin is not None
     return run_checks(observe(record.admin, record.tenant, record.statuses, oc_code=record.tenant))
 
 
-def web_service_checks(record: ScenarioRecord) -> list[Finding]:
-    from .ws_checks import ws_checks_hook
+def web_service_findings(record: ScenarioRecord) -> list[Finding]:
+    from simulator.operators.covage.harness.ws_checks import ws_checks_hook
 
     return ws_checks_hook(record)
 
 
-def pm_checks(record: ScenarioRecord) -> list[Finding]:
-    from .pm_checks import pm_checks_hook
+def pm_findings(record: ScenarioRecord) -> list[Finding]:
+    from simulator.operators.covage.harness.pm_checks import pm_checks_hook
 
     return pm_checks_hook(record)
 
@@ -81,7 +94,7 @@ def pm_checks(record: ScenarioRecord) -> list[Finding]:
 def covage_target(url: str) -> Target:
     """The sandbox at `url` as Covage's scenarios see it, outside a harness run (tests that drive the reference
     OC themselves): what `conformance.plugin.harnessed` does with these hooks."""
-    from .plugin import connect
+    from conformance.plugin import connect
 
     target = connect(url, OPERATOR)
     target.spec_pack = SPEC_PACK

@@ -2,7 +2,7 @@
 service the structure of an address, opens and follows trouble tickets, through its adapter's verbs
 (lookup_address, open_ticket, ticket_status, close_ticket). They share the Accès steps' world (the OC's
 orders, the sandbox's addresses). The checks on how the OC calls the services run at each scenario's end
-(conformance/ws_checks.py); the assertions here start with their id:
+(simulator/operators/covage/harness/ws_checks.py); the assertions here start with their id:
     WS-STRUCTURE        lookup_address gives the buildings, staircases, floors and sockets of the answer
     WS-FREE             lookup_address gives as free exactly the sockets nobody holds
     WS-FAULT            a fault (unknown address) is reported as such, without the OC failing
@@ -16,7 +16,7 @@ from typing import Any
 
 from pytest_bdd import parsers, then, when
 
-from .access import UNKNOWN_HEXACLE, AccessWorld
+from simulator.operators.covage.harness.steps.access import UNKNOWN_HEXACLE, AccessWorld
 
 
 def lookups(world: AccessWorld) -> list[dict[str, Any]]:

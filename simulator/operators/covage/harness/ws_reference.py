@@ -1,12 +1,12 @@
 """The web-service verbs of our own OC (docs/adapters.md): lookup_address, open_ticket, ticket_status,
-close_ticket, through the OC's SOAP client (conformance/client/soap.py). The reference OC mixes them in."""
+close_ticket, through the OC's SOAP client (client/soap.py). The reference OC mixes them in."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .adapters import Context
-from .client.soap import OcSoapClient, WsFault
+from conformance.adapters import Context
+from simulator.operators.covage.harness.client.soap import OcSoapClient, WsFault
 
 
 class WsVerbs:

@@ -22,11 +22,10 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
+from conformance.client.admin import SandboxAdmin
+from conformance.client.ftp import FtpSession
+from simulator.operators.covage.harness.client.oc import ReceivedFile
 from simulator.specs.codec import FlowSpec, SpecPack, UnreadableFile, load_pack
-
-from .admin import SandboxAdmin
-from .ftp import FtpSession
-from .oc import ReceivedFile
 
 DEFAULT_PM_PACK = "pm-2.2"
 CHANNELS = ("ftp", "mail")

@@ -1,12 +1,14 @@
 """Capabilities and the operators they make up: the contract between the engine and the domain.
 
-A capability (Protocole Accès, PM, SAV, order help, feeds, certificates...) is a class under
+A capability (a file protocol, a web service, feeds, certificates...) is a class under
 `simulator/operators/<operator>/` that *declares* what it takes and offers:
 
 - `areas`: the layout areas whose inbound files it receives (a profile's `[layout]` names the folders),
   and `channels`, the channels those files may come by (ftp, sftp, mail);
 - `events`: the kinds of scheduled event it handles (it schedules them itself, through its Effects);
-- `actions`: the operator actions it offers to the admin API;
+- `actions`: the operator actions it offers to the admin API, and `routes`, the admin API routes of its own
+  that perform them (`Route`: one declaration gives the route, the checks of its arguments and its OpenAPI
+  operation);
 - `web_services`: the SOAP services it offers (`WebService`): the sandbox imports each one's wire module
   and mounts what it builds on its HTTP(S) server.
 
@@ -62,7 +64,7 @@ class OperatorContext:
         return self.profile.key
 
     def pack(self, name_or_path: str) -> SpecPack:
-        """A spec pack by name ("acces-1.2") or folder, loaded once per operator."""
+        """A spec pack by name (a packaged one) or folder, loaded once per operator."""
         if name_or_path not in self._packs:
             self._packs[name_or_path] = load_pack(name_or_path)
         return self._packs[name_or_path]
@@ -90,6 +92,28 @@ class OperatorContext:
 
 
 T = TypeVar("T")
+
+#: A JSON Schema of one value (its type and bounds), as the admin API checks it and documents it.
+Schema = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    """An admin API route a capability offers, served at `/api/operators/<operator>/<path>` for each operator that
+    has the capability: it performs `action` for the tenant of `?tenant=`, with the path's, the query's and the
+    body's values as the action's arguments (web/routes.py). The domain declares it; the web layer serves,
+    checks and documents it, so that the core's API names no operator's flow."""
+
+    method: str  # GET, POST or DELETE
+    path: str  # below the operator, with {name} path parameters: "appointments/{IdRdv}"
+    action: str  # one of the capability's `actions`
+    summary: str  # "name: what it does" (the OpenAPI operation's id is the name)
+    query: Mapping[str, Schema] = field(default_factory=dict)  # query parameters (strings or integers)
+    body: Mapping[str, Schema] | None = None  # the JSON object body's fields; None: the route takes no body
+    required: tuple[str, ...] = ()  # the query parameters and body fields that must be given
+    answer: Schema = field(default_factory=lambda: {"type": "object"})  # what a 200 answers
+    admin: bool = False  # the admin token only (otherwise the tenant's token too)
+    refused: str = "the action cannot be done now (the detail says why)"  # what its 409 means
 
 
 @dataclass(frozen=True)
@@ -153,6 +177,7 @@ class Capability:
     channels: ClassVar[tuple[str, ...]] = ("ftp",)
     events: ClassVar[tuple[str, ...]] = ()
     actions: ClassVar[tuple[str, ...]] = ()
+    routes: ClassVar[tuple[Route, ...]] = ()
     web_services: ClassVar[tuple[WebService, ...]] = ()
 
     def __init__(self, context: OperatorContext):
@@ -310,19 +335,30 @@ def qualified_kind(capability: Capability, kind: str) -> str:
     return f"{capability.context.operator}:{capability.name}:{kind}"
 
 
+def capability_class(profile: OperatorProfile, spec: str) -> type[Capability]:
+    """The class a profile names ("package.module:Class"), imported, not built: its declarations."""
+    module_name, _, class_name = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as e:
+        raise CapabilityError(f"{profile.key}: capability {spec} cannot be loaded: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Capability) and cls.name):
+        raise CapabilityError(f"{profile.key}: {spec} is not a named Capability subclass")
+    return cls
+
+
+def declared_routes(profiles: Mapping[str, OperatorProfile]) -> Iterator[tuple[str, str, Route]]:
+    """(operator, capability, route) for every admin API route the profiles' capabilities declare."""
+    for key, profile in profiles.items():
+        for spec in profile.capabilities:
+            cls = capability_class(profile, spec)
+            for route in cls.routes:
+                yield key, cls.name, route
+
+
 def build_operator(profile: OperatorProfile, context: OperatorContext) -> Operator:
     """Import and build the capabilities a profile names ("package.module:Class")."""
-    capabilities = []
-    for spec in profile.capabilities:
-        module_name, _, class_name = spec.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as e:
-            raise CapabilityError(f"{profile.key}: capability {spec} cannot be loaded: {e}") from None
-        if not (isinstance(cls, type) and issubclass(cls, Capability) and cls.name):
-            raise CapabilityError(f"{profile.key}: {spec} is not a named Capability subclass")
-        capabilities.append(cls(context))
-    return Operator(profile, capabilities)
+    return Operator(profile, [capability_class(profile, spec)(context) for spec in profile.capabilities])
 
 
 def build_web_service(capability: Capability, service: WebService, host: ServiceHost) -> SoapEndpoint:

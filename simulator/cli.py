@@ -54,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opsim",
-        description="Wholesale operator sandbox: a Covage-style FTTH OI (Protocole Accès 1.2 and PM 2.2 over "
-                    "FTP and e-mail, the order-help and SAV web services over HTTP(S)), each operator on its own "
-                    "endpoints, with a virtual clock, faults on demand, an admin API, and a conformance harness "
-                    "that certifies your own OC.",
+        description="Wholesale operator sandbox: the operators of its profiles (`opsim up` lists them with "
+                    "their protocols), each on its own endpoints (FTP, e-mail, web services over HTTP(S)), with a "
+                    "virtual clock, faults on demand, an admin API, and a conformance harness that certifies your "
+                    "own OC.",
         epilog="Exit codes: 0 done, 1 cannot start or the sandbox answered an error, 2 usage or configuration "
                "error.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -122,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     rejects = sub.add_parser("rejects", help="print the reject codes (Annexe 5f) of a spec pack as Markdown",
                              description="Every reject code of the pack: label, the stage that sends it and how to "
                                          "trigger it in the sandbox (docs/rejects.md is this output).")
-    rejects.add_argument("--pack", default="acces-1.2", metavar="NAME_OR_DIR",
-                         help="a packaged spec pack (acces-1.2) or the folder of your own (default acces-1.2)")
+    rejects.add_argument("--pack", default=None, metavar="NAME_OR_DIR",
+                         help="a packaged spec pack or the folder of your own (default: the one packaged pack "
+                              "with a reject catalogue)")
     rejects.set_defaults(run=cmd_rejects)
     conformance = sub.add_parser("conformance", help="certify your own OC: play the scenarios against it",
                                  description="The conformance harness: drives your OC through the BDD "
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="start the harness's sandbox with this configuration file (an operator of your own: "
                            "its [operators] profiles); not with --target")
     crun.add_argument("--features", type=Path, default=None, metavar="DIR",
-                      help="the scenarios' folder (default: the ones shipped with opsim, Covage's); its "
+                      help="the scenarios' folder (default: the ones shipped with opsim); its "
                            "conftest.py names the operator's harness (docs/architecture.md)")
     crun.set_defaults(run=cmd_conformance_run)
     return parser
@@ -189,7 +190,7 @@ def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
                         "clock and read every tenant)")
     p.add_argument("--ftp-port", action="append", default=None, metavar="[OPERATOR=]PORT",
                    help="an operator's FTP port, 0 for a free one kept for the data dir (default: its profile's, "
-                        "Covage's 2121); a bare PORT is the first operator's; repeat for each operator")
+                        "as `opsim up` prints it); a bare PORT is the first operator's; repeat for each operator")
     p.add_argument("--http-port", type=int, default=None,
                    help=f"admin API (HTTP) port, 0 for a free one (default {d.http_port})")
     p.add_argument("--https-port", type=int, default=None,
@@ -197,7 +198,7 @@ def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
                         "its certificate comes from the sandbox CA, whose path is printed at start")
     p.add_argument("--smtp-port", type=int, default=None,
                    help="SMTP port of the e-mail channel, 0 for a free one (default: no SMTP); OCs mail their files "
-                        "to the operators' mailboxes (acces-ftth@..., pm-ftth@...), answers go back by mail")
+                        "to the operators' mailboxes (one per area: GET /api/operators), answers go back by mail")
     p.add_argument("--ftp-passive-ports", default=None, metavar="FIRST-LAST",
                    help="fixed range for FTP data connections, e.g. 30000-30009 in a container (default: any)")
     p.add_argument("--ftp-masquerade-address", default=None, metavar="IP",
@@ -206,7 +207,7 @@ def _config_flags(p: argparse.ArgumentParser, with_file: bool = True) -> None:
                    help=f"seed of the generated reference network, fixed at the first start (default {d.seed})")
     if with_file:
         p.add_argument("--config", type=Path, default=None, metavar="FILE",
-                       help="TOML file: tenants, Covage profile, clock (`opsim config schema` lists its keys)")
+                       help="TOML file: tenants, operators, clock (`opsim config schema` lists its keys)")
 
 
 _FLAG_KEYS = ("data_dir", "host", "admin_host", "admin_token", "admin_open", "ftp_port", "http_port", "https_port",
@@ -302,7 +303,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _print_ready(box: Any, config: Config) -> None:
     print(f"opsim {box.version} ready (data dir {config.data_dir}, seed {box.seed}, clock "
           f"{box.clock.now().isoformat(timespec='seconds')}{' frozen' if box.clock.frozen else ''})")
-    for key, operator in box.operators.items():  # one FTP endpoint per operator, Covage's first
+    for key, operator in box.operators.items():  # one FTP endpoint per operator, in the profiles' order
         if key not in box.ftp:
             continue
         host, port = box.ftp_address_of(key)
@@ -374,6 +375,15 @@ def cmd_rejects(args: argparse.Namespace) -> int:
     from .specs.codec import load_pack
     from .specs.rejects_doc import rejects_markdown
 
+    if args.pack is None:
+        from .specs.codec import packaged_packs
+
+        with_rejects = [name for name in packaged_packs() if load_pack(name).rejects]
+        if len(with_rejects) != 1:
+            print(f"opsim: name the pack with --pack (packaged with reject codes: {', '.join(with_rejects)})",
+                  file=sys.stderr)
+            return 2
+        args.pack = with_rejects[0]
     try:
         pack = load_pack(args.pack)
     except (OSError, ValueError, KeyError) as e:

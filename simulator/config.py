@@ -1,6 +1,6 @@
 """Sandbox configuration: defaults, then a TOML file, then the environment, then command-line flags.
 
-With no file at all the sandbox serves the Covage profile's two networks to tenant DEMO/demo.
+With no file at all the sandbox serves every packaged operator's profile to tenant DEMO/demo.
 
 SCHEMA below is the one description of the file: every section and key, its type and checks, its
 documentation. It validates a file (an unknown key, a wrong type or a bad value is a one-line
@@ -214,7 +214,7 @@ MOMENT = Kind("a date-time such as 2026-11-24T10:00:00", _moment)
 DELAY = Kind('a delay such as "1 working day", "4 hours", "30 min" or "0"', _delay)
 PATH = Kind("a path", _path)
 PASSIVE = Kind('a port range such as "30000-30009" (empty: any)', _passive)
-SPEC = Kind('a spec pack name ("acces-1.2") or a folder holding pack.yaml', _spec_pack)
+SPEC = Kind("a packaged spec pack's name or a folder holding pack.yaml", _spec_pack)
 TENANT_CODE = Kind("2 to 8 letters or digits (the OC's Interop code)", _code(r"[A-Z0-9]{2,8}"))
 INTEROP = Kind("4 letters (the network's Interop code)", _code(r"[A-Z]{4}"))
 ARCEP = Kind("2 letters or digits (the ARCEP code)", _code(r"[A-Z0-9]{2}"))
@@ -259,7 +259,7 @@ def _profile_docs(path: Path) -> dict[str, str]:
 _NETWORK = Table("the operator's networks (replace the profile's list)", {
     "interop": Key(INTEROP, "Interop code, folder IN/<interop>/", required=True, example="COVA"),
     "arcep": Key(ARCEP, "ARCEP code, folder IN/<interop>/<arcep>/", required=True, example="CV"),
-    "name": Key(TEXT, "a label", example="Covage delegation A"),
+    "name": Key(TEXT, "a label", example="delegation A"),
 }, array=True)
 
 
@@ -320,7 +320,9 @@ def _profile_paths(value: Any) -> list[Path]:
     return [Path(v) for v in value]
 
 
-OPERATOR_KEYS = Kind('a list of operator names such as ["covage"]', _operator_keys)
+#: The operator the schema's examples name: the first packaged one (the default configuration's first).
+DEFAULT_OPERATOR_EXAMPLE = next(iter(packaged_profiles()), "myoi")
+OPERATOR_KEYS = Kind('a list of operator names (the keys `opsim up` and GET /api/operators show)', _operator_keys)
 PROFILE_PATHS = Kind('a list of profile files such as ["ops/myoi/profile.toml"]', _profile_paths)
 
 
@@ -372,10 +374,11 @@ SCHEMA: dict[str, Table] = {
         "api_token": Key(TOKEN, "Bearer token of this OC on the admin API (sees only its own data)",
                          example="", secret=True),
         "operators": Key(OPERATOR_KEYS, "the operators it is a client of (default: every enabled one)",
-                         example=["covage"]),
+                         example=[DEFAULT_OPERATOR_EXAMPLE]),
     }, array=True),
     "operators": Table("which operators the sandbox runs", {
-        "enabled": Key(OPERATOR_KEYS, "the operators served (default: every one known)", example=["covage"]),
+        "enabled": Key(OPERATOR_KEYS, "the operators served (default: every one known)",
+                       example=[DEFAULT_OPERATOR_EXAMPLE]),
         "profiles": Key(PROFILE_PATHS, "profile files of operators of your own (the folder's name is the "
                                        "operator's)", example=[]),
     }),

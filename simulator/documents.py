@@ -15,11 +15,11 @@ class InboundDocument:
     tenant: str
     channel: str
     network: str  # the OI's Interop code of the folder (or mailbox) it came through
-    area: str  # the layout's area of the folder it came through (Covage: "acces" or "pm")
+    area: str  # the layout's area of the folder it came through (a protocol's set of files)
     filename: str
     content: bytes
     location: str = ""  # where it was found, for the journal (e.g. IN/COVA/CV)
-    operator: str = ""  # the operator whose endpoint received it ("covage"): it routes the document
+    operator: str = ""  # the operator whose endpoint received it (its key): it routes the document
     refused: str = ""  # why the transport did not read the content (over the size limit): the file is
     # answered as unreadable, with this reason, and its bytes are not kept
     #: Files that came with the document and are not documents themselves, by name: over FTP the other

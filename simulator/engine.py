@@ -272,7 +272,7 @@ class Engine:
         if receiver is None and doc.operator in self.operators:  # a folder no capability takes: refused
             receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel)
         elif receiver is not None and receiver.pack is not None and receiver.pack.parse_filename(doc.filename) is None:
-            # Another capability's flow in this folder (a Cmd_Acces in the PM folder): that capability refuses it
+            # A flow of another capability in this folder (a protocol's file in another's folder): it refuses it
             # in its own answer flow, as its own protocol says.
             receiver = self.operators[doc.operator].owner_of(doc.filename, doc.channel) or receiver
         return receiver

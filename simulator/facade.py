@@ -131,7 +131,7 @@ class SandboxFacade:
             return {}, str(e)
 
     def reprovision(self, tenant: str, ref: str, motif: str) -> str | None:
-        """Covage's reprovisioning of an access order, at the first operator that offers it."""
+        """The reprovisioning of an order (POST /api/orders/<ref>/reprovision), at the first operator offering it."""
         for key, operator in self.operators.items():
             for name, capability in operator.capabilities.items():
                 if "reprovision" in capability.actions:

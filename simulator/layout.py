@@ -1,6 +1,6 @@
 """An operator's folder layout, as data: where each kind of file is dropped and where it is answered.
 
-A profile names, for each *area* (a protocol's set of files: "acces", "pm", "provisioning"...), the folder
+A profile names, for each *area* (a protocol's set of files: "orders", "provisioning"...), the folder
 where the OC drops (`in`) and the folder where it picks up (`out`), as templates that may use the
 network's codes: `IN/{interop}/{arcep}/PM`. The layout expands them for every network into the concrete
 folders of an OC's tree; the file transports serve that tree and the engine asks it where an answer goes.

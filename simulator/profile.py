@@ -28,14 +28,14 @@ class ProfileError(ValueError):
 
 @dataclass
 class OperatorProfile:
-    key: str  # short name: the configuration table ([covage]) and the operator's name in the API
+    key: str  # short name: the configuration table ([<key>]) and the operator's name in the API
     name: str
     capabilities: list[str]  # "module:Class" of each capability, in the order they are built
     networks: list[Network]
     layout: dict[str, dict[str, str]]  # area -> {"in": template, "out": template}
     timings: dict[str, Delay]
     endpoints: dict[str, Any] = field(default_factory=dict)  # ftp_port...
-    settings: dict[str, Any] = field(default_factory=dict)  # the operator's own keys (acces_spec, ...)
+    settings: dict[str, Any] = field(default_factory=dict)  # the operator's own keys (its capabilities' settings)
     source: Path | None = None  # the profile file, for messages and relative paths
 
     def __getattr__(self, name: str) -> Any:

@@ -172,7 +172,7 @@ class Sandbox:
 
     @property
     def ftp_address(self) -> tuple[str, int]:
-        """The first operator's FTP endpoint (Covage's by default)."""
+        """The first operator's FTP endpoint (in the profiles' order)."""
         return self.ftp_address_of(next(iter(self.ftp)))
 
     @property
@@ -182,9 +182,12 @@ class Sandbox:
 
     @property
     def pack(self) -> SpecPack:
-        """The spec pack of Covage's Protocole Accès (tests and users' fixtures write files with it)."""
-        pack = self.operators.capability("covage", "access").pack
-        assert pack is not None
+        """The spec pack of the first operator's first capability that takes files (tests and users' fixtures
+        write files with it)."""
+        operator = self.operators[next(iter(self.operators))]
+        pack = next((c.pack for c in operator.capabilities.values() if c.areas and c.pack is not None), None)
+        if pack is None:
+            raise LookupError(f"operator {operator.key} takes no file with a spec pack")
         return pack
 
     def ftp_address_of(self, operator: str) -> tuple[str, int]:

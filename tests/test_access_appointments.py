@@ -56,10 +56,11 @@ def test_a_slot_is_booked_until_full_and_a_cancelled_booking_frees_it(api: Api, 
     ("GET", SLOTS, None, 400, "address query parameter"),
     ("GET", f"{SLOTS}&address=ZZZZZZZZZZ", None, 409, "unknown on COVA"),
     ("GET", f"{SLOTS}&address=X&network=NOPE", None, 409, "network 'NOPE'"),
-    ("POST", SLOTS, {"address": "X"}, 400, "slot must be a non-empty string"),
+    ("POST", SLOTS, {"address": "X"}, 400, "the slot field is required"),
+    ("POST", SLOTS, {"address": "X", "slot": ""}, 400, "slot must be a non-empty string"),
     ("POST", SLOTS, {"address": "X", "slot": "1", "when": "now"}, 400, "unknown field 'when'"),
     ("DELETE", "/operators/covage/appointments/RDVNONE?tenant=DEMO", None, 409, "no appointment RDVNONE"),
-    ("GET", "/operators/nobody/appointments?tenant=DEMO&address=X", None, 404, "offers no appointment_slots"),
+    ("GET", "/operators/nobody/appointments?tenant=DEMO&address=X", None, 404, "GET /api/operators lists"),
 ])
 def test_bad_calls_to_the_booking_service_get_a_clear_answer(api: Api, method, path, body, status, detail):
     got, answer = api.call(method, path, body)

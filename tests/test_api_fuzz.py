@@ -25,15 +25,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from simulator.capability import declared_routes
 from simulator.clock import MAX_SPEED
 from simulator.config import ClockConfig, load_config
 from simulator.pytest_plugin import DEFAULT_START
 from simulator.sandbox import VERSION, Sandbox
-from simulator.web import openapi
+from simulator.web import openapi, routes
 from tests.helpers import Api, cmd_acces, ftp_login, upload, wait_for_files
 
 ADMIN_TOKEN = "fuzz-admin"
-DOC = openapi.document(VERSION)
+#: The document of a sandbox of the default configuration: the core's routes and its capabilities' own.
+DOC = openapi.document(VERSION, routes.paths(declared_routes(load_config(None).operators)))
 OPERATIONS = [(path, method) for path, item in DOC["paths"].items() for method in item]
 TIMEOUT = 15  # seconds: an answer slower than this is a hang
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "80"))  # per operation; about 1100 requests in all

@@ -120,7 +120,7 @@ def test_unknown_keys_and_sections_name_the_closest_valid_one(tmp_path: Path, te
     ("[sandbox]\nadmin_open = 1\n", "sandbox.admin_open = 1: expected true or false"),
     ('[sandbox]\nadmin_token = "two words"\n', 'sandbox.admin_token = "two words": expected a token'),
     ("[covage]\nnetwork_size = 0\n", "covage.network_size = 0: expected an integer >= 1"),
-    ('[covage]\nacces_spec = "acces-9"\n', 'covage.acces_spec = "acces-9": expected a spec pack name'),
+    ('[covage]\nacces_spec = "acces-9"\n', 'covage.acces_spec = "acces-9": expected a packaged spec pack'),
     ('[covage.timings]\ncr_cmd = "soon"\n', 'covage.timings.cr_cmd = "soon": expected a delay such as'),
     ('[covage.timings]\ncr_cmd = "1.5 working days"\n', 'cr_cmd = "1.5 working days": expected a delay'),
     ("[covage]\nnetworks = []\n", "covage.networks: expected at least one [[covage.networks]] entry"),

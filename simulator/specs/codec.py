@@ -1,7 +1,7 @@
 """One generic codec for every CSV flow, driven by the spec packs (YAML data).
 
 A spec pack describes, for each flow, its columns in order (mandatory flag, maximum length,
-allowed values, format) and its file-name code. Nothing here knows what a Cmd_Acces is: the
+allowed values, format) and its file-name code. Nothing here knows any protocol's flows: the
 operator domains ask the pack to parse, validate and write records.
 """
 
@@ -447,8 +447,13 @@ class SpecPack:
         return self.validation_codes[kind]
 
 
+def packaged_packs() -> list[str]:
+    """The names of the packs shipped with opsim."""
+    return sorted(p.name for p in PACKS_DIR.iterdir() if (p / "pack.yaml").is_file())
+
+
 def load_pack(name_or_path: str | Path) -> SpecPack:
-    """A pack shipped with opsim (by name, e.g. 'acces-1.2') or a user's folder of YAML files."""
+    """A pack shipped with opsim (by name, see `packaged_packs`) or a user's folder of YAML files."""
     path = Path(name_or_path)
     if not path.is_dir():
         path = PACKS_DIR / str(name_or_path)
@@ -522,7 +527,7 @@ def _described(fmt: str) -> str:
 
 
 def _fold(name: str) -> str:
-    """Header names compared without case, spaces or accents ('Info Cmd Accès 1' = 'InfoCmdAcces1')."""
+    """Header names compared without case, spaces or accents ('Date Répon 1' = 'DateRepon1')."""
     table = str.maketrans("àâäéèêëîïôöùûüç", "aaaeeeeiioouuuc")
     return re.sub(r"[\s_]", "", name.lower().translate(table))
 

@@ -21,7 +21,7 @@ STYLE_CHOICES: dict[str, tuple[str, ...]] = {
 
 #: The filler of a free-text column at its maximum length: accents of ISO-8859-1, commas and double quotes,
 #: which a CSV writer quotes and a reader must unquote (never the separator: answer values never hold it).
-FILLER = 'Intervention prévue, accès "bât. B", clé chez le gardien (reçu à l\'accueil). '
+FILLER = 'Intervention prévue, entrée "bât. B", clé chez le gardien (reçu à l\'accueil). '
 
 
 class StyleError(ValueError):

@@ -1,8 +1,8 @@
 """The tenants' folder trees on disk, one set per operator, shared by its file transports (FTP today,
 SFTP next).
 
-Each tenant of an operator has a home laid out as the operator's profile says (`layout.Layout`): for
-Covage, IN/<OI>/<ARCEP>/ (+ PM/) where it drops and OUT/<OI>/<ARCEP>/ (+ PM/) where it picks up.
+Each tenant of an operator has a home laid out as the operator's profile says (`layout.Layout`): the
+folders where it drops its files and those where it picks up the answers, per area and network.
 Uploads are written to a spool outside every home and moved into IN only once complete, so a
 half-received file is never seen as a document. Answer files reach OUT by an atomic rename, so an OC
 never reads a half-written one.

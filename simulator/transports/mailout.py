@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
 CREATE INDEX IF NOT EXISTS mail_outbox_tenant ON mail_outbox (tenant, id);
 """
 
-#: Settings of an operator's profile naming the mailbox (local part) of each area: mail_acces, mail_pm.
+#: Settings of an operator's profile naming the mailbox (local part) of each area: mail_<area>.
 MAILBOX_PREFIX = "mail_"
 
 
@@ -55,7 +55,7 @@ class OperatorMail:
 
     operator: str
     domain: str
-    mailboxes: Mapping[str, str]  # area -> local part ("acces" -> "acces-ftth")
+    mailboxes: Mapping[str, str]  # area -> local part (the profile's mail_<area>)
     layout: Layout
 
     @classmethod

@@ -1,7 +1,7 @@
 """The e-mail channel (seed 002): an SMTP server (aiosmtpd) where OCs send their files by mail.
 
-Each operator has a mailbox per area of its layout (profile settings mail_<area>, e.g. Covage's
-`acces-ftth@covage.opsim.test` for Protocole Accès and `pm-ftth@...` for PM). A mail carries exactly one
+Each operator has a mailbox per area of its layout (profile settings mail_<area>: the local
+part, at <operator>.opsim.test; GET /api/operators lists them). A mail carries exactly one
 document: one CSV attachment whose file name is the subject (other files, such as a Notif_Adduction's photo
 and technical sheet, come with it as its attachments). The sender's address says which
 tenant it is (the tenants' `email`); an unknown sender or mailbox is refused at RCPT. The file becomes an
@@ -173,7 +173,7 @@ class SmtpTransport:
 
     @staticmethod
     def _network(mail: OperatorMail, filename: str) -> str:
-        """The OI code the file name carries (Accès: first part; PM: after COVAGE_ZMD), a network of the layout."""
+        """The OI code the file name carries (the first of its tokens that is a network of the layout)."""
         stem = filename.rsplit(".", 1)[0]
         return next((token for token in stem.split("_") if token in mail.layout.networks), "")
 

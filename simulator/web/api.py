@@ -17,7 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, abort, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..clock import MAX_SPEED, MIN_SPEED
@@ -25,8 +25,11 @@ from ..faults import FAULT_FIELDS, FaultError, check_rule
 from ..specs.variations import STYLE_CHOICES, StyleError, check_style
 from ..tenants import new_api_token
 from ..transports import mailout
-from . import openapi
+from . import openapi, routes
 from .auth import ADMIN, ANY, MAX_BODY, PUBLIC, SCOPED, TENANT, access, guard, principal
+from .calls import engine_call as _engine_call
+from .calls import sandbox
+from .calls import tenant_arg as _tenant_arg
 from .openapi import MAX_PAGE, MAX_TEXT
 
 if TYPE_CHECKING:
@@ -35,10 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 api = Blueprint("api", __name__, url_prefix="/api")
-
-
-def sandbox() -> SandboxFacade:
-    return current_app.config["SANDBOX"]
 
 
 def create_app(box: SandboxFacade) -> Flask:
@@ -51,11 +50,17 @@ def create_app(box: SandboxFacade) -> Flask:
     app.before_request(no_encoded_slash)
     app.before_request(guard)
     app.register_blueprint(api)
+    app.register_blueprint(routes.blueprint(box))
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):  # noqa: ANN202
         if e.response is not None:  # a complete answer given to abort (401 with WWW-Authenticate)
             return e.response
+        if e.code == 404 and request.url_rule is None and request.path.startswith("/api/operators/"):
+            # No such operator, or none of its capabilities declares this route (web/routes.py).
+            return jsonify(error=e.name, detail=f"no route {request.method} {request.path[:200]}: GET /api/operators "
+                                                "lists the operators and their capabilities, GET /api/openapi.json "
+                                                "every route"), 404
         return jsonify(error=e.name, detail=e.description), e.code
 
     @app.errorhandler(Exception)
@@ -74,17 +79,6 @@ def no_encoded_slash() -> Any:
     if "%2f" in raw.split("?", 1)[0].lower():
         return jsonify(error="Not Found", detail="a path parameter cannot contain '/' (%2F)"), 404
     return None
-
-
-def _engine_call(fn: Any) -> Any:
-    """Run on the engine thread; the clock's own checks (ValueError) are the caller's error."""
-    box = sandbox()
-    try:
-        return box.call(fn)
-    except ValueError as e:
-        abort(400, str(e))
-    except FutureTimeout:
-        abort(503, "the engine is busy: the call did not finish within 60 s (it may still complete)")
 
 
 # ---------------------------------------------------------------- parameters and bodies
@@ -174,15 +168,6 @@ def _page(items: list[Any] | Response, next_cursor: str | None) -> Response:
     return response
 
 
-def _tenant_arg() -> str:
-    tenant = request.args.get("tenant", "").upper()
-    if not tenant:
-        abort(400, "the tenant query parameter is required (e.g. ?tenant=DEMO)")
-    if tenant not in sandbox().tenants:
-        abort(404, f"no tenant {tenant[:50]}")
-    return tenant
-
-
 def _optional_tenant() -> str | None:
     # No existence check: the journal also keeps lines of logins that are no tenant (login refused).
     return request.args.get("tenant", "").upper() or None
@@ -206,7 +191,8 @@ def health():  # noqa: ANN201
 @api.get("/openapi.json")
 @access(PUBLIC)
 def openapi_document():  # noqa: ANN201
-    return jsonify(openapi.document(sandbox().version))
+    box = sandbox()
+    return jsonify(openapi.document(box.version, routes.paths(routes.declared(box))))
 
 
 # ---------------------------------------------------------------- clock
@@ -409,78 +395,6 @@ def operator_action(operator: str, capability: str, action: str):  # noqa: ANN20
         abort(409, error)
     return jsonify(operator=operator, capability=capability, action=action, tenant=tenant, done=True,
                    result=result)
-
-
-@api.post("/operators/<operator>/hotline")
-@access(TENANT)
-def hotline_call(operator: str):  # noqa: ANN201
-    """The operator's hotline, called by the OC's technician on site (seed 002): the socket found after a
-    Hotline CR (kind hotline), or a hot or cold reprovisioning request; answers the décharge number."""
-    box = sandbox()
-    op = box.operators.get(operator)
-    capability = next((c.name for c in op.capabilities.values() if "hotline" in c.actions), None) if op else None
-    if capability is None:
-        abort(404, f"operator {operator[:30]} has no hotline (GET /api/operators lists the actions)")
-    tenant = _tenant_arg()
-    body = _body({"ref", "socket", "kind", "motif"})
-    for key, value in body.items():
-        if not isinstance(value, str) or len(value) > MAX_TEXT:
-            abort(400, f"{key} must be a string of at most {MAX_TEXT} characters")
-    result, error = _engine_call(lambda: box.act(operator, capability, "hotline", tenant, body))
-    if error:
-        abort(409, error)
-    return jsonify(result)
-
-
-def _capability_with(operator: str, action: str) -> str:
-    """The capability of `operator` offering `action` (404 when none)."""
-    op = sandbox().operators.get(operator)
-    name = next((c.name for c in op.capabilities.values() if action in c.actions), None) if op else None
-    if name is None:
-        abort(404, f"operator {operator[:30]} offers no {action} (GET /api/operators lists the actions)")
-    return name
-
-
-def _act(operator: str, action: str, tenant: str, args: dict[str, Any]) -> Response:
-    box = sandbox()
-    capability = _capability_with(operator, action)
-    result, error = _engine_call(lambda: box.act(operator, capability, action, tenant, args))
-    if error:
-        abort(409, error)
-    return jsonify(result)
-
-
-@api.get("/operators/<operator>/appointments")
-@access(TENANT)
-def appointment_slots(operator: str):  # noqa: ANN201
-    """The booking service (seed 004's e-RDV): free connection slots for an address, J+8 to J+26 working days."""
-    tenant = _tenant_arg()
-    args = {k: request.args.get(k, "")[:MAX_TEXT] for k in ("network", "address") if request.args.get(k)}
-    if "address" not in args:
-        abort(400, "the address query parameter (a CodeAdresseImmeuble, hexaclé) is required")
-    return _act(operator, "appointment_slots", tenant, args)
-
-
-@api.post("/operators/<operator>/appointments")
-@access(TENANT)
-def book_appointment(operator: str):  # noqa: ANN201
-    """Book a free slot for an address: answers the IdRdv the Cmd_Acces carries."""
-    tenant = _tenant_arg()
-    body = _body({"network", "address", "slot"})
-    for key in ("address", "slot"):
-        if not isinstance(body.get(key), str) or not body[key] or len(body[key]) > MAX_TEXT:
-            abort(400, f"{key} must be a non-empty string")
-    if not isinstance(body.get("network", ""), str):
-        abort(400, "network must be a string")
-    return _act(operator, "book_appointment", tenant, body)
-
-
-@api.delete("/operators/<operator>/appointments/<rdv>")
-@access(TENANT)
-def cancel_appointment(operator: str, rdv: str):  # noqa: ANN201
-    """Cancel a booked appointment: its slot is released (an order naming it then gets a CR KO FRDV)."""
-    tenant = _tenant_arg()
-    return _act(operator, "cancel_appointment", tenant, {"IdRdv": rdv[:MAX_TEXT]})
 
 
 # ---------------------------------------------------------------- journal, files, tenants

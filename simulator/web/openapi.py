@@ -221,31 +221,6 @@ SCHEMAS: dict[str, Any] = {
         "operator": {"type": "string"}, "capability": {"type": "string"}, "action": {"type": "string"},
         "tenant": {"type": "string"}, "done": {"type": "boolean"},
         "result": {"type": "object", "description": "what the action answers (empty for most)"}}},
-    "HotlineCall": {"type": "object", "additionalProperties": False, "required": ["ref"], "properties": {
-        "ref": {"type": "string", "description": "the order's ReferenceCommandePriseInterneOC"},
-        "socket": {"type": "string", "description": "ReferencePrise of the socket found on site (required for "
-                                                    "kind hotline)"},
-        "kind": {"type": "string", "enum": ["hotline", "hot", "cold"], "default": "hotline",
-                 "description": "hotline: after a Hotline CR; hot / cold: the OC's reprovisioning request"},
-        "motif": {"type": "string", "description": "MotifReprov of a hot or cold request", "default": "Fibre HS"}}},
-    "Slots": {"type": "object", "properties": {
-        "network": {"type": "string"}, "address": {"type": "string", "description": "the hexaclé"},
-        "slots": {"type": "array", "items": {"type": "object", "properties": {
-            "slot": {"type": "string", "description": "AAAAMMJJ-AM or AAAAMMJJ-PM: what a booking names"},
-            "date": {"type": "string", "format": "date"}, "start": {"type": "string"}, "end": {"type": "string"}}}}}},
-    "Booking": {"type": "object", "additionalProperties": False, "required": ["address", "slot"], "properties": {
-        "network": {"type": "string", "description": "the OI network's Interop code (default: the first)"},
-        "address": {"type": "string", "description": "CodeAdresseImmeuble (hexaclé)"},
-        "slot": {"type": "string", "description": "a free slot of GET .../appointments"}}},
-    "Appointment": {"type": "object", "properties": {
-        "IdRdv": {"type": "string", "description": "what the Cmd_Acces carries in IdRdv"},
-        "slot": {"type": "string"}, "date": {"type": "string", "format": "date"}, "address": {"type": "string"},
-        "network": {"type": "string"}, "state": {"type": "string", "enum": ["BOOKED", "CANCELLED"]}}},
-    "HotlineAnswer": {"type": "object", "properties": {
-        "ref": {"type": "string"}, "kind": {"type": "string"},
-        "NumeroDecharge": {"type": "string", "description": "the décharge the CR_STOC must carry (empty: cold)"},
-        "ReferencePrise": {"type": "string"}, "MotifReprov": {"type": "string"},
-        "due": {"type": "string", "description": "cold: when the Notif_Reprov comes (virtual ISO date-time)"}}},
     "Reprovision": {"type": "object", "additionalProperties": False,
                     "properties": {"motif": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
                                              "default": "Fibre HS"}}},
@@ -328,43 +303,6 @@ PATHS: dict[str, Any] = {
                     _param("action", "path", "the action's name (e.g. reprovision)", {"type": "string"}, True),
                     TENANT_REQUIRED],
         body=_json_body({"type": "object", "description": "the action's arguments"}, required=False))},
-    "/api/operators/{operator}/hotline": {"post": _operation(
-        "hotline: the OC's technician on site calls the operator (seed 002): the socket found after a Hotline CR "
-        "is reprovisioned hot (Notif_Reprov, MotifReprov Commande HOTLINE) and the décharge number answered; "
-        "kind hot or cold asks a reprovisioning outside Hotline", "admin token or the tenant's token",
-        {"200": _ok("the décharge", _ref("HotlineAnswer")), "400": BAD,
-         "404": _error("no such operator or tenant"),
-         "409": _error("refused: no such order, wrong state, socket unknown, elsewhere or held"), **WRITE},
-        parameters=[_param("operator", "path", "the operator's key (e.g. covage)", {"type": "string"}, True),
-                    TENANT_REQUIRED],
-        body=_json_body(_ref("HotlineCall")))},
-    "/api/operators/{operator}/appointments": {
-        "get": _operation(
-            "appointment_slots: the booking service's free connection slots for an address, from J+8 to J+26 "
-            "working days (seed 004's e-RDV)", "admin token or the tenant's token",
-            {"200": _ok("the free slots", _ref("Slots")), "400": BAD, "404": _error("no such operator or tenant"),
-             "409": _error("unknown network or address"), **COMMON},
-            parameters=[_param("operator", "path", "the operator's key (e.g. covage)", {"type": "string"}, True),
-                        TENANT_REQUIRED,
-                        _param("address", "query", "CodeAdresseImmeuble (hexaclé)", {"type": "string"}, True),
-                        _param("network", "query", "the network's Interop code (default: the first)",
-                               {"type": "string"})]),
-        "post": _operation(
-            "book_appointment: book a free slot; the IdRdv answered goes in the Cmd_Acces (checked at the CR "
-            "with the FRDV codes)", "admin token or the tenant's token",
-            {"200": _ok("the appointment", _ref("Appointment")), "400": BAD,
-             "404": _error("no such operator or tenant"), "409": _error("not a free slot of that address"),
-             **WRITE},
-            parameters=[_param("operator", "path", "the operator's key (e.g. covage)", {"type": "string"}, True),
-                        TENANT_REQUIRED],
-            body=_json_body(_ref("Booking")))},
-    "/api/operators/{operator}/appointments/{rdv}": {"delete": _operation(
-        "cancel_appointment: release a booked slot (an order naming it then gets a CR KO FRDV02)",
-        "admin token or the tenant's token",
-        {"200": _ok("the cancelled appointment", _ref("Appointment")), "404": _error("no such operator or tenant"),
-         "409": _error("no such appointment of the tenant, or not booked any more"), **WRITE},
-        parameters=[_param("operator", "path", "the operator's key (e.g. covage)", {"type": "string"}, True),
-                    _param("rdv", "path", "the IdRdv", {"type": "string"}, True), TENANT_REQUIRED])},
     "/api/journal": {"get": _operation(
         "journal: every exchange, newest page first (each page oldest first)",
         "with tenant: admin token or the tenant's token; without: admin token",
@@ -445,7 +383,8 @@ PATHS: dict[str, Any] = {
 }
 
 
-def document(version: str) -> dict[str, Any]:
+def document(version: str, declared: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document; `declared`: the operations of the capabilities' own routes (web/routes.py)."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "opsim admin API", "version": version,
@@ -456,7 +395,7 @@ def document(version: str) -> dict[str, Any]:
                               "and refuse another site's Origin. Errors are `{\"error\", \"detail\"}`."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {}],  # {}: no token needed when none is configured (loopback only)
-        "paths": PATHS,
+        "paths": {**PATHS, **(declared or {})},
         "components": {"schemas": SCHEMAS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                                       "description": "the admin token, or a tenant's token"}}},

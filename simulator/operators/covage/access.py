@@ -106,6 +106,7 @@ class AccessDesk(Capability):
     events = ("cr_cmd", "cmd_stoc", "cr_mad", "reprov", "stoc_deadline")
     actions = ("reprovision", "hotline", "building_works", "failure_rates", "appointment_slots", "book_appointment",
                "cancel_appointment")
+    routes = (*hotline.ROUTES, *appointments.ROUTES)  # the hotline and the booking service on the admin API
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ...capability import ActionRefused
+from ...capability import ActionRefused, Route
 from ...documents import Effects
 from ...store import Order
 from .states import Desk
@@ -32,6 +32,39 @@ CREATE TABLE IF NOT EXISTS appointments (
 );
 CREATE INDEX IF NOT EXISTS appointments_slot ON appointments (network, day, half, state);
 """
+
+
+_TEXT = {"type": "string", "maxLength": 256}
+_APPOINTMENT = {"type": "object", "properties": {
+    "IdRdv": {"type": "string", "description": "what the order carries in IdRdv"},
+    "slot": {"type": "string"}, "date": {"type": "string", "format": "date"}, "address": {"type": "string"},
+    "network": {"type": "string"}, "state": {"type": "string", "enum": ["BOOKED", "CANCELLED"]}}}
+#: The booking service (seed 004's e-RDV) on the admin API: /api/operators/<operator>/appointments.
+ROUTES = (
+    Route("GET", "appointments", "appointment_slots",
+          "appointment_slots: the booking service's free connection slots for an address, from J+8 to J+26 "
+          "working days (seed 004's e-RDV)",
+          query={"address": {**_TEXT, "description": "CodeAdresseImmeuble (hexaclé)"},
+                 "network": {**_TEXT, "description": "the network's Interop code (default: the first)"}},
+          required=("address",),
+          answer={"type": "object", "properties": {
+              "network": {"type": "string"}, "address": {"type": "string", "description": "the hexaclé"},
+              "slots": {"type": "array", "items": {"type": "object", "properties": {
+                  "slot": {"type": "string", "description": "AAAAMMJJ-AM or AAAAMMJJ-PM: what a booking names"},
+                  "date": {"type": "string", "format": "date"}, "start": {"type": "string"},
+                  "end": {"type": "string"}}}}}},
+          refused="unknown network or address"),
+    Route("POST", "appointments", "book_appointment",
+          "book_appointment: book a free slot; the IdRdv answered goes in the order (checked at the CR with the "
+          "FRDV codes)",
+          body={"network": {**_TEXT, "description": "the OI network's Interop code (default: the first)"},
+                "address": {**_TEXT, "minLength": 1, "description": "CodeAdresseImmeuble (hexaclé)"},
+                "slot": {**_TEXT, "minLength": 1, "description": "a free slot of GET .../appointments"}},
+          required=("address", "slot"), answer=_APPOINTMENT, refused="not a free slot of that address"),
+    Route("DELETE", "appointments/{IdRdv}", "cancel_appointment",
+          "cancel_appointment: release a booked slot (an order naming it then gets a CR KO FRDV02)",
+          answer=_APPOINTMENT, refused="no such appointment of the tenant, or not booked any more"),
+)
 
 
 def setting(desk: Desk, name: str, default: Any) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ...capability import ActionRefused
+from ...capability import ActionRefused, Route
 from ...documents import Effects
 from ...refdata import Line
 from ...store import Order
@@ -28,6 +28,27 @@ from .states import AFTER_MAD, BEFORE_MAD, REPROVISIONABLE, Desk, Reject, State
 HOTLINE_MOTIF = "Commande HOTLINE"  # MotifReprov of a Hotline's reprovisioning (e-Mutation reasons)
 WORKS_MOTIF = "Travaux programmés"  # MotifReprov of the operator's own reprovisioning (opsim choice)
 CALL_KINDS = ("hotline", "hot", "cold")
+
+
+_TEXT = {"type": "string", "maxLength": 256}
+#: The hotline on the admin API: POST /api/operators/<operator>/hotline?tenant=... (the OC's technician calls).
+ROUTES = (Route(
+    "POST", "hotline", "hotline",
+    "hotline: the OC's technician on site calls the operator (seed 002): the socket found after a Hotline CR is "
+    "reprovisioned hot (Notif_Reprov, MotifReprov Commande HOTLINE) and the décharge number answered; kind hot "
+    "or cold asks a reprovisioning outside Hotline",
+    body={"ref": {**_TEXT, "description": "the order's ReferenceCommandePriseInterneOC"},
+          "socket": {**_TEXT, "description": "ReferencePrise of the socket found on site (required for kind hotline)"},
+          "kind": {"type": "string", "enum": ["hotline", "hot", "cold"], "default": "hotline",
+                   "description": "hotline: after a Hotline CR; hot / cold: the OC's reprovisioning request"},
+          "motif": {**_TEXT, "description": "MotifReprov of a hot or cold request", "default": "Fibre HS"}},
+    required=("ref",),
+    answer={"type": "object", "properties": {
+        "ref": {"type": "string"}, "kind": {"type": "string"},
+        "NumeroDecharge": {"type": "string", "description": "the décharge the CR_STOC must carry (empty: cold)"},
+        "ReferencePrise": {"type": "string"}, "MotifReprov": {"type": "string"},
+        "due": {"type": "string", "description": "cold: when the Notif_Reprov comes (virtual ISO date-time)"}}},
+    refused="refused: no such order, wrong state, socket unknown, elsewhere or held"),)
 
 
 def call_hotline(desk: Desk, tenant: str, args: Mapping[str, Any], now: datetime) -> Effects:

@@ -18,7 +18,7 @@ from .clock import VirtualClock
 from .config import Config
 from .documents import Finding
 from .engine import Engine
-from .faults import FaultRule, FaultRules
+from .faults import FaultRule, FaultRules, Stages
 from .refdata import ReferenceNetwork
 from .store import Store
 from .tenants import TenantRegistry, hash_password
@@ -103,6 +103,11 @@ class SandboxFacade:
                 if capability.pack is not None:
                     catalogue.update(capability.pack.rejects)
         return catalogue
+
+    def fault_stages(self) -> Stages:
+        """Where the operators' spec packs let them say no (each code's stage), and what answers there."""
+        return Stages.of((c.pack.sections, c.pack.rejects) for o in self.operators.values()
+                         for c in o.capabilities.values() if c.pack is not None)
 
     def add_fault(self, tenant: str, rule: FaultRule, count: int | None) -> dict[str, Any]:
         added = self.faults.add(tenant, rule, count)

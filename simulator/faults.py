@@ -1,13 +1,16 @@
 """Faults on demand: rules that make the operator refuse, delay, reprovision or fail what an OC sends.
 
-The point of pre-certification is to rehearse every refusal. Codes that real data can trigger (an unknown
-hexaclé gives FADR01) need no rule; production failures (FINT, FCLI, FAUT), customer-side ones and any code
-at any stage come from a **fault rule**, set per tenant through the admin API (`POST /api/faults`), or from a
-**magic value** in the order itself, like a payment test card: a CommentaireCmdAcces `OPSIM:FINT04` gives a
-CR KO FINT04 (see `default_stage`), `OPSIM:FINT04@RACCO` a failed connection with that code.
+The point of pre-certification is to rehearse every refusal. Codes that real data can trigger need no rule;
+production failures, customer-side ones and any code at any stage come from a **fault rule**, set per tenant
+through the admin API (`POST /api/faults`), or from a **magic value** in the order itself, like a payment test
+card: `OPSIM:<code>` in a free-text column the capability names fires that code at its default stage (see
+`Stages.default_for`), `OPSIM:<code>@<STAGE>` at the stage named.
 
-A rule matches the orders of one tenant (all of them, one ReferenceCommandePriseInterneOC, or one address by
-its CodeAdresseImmeuble) and fires on the next `count` of them at its stage; then it is spent. The domain asks
+The codes and their stages are data: each spec pack's reject catalogue (`rejects.yaml`: each code's `stage`)
+and its `stages.yaml` (what answers at each stage, where a code fires when no stage is named).
+
+A rule matches the orders of one tenant (all of them, one order by its reference, or one address by its
+code) and fires on the next `count` of them at its stage; then it is spent. The domain asks
 `FaultRules.take(...)` at each stage where the protocol lets the operator say no; the rules live in the store,
 so a rule set before a restart still fires after it, and a fired rule is journaled by the capability.
 """
@@ -16,8 +19,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -25,8 +28,7 @@ from .store import Store
 
 _WITHOUT_RULES: WeakKeyDictionary[Store, set[str]] = WeakKeyDictionary()
 
-#: Where the operator may say no (rejects.yaml `stage`), and what else a rule may do there.
-STAGES = ("AR", "CR", "RACCO", "ANNUL")
+#: What a rule may do at its stage besides refusing.
 ACTIONS = ("reject", "delay", "reprovision")
 MAX_COUNT = 10_000
 MAX_DELAY = 250  # working days: a year of them
@@ -53,16 +55,49 @@ class FaultError(ValueError):
 
 
 @dataclass(frozen=True)
+class Stages:
+    """Where the operators may say no, as their spec packs declare it (a pack's `stages` and `rule_stage`
+    sections): each stage with what answers there, and where a code or a rule fires when it names no stage."""
+
+    answers: Mapping[str, str] = field(default_factory=dict)  # stage -> what answers there ("... KO, at once")
+    fires_at: Mapping[str, str] = field(default_factory=dict)  # stage -> where its codes fire by default
+    rule_stage: str = ""  # where a delay or a reprovisioning rule fires when it names no stage
+
+    @classmethod
+    def of(cls, packs: Iterable[tuple[Mapping[str, Any], Mapping[str, Mapping[str, str]]]]) -> Stages:
+        """From (sections, rejects) of each spec pack: its declared stages, then any other stage its codes name."""
+        answers: dict[str, str] = {}
+        fires_at: dict[str, str] = {}
+        rule_stage = ""
+        for sections, rejects in packs:
+            for stage, declared in (sections.get("stages") or {}).items():
+                answers.setdefault(str(stage), str((declared or {}).get("answer", "")))
+                if (declared or {}).get("fires_at"):
+                    fires_at.setdefault(str(stage), str(declared["fires_at"]))
+            for entry in rejects.values():
+                answers.setdefault(str(entry.get("stage", "")), "")
+            rule_stage = rule_stage or str(sections.get("rule_stage", ""))
+        answers.pop("", None)
+        return cls(answers, fires_at, rule_stage or next(iter(answers), ""))
+
+    def default_for(self, code: str, catalogue: Mapping[str, Mapping[str, str]]) -> str:
+        """Where a code fires when no stage is named: its catalogue stage, or where that stage's codes fire
+        (`fires_at`: a production code fires at the first answer that may carry it)."""
+        stage = catalogue.get(code, {}).get("stage", "") or next(iter(self.answers), "")
+        return self.fires_at.get(stage, stage)
+
+
+@dataclass(frozen=True)
 class FaultRule:
     """What a rule does, and to which orders."""
 
     action: str  # reject | delay | reprovision
-    stage: str  # AR | CR | RACCO | ANNUL: where it fires
+    stage: str  # where it fires: a stage of the spec packs (`Stages`)
     code: str = ""  # reject: the catalogue code
     working_days: int = 0  # delay: how much later the stage's answer comes
     motif: str = ""  # reprovision: the MotifReprov of the Notif_Reprov
-    ref: str = ""  # only this ReferenceCommandePriseInterneOC ("": any)
-    address: str = ""  # only orders at this CodeAdresseImmeuble ("": any)
+    ref: str = ""  # only the order of this reference ("": any)
+    address: str = ""  # only orders at this address code ("": any)
     comment: str = ""  # goes in the answer's comment column
 
     def matches(self, ref: str, address: str) -> bool:
@@ -83,7 +118,8 @@ class Fired:
         return f"{source}: {self.rule.action} at {self.rule.stage}: {what}"
 
 
-def check_rule(body: Mapping[str, Any], catalogue: Mapping[str, Mapping[str, str]]) -> tuple[FaultRule, int | None]:
+def check_rule(body: Mapping[str, Any], catalogue: Mapping[str, Mapping[str, str]],
+               stages: Stages) -> tuple[FaultRule, int | None]:
     """A rule and its count from what a client sent; FaultError names what is wrong."""
     unknown = sorted(set(body) - set(FAULT_FIELDS))
     if unknown:
@@ -95,11 +131,11 @@ def check_rule(body: Mapping[str, Any], catalogue: Mapping[str, Mapping[str, str
     if action == "reject":
         if code not in catalogue:
             raise FaultError(f"code {code!r} is not in the reject catalogue (GET /api/rejects lists it)")
-        stage = _text(body, "stage", 8).upper() or default_stage(code, catalogue)
+        stage = _text(body, "stage", 8).upper() or stages.default_for(code, catalogue)
     else:
-        stage = _text(body, "stage", 8).upper() or ("CR" if action == "delay" else "CR")
-    if stage not in STAGES:
-        raise FaultError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+        stage = _text(body, "stage", 8).upper() or stages.rule_stage
+    if stage not in stages.answers:
+        raise FaultError(f"stage must be one of {', '.join(stages.answers)}, not {stage!r}")
     working_days = body.get("working_days", 0)
     if action == "delay" and (isinstance(working_days, bool) or not isinstance(working_days, int)
                               or not 1 <= working_days <= MAX_DELAY):
@@ -117,14 +153,6 @@ def check_rule(body: Mapping[str, Any], catalogue: Mapping[str, Mapping[str, str
     return rule, count
 
 
-def default_stage(code: str, catalogue: Mapping[str, Mapping[str, str]]) -> str:
-    """Where a code fires when no stage is named: its catalogue stage, except that a production code
-    (stage RACCO: Notif_Racc_Ko) fires at the CR, the first answer that may carry it (`OPSIM:FINT04` is a
-    CR KO FINT04; `OPSIM:FINT04@RACCO` a failed connection)."""
-    stage = catalogue.get(code, {}).get("stage", "AR")
-    return "CR" if stage == "RACCO" else stage
-
-
 def _text(body: Mapping[str, Any], key: str, max_length: int) -> str:
     value = body.get(key, "")
     if not isinstance(value, str) or len(value) > max_length:
@@ -132,13 +160,13 @@ def _text(body: Mapping[str, Any], key: str, max_length: int) -> str:
     return value.strip()
 
 
-def magic_fault(text: str, catalogue: Mapping[str, Mapping[str, str]], stage: str) -> Fired | None:
+def magic_fault(text: str, catalogue: Mapping[str, Mapping[str, str]], stages: Stages, stage: str) -> Fired | None:
     """The fault an order's own free text asks for at `stage` (`OPSIM:<code>` or `OPSIM:<code>@<stage>`)."""
     for match in MAGIC.finditer(text or ""):
         code = match["code"]
         if code not in catalogue:
             continue
-        wanted = match["stage"] or default_stage(code, catalogue)
+        wanted = match["stage"] or stages.default_for(code, catalogue)
         if wanted == stage:
             return Fired(0, FaultRule("reject", stage, code, comment=f"magic value {match[0]}"))
     return None

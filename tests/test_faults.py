@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from simulator.faults import FaultError, FaultRule, FaultRules, check_rule, magic_fault
+from simulator.faults import FaultError, FaultRule, FaultRules, Stages, check_rule, magic_fault
+from simulator.operators.covage import on_demand
 from simulator.specs.codec import load_pack
 from simulator.store import Store
 from tests.helpers import Api
 
-CATALOGUE = load_pack("acces-1.2").rejects
+PACK = load_pack("acces-1.2")
+CATALOGUE = PACK.rejects
+STAGES = Stages.of([(PACK.sections, PACK.rejects)])
 
 
 def test_the_catalogue_is_served_with_the_stage_of_each_code(api: Api):
@@ -61,7 +64,7 @@ def test_a_rule_fires_on_the_next_matching_orders_then_is_spent(tmp_path: Path):
     store = Store(tmp_path / "s.sqlite3")
     FaultRules.create_tables(store)
     rules = FaultRules(store)
-    rule, count = check_rule({"code": "FINT04", "count": 2, "address": "ab12cd34ef"}, CATALOGUE)
+    rule, count = check_rule_of({"code": "FINT04", "count": 2, "address": "ab12cd34ef"}, CATALOGUE)
     rules.add("ACME", rule, count)
     assert rules.take("ACME", "CR", "R1", "OTHER") is None  # another address
     assert rules.take("ACME", "AR", "R1", "AB12CD34EF") is None  # another stage
@@ -84,14 +87,33 @@ def test_rules_survive_a_restart_and_unlimited_ones_never_run_out(tmp_path: Path
 
 
 def test_magic_values_in_the_order_itself():
-    assert magic_fault("please OPSIM:FINT04 thanks", CATALOGUE, "CR").rule.code == "FINT04"
-    assert magic_fault("OPSIM:FINT04", CATALOGUE, "AR") is None  # a production code: CR by default
-    assert magic_fault("OPSIM:FADR01", CATALOGUE, "AR").rule.code == "FADR01"
-    assert magic_fault("OPSIM:FINT04@RACCO", CATALOGUE, "RACCO").rule.code == "FINT04"
-    assert magic_fault("OPSIM:ZZZZ99", CATALOGUE, "CR") is None  # not in the catalogue
-    assert magic_fault("", CATALOGUE, "CR") is None
+    assert magic_fault_of("please OPSIM:FINT04 thanks", CATALOGUE, "CR").rule.code == "FINT04"
+    assert magic_fault_of("OPSIM:FINT04", CATALOGUE, "AR") is None  # a production code: CR by default
+    assert magic_fault_of("OPSIM:FADR01", CATALOGUE, "AR").rule.code == "FADR01"
+    assert magic_fault_of("OPSIM:FINT04@RACCO", CATALOGUE, "RACCO").rule.code == "FINT04"
+    assert magic_fault_of("OPSIM:ZZZZ99", CATALOGUE, "CR") is None  # not in the catalogue
+    assert magic_fault_of("", CATALOGUE, "CR") is None
 
 
 def test_check_rule_names_what_is_wrong():
     with pytest.raises(FaultError, match="code 'FOO' is not in the reject catalogue"):
-        check_rule({"code": "foo"}, CATALOGUE)
+        check_rule_of({"code": "foo"}, CATALOGUE)
+
+
+def check_rule_of(body, catalogue):  # noqa: ANN001, ANN201 - the pack's catalogue and stages
+    return check_rule(body, catalogue, STAGES)
+
+
+def magic_fault_of(text, catalogue, stage):  # noqa: ANN001, ANN201
+    return magic_fault(text, catalogue, STAGES, stage)
+
+
+def test_the_stages_are_the_packs_data():
+    """stages.yaml declares each stage's answer and where a production code fires; the desk reads magic values in
+    the columns the pack names."""
+    assert list(STAGES.answers) == ["AR", "CR", "RACCO", "ANNUL"]
+    assert STAGES.fires_at == {"RACCO": "CR"} and STAGES.rule_stage == "CR"
+    assert STAGES.default_for("FINT04", CATALOGUE) == "CR" and STAGES.default_for("FADR01", CATALOGUE) == "AR"
+    assert PACK.sections["magic_columns"] == list(on_demand.MAGIC_COLUMNS)
+    bare = Stages.of([({}, CATALOGUE)])  # a user's pack without stages.yaml: the stages its codes name
+    assert set(bare.answers) == {entry["stage"] for entry in CATALOGUE.values()} and bare.fires_at == {}

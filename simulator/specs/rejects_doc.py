@@ -3,19 +3,16 @@ code with its label, the stage that sends it, and how to trigger it in the sandb
 
 from __future__ import annotations
 
+from ..faults import Stages
 from .codec import SpecPack
-
-#: What each stage answers with.
-STAGE_ANSWERS = {
-    "AR": "AR_Cmd_Acces KO, at once",
-    "CR": "CR_Cmd_Acces KO, at the CR",
-    "RACCO": "Notif_Racc_Ko (or a CR_STOC KO of the OC)",
-    "ANNUL": "CR_Annulation_Acces KO",
-}
 
 
 def rejects_markdown(pack: SpecPack) -> str:
     triggers: dict[str, str] = pack.sections.get("triggers", {})
+    stages = Stages.of([(pack.sections, pack.rejects)])
+    columns = " or ".join(pack.sections.get("magic_columns") or ["a free-text column of the order"])
+    example = next(iter(sorted(pack.rejects)), "XXXX00")
+    moved = [f"A code of stage {stage} defaults to the {at}." for stage, at in stages.fires_at.items()]
     lines = [
         f"# Reject codes (Annexe 5f) of the `{pack.name}` spec pack",
         "",
@@ -24,17 +21,17 @@ def rejects_markdown(pack: SpecPack) -> str:
         "",
         "Every code is produced on demand, at any stage:",
         "",
-        "- a **fault rule**: `POST /api/faults?tenant=ACME` with `{\"code\": \"FINT04\"}` (the next order; `count`,",
+        f"- a **fault rule**: `POST /api/faults?tenant=ACME` with `{{\"code\": \"{example}\"}}` (the next order; "
+        "`count`,",
         "  `ref`, `address` and `stage` narrow or widen it; docs/api.md);",
-        "- a **magic value** in the order itself: `OPSIM:FINT04` in CommentaireCmdAcces gives that code at its",
-        "  default stage, `OPSIM:FINT04@RACCO` at the stage named. A production code (stage RACCO) defaults to",
-        "  the CR.",
+        f"- a **magic value** in the order itself: `OPSIM:{example}` in {columns} gives that code at its",
+        f"  default stage, `OPSIM:{example}@<STAGE>` at the stage named.{' ' if moved else ''}{' '.join(moved)}",
         "",
         "The codes marked *data* are also produced by the data of the order, as the operator would.",
         "",
         "| stage | answered by |",
         "| --- | --- |",
-        *(f"| {stage} | {answer} |" for stage, answer in STAGE_ANSWERS.items()),
+        *(f"| {stage} | {answer} |" for stage, answer in stages.answers.items()),
         "",
         "| code | label | stage | from the data |",
         "| --- | --- | --- | --- |",

@@ -514,7 +514,7 @@ def add_fault():  # noqa: ANN201
     tenant = _tenant_arg()
     box = sandbox()
     try:
-        rule, count = check_rule(_body(set(FAULT_FIELDS)), box.reject_catalogue())
+        rule, count = check_rule(_body(set(FAULT_FIELDS)), box.reject_catalogue(), box.fault_stages())
     except FaultError as e:
         abort(400, str(e))
     return jsonify(_engine_call(lambda: box.add_fault(tenant, rule, count))), 201

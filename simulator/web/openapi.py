@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import MAX_ADVANCE_SECONDS, MAX_ADVANCE_WORKING_DAYS, MAX_SPEED, MIN_SPEED
-from ..faults import ACTIONS, MAX_COUNT, MAX_DELAY, STAGES
+from ..faults import ACTIONS, MAX_COUNT, MAX_DELAY
 from ..specs.variations import STYLE_CHOICES
 from .auth import MAX_BODY
 
@@ -70,9 +70,11 @@ MISDIRECTED = _error("with no admin token configured, a Host header that is not 
 COMMON = {"401": UNAUTHORIZED, "403": FORBIDDEN, "421": MISDIRECTED}
 WRITE = {**COMMON, "400": BAD, "413": TOO_LARGE, "415": NOT_JSON}
 
+#: The stages are the operators' spec packs' (stages.yaml, and each code's stage).
+STAGE = "where the operator says no: a stage of the operators' spec packs (GET /api/rejects: each code's stage)"
 SCHEMAS: dict[str, Any] = {
     "Reject": {"type": "object", "required": ["code", "stage", "label"],
-               "properties": {"code": {"type": "string"}, "stage": {"type": "string", "enum": list(STAGES)},
+               "properties": {"code": {"type": "string"}, "stage": {"type": "string", "description": STAGE},
                               "label": {"type": "string"}}},
     "NewFaultRule": {
         "type": "object", "additionalProperties": False,
@@ -80,7 +82,7 @@ SCHEMAS: dict[str, Any] = {
                        "stage); delay: the stage's answer comes `working_days` later; reprovision: a Notif_Reprov "
                        "follows the CR. ref / address (CodeAdresseImmeuble) narrow the orders it matches.",
         "properties": {"action": {"type": "string", "enum": list(ACTIONS), "default": "reject"},
-                       "stage": {"type": "string", "enum": list(STAGES)},
+                       "stage": {"type": "string", "maxLength": 8, "description": STAGE},
                        "code": {"type": "string", "description": "a code of GET /api/rejects"},
                        "working_days": {"type": "integer", "minimum": 1, "maximum": MAX_DELAY},
                        "motif": {"type": "string", "maxLength": 100}, "ref": {"type": "string", "maxLength": 30},

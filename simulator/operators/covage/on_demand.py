@@ -7,15 +7,23 @@ Each function takes the desk (the AccessDesk, through the Desk protocol) and jou
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from ...documents import Effects, Finding, ScheduledEvent
-from ...faults import Fired, magic_fault
+from ...faults import Fired, Stages, magic_fault
+from ...specs.codec import SpecPack
 from ...store import Order
 from .states import Desk
 
 #: The free-text columns an OC may put a magic value in (`OPSIM:<code>` or `OPSIM:<code>@<stage>`).
 MAGIC_COLUMNS = ("CommentaireCmdAcces", "Commentaire")
+
+
+@lru_cache(maxsize=8)
+def stages_of(pack: SpecPack) -> Stages:
+    """The pack's stages, read once (a magic value is looked for at every stage of every order)."""
+    return Stages.of([(pack.sections, pack.rejects)])
 
 
 def fault(desk: Desk, tenant: str, stage: str, ref: str, address: str, texts: list[str], effects: Effects,
@@ -24,7 +32,7 @@ def fault(desk: Desk, tenant: str, stage: str, ref: str, address: str, texts: li
     fired = None
     if "reject" in actions:
         for text in texts:
-            fired = magic_fault(text, desk.pack.rejects, stage)
+            fired = magic_fault(text, desk.pack.rejects, stages_of(desk.pack), stage)
             if fired:
                 break
     if fired is None:

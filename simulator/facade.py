@@ -21,7 +21,7 @@ from .engine import Engine
 from .faults import FaultRule, FaultRules, Stages
 from .refdata import ReferenceNetwork
 from .store import Store
-from .tenants import TenantRegistry, hash_password
+from .tenants import TenantRegistry, hash_password, hash_token
 
 T = TypeVar("T")
 
@@ -76,7 +76,7 @@ class SandboxFacade:
         if code in self.tenants or self.tenants.by_login(login):
             return f"tenant {code} (login {login}) already exists"
         self.store.upsert_tenant(code, login, hash_password(password), email,
-                                 hash_password(api_token) if api_token else "")
+                                 hash_token(api_token) if api_token else "")
         self.ensure_folders(code)
         self.tenants.reload()
         self.engine.note(Finding(code, "api", "admin", "", "", "tenant created", email))

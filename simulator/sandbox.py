@@ -5,8 +5,10 @@ capabilities), the engine and the transports together, each operator on its own 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -21,7 +23,7 @@ from .refdata import ReferenceNetwork
 from .specs.codec import SpecPack
 from .startup import PORTS_FILE, DataDirLock, KeptPorts, check_port, check_ports
 from .store import Store
-from .tenants import TenantRegistry, hash_password
+from .tenants import TenantRegistry, hash_password, hash_token
 from .transports.ftp import FtpTransport
 from .transports.http import HttpTransport
 from .transports.mailbox import FolderDelivery, Mailboxes, migrate_legacy_homes
@@ -71,8 +73,8 @@ class Sandbox:
         for tenant in config.all_tenants():  # the file is the truth for the tenants it names
             token = tenant.api_token or (DEMO_API_TOKEN if builtin_demo and tenant.code == "DEMO" else "")
             self.store.upsert_tenant(tenant.code, tenant.login, hash_password(tenant.password), tenant.email,
-                                     hash_password(token) if token else "", tenant.operators)
-        self.tenants = TenantRegistry(self.store)
+                                     hash_token(token) if token else "", tenant.operators)
+        self.tenants = TenantRegistry(self.store, on_rehash=self._rehash)
         for account in self.tenants.accounts():
             self.ensure_folders(account.code)
         self.mail = self._mail_outbox()
@@ -169,6 +171,19 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _rehash(self, code: str, password_hash: str, api_token_hash: str) -> None:
+        """A tenant's secret found under an older hash: its new hash is written by the engine, on a thread of its
+        own so that the login (on the FTP thread, or a request) does not wait for the engine's queue."""
+        def write() -> None:
+            self.store.replace_hashes(code, password_hash, api_token_hash)
+            self.tenants.reload()
+
+        def run() -> None:
+            with contextlib.suppress(Exception):  # stopped meanwhile: the next login rehashes it again
+                self.engine.call(write)
+
+        threading.Thread(target=run, name="opsim-rehash", daemon=True).start()
 
     @property
     def ftp_address(self) -> tuple[str, int]:

@@ -383,6 +383,12 @@ class Store:
             "ELSE excluded.api_token END, operators = excluded.operators",
             (code, login, password_hash, email, time.time(), api_token_hash, ",".join(operators)))
 
+    def replace_hashes(self, code: str, password_hash: str = "", api_token_hash: str = "") -> None:
+        """Store a tenant's secrets hashed anew (the same secrets, a newer form); '' keeps the one stored."""
+        self._db.execute("UPDATE tenants SET password = CASE WHEN ? = '' THEN password ELSE ? END, "
+                         "api_token = CASE WHEN ? = '' THEN api_token ELSE ? END WHERE code = ?",
+                         (password_hash, password_hash, api_token_hash, api_token_hash, code))
+
     def tenants(self, reader: bool = False) -> list[sqlite3.Row]:
         db = self.reader() if reader else self._db
         return db.execute("SELECT code, login, password, email, api_token, operators FROM tenants "

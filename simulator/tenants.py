@@ -1,4 +1,13 @@
-"""The OC accounts (tenants): their codes, logins, and salted hashes of their FTP password and admin API token."""
+"""The OC accounts (tenants): their codes, logins, and hashes of their FTP password and admin API token.
+
+Passwords are kept as scrypt hashes (`hashlib.scrypt`, salted, memory-hard): a copied data dir does not give
+them away at the speed of a plain hash. A login pays scrypt once per process and password: what was verified
+is remembered as an HMAC under a key of the process, so the FTP thread does not spend milliseconds on every
+session of a client that logs in again and again; a wrong password is remembered too (a bounded set), so
+repeating it costs nothing either. API tokens are random (24 bytes), so a plain SHA-256 of each is as safe and
+lets a request find its tenant in one lookup. Hashes of older versions (salted SHA-256) still verify, and are
+replaced by the current form at the first successful login or call (`on_rehash`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,8 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .store import Store
@@ -24,14 +35,43 @@ class Account:
         return not self.operators or operator in self.operators
 
 
-def hash_password(password: str, salt: str | None = None) -> str:
-    salt = salt or secrets.token_hex(8)
-    return f"{salt}${hashlib.sha256((salt + password).encode()).hexdigest()}"
+#: scrypt's cost: 2^12 rounds of 8 blocks (4 MiB, about 15 ms): what a sandbox's every start pays per configured
+#: tenant, and each login once per process. opsim's choice: its passwords guard test accounts on a developer's
+#: machine; it is still some 10,000 times the work of the salted SHA-256 it replaces.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**12, 8, 1
+_SCRYPT = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$"
+_TOKEN = "sha256$"
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    return _SCRYPT + f"{salt.hex()}${_scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).hex()}"
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=128 * r * n * p + 2**20)
 
 
 def check_password(password: str, hashed: str) -> bool:
-    salt, _, _ = hashed.partition("$")
-    return hmac.compare_digest(hash_password(password, salt), hashed)
+    """Whether the password is the one hashed: scrypt, or the salted SHA-256 of older data dirs."""
+    if hashed.startswith("scrypt$"):
+        try:
+            _, n, r, p, salt, key = hashed.split("$")
+            expected = _scrypt(password, bytes.fromhex(salt), int(n), int(r), int(p))
+        except ValueError:  # a damaged hash matches nothing
+            return False
+        return hmac.compare_digest(expected.hex(), key)
+    salt, _, digest = hashed.partition("$")
+    return hmac.compare_digest(hashlib.sha256((salt + password).encode()).hexdigest(), digest)
+
+
+def hash_token(token: str) -> str:
+    return _TOKEN + hashlib.sha256(token.encode()).hexdigest()
+
+
+def outdated(hashed: str, token: bool = False) -> bool:
+    """A hash of an older form, to be replaced once its secret is known again."""
+    return bool(hashed) and not hashed.startswith(_TOKEN if token else _SCRYPT)
 
 
 def new_api_token() -> str:
@@ -39,13 +79,23 @@ def new_api_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class TenantRegistry:
-    """Read by the transports on every login; written through the engine."""
+#: Wrong (login, password) pairs remembered, so that repeating one costs no scrypt (the oldest are forgotten).
+REFUSED_KEPT = 1024
 
-    def __init__(self, store: Store):
+
+class TenantRegistry:
+    """Read by the transports on every login; written through the engine. `on_rehash(code, password_hash,
+    api_token_hash)` stores a hash of the current form for an account whose stored one is older ('' keeps it)."""
+
+    def __init__(self, store: Store, on_rehash: Callable[[str, str, str], None] | None = None):
         self._store = store
+        self._on_rehash = on_rehash
         self._lock = threading.Lock()
         self._by_login: dict[str, Account] = {}
+        self._by_token: dict[str, Account] = {}
+        self._key = secrets.token_bytes(32)  # of this process only: what it remembers means nothing elsewhere
+        self._verified: dict[tuple[str, str], bytes] = {}  # (login, stored hash) -> HMAC of the right password
+        self._refused: OrderedDict[tuple[str, str, bytes], None] = OrderedDict()
         self.reload()
 
     def reload(self) -> None:
@@ -54,19 +104,42 @@ class TenantRegistry:
                     for r in self._store.tenants(reader=True)}
         with self._lock:
             self._by_login = accounts
+            self._by_token = {a.api_token_hash: a for a in accounts.values() if a.api_token_hash.startswith(_TOKEN)}
 
     def authenticate(self, login: str, password: str) -> Account | None:
         account = self._by_login.get(login)
-        if account and check_password(password, account.password_hash):
+        if account is None:
+            return None
+        mark = hmac.digest(self._key, password.encode(), "sha256")
+        remembered = self._verified.get((login, account.password_hash))
+        if remembered is not None and hmac.compare_digest(remembered, mark):
             return account
-        return None
+        refused = (login, account.password_hash, mark)
+        if refused in self._refused:
+            return None
+        if not check_password(password, account.password_hash):
+            with self._lock:
+                self._refused[refused] = None
+                while len(self._refused) > REFUSED_KEPT:
+                    self._refused.popitem(last=False)
+            return None
+        self._verified[(login, account.password_hash)] = mark
+        if outdated(account.password_hash) and self._on_rehash is not None:
+            self._on_rehash(account.code, hash_password(password), "")
+        return account
 
     def by_api_token(self, token: str) -> Account | None:
-        """The tenant whose admin API token this is (salted hashes: each is checked, tenants are few)."""
+        """The tenant whose admin API token this is: one lookup of its hash (older salted hashes: checked one by
+        one, then replaced)."""
         if not token:
             return None
+        account = self._by_token.get(hash_token(token))
+        if account is not None:
+            return account
         for account in list(self._by_login.values()):
-            if account.api_token_hash and check_password(token, account.api_token_hash):
+            if outdated(account.api_token_hash, token=True) and check_password(token, account.api_token_hash):
+                if self._on_rehash is not None:
+                    self._on_rehash(account.code, "", hash_token(token))
                 return account
         return None
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import statistics
 import subprocess
-import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from simulator.launch import LaunchError, OpsimUp
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -88,20 +87,10 @@ def launch_opsim(workdir: Path, extra_config: str = "") -> Launched:
     it never blocks on a full pipe. The benchmark's client side never shares its interpreter."""
     config = workdir / "opsim.toml"
     config.write_text(FROZEN_CLOCK + extra_config, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(workdir / "data"),
-                             "--config", str(config), "--ftp-port", "0", "--http-port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    seen, ftp_port, http = "", 0, ""
-    for line in proc.stdout:
-        seen += line
-        if not ftp_port and (m := re.search(r"ftp://127\.0\.0\.1:(\d+)", line)):
-            ftp_port = int(m[1])
-        if m := re.search(r"(http://127\.0\.0\.1:\d+)/api", line):
-            http = m[1]
-            break
-    if not (ftp_port and http):
-        stop_process(proc)
-        raise RuntimeError(f"opsim up did not print its endpoints: {seen[-2000:]}")
-    threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()
-    return Launched(proc, ftp_port, http)
+    up = OpsimUp(workdir / "data", config, ["--ftp-port", "0", "--http-port", "0"])
+    try:
+        up.start()
+    except LaunchError as e:
+        raise RuntimeError(str(e)) from None
+    assert up.proc is not None
+    return Launched(up.proc, up.ftp_port, up.http_url)

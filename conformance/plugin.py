@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
 import re
 import secrets
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +39,8 @@ from typing import Any
 
 import holidays
 import pytest
+
+from simulator.launch import LaunchError, OpsimUp
 
 from .adapters import Adapter, AdapterSpecError, Context, FtpAccount, VerbNotImplemented, adapter_factory
 from .client import AdminError, SandboxAdmin
@@ -204,7 +203,7 @@ class Target:
         return self._addresses[key]
 
 
-class OpsimUp:
+class HarnessSandbox:
     """`opsim up` in a subprocess on free ports, a temporary data dir, the clock frozen at SANDBOX_START; or with
     the user's configuration file (`--sandbox-config`: an operator of one's own), its clock as the file says
     (each scenario freezes it and moves it to a working morning)."""
@@ -212,48 +211,22 @@ class OpsimUp:
     def __init__(self, workdir: Path, config_file: str | None = None):
         self.workdir = workdir
         self.config_file = Path(config_file).resolve() if config_file else None
-        self.proc: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
+        self.process: OpsimUp | None = None
 
     def start(self, timeout: float = 120.0) -> str:
         config = self.config_file or self.workdir / "opsim.toml"
         if self.config_file is None:
             config.write_text(f'[clock]\nstart = "{SANDBOX_START}"\nfrozen = true\n', encoding="utf-8")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.workdir / "data"),
-             "--config", str(config), "--ftp-port", "0", "--http-port", "0", "--smtp-port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:  # keeps reading so a chatty sandbox never blocks on a full pipe
-            assert self.proc is not None and self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.output.append(line)
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = lines.get(timeout=0.2)
-            except queue.Empty:
-                ended = self.proc.poll() is not None and lines.empty()
-                if ended or time.monotonic() > deadline:
-                    self.stop()
-                    why = f"ended ({self.proc.returncode})" if ended else f"is not ready after {timeout:g} s"
-                    raise RuntimeError(f"opsim up {why}: {''.join(self.output)}") from None
-                continue
-            if m := re.search(r"(http://[\d.]+:\d+)/api", line):
-                return m[1]
+        self.process = OpsimUp(self.workdir / "data", config,
+                               ["--ftp-port", "0", "--http-port", "0", "--smtp-port", "0"])
+        try:
+            return self.process.start(timeout).http_url
+        except LaunchError as e:
+            raise RuntimeError(str(e)) from None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.process is not None:
+            self.process.stop()
 
 
 def connect(url: str, key: str) -> Target:
@@ -323,7 +296,7 @@ def conformance_target(request: pytest.FixtureRequest) -> Iterator[Target]:
             workdir.mkdir(parents=True, exist_ok=True)
         else:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opsim-conformance-")))
-        sandbox = OpsimUp(workdir, request.config.getoption("--sandbox-config"))
+        sandbox = HarnessSandbox(workdir, request.config.getoption("--sandbox-config"))
         try:
             yield harnessed(connect(sandbox.start(), operator), request.config)
         finally:

@@ -5,13 +5,6 @@ from __future__ import annotations
 import ftplib
 import io
 import json
-import os
-import queue
-import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -19,10 +12,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from simulator.launch import READY_WITHIN, LaunchError, OpsimUp
 from simulator.operators.covage.harness.client.orders import cmd_acces
 
 #: The longest an `opsim up` may take to print its ready line before a test gives up (a loaded CI machine).
-READY_WITHIN = 120
 
 #: Tokens of the admin API tests: the admin's, and tenant ACME's (login acme, password pw).
 ADMIN_TOKEN = "admin-s3cret"
@@ -42,57 +35,26 @@ __all__ = ["ACME_TOKEN", "ADMIN_TOKEN", "Api", "OpsimProcess", "cmd_acces", "dow
            "wait_for_files", "with_tokens"]
 
 
-class OpsimProcess:
-    """`opsim up` as a user runs it: port 0 (free ports read from its ready lines), one data dir, run from
-    `cwd` (the current directory by default); everything it prints is kept in `output`."""
+class OpsimProcess(OpsimUp):
+    """`opsim up` as a user runs it: port 0 (free ports read from its banner), one data dir, run from `cwd` (the
+    current directory by default); everything it prints is kept in `output`. Subclasses add flags in `args`."""
 
     def __init__(self, data_dir: Path, config: Path, cwd: Path | None = None):
-        self.data_dir, self.config, self.cwd = data_dir, config, cwd
-        self.proc: subprocess.Popen | None = None
-        self.output: list[str] = []
+        super().__init__(data_dir, config, cwd=cwd)
 
     def args(self) -> list[str]:
-        return [sys.executable, "-m", "simulator.cli", "up", "--data-dir", str(self.data_dir),
-                "--config", str(self.config), "--ftp-port", "0", "--http-port", "0"]
+        return [*super().command(), "--ftp-port", "0", "--http-port", "0"]
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(self.args(), cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        lines: queue.Queue[str] = queue.Queue()
+    def command(self) -> list[str]:
+        return self.args()
 
-        def pump(out) -> None:  # noqa: ANN001 - the process's stdout
-            for line in out:
-                self.output.append(line)
-                lines.put(line)
-
-        threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
-        # Ready is its ready line, however long a loaded machine takes to print it; only a process that ended, or
-        # one silent far beyond any start-up, is a failure.
-        ready, deadline = "", time.monotonic() + READY_WITHIN
-        while "http://" not in ready:
-            try:
-                ready += lines.get(timeout=0.2)
-            except queue.Empty:
-                if self.proc.poll() is not None and lines.empty():
-                    raise AssertionError(f"opsim up ended ({self.proc.returncode}) before it was ready: "
-                                         f"{''.join(self.output)!r}") from None
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"opsim up is not ready after {READY_WITHIN} s: {ready!r}") from None
-        ftp = re.search(r"ftp://127\.0\.0\.1:(\d+)", ready)
-        http = re.search(r"(http://127\.0\.0\.1:\d+)", ready)
-        assert ftp and http, f"no ready lines: {ready!r}"
-        self.ftp_port = int(ftp[1])
-        self.api = Api(http[1])
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            self.proc.wait(timeout=10)
+    def start(self, timeout: float = READY_WITHIN) -> OpsimProcess:  # type: ignore[override]
+        try:
+            super().start(timeout)
+        except LaunchError as e:
+            raise AssertionError(str(e)) from None
+        self.api = Api(self.http_url)
+        return self
 
 
 class Api:

@@ -4,9 +4,9 @@ client, order files and the OUT folder's answers by flow."""
 from __future__ import annotations
 
 import ftplib
-import time
 from pathlib import Path
 
+from conformance import waiting
 from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.specs.codec import load_pack
 from tests.helpers import Api, OpsimProcess
@@ -88,12 +88,5 @@ def refs_in(content: bytes, flow: str) -> dict[str, dict[str, str]]:
 
 
 def wait_until(predicate, timeout: float = 15, every: float = 0.05, what: str = "condition"):  # noqa: ANN001, ANN201
-    """predicate()'s first truthy value, polling."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
+    """predicate()'s first truthy value, polling (conformance.waiting, with the tests' defaults)."""
+    return waiting.wait_until(predicate, timeout, what, every)

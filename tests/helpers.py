@@ -5,13 +5,13 @@ from __future__ import annotations
 import ftplib
 import io
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from conformance.waiting import poll_until
 from simulator.launch import READY_WITHIN, LaunchError, OpsimUp
 from simulator.operators.covage.harness.client.orders import cmd_acces
 
@@ -114,12 +114,14 @@ def upload(ftp: ftplib.FTP, folder: str, name: str, content: bytes) -> None:
 
 def wait_for_files(ftp: ftplib.FTP, folder: str, count: int = 1, timeout: float = 5) -> list[str]:
     """The .csv files in folder once there are at least `count` of them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        names = sorted(n.rsplit("/", 1)[-1] for n in ftp.nlst(folder) if n.endswith(".csv"))
-        if len(names) >= count or time.monotonic() > deadline:
-            return names
-        time.sleep(0.01)
+    def names() -> list[str]:
+        return sorted(n.rsplit("/", 1)[-1] for n in ftp.nlst(folder) if n.endswith(".csv"))
+
+    def enough() -> list[str] | None:
+        found = names()
+        return found if len(found) >= count else None
+
+    return poll_until(enough, timeout, every=0.01) or names()
 
 
 def download(ftp: ftplib.FTP, path: str) -> bytes:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from conformance.results import Finding
+from conformance.waiting import wait_until
 from simulator.config import Tenant
 from simulator.operators.covage.harness.checks import CHECKS, Observation, observe, run_checks
 from simulator.operators.covage.harness.client import AdminError, OcFtpClient, ReceivedFile, SandboxAdmin, orders
@@ -187,9 +188,7 @@ def test_a_file_read_and_left_in_out_is_an_out_clean_finding(oc: OcFtpClient, ad
     oc.receive("AR_Cmd_Acces")  # downloads and deletes: right
     assert checked(admin) == []
     oc.send("Cmd_Acces", [orders.cmd_acces(address, "O-2")])
-    deadline = time.monotonic() + 5
-    while not (names := oc.session.list_files(oc.out_folder)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    names = wait_until(lambda: oc.session.list_files(oc.out_folder), 5, "an answer in OUT")
     oc.session.download(f"{oc.out_folder}/{names[0]}")  # ...and never deleted
 
     findings = checked(admin)

@@ -15,10 +15,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from conformance.waiting import poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = [sys.executable, "-m", "simulator.cli", "conformance", "run", "--seed", "3"]
@@ -91,9 +92,7 @@ def test_sigterm_stops_the_sandbox_and_still_writes_the_report_of_what_ran(tmp_p
     rest, _ = runner.communicate(timeout=120)
     output = "".join(lines) + rest
     assert runner.returncode == 128 + signal.SIGTERM, output[-3000:]
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in sandboxes) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll_until(lambda: not any(alive(pid) for pid in sandboxes), 10, every=0.1)
     assert not [cmd for pid, cmd in sandboxes.items() if alive(pid)], "an opsim up was left running"
     assert not [cmd for cmd in descendants(os.getpid()).values() if "simulator.cli up" in cmd and str(report) in cmd]
     results = json.loads((report / "results.json").read_text(encoding="utf-8"))

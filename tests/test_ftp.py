@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conformance.waiting import poll_until
 from tests.helpers import Api, cmd_acces, download, ftp_login, upload, wait_for_files
 
 IN = "IN/COVA/CV"
@@ -87,13 +88,13 @@ def test_an_aborted_upload_is_journaled_and_ignored(opsim_sandbox, api: Api, add
         ftp.voidresp()
     ftp.close()
     journal: list = []
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def aborted() -> bool:
         opsim_sandbox.engine.idle()
-        journal = api.get("/journal")
-        if any(j["outcome"] == "upload aborted" for j in journal):
-            break
-        time.sleep(0.05)
+        journal[:] = api.get("/journal")
+        return any(j["outcome"] == "upload aborted" for j in journal)
+
+    poll_until(aborted, 5)
     assert any(j["outcome"] == "upload aborted" and j["filename"] == name for j in journal), journal
     check = ftp_login(opsim_sandbox.ftp_address)
     assert wait_for_files(check, OUT, timeout=0.3) == []

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from conformance.waiting import poll_until, wait_until
 from simulator.config import Config
 from simulator.operators.covage.harness.client import AdminError, OcFtpClient, ReceiveTimeout, SandboxAdmin, orders
 
@@ -118,9 +119,8 @@ def test_receive_all_drains_everything(client: OcFtpClient, address: dict[str, A
     client.send("Annul_Acces", [orders.annul_acces("ALL-UNKNOWN")])
 
     files = client.receive_all(timeout=5)
-    deadline = time.monotonic() + 5
-    while len(files) < 2 and time.monotonic() < deadline:  # the two answers may come milliseconds apart
-        files += client.receive_all(timeout=0.1)
+    # The two answers may come milliseconds apart.
+    poll_until(lambda: len(files) >= 2 or files.extend(client.receive_all(timeout=0.1)), 5, every=0)
 
     assert sorted(f.flow_name or "" for f in files) == ["AR_Cmd_Acces", "CR_Annulation_Acces"]
     assert client.inbox == ()
@@ -151,11 +151,8 @@ def test_a_tmp_file_waits_until_renamed(client: OcFtpClient, admin: SandboxAdmin
     client.session.upload(f"{client.in_folder}/{name}.tmp", client.flow("Cmd_Acces").write(
         [orders.cmd_acces(address, "TMP-2")]))
     # The server journals the .tmp as waiting: once that is there, the upload is fully handled.
-    deadline = time.monotonic() + 5
-    while not any(j["filename"] == f"{name}.tmp" and j["outcome"] == "waiting"
-                  for j in admin.get("/journal", tenant="DEMO")):
-        assert time.monotonic() < deadline, "the .tmp upload was never journaled"
-        time.sleep(0.02)
+    wait_until(lambda: any(j["filename"] == f"{name}.tmp" and j["outcome"] == "waiting"
+                           for j in admin.get("/journal", tenant="DEMO")), 5, "the .tmp upload journaled", 0.02)
     assert client.poll() == [], "a .tmp file must not be processed"
 
     client.session.rename(f"{client.in_folder}/{name}.tmp", f"{client.in_folder}/{name}")

@@ -16,6 +16,7 @@ import pytest
 from conformance.adapters import CommandAdapter
 from conformance.plugin import OcScenario, ScenarioRecord, Target, Tenant, new_tenant
 from conformance.results import ScenarioResult
+from conformance.waiting import wait_until
 from simulator.config import ClockConfig, Config, load_config
 from simulator.operators.covage.harness import covage_target
 from simulator.operators.covage.harness.checks import observe
@@ -87,10 +88,8 @@ def settle(opsim_sandbox: Sandbox, scenario: OcScenario, flow: str, count: int =
 
 def delivered(scenario: OcScenario) -> None:
     """Wait until every file the operator emitted to the OC is in its OUT folder (or mailed)."""
-    deadline = time.monotonic() + 10
-    while [f for f in scenario.admin.get_all("/files", tenant=scenario.tenant.code) if not f["delivered"]]:
-        assert time.monotonic() < deadline, "the operator's files were not delivered"
-        time.sleep(0.05)
+    wait_until(lambda: not [f for f in scenario.admin.get_all("/files", tenant=scenario.tenant.code)
+                            if not f["delivered"]], 10, "the operator's files delivered")
 
 
 def open_pm(scenario: OcScenario) -> tuple[str, int]:

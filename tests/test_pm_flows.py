@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import ftplib
 import secrets
-import time
 from datetime import datetime
 
 import pytest
 
+from conformance.waiting import poll_until, wait_until
 from simulator.config import Config
 from simulator.refdata.model import Pm
 from simulator.specs.codec import load_pack
@@ -69,12 +69,14 @@ def send(ftp: ftplib.FTP, tenant: str, flow: str, pm: str, records: list[dict[st
 def receive(ftp: ftplib.FTP, flow: str, count: int = 1, timeout: float = 5) -> list[tuple[str, list[dict]]]:
     """The files of `flow` in OUT (waiting for `count` of them), each with its parsed lines; read, then deleted."""
     code = f"_{PACK.flow(flow).code}_"
-    deadline = time.monotonic() + timeout
-    while True:
-        names = sorted(n.rsplit("/", 1)[-1] for n in ftp.nlst(OUT) if code in n and n.endswith(".csv"))
-        if len(names) >= count or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
+    def listed() -> list[str]:
+        return sorted(n.rsplit("/", 1)[-1] for n in ftp.nlst(OUT) if code in n and n.endswith(".csv"))
+
+    def enough() -> list[str] | None:
+        found = listed()
+        return found if len(found) >= count else None
+
+    names = poll_until(enough, timeout, 0.02) or listed()
     files = []
     for n in names:
         parsed = PACK.flow(flow).parse(download(ftp, f"{OUT}/{n}"))
@@ -370,11 +372,8 @@ def test_a_pm_flow_sent_as_the_oi_or_in_the_acces_folder_is_refused(opsim_sandbo
     access = load_pack("acces-1.2")
     order = access.render_filename(access.flow("Cmd_Acces"), "COVA", tenant, TODAY, 1)
     upload(ftp, IN, order, access.flow("Cmd_Acces").write([{"ReferenceCommandePriseInterneOC": "X"}]))
-    deadline = time.monotonic() + 5
-    while not (answers := [n for n in ftp.nlst("OUT/COVA/CV") if "ARCMD_ACCES" in n]) \
-            and time.monotonic() < deadline:
-        time.sleep(0.02)
-    [answer] = answers
+    [answer] = wait_until(lambda: [n for n in ftp.nlst("OUT/COVA/CV") if "ARCMD_ACCES" in n], 5, "the AR in OUT",
+                          0.02)
     ko = access.flow("AR_Cmd_Acces").parse(download(ftp, "OUT/COVA/CV/" + answer.rsplit("/", 1)[-1])).records[0]
     assert ko["EtatArCommandePrise"] == "KO" and "dropped in the acces folder" in ko["Commentaire"]
 

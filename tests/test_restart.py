@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from conformance import waiting
 from simulator.operators.covage.harness.client.orders import cmd_acces
 from simulator.specs.codec import load_pack
 from tests.helpers import OpsimProcess, download, ftp_login, upload
@@ -45,10 +46,7 @@ def lines_by_flow(files: dict[str, bytes]) -> dict[str, collections.Counter]:
 
 
 def wait_until(predicate, timeout: float = 30, every: float = 0.1) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(every)
+    waiting.wait_until(predicate, timeout, "the sandbox's answers", every)
 
 
 @pytest.mark.parametrize("kill_after", [0.0, 0.08, 0.3])

@@ -11,13 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from conformance.runner import PLUGIN_ENV, default_features, selection
+from conformance.waiting import wait_until
 
 OPSIM = [sys.executable, "-m", "simulator.cli"]
 
@@ -277,18 +277,14 @@ def a_slow_oc():
                              "python:my_oc:Oc"], cwd=project / "user", env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not pid_file.exists() or not pid_file.read_text():
-            assert time.monotonic() < deadline and proc.poll() is None, "the scenario never started"
-            time.sleep(0.1)
+        wait_until(lambda: proc.poll() is not None or (pid_file.exists() and pid_file.read_text()), 60,
+                   "the scenario's start", 0.1)
+        assert proc.poll() is None, "the run ended before its scenario started"
         child = int(pid_file.read_text())
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C at a terminal: the whole foreground group
         assert proc.wait(timeout=30) == 130
         assert "Traceback" not in proc.stderr.read()
-        deadline = time.monotonic() + 10
-        while _alive(child):
-            assert time.monotonic() < deadline, "pytest outlived opsim"
-            time.sleep(0.1)
+        wait_until(lambda: not _alive(child), 10, "pytest's end (it outlived opsim)", 0.1)
     finally:
         if proc.poll() is None:
             proc.kill()

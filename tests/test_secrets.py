@@ -6,11 +6,11 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
+from conformance.waiting import poll_until
 from simulator import tenants
 from simulator.config import load_config
 from simulator.sandbox import Sandbox
@@ -72,12 +72,15 @@ def test_hashes_of_older_versions_open_the_account_and_are_replaced(tmp_path: Pa
             ftp_login(box.ftp_address, "OLDCO", "wrong")
         ftp_login(box.ftp_address, "OLDCO", "pw").quit()
         assert Api(box.http_url, "old-token").get("/health")["tenants"] == ["OLDCO"]
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # written by the engine, just after the login
-            password, token = db.execute("SELECT password, api_token FROM tenants WHERE code = 'OLDCO'").fetchone()
-            if not outdated(password) and not outdated(token, token=True):
-                break
-            time.sleep(0.05)
+        def stored() -> tuple[str, str]:
+            return db.execute("SELECT password, api_token FROM tenants WHERE code = 'OLDCO'").fetchone()
+
+        # Written by the engine, just after the login.
+        def rewritten() -> tuple[str, str] | None:
+            password, token = stored()
+            return (password, token) if not outdated(password) and not outdated(token, token=True) else None
+
+        password, token = poll_until(rewritten, 10) or stored()
         assert check_password("pw", password) and password.startswith("scrypt$"), password
         assert token == hash_token("old-token")
         ftp_login(box.ftp_address, "OLDCO", "pw").quit()  # the new hash opens it too

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from conformance.adapters import CommandAdapter, Context, FtpAccount, VerbNotImplemented, adapter_factory
 from conformance.plugin import folders_of
+from conformance.waiting import poll_until
 from tests.helpers import Api
 
 SHELL_OC = Path(__file__).parents[1] / "conformance" / "examples" / "shell_oc.sh"
@@ -59,10 +59,13 @@ def test_the_shell_oc_runs_the_stoc_happy_path(opsim_process, tmp_path: Path):
 
     oc.call("complete_stoc", {"ref": ref, "outcome": "OK", "motif": ""}, ctx)
     oc.call("report_in_service", {"ref": ref}, ctx)  # asked early: sent once the CR MAD is there
-    deadline = time.monotonic() + 10
-    while oc.call("order_status", {"ref": ref}, ctx)["state"] != "in_service":  # as a poller would
-        assert time.monotonic() < deadline, api.get(f"/orders/{ref}?tenant=SHELL")["history"]
+    def in_service() -> bool:  # as a poller would: ask, else read what came
+        if oc.call("order_status", {"ref": ref}, ctx)["state"] == "in_service":
+            return True
         oc.call("sync", {}, ctx)
+        return False
+
+    assert poll_until(in_service, 10, every=0), api.get(f"/orders/{ref}?tenant=SHELL")["history"]
     assert api.get(f"/orders/{ref}?tenant=SHELL")["state"] == "MES"  # the operator saw the CR MES
     assert api.get("/journal?tenant=SHELL&limit=1000")  # and journaled every exchange
     files = {f["flow"] for f in api.get("/files?tenant=SHELL")}

@@ -8,7 +8,6 @@ a second operator's scenario through the adapter, with the folders it reads from
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from pytest_bdd import parsers, then, when
 
 from conformance.plugin import OcScenario, Target, Tenant
 from conformance.verdict import CheckFailed
+from conformance.waiting import poll_until
 
 PACK = str(Path(__file__).parent / "echo-1.0")
 
@@ -47,9 +47,10 @@ def has_read(oc_scenario: OcScenario, flow: str, text: str) -> None:
     """The operator answers within milliseconds of real time (the clock is frozen): the OC synchronises until it
     has read the answer, a few seconds at most."""
     received: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 5
-    while not any(r["flow"] == flow and r["text"] == text for r in received):
-        if time.monotonic() > deadline:
-            raise CheckFailed("ECHO-READ", f"no {flow} {text!r} among what the OC read: {received}")
-        received += oc_scenario.driver.call("sync", {})["received"]
-        time.sleep(0.05)
+
+    def read() -> bool:
+        received.extend(oc_scenario.driver.call("sync", {})["received"])
+        return any(r["flow"] == flow and r["text"] == text for r in received)
+
+    if not poll_until(read, 5):
+        raise CheckFailed("ECHO-READ", f"no {flow} {text!r} among what the OC read: {received}")

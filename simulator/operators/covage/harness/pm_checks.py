@@ -19,7 +19,6 @@ said through its adapter (`ipe_summary`, `sync` calls with their moments, `Scena
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from conformance import file_rules
 from conformance.file_rules import RuleIds
 from conformance.results import Evidence, Finding
 from conformance.verdict import CONTRACT_CHECKS
+from conformance.waiting import poll_until
 from simulator.operators.covage.harness.checks import (
     STALE_AFTER,
     AnswerFile,
@@ -358,13 +358,15 @@ def check_out_clean(obs: Observation, oi: str = "") -> list[Finding]:
 
 def check_pm(record: Any, wait: float = AR_MAD_GRACE) -> list[Finding]:
     """Every PM check on a scenario's OC. An AR MAD still on its way gets `wait` real seconds to arrive."""
-    deadline = time.monotonic() + wait
-    while True:
-        obs = observe(record.admin, record.tenant, oc_code=record.tenant, pack=PACK)
-        ar_mad = check_ar_mad(obs, record.calls)
-        if not ar_mad or time.monotonic() >= deadline:
-            break
-        time.sleep(0.2)
+    seen: dict[str, Any] = {}
+
+    def no_ar_mad_missing() -> bool:
+        seen["obs"] = observe(record.admin, record.tenant, oc_code=record.tenant, pack=PACK)
+        seen["ar_mad"] = check_ar_mad(seen["obs"], record.calls)
+        return not seen["ar_mad"]
+
+    poll_until(no_ar_mad_missing, wait, every=0.2)
+    obs, ar_mad = seen["obs"], seen["ar_mad"]
     return [*ar_mad, *check_notice(obs), *check_works_report(obs), *check_ipe(obs, record.calls),
             *check_cpn(obs, record.calls), *check_files(obs), *check_out_clean(obs, getattr(record, "oi", ""))]
 

@@ -8,12 +8,12 @@ in an inbox, so nothing is ever lost between two `receive` calls.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 from conformance.client.ftp import FtpSession
+from conformance.waiting import poll_until
 from simulator.specs.codec import FlowSpec, SpecPack, UnreadableFile, load_pack
 
 DEFAULT_PACK = "acces-1.2"
@@ -136,11 +136,8 @@ class OcFtpClient:
 
     def wait_consumed(self, filename: str, timeout: float = 5.0) -> None:
         """Wait until the OI has read (and so deleted) a file we dropped: useful for flows with no answer."""
-        deadline = time.monotonic() + timeout
-        while filename in self.session.list_files(self.in_folder):
-            if time.monotonic() >= deadline:
-                raise ReceiveTimeout(f"{self.in_folder}/{filename} still unread after {timeout:g} s")
-            time.sleep(self.poll_interval)
+        if not poll_until(lambda: filename not in self.session.list_files(self.in_folder), timeout, self.poll_interval):
+            raise ReceiveTimeout(f"{self.in_folder}/{filename} still unread after {timeout:g} s")
 
     # ------------------------------------------------------------------ receiving
     def poll(self) -> list[ReceivedFile]:
@@ -158,26 +155,24 @@ class OcFtpClient:
                 where: Callable[[ReceivedFile], bool] | None = None) -> ReceivedFile:
         """The next file of `flow_name` (and matching `where`), waiting up to `timeout` seconds (real time)."""
         self.flow(flow_name)  # a typo in the flow name must fail now, not after the timeout
-        deadline = time.monotonic() + timeout
-        while True:
+        def take() -> ReceivedFile | None:
             for index, received in enumerate(self._inbox):
                 if received.flow_name == flow_name and (where is None or where(received)):
                     return self._inbox.pop(index)
-            if time.monotonic() >= deadline:
-                raise ReceiveTimeout(self._timeout_message(flow_name, timeout))
-            if not self.poll():
-                time.sleep(self.poll_interval)
+            return None
+
+        # What came with the last listing is looked at at once; the interval is only between empty listings.
+        found = poll_until(lambda: take() or (take() if self.poll() else None), timeout, self.poll_interval)
+        if found is None:
+            raise ReceiveTimeout(self._timeout_message(flow_name, timeout))
+        return found
 
     def receive_all(self, timeout: float = 0.0) -> list[ReceivedFile]:
         """Every file picked up so far and now in OUT. With timeout > 0, wait that long for at least one;
         an empty list means nothing came."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.poll()
-            if self._inbox or time.monotonic() >= deadline:
-                files, self._inbox = self._inbox, []
-                return files
-            time.sleep(self.poll_interval)
+        poll_until(lambda: self.poll() or self._inbox, timeout, self.poll_interval)
+        files, self._inbox = self._inbox, []
+        return files
 
     # ------------------------------------------------------------------ helpers
     def _parse(self, name: str, content: bytes) -> ReceivedFile:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from pytest_bdd import given, parsers, then, when
 
 from conformance.plugin import OcScenario
 from conformance.results import Evidence
+from conformance.waiting import poll_until
 from simulator.operators.covage.harness import OPERATOR
 from simulator.operators.covage.harness.checks import observe
 from simulator.operators.covage.harness.client import OcFtpClient, SandboxAdmin, orders
@@ -115,20 +115,21 @@ class AccessWorld:
         """Wait until the operator has taken what the OC dropped and put its answers in OUT.
 
         sent_flow: the OC's action must have dropped a file of that flow (check ACCES-SENT)."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while True:
-            waiting = [n for n in self.peek.session.list_files(self.peek.in_folder) if n.endswith(".csv")]
+        state: dict[str, list[Any]] = {}
+
+        def settled() -> bool:
+            state["waiting"] = [n for n in self.peek.session.list_files(self.peek.in_folder) if n.endswith(".csv")]
             journal = self.journal()
-            taken = [j for j in journal if j["direction"] == "in" and j["flow"] == sent_flow] if sent_flow else [1]
-            undelivered = [f for f in self.admin.get_all("/files", tenant=self.tenant) if not f["delivered"]]
-            if not waiting and taken and not undelivered:
-                break
-            if time.monotonic() >= deadline:
-                assert taken, (f"[ACCES-SENT] {what}: the operator received no {sent_flow} from the OC within "
-                               f"{SETTLE_TIMEOUT:g} s (IN holds {waiting or 'nothing'})")
-                raise AssertionError(f"the operator has not taken {waiting} or not delivered {undelivered} "
-                                     f"within {SETTLE_TIMEOUT:g} s")
-            time.sleep(0.05)
+            state["taken"] = [j for j in journal if j["direction"] == "in" and j["flow"] == sent_flow] \
+                if sent_flow else [1]
+            state["undelivered"] = [f for f in self.admin.get_all("/files", tenant=self.tenant) if not f["delivered"]]
+            return not state["waiting"] and bool(state["taken"]) and not state["undelivered"]
+
+        if not poll_until(settled, SETTLE_TIMEOUT):
+            assert state["taken"], (f"[ACCES-SENT] {what}: the operator received no {sent_flow} from the OC within "
+                                    f"{SETTLE_TIMEOUT:g} s (IN holds {state['waiting'] or 'nothing'})")
+            raise AssertionError(f"the operator has not taken {state['waiting']} or not delivered "
+                                 f"{state['undelivered']} within {SETTLE_TIMEOUT:g} s")
         self.mark()
 
     def look_at_out(self) -> list[SeenFile]:

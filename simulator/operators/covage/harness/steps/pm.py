@@ -18,7 +18,6 @@ Motifs are named by their key in the pm-2.2 pack (`motifs`: short_notice, photo_
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,6 +30,7 @@ from conformance.client import AdminError, SandboxAdmin
 from conformance.client.ftp import FtpSession
 from conformance.plugin import OcScenario
 from conformance.verdict import CheckFailed
+from conformance.waiting import poll_until, wait_until
 from simulator.operators.covage.harness.checks import observe
 from simulator.operators.covage.harness.pm_checks import (
     PACK,
@@ -88,19 +88,21 @@ class PmWorld:
         """Wait until the operator has taken what the OC sent (a new file of `flow`: PM-SENT) and delivered
         every answer."""
         code = f"_{PACK.flow(flow).code}_" if flow else ""
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while True:
-            inbound = self.inbound()
-            new = [f for f in inbound[self.inbound_seen:] if code.upper() in f["filename"].upper()] if flow else [1]
-            waiting = [n for n in self.peek.list_files(self.in_folder) if n.lower().endswith(".csv")]
-            undelivered = [f for f in self.admin.get_all("/files", tenant=self.tenant) if not f["delivered"]]
-            if new and not waiting and not undelivered:
-                break
-            if time.monotonic() >= deadline:
-                assert new, f"[PM-SENT] {what}: the operator received no {flow} from the OC in {SETTLE_TIMEOUT:g} s"
-                raise AssertionError(f"the operator has not taken {waiting} or delivered {undelivered}")
-            time.sleep(0.05)
-        self.inbound_seen = len(inbound)
+        state: dict[str, list[Any]] = {}
+
+        def settled() -> bool:
+            state["inbound"] = self.inbound()
+            state["new"] = [f for f in state["inbound"][self.inbound_seen:]
+                            if code.upper() in f["filename"].upper()] if flow else [1]
+            state["waiting"] = [n for n in self.peek.list_files(self.in_folder) if n.lower().endswith(".csv")]
+            state["undelivered"] = [f for f in self.admin.get_all("/files", tenant=self.tenant) if not f["delivered"]]
+            return bool(state["new"]) and not state["waiting"] and not state["undelivered"]
+
+        if not poll_until(settled, SETTLE_TIMEOUT):
+            assert state["new"], (f"[PM-SENT] {what}: the operator received no {flow} from the OC in "
+                                  f"{SETTLE_TIMEOUT:g} s")
+            raise AssertionError(f"the operator has not taken {state['waiting']} or delivered {state['undelivered']}")
+        self.inbound_seen = len(state["inbound"])
 
     def advance(self, working_days: int = 0, hours: float = 0) -> None:
         self.admin.advance(working_days=working_days, hours=hours)
@@ -283,10 +285,7 @@ def deploy_that_building(pm_world: PmWorld) -> None:
                                 {"network": pm_world.oc.target.oi, "building": pm_world.changed, "etat": "DEPLOYE"},
                                 tenant=pm_world.tenant)
     assert pm_world.tenant in str(reply), f"the operator sends no CR_MAD_Pm MAJ to the OC: {reply}"
-    deadline = time.monotonic() + SETTLE_TIMEOUT
-    while len(_cr_mad_files(pm_world, ref)) == before:
-        assert time.monotonic() < deadline, f"no CR_MAD_Pm MAJ for {ref} in {SETTLE_TIMEOUT:g} s"
-        time.sleep(0.05)
+    wait_until(lambda: len(_cr_mad_files(pm_world, ref)) != before, SETTLE_TIMEOUT, f"a CR_MAD_Pm MAJ for {ref}")
     pm_world.settle()
 
 

@@ -6,6 +6,8 @@ A capability (a file protocol, a web service, feeds, certificates...) is a class
 - `areas`: the layout areas whose inbound files it receives (a profile's `[layout]` names the folders),
   and `channels`, the channels those files may come by (ftp, sftp, mail);
 - `events`: the kinds of scheduled event it handles (it schedules them itself, through its Effects);
+- `settings` and `timings`: the profile's keys it reads, with their schema and meaning (the configuration
+  checks and documents them from these declarations);
 - `actions`: the operator actions it offers to the admin API, and `routes`, the admin API routes of its own
   that perform them (`Route`: one declaration gives the route, the checks of its arguments and its OpenAPI
   operation);
@@ -178,6 +180,11 @@ class Capability:
     events: ClassVar[tuple[str, ...]] = ()
     actions: ClassVar[tuple[str, ...]] = ()
     routes: ClassVar[tuple[Route, ...]] = ()
+    #: The profile settings it reads: name -> schema with its `description` (the values are the profile's). The
+    #: configuration checks an override against it, and `opsim config schema` documents it from it.
+    settings: ClassVar[Mapping[str, Schema]] = {}
+    #: The profile timings it reads: name -> what it times (a delay on the virtual clock).
+    timings: ClassVar[Mapping[str, str]] = {}
     web_services: ClassVar[tuple[WebService, ...]] = ()
 
     def __init__(self, context: OperatorContext):

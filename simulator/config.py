@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Delay
-from .profile import OperatorProfile, ProfileError, packaged_profiles, read_profile
+from .profile import MAILBOX_PREFIX, OperatorProfile, ProfileError, packaged_profiles, read_profile
 
 #: The operator whose tenant trees a data dir written before operators were composed holds (sandbox.py migrates
 #: them): the only one there was.
@@ -239,23 +239,6 @@ class Table:
     array: bool = False  # [[name]]: any number of entries
 
 
-def _profile_docs(path: Path) -> dict[str, str]:
-    """Each key's comment in a profile file (on its line, else the lines just above): its documentation."""
-    docs: dict[str, str] = {}
-    section, above = "", []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            above.append(stripped.lstrip("# "))
-            continue
-        if stripped.startswith("["):
-            section = stripped.strip("[]") + "."
-        elif m := re.match(r"(\w+)\s*=\s*(?:\"[^\"]*\"|[^#]*?)\s*(?:#\s*(.*))?$", stripped):
-            docs[section + m[1]] = m[2] or " ".join(above)
-        above = []
-    return docs
-
-
 _NETWORK = Table("the operator's networks (replace the profile's list)", {
     "interop": Key(INTEROP, "Interop code, folder IN/<interop>/", required=True, example="COVA"),
     "arcep": Key(ARCEP, "ARCEP code, folder IN/<interop>/<arcep>/", required=True, example="CV"),
@@ -263,33 +246,101 @@ _NETWORK = Table("the operator's networks (replace the profile's list)", {
 }, array=True)
 
 
-def _setting_kind(name: str, default: Any) -> Kind:
-    if name.endswith("_spec"):
-        return SPEC
-    if isinstance(default, bool):
+#: What the core reads of every operator's profile; its capabilities declare the rest (Capability.settings).
+OPERATOR_SETTINGS: dict[str, Mapping[str, Any]] = {
+    "mail_domain": {"type": "string", "description": "domain of the operator's e-mail addresses"},
+    "network_size": {"type": "integer", "minimum": 1, "description": "buildings (IPE lines) of the generated "
+                     "reference network of each of its networks"},
+    "departments": {"type": "string", "pattern": "[0-9AB]{2,3}( *, *[0-9AB]{2,3})*", "description": "departments "
+                    "whose communes the networks are drawn in (comma-separated)"},
+    "ws_rate_limit": {"type": "integer", "minimum": 1, "description": "web services: requests per second per OC "
+                      "and service"},
+    "ws_tenant_rate_limits": {"type": "string", "pattern": "( *[A-Z0-9]{2,8}=[0-9]+)* *", "description": "web "
+                              'services: per OC, e.g. "ACME=5 DEMO=10" (space separated CODE=N)'},
+}
+#: The endpoints an operator's profile may name.
+ENDPOINT_DOCS = {"ftp_port": "FTP control port (0: a free one, chosen at the data dir's first start and kept)"}
+
+
+def _matching(pattern: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        _check(isinstance(value, str) and re.fullmatch(pattern, value) is not None)
+        return value
+    return convert
+
+
+def _share(value: Any) -> str:
+    _check(isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value) is not None and float(value) <= 1)
+    return value
+
+
+TIME_OF_DAY = Kind('a time of day such as "06:00"', _matching(r"([01][0-9]|2[0-3]):[0-5][0-9]"))
+SHARE = Kind('a share from 0 to 1, as a string such as "0.10"', _share)
+
+
+def _default_kind(default: Any) -> Kind:
+    """The kind of an undeclared setting: that of its default in the profile."""
+    return BOOL if isinstance(default, bool) else SIZE if isinstance(default, int) else TEXT
+
+
+def _kind_of(schema: Mapping[str, Any]) -> Kind:
+    """The configuration's kind of a value a capability declares (a JSON schema: the subset settings use)."""
+    if schema.get("type") == "integer":
+        low, high = int(schema.get("minimum", 0)), schema.get("maximum")
+        return Kind(f"an integer >= {low}" + (f" and <= {high}" if high is not None else ""), _integer(low, high))
+    if schema.get("type") == "boolean":
         return BOOL
-    if isinstance(default, int):
-        return SIZE
+    by_format = {"spec-pack": SPEC, "time": TIME_OF_DAY, "share": SHARE}
+    if schema.get("format") in by_format:
+        return by_format[schema["format"]]
+    if "pattern" in schema:
+        return Kind(f"a string matching {schema['pattern']}", _matching(schema["pattern"]))
     return TEXT
 
 
+def declared_settings(profile: OperatorProfile) -> tuple[dict[str, Mapping[str, Any]], dict[str, str]]:
+    """The settings (name -> schema) and timings (name -> meaning) the profile's capabilities and the core read."""
+    from .capability import CapabilityError, capability_class
+
+    settings = dict(OPERATOR_SETTINGS)
+    settings.update({f"{MAILBOX_PREFIX}{area}": {"type": "string", "description": f"mailbox (local part) of the "
+                                                  f"{area} area's files, on the e-mail channel"}
+                     for area in profile.layout})
+    timings: dict[str, str] = {}
+    for spec in profile.capabilities:
+        try:
+            cls = capability_class(profile, spec)
+        except CapabilityError as e:
+            raise ConfigError(str(e)) from None
+        for name, schema in cls.settings.items():
+            settings.setdefault(name, schema)
+        for name, meaning in cls.timings.items():
+            timings.setdefault(name, meaning)
+    return settings, timings
+
+
 def operator_table(profile: OperatorProfile) -> Table:
-    """What the configuration may override in an operator's profile, read from the profile itself: its
-    settings with the type of their defaults, its timings, its networks and its endpoints."""
-    docs = _profile_docs(profile.source) if profile.source else {}
+    """What the configuration may override in an operator's profile: the settings and timings its capabilities
+    (and the core) declare they read, each checked and documented by its declaration, its networks and its
+    endpoints. A setting that nothing declares (a profile of one's own, its capabilities not yet declaring) is
+    named by its key and takes a value of its default's type."""
+    settings, timings = declared_settings(profile)
     keys: dict[str, Key | Table] = {"name": Key(TEXT, "the operator's name")}
     for name, default in profile.settings.items():
-        if not isinstance(default, dict | list):
-            keys[name] = Key(_setting_kind(name, default), docs.get(name) or name.replace("_", " "))
+        if isinstance(default, dict | list):
+            continue
+        schema = settings.get(name)
+        keys[name] = Key(_kind_of(schema), str(schema.get("description", name))) if schema is not None else \
+            Key(_default_kind(default), name.replace("_", " "))
     if profile.timings:
         keys["timings"] = Table("protocol delays on the virtual clock",
-                                {name: Key(DELAY, docs.get(f"timings.{name}") or name.replace("_", " "))
+                                {name: Key(DELAY, timings.get(name) or name.replace("_", " "))
                                  for name in profile.timings})
     if profile.networks:
         keys["networks"] = _NETWORK
     if profile.endpoints:
         keys["endpoints"] = Table("where the operator listens", {
-            name: Key(PORT if name.endswith("_port") else TEXT, docs.get(f"endpoints.{name}") or name.replace("_", " "),
+            name: Key(PORT if name.endswith("_port") else TEXT, ENDPOINT_DOCS.get(name, name.replace("_", " ")),
                       f"--{name.replace('_', '-')} {profile.key}=PORT" if name == "ftp_port" else "")
             for name in profile.endpoints})
     return Table(f"overrides of the {profile.name} operator profile", keys)

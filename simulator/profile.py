@@ -18,6 +18,8 @@ from .clock import Delay
 from .layout import Layout, Network
 
 OPERATORS_DIR = Path(__file__).parent / "operators"
+#: Settings of an operator's profile naming the mailbox (local part) of each area: mail_<area>.
+MAILBOX_PREFIX = "mail_"
 #: Keys of a profile that are structure, not settings (everything else lands in `settings`).
 STRUCTURE = ("name", "capabilities", "networks", "layout", "timings", "endpoints")
 

@@ -302,3 +302,26 @@ def test_the_schema_and_the_check_document_an_operator_of_ones_own_with_no_comme
     assert main(["config", "check", str(tmp_path / "opsim.toml")]) == 0
     checked = capsys.readouterr().out
     assert "[zeta]\nname = \"Zeta\"\nsize = 5" in checked and "[zeta.endpoints]\nftp_port = 0" in checked
+
+
+def test_every_setting_and_timing_of_the_packaged_profiles_is_declared_by_what_reads_it():
+    """`opsim config schema` documents each from its declaration (Capability.settings and timings, or the core's
+    OPERATOR_SETTINGS), never from the profile file's comments; an override is checked against it."""
+    from simulator.config import PACKAGED, declared_settings
+
+    for key, profile in PACKAGED.items():
+        settings, timings = declared_settings(profile)
+        assert set(profile.settings) - {"name"} <= set(settings), (key, set(profile.settings) - set(settings))
+        assert set(profile.timings) <= set(timings), (key, set(profile.timings) - set(timings))
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ('[covage]\nipe_time = "25:00"\n', 'covage.ipe_time = "25:00": expected a time of day'),
+    ("[covage]\nslice_lines = 0\n", "covage.slice_lines = 0: expected an integer >= 1"),
+    ('[covage]\nevolution_abandon = "2"\n', 'covage.evolution_abandon = "2": expected a share from 0 to 1'),
+    ('[covage]\nstoc_deadline_motif = "late"\n', "expected a string matching [A-Z]{4}[0-9]{2}"),
+])
+def test_an_override_is_checked_against_the_declaration_of_what_reads_it(tmp_path: Path, toml: str, message: str):
+    (tmp_path / "opsim.toml").write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(tmp_path / "opsim.toml")

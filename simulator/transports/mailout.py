@@ -23,6 +23,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from ..layout import Layout
+from ..profile import MAILBOX_PREFIX
 from ..store import Outbound, Store
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
 CREATE INDEX IF NOT EXISTS mail_outbox_tenant ON mail_outbox (tenant, id);
 """
 
-#: Settings of an operator's profile naming the mailbox (local part) of each area: mail_<area>.
-MAILBOX_PREFIX = "mail_"
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,27 @@ class AccessDesk(Capability):
     actions = ("reprovision", "hotline", "building_works", "failure_rates", "appointment_slots", "book_appointment",
                "cancel_appointment")
     routes = (*hotline.ROUTES, *appointments.ROUTES)  # the hotline and the booking service on the admin API
+    settings = {
+        "acces_spec": {"type": "string", "format": "spec-pack",
+                       "description": "Protocole Accès spec pack: its flows, columns and reject codes"},
+        "refinterne1": {"type": "string", "description": "first part of the OI's internal references"},
+        "refinterne2": {"type": "string", "description": "second part of the OI's internal references"},
+        "slice_lines": {"type": "integer", "minimum": 1, "description": "lines of a large inbound file answered "
+                        "per transaction; others' work goes between"},
+        "stoc_deadline_motif": {"type": "string", "pattern": "[A-Z]{4}[0-9]{2}", "description": "Notif_Racc_Ko "
+                                "motif when no CR_STOC came by DateLimiteRaccordement"},
+        **appointments.SETTINGS,
+    }
+    timings = {
+        "cr_cmd": "AR OK -> CR_Cmd_Acces (contract: within 1 working day)",
+        "cmd_stoc": "CR OK -> Cmd_STOC (STOC mode)",
+        "stoc_deadline": "DateLimiteRaccordement of a Cmd_STOC",
+        "cr_mad_after_cr_stoc": "CR_STOC OK -> CR_MAD ligne",
+        "oi_connection": "CR OK -> CR_MAD when the OI connects (TypeRacco OI)",
+        "oc_connection": "CR OK -> CR_MAD when the OC connects on its own (TypeRacco OC)",
+        "hotline_reprov": "CR with Hotline = O, OI/OC mode -> the OI's technician's Notif_Reprov",
+        "cold_reprov": "an OC's cold reprovisioning request (hotline call) -> Notif_Reprov",
+    }
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)

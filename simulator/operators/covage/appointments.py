@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ...capability import ActionRefused, Route
+from ...capability import ActionRefused, Route, Schema
 from ...documents import Effects
 from ...store import Order
 from .states import Desk
@@ -39,6 +39,17 @@ _APPOINTMENT = {"type": "object", "properties": {
     "IdRdv": {"type": "string", "description": "what the order carries in IdRdv"},
     "slot": {"type": "string"}, "date": {"type": "string", "format": "date"}, "address": {"type": "string"},
     "network": {"type": "string"}, "state": {"type": "string", "enum": ["BOOKED", "CANCELLED"]}}}
+_HOURS = {"type": "string", "pattern": "[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]"}
+#: The booking service's settings in the operator's profile (its slots, seed 004's e-RDV).
+SETTINGS: dict[str, Schema] = {
+    "appointment_first_working_day": {"type": "integer", "minimum": 0,
+                                      "description": "the booking service's first slot: J+N working days"},
+    "appointment_last_working_day": {"type": "integer", "minimum": 0, "description": "its last slot"},
+    "appointment_slot_capacity": {"type": "integer", "minimum": 1,
+                                  "description": "appointments a half-day slot takes per network"},
+    "appointment_am": {**_HOURS, "description": "hours of the morning slot"},
+    "appointment_pm": {**_HOURS, "description": "hours of the afternoon slot"},
+}
 #: The booking service (seed 004's e-RDV) on the admin API: /api/operators/<operator>/appointments.
 ROUTES = (
     Route("GET", "appointments", "appointment_slots",

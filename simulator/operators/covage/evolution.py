@@ -45,6 +45,23 @@ class EvolutionDesk(Capability):
     channels = ()  # it takes no file
     events = ("evolution", "cr_mad_pm", "ar_mad_wait", "pm_opens")
     actions = ("network_change",)
+    _SHARE = {"type": "string", "format": "share"}
+    settings = {
+        "pm_spec": {"type": "string", "format": "spec-pack", "description": "the spec pack of the CR_MAD_Pm MAJ"},
+        "evolution_time": {"type": "string", "format": "time", "description": "every Monday at this time, "
+                           "before the IPE, each network evolves one step"},
+        "evolution_cible_signe": {**_SHARE, "description": "weekly share of CIBLE buildings that become SIGNE"},
+        "evolution_signe_en_cours": {**_SHARE, "description": "weekly share of SIGNE buildings that become EN "
+                                     "COURS DE DEPLOIEMENT"},
+        "evolution_en_cours_deploye": {**_SHARE, "description": "weekly share of EN COURS DE DEPLOIEMENT "
+                                       "buildings that become DEPLOYE"},
+        "evolution_abandon": {**_SHARE, "description": "weekly share of the buildings not yet deployed that are "
+                              "ABANDONNE"},
+        "evolution_gone_after": {"type": "string", "pattern": "[0-9]+ months?", "description": "an ABANDONNE "
+                                 "building is gone from the IPE and the addresses this later"},
+        "evolution_pm_open": {**_SHARE, "description": "weekly share of the PMs not yet open that open "
+                              "(DateMiseEnServiceCommercialePM)"},
+    }
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)

@@ -42,6 +42,14 @@ class PmDesk(Capability):
     areas = ("pm",)  # the PM folders of the layout: IN/<OI>/<ARCEP>/PM
     channels = ("ftp", "mail")
     events = ("ipe", "cpn", "cr_mad_pm", "ar_mad_wait")
+    settings = {
+        "pm_spec": {"type": "string", "format": "spec-pack",
+                    "description": "Protocole PM spec pack: its flows and columns (IPE, CPN...)"},
+        "ipe_time": {"type": "string", "format": "time",
+                     "description": "the IPE of each network is sent every Monday at this time (virtual clock)"},
+    }
+    timings = {"cr_mad_pm": "AR Cmd PM OK -> CR_MAD_Pm (Protocole PM 2.2)",
+               "ar_mad_wait": "CR_MAD_Pm -> the OC's AR MAD; none by then is a finding against the OC"}
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)

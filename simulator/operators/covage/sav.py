@@ -97,6 +97,11 @@ class SavDesk(Capability):
     web_services: ClassVar[tuple[WebService, ...]] = (
         WebService("sav-2.1", "2.1", "simulator.operators.covage.ws.sav_ws:build"),
     )
+    settings = {"sav_clear_comment": {"type": "string",
+                                      "description": "closeOutNarr of a ticket the operator clears"}}
+    timings = {"sav_take": "SAV ticket QUEUED -> OPENACTIVE (the operator takes it)",
+               "sav_clear": "SAV ticket OPENACTIVE -> CLEARED (repaired, with a comment)",
+               "sav_auto_close": "SAV ticket CLEARED -> CLOSED when the OC does not close it"}
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)

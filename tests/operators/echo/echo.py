@@ -21,6 +21,8 @@ class EchoDesk(Capability):
     channels = ("ftp",)
     events = ("ring",)
     actions = ("shout",)
+    settings = {"pack": {"type": "string", "description": "the capability's spec pack, a folder beside its module"}}
+    timings = {"ring": "a Ping -> a Ring"}
 
     def __init__(self, context: OperatorContext):
         super().__init__(context)

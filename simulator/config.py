@@ -24,9 +24,6 @@ from typing import Any
 from .clock import Delay
 from .profile import MAILBOX_PREFIX, OperatorProfile, ProfileError, packaged_profiles, read_profile
 
-#: The operator whose tenant trees a data dir written before operators were composed holds (sandbox.py migrates
-#: them): the only one there was.
-LEGACY_OPERATOR = "covage"
 CODE = re.compile(r"^[A-Z0-9]{2,8}$")
 ADMIN_TOKEN_ENV = "OPSIM_ADMIN_TOKEN"
 
@@ -255,6 +252,8 @@ OPERATOR_SETTINGS: dict[str, Mapping[str, Any]] = {
                     "whose communes the networks are drawn in (comma-separated)"},
     "ws_rate_limit": {"type": "integer", "minimum": 1, "description": "web services: requests per second per OC "
                       "and service"},
+    "legacy_capability": {"type": "string", "description": "data dirs written before operators were composed "
+                          "are this operator's, their pending events this capability's (one operator only)"},
     "ws_tenant_rate_limits": {"type": "string", "pattern": "( *[A-Z0-9]{2,8}=[0-9]+)* *", "description": "web "
                               'services: per OC, e.g. "ACME=5 DEMO=10" (space separated CODE=N)'},
 }

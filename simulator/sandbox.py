@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .capability import OperatorContext, Operators, build_operator, build_web_service
 from .clock import ClockState, VirtualClock, restore_state, to_timestamp
-from .config import LEGACY_OPERATOR, Config, ConfigError, is_loopback, passive_range
+from .config import Config, ConfigError, is_loopback, passive_range
 from .engine import Engine
 from .facade import SandboxFacade
 from .refdata import ReferenceNetwork
@@ -66,7 +66,11 @@ class Sandbox:
         self.networks: dict[str, ReferenceNetwork] = {
             interop: network for key, context in contexts.items() if config.operators[key].networks
             for interop, network in context.reference_networks.items()}
-        migrate_legacy_homes(config.data_dir, LEGACY_OPERATOR)
+        legacy = next(((key, str(p.settings["legacy_capability"])) for key, p in config.operators.items()
+                       if p.settings.get("legacy_capability")), None)
+        if legacy is not None:  # a data dir of a version before operators were composed: whose it is
+            self.store.adopt_legacy(*legacy)
+            migrate_legacy_homes(config.data_dir, legacy[0])
         self.trees = {key: Mailboxes(config.data_dir, key, operator.layout, file_max_bytes=config.max_file_bytes)
                       for key, operator in self.operators.items() if operator.layout.folders}
         builtin_demo = config.demo_tenant and not any(t.code == "DEMO" for t in config.tenants)

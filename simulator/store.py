@@ -172,11 +172,11 @@ class Store:
             self._db.execute("ALTER TABLE tenants ADD COLUMN api_token TEXT NOT NULL DEFAULT ''")
         if "operators" not in columns:  # the operators a tenant is a client of, comma-separated; '' = all
             self._db.execute("ALTER TABLE tenants ADD COLUMN operators TEXT NOT NULL DEFAULT ''")
-        # Data dirs written before operators were composed knew one operator, Covage, and one capability,
-        # Protocole Accès: their files and pending events are Covage's.
+        # Files of data dirs written before operators were composed have no operator ('': `adopt_legacy` says
+        # whose they are).
         for table in ("outbox", "inbox"):
             if "operator" not in {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN operator TEXT NOT NULL DEFAULT 'covage'")
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN operator TEXT NOT NULL DEFAULT ''")
         # Inbound files keep their bytes, virtual time and channel since the conformance checks read them
         # (GET /api/inbound): older rows have none (content NULL, empty time and channel).
         inbox = {r["name"] for r in self._db.execute("PRAGMA table_info(inbox)")}
@@ -191,7 +191,15 @@ class Store:
             self._db.execute("ALTER TABLE outbox ADD COLUMN at_real REAL NOT NULL DEFAULT 0")
         if "shared" not in outbox:  # the sha256 of a broadcast's content, kept once in shared_content
             self._db.execute("ALTER TABLE outbox ADD COLUMN shared TEXT NOT NULL DEFAULT ''")
-        self._db.execute("UPDATE events SET kind = 'covage:access:' || kind WHERE instr(kind, ':') = 0")
+
+    def adopt_legacy(self, operator: str, capability: str) -> None:
+        """Data dirs written before operators were composed knew one operator and one capability: their files are
+        `operator`'s and their pending events `capability`'s (the operator whose profile names it
+        `legacy_capability`)."""
+        for table in ("outbox", "inbox"):
+            self._db.execute(f"UPDATE {table} SET operator = ? WHERE operator = ''", (operator,))
+        self._db.execute("UPDATE events SET kind = ? || ':' || ? || ':' || kind WHERE instr(kind, ':') = 0",
+                         (operator, capability))
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)

@@ -370,8 +370,9 @@ class FolderDelivery:
 
 
 def migrate_legacy_homes(root: Path, operator: str) -> None:
-    """Data dirs written before operators were composed kept homes at ftp/<TENANT> (Covage's, the only
-    operator then); they move to ftp/<operator>/<TENANT>, where each operator keeps its tenants' trees."""
+    """Data dirs written before operators were composed kept homes at ftp/<TENANT> (the only operator's, whose
+    profile names a `legacy_capability`); they move to ftp/<operator>/<TENANT>, where each operator keeps its
+    tenants' trees."""
     homes = Path(root) / "ftp"
     if not homes.is_dir():
         return

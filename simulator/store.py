@@ -226,6 +226,19 @@ class Store:
         self._db.execute("COMMIT")
 
     @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: what the block writes is undone alone if it raises (one file of several answered
+        in one transaction), the rest of the transaction going on."""
+        self._db.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO part")
+            self._db.execute("RELEASE part")
+            raise
+        self._db.execute("RELEASE part")
+
+    @contextmanager
     def unit_of_work(self, prefetch: Sequence[_OrderKey] = ()) -> Iterator[None]:
         """Inside a transaction: the orders and sequence numbers of a batch of work stay in memory and are
         written in one round (`executemany`) when the scope ends, before the transaction commits. `prefetch`:
@@ -696,8 +709,8 @@ class Store:
             "AND operator = ? AND removed = 0", (tenant, location, filename, sha256, operator)).fetchone()
         return row[0] if row else None
 
-    def mark_inbound_removed(self, inbound_id: int) -> None:
-        self._db.execute("UPDATE inbox SET removed = 1 WHERE id = ?", (inbound_id,))
+    def mark_inbound_removed(self, inbound_ids: list[int]) -> None:
+        self._db.executemany("UPDATE inbox SET removed = 1 WHERE id = ?", [(i,) for i in inbound_ids])
 
     # --- journal
     def add_journal(self, at_virtual: str, tenant: str, channel: str, direction: str, flow: str,

@@ -134,6 +134,9 @@ class Mailboxes:
         # within the quota the walk is not needed; a refusal always walks first.
         self._usage_bounds: dict[str, Usage] = {}
         self._usage_lock = threading.Lock()
+        # Per tenant, the files handed to the engine and not yet answered: a listing of OUT that would show nothing
+        # new is held while one is (transports/ftp.py), and released when the last is answered.
+        self._answering: dict[str, int] = {}
 
     def home(self, tenant: str) -> Path:
         return self.homes / tenant
@@ -255,6 +258,32 @@ class Mailboxes:
         for watcher in self._change_watchers:
             watcher(key)
         return before, stamp
+
+    def handed(self, tenant: str) -> Callable[[], None]:
+        """A transport hands one of the tenant's files to the engine: what to call once the engine is through with
+        it (Engine.submit's `done`); then, if none of the tenant's files is left, its OUT folders' watchers are
+        told, as if they changed (a listing held for an answer that went elsewhere, or none)."""
+        with self._stamp_lock:
+            self._answering[tenant] = self._answering.get(tenant, 0) + 1
+
+        def answered() -> None:
+            with self._stamp_lock:
+                left = self._answering.get(tenant, 1) - 1
+                if left > 0:
+                    self._answering[tenant] = left
+                else:
+                    self._answering.pop(tenant, None)
+            if left <= 0:
+                for folder in self.layout.folders.values():
+                    if folder.direction == "out":
+                        key = os.path.normpath(os.fspath(self.home(tenant) / folder.path))
+                        for watcher in self._change_watchers:
+                            watcher(key)
+        return answered
+
+    def answering(self, tenant: str) -> bool:
+        """Whether files of the tenant were handed to the engine and are not answered yet."""
+        return tenant in self._answering
 
     def change_stamp(self, folder: str) -> int:
         """The stamp of the last change opsim made to `folder` (a normalized absolute path); 0 if none."""

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import logging
 import os
+import re
 import shutil
 import socket
 import stat
@@ -64,11 +65,14 @@ ANSWER_WAIT = 0.5
 LISTED_MAX = 256  # folders whose last listing a session remembers
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def bad_name(name: str) -> str | None:
     """Why `name` cannot be a file name in IN, or None."""
     if len(os.fsencode(name)) > NAME_MAX:
         return f"longer than {NAME_MAX} bytes"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _CONTROL.search(name):
         return "control characters in the name"
     return None
 
@@ -555,14 +559,14 @@ class TenantFTPHandler(FTPHandler):
 
     # ------------------------------------------------------------------ downloads, journal
     def on_file_sent(self, file: str) -> None:
-        self.engine.note(Finding(self._tenant(), self.channel, "out", "", Path(file).name, "downloaded"))
+        self.engine.note(Finding(self._tenant(), self.channel, "out", "", os.path.basename(file), "downloaded"))
 
     def ftp_DELE(self, path: str):  # noqa: ANN201 - pyftpdlib API
         result = super().ftp_DELE(path)
         if result is not None:
             self._changed(os.path.dirname(path))
             direction = "in" if self.mailboxes.drop_of(Path(path)) else "out"
-            self.engine.note(Finding(self._tenant(), self.channel, direction, "", Path(path).name, "deleted"))
+            self.engine.note(Finding(self._tenant(), self.channel, direction, "", os.path.basename(path), "deleted"))
         return result
 
     def handle_auth_failed(self, msg: str, password: str) -> None:

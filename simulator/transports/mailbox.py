@@ -62,17 +62,19 @@ def attachments_beside(path: Path) -> dict[str, bytes]:
     nor partial uploads: what came with it (PM 2.2: the photo and technical sheet of a Notif_Adduction,
     uploaded before it). They stay where they are: the sweep removes what is never processed."""
     found: dict[str, bytes] = {}
-    try:
-        entries = sorted(path.parent.iterdir())
+    try:  # names first, and only those that may be attachments: most folders hold the document alone
+        with os.scandir(path.parent) as listing:
+            entries = sorted((e.name, e) for e in listing
+                             if not e.name.lower().endswith(".csv") and not e.name.startswith("."))
     except OSError:
         return found
-    for entry in entries:
-        name = entry.name
-        if name.lower().endswith(".csv") or name.startswith(".") or len(found) >= ATTACHMENTS_MAX:
-            continue
+    for name, entry in entries:
+        if len(found) >= ATTACHMENTS_MAX:
+            break
         try:
             if entry.is_file() and entry.stat().st_size <= ATTACHMENT_MAX_BYTES:
-                found[name] = entry.read_bytes()
+                with open(entry.path, "rb") as f:
+                    found[name] = f.read()
         except OSError:  # removed meanwhile
             continue
     return found

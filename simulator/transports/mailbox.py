@@ -123,6 +123,7 @@ class Mailboxes:
         self.file_max_bytes = file_max_bytes
         for folder in (self.homes, self.spool, self.tmp, self.shared):
             folder.mkdir(parents=True, exist_ok=True)
+        self._homes_str, self._tmp_str = str(self.homes), str(self.tmp)
         self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command
         self._homes_prefix = str(self._homes_real) + os.sep
         # The last change opsim made to each folder (a stamp from one counter) and who wants to know: a
@@ -340,14 +341,15 @@ class Mailboxes:
     def deliver(self, out: Outbound) -> None:
         """Put an answer file in OUT; a file already there was written before a stop that came before
         the outbox row was marked delivered: it is not written twice."""
-        target = self.out_path(out.tenant, out.location, out.filename)
-        if target.exists():
+        folder = os.path.join(self._homes_str, out.tenant, out.location)  # strings: once per answer file
+        target = os.path.join(folder, out.filename)
+        if os.path.exists(target):
             return
         if out.shared:
-            self.link_shared(target, out.shared, out.content)
+            self.link_shared(Path(target), out.shared, out.content)
         else:
             self.write_atomically(target, out.content)
-        self.changed(target.parent)
+        self.changed(folder)
 
     def link_shared(self, target: Path, sha: str, content: bytes) -> None:
         """A broadcast (the same bytes to every tenant) is written and fsynced once, under shared/, and each
@@ -375,14 +377,17 @@ class Mailboxes:
                 if path != keep and path.stat().st_nlink == 1:
                     path.unlink()
 
-    def write_atomically(self, target: Path, content: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.tmp / f"{uuid.uuid4().hex}.tmp"
+    def write_atomically(self, target: Path | str, content: bytes) -> None:
+        tmp = os.path.join(self._tmp_str, f"{uuid.uuid4().hex}.tmp")
         with open(tmp, "wb") as f:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:  # its folder is not there yet (checked only then: a syscall less per file)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(tmp, target)
 
 
 def is_document(filename: str) -> bool:

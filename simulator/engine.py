@@ -69,6 +69,18 @@ class _Receipt:
     done: list[Callable[[], None]] = field(default_factory=list)  # told when it is answered (Engine.submit)
 
 
+@dataclass
+class _Together:
+    """What answering the inbound files of a run in one transaction came to (Engine._answer_together)."""
+
+    started: list[_Receipt] = field(default_factory=list)  # files answered (their first slice)
+    unserved: list[tuple[_Inbound, int]] = field(default_factory=list)  # no capability takes them; their inbox rows
+    failed: list[tuple[_Receipt, Exception]] = field(default_factory=list)  # rolled back: kept in quarantine
+    deferred: list[_Inbound] = field(default_factory=list)  # behind a file of their tenant in slices
+    sliced: set[tuple[str, str]] = field(default_factory=set)  # tenants whose file goes on in slices
+    replays: list[_Inbound] = field(default_factory=list)  # answered before a stop: the usual path, after the run
+
+
 _STOP = object()
 _NEXT_SLICE = object()
 
@@ -369,48 +381,19 @@ class Engine:
         are those of one file: nothing is delivered before the commit that holds it. A file of a tenant whose
         earlier file is being answered in slices (or becomes so in this run) waits behind it, in order."""
         now = self.clock.now()
-        started: list[_Receipt] = []  # files answered here (first slice)
-        unserved: list[tuple[_Inbound, int]] = []  # files no capability takes, and their inbox rows
-        failed: list[tuple[_Receipt, Exception]] = []
-        deferred: list[_Inbound] = []  # behind a file of their tenant in slices
-        sliced: set[tuple[str, str]] = set()  # tenants of files that became in slices in this run
-        replays: list[_Inbound] = []  # already answered before a stop: the usual path, after the run
-        with _collector_paused(), self.store.transaction():
+        together = _Together()
+        try:
+            with _collector_paused(), self.store.transaction():
+                self._answer_run(run, now, together)
+        except Exception:  # the transaction itself failed (nothing of the run is committed): one at a time
+            log.exception("engine: %d inbound files answered together failed, answered one at a time", len(run))
             for item in run:
-                if isinstance(item, Finding):
-                    self._journal(item, now)
-                    continue
-                doc = item.doc
-                key = (doc.operator, doc.tenant)
-                if key in self._waiting or key in sliced:
-                    deferred.append(item)
-                    continue
-                sha = hashlib.sha256(doc.content).hexdigest()
-                if item.path is not None and self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha,
-                                                                          doc.operator) is not None:
-                    replays.append(item)
-                    continue
-                receiver = self._receiver(doc)
-                if receiver is None:
-                    unserved.append((item, self._refuse_unserved(doc, sha, now)))
-                    continue
-                progress = SliceProgress()
-                receipt = _Receipt(doc, item.path, receiver, now, progress,
-                                   receiver.receive_slices(doc, now, progress), sha,
-                                   done=[item.done] if item.done is not None else [])
-                try:
-                    with self.store.savepoint():
-                        self._slice_work(receipt)
-                except Exception as e:
-                    log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
-                    failed.append((receipt, e))
-                    continue
-                if not progress.finished:
-                    sliced.add(key)
-                started.append(receipt)
+                self._step(item)
+            return
+        started = together.started
         self._deliver_all([(r.path, r.inbound_id) for r in started if r.progress.finished]
-                          + [(item.path, inbound_id) for item, inbound_id in unserved])
-        for item, _ in unserved:
+                          + [(item.path, inbound_id) for item, inbound_id in together.unserved])
+        for item, _ in together.unserved:
             if item.done is not None:
                 item.done()
         for receipt in started:
@@ -419,12 +402,49 @@ class Engine:
             else:
                 self._receipts.append(receipt)
                 self._waiting.setdefault((receipt.doc.operator, receipt.doc.tenant), collections.deque())
-        for receipt, error in failed:  # nothing of it was committed: kept aside whole
+        for receipt, error in together.failed:  # nothing of it was committed: kept aside whole
             self._quarantine(receipt.doc, receipt.path, error, now)
             receipt.inbound_id = -1
             self._done(receipt)
-        for item in replays + deferred:
+        for item in together.replays + together.deferred:  # in order, behind what their tenants wait for
             self._process(item)
+
+    def _answer_run(self, run: list[Any], now: datetime, together: _Together) -> None:
+        """The transaction of `_answer_together`: each note journaled, each file's first slice under a savepoint."""
+        started, failed, deferred, sliced = together.started, together.failed, together.deferred, together.sliced
+        for item in run:
+            if isinstance(item, Finding):
+                self._journal(item, now)
+                continue
+            doc = item.doc
+            key = (doc.operator, doc.tenant)
+            if key in self._waiting or key in sliced:
+                deferred.append(item)
+                continue
+            sha = hashlib.sha256(doc.content).hexdigest()
+            if item.path is not None and self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha,
+                                                                      doc.operator) is not None:
+                together.replays.append(item)  # may go on in slices: its tenant's next files wait behind it
+                sliced.add(key)
+                continue
+            receiver = self._receiver(doc)
+            if receiver is None:
+                together.unserved.append((item, self._refuse_unserved(doc, sha, now)))
+                continue
+            progress = SliceProgress()
+            receipt = _Receipt(doc, item.path, receiver, now, progress,
+                               receiver.receive_slices(doc, now, progress), sha,
+                               done=[item.done] if item.done is not None else [])
+            try:
+                with self.store.savepoint():
+                    self._slice_work(receipt)
+            except Exception as e:
+                log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
+                failed.append((receipt, e))
+                continue
+            if not progress.finished:
+                sliced.add(key)
+            started.append(receipt)
 
     def _record(self, doc: InboundDocument, sha: str, now: datetime) -> int:
         # The bytes are kept with the virtual time: the conformance checks read what the OC sent.

@@ -528,8 +528,8 @@ _FOLD_DROP = re.compile(r"[\s_]")
 
 @functools.lru_cache(maxsize=4096)
 def _fold(name: str) -> str:
-    """Header names compared without case, spaces or accents ('Info Cmd Accès 1' = 'InfoCmdAcces1'). Kept:
-    every file's header folds the same few names again (78 a Cmd_Acces)."""
+    """Header names compared without case, spaces or accents ('Date Répon 1' = 'DateRepon1'). Kept: every
+    file's header folds the same few names again (78 for a 39-column flow)."""
     return _FOLD_DROP.sub("", name.lower().translate(_FOLD_TABLE))
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -45,6 +45,7 @@ T = TypeVar("T")
 class _Inbound:
     doc: InboundDocument
     path: Path | None
+    done: Callable[[], None] | None = None  # told once the engine is through with it (see Engine.submit)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,19 @@ class _Receipt:
     slices: Iterator[Effects]
     sha: str
     inbound_id: int = 0  # its inbox row, written with its first slice
+    done: list[Callable[[], None]] = field(default_factory=list)  # told when it is answered (Engine.submit)
+
+
+@dataclass
+class _Together:
+    """What answering the inbound files of a run in one transaction came to (Engine._answer_together)."""
+
+    started: list[_Receipt] = field(default_factory=list)  # files answered (their first slice)
+    unserved: list[tuple[_Inbound, int]] = field(default_factory=list)  # no capability takes them; their inbox rows
+    failed: list[tuple[_Receipt, Exception]] = field(default_factory=list)  # rolled back: kept in quarantine
+    deferred: list[_Inbound] = field(default_factory=list)  # behind a file of their tenant in slices
+    sliced: set[tuple[str, str]] = field(default_factory=set)  # tenants whose file goes on in slices
+    replays: list[_Inbound] = field(default_factory=list)  # answered before a stop: the usual path, after the run
 
 
 _STOP = object()
@@ -73,6 +87,15 @@ _NEXT_SLICE = object()
 #: Due events fired in one transaction (their answers merged per tenant and flow). Each batch commits with
 #: its answer files before the next starts, so a kill loses none of them and repeats none.
 DUE_BATCH = 2000
+#: Inbound files waiting together in the queue are answered in one transaction (group commit: one commit and one
+#: delivery round for all, not two commits each), at most this many, each under this size: a larger one is
+#: answered alone, so a small file never waits behind more than one slice of a large one.
+FILE_BATCH = 32
+FILE_BATCH_BYTES = 64 * 1024
+#: A transport's journal note (a file downloaded, deleted) that comes alone waits this long for company (more notes,
+#: the OC's next file) before it is committed: an OC's poller sends two notes and a file within a few milliseconds,
+#: which then cost one commit instead of three. A barrier (Engine.call, idle) commits what waits before it.
+NOTE_LINGER = 0.005
 PROGRESS_EVERY = 2.0  # seconds between two progress lines of a recovery
 
 
@@ -102,9 +125,12 @@ class Engine:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def submit(self, doc: InboundDocument, path: Path | None = None) -> None:
-        """Hand over a complete inbound document; `path` is removed from IN once it is committed."""
-        self._queue.put(_Inbound(doc, path))
+    def submit(self, doc: InboundDocument, path: Path | None = None, done: Callable[[], None] | None = None) -> None:
+        """Hand over a complete inbound document; `path` is removed from IN once it is committed. `done` is called
+        once, on the engine thread, when the engine is through with the document (its answers delivered, or it
+        was recognised as already answered, or kept aside): a transport holds its tenant's listings of OUT
+        until then (transports/ftp.py)."""
+        self._queue.put(_Inbound(doc, path, _once(done) if done is not None else None))
 
     def call(self, fn: Callable[[], Any], timeout: float | None = 60) -> Any:
         """Run fn on the engine thread, then due events, and return fn's result (`timeout` None: however
@@ -215,10 +241,27 @@ class Engine:
                     items = [self._queue.get(timeout=self._wait_time())]
                 except queue.Empty:
                     items = []
+                # What else waits now is taken too: inbound files and transport notes side by side are answered
+                # in one transaction (see _step_files); notes alone wait a little for more (NOTE_LINGER).
+                linger = time.monotonic() + NOTE_LINGER
+                while items and len(items) < FILE_BATCH and _batchable(items[-1]):
+                    wait = linger - time.monotonic() if all(isinstance(i, Finding) for i in items) else 0
+                    try:
+                        items.append(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+            run: list[Any] = []  # consecutive inbound files and notes, answered together
             for item in items or [None]:
                 if item is _STOP:  # a file in slices goes on from its last committed slice at the next start
+                    self._step_files(run)
                     return
+                if _batchable(item):
+                    run.append(item)
+                    continue
+                self._step_files(run)
+                run = []
                 self._step(item)
+            self._step_files(run)
             if self._receipts:
                 self._step(_NEXT_SLICE)
 
@@ -230,6 +273,25 @@ class Engine:
                 self._handle(item)
         except Exception:  # never let one bad document or event stop the operator
             log.exception("engine: failed on %r", item)
+            if isinstance(item, _Inbound) and item.done is not None:
+                item.done()
+        try:
+            self._run_due_events()
+        except Exception:
+            log.exception("engine: failed running due events")
+
+    def _step_files(self, run: list[Any]) -> None:
+        """Inbound files and transport notes that waited together: one at a time when alone, else each file's
+        first slice in one transaction, then one delivery round (see _answer_together)."""
+        if not run:
+            return
+        if len(run) == 1:
+            self._step(run[0])
+            return
+        try:
+            self._answer_together(run)
+        except Exception:
+            log.exception("engine: failed on %d inbound files", len(run))
         try:
             self._run_due_events()
         except Exception:
@@ -284,29 +346,112 @@ class Engine:
             replayed = self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator)
             if replayed is not None:  # committed before a stop, not yet removed: never answer twice
                 if self.store.in_progress(replayed) is not None:  # ... but cut between two slices: go on
-                    self._resume(replayed, path)
+                    self._resume(replayed, path, item.done)
                     return
                 self._deliver(path, replayed)
+                if item.done is not None:
+                    item.done()
                 return
         now = self.clock.now()
         receiver = self._receiver(doc)
         if receiver is None:  # a folder of the layout that no capability of this operator serves yet
             with self.store.transaction():
-                inbound_id = self._record(doc, sha, now)
-                self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "not processed",
-                                      f"{doc.operator} has no capability taking {doc.area} files by "
-                                      f"{doc.channel}"), now)
+                inbound_id = self._refuse_unserved(doc, sha, now)
             self._deliver(path, inbound_id)
+            if item.done is not None:
+                item.done()
             return
         progress = SliceProgress()
-        self._slice(_Receipt(doc, path, receiver, now, progress, receiver.receive_slices(doc, now, progress), sha))
+        self._slice(_Receipt(doc, path, receiver, now, progress, receiver.receive_slices(doc, now, progress), sha,
+                             done=[item.done] if item.done is not None else []))
+
+    def _refuse_unserved(self, doc: InboundDocument, sha: str, now: datetime) -> int:
+        """A file in a folder of the layout that no capability of its operator serves yet: recorded, journaled;
+        its inbox row."""
+        inbound_id = self._record(doc, sha, now)
+        self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "not processed",
+                              f"{doc.operator} has no capability taking {doc.area} files by {doc.channel}"), now)
+        return inbound_id
+
+    def _answer_together(self, run: list[Any]) -> None:
+        """Files (and notes) that waited together, answered in one transaction: each file's first slice under a
+        savepoint of its own (a file that fails is rolled back alone and kept aside, as when answered alone),
+        one commit, then one delivery round: their IN files removed, their answers delivered and both marked in
+        one more commit. Per file that is two commits shared by the run instead of two each, and the guarantees
+        are those of one file: nothing is delivered before the commit that holds it. A file of a tenant whose
+        earlier file is being answered in slices (or becomes so in this run) waits behind it, in order."""
+        now = self.clock.now()
+        together = _Together()
+        try:
+            with _collector_paused(), self.store.transaction():
+                self._answer_run(run, now, together)
+        except Exception:  # the transaction itself failed (nothing of the run is committed): one at a time
+            log.exception("engine: %d inbound files answered together failed, answered one at a time", len(run))
+            for item in run:
+                self._step(item)
+            return
+        started = together.started
+        self._deliver_all([(r.path, r.inbound_id) for r in started if r.progress.finished]
+                          + [(item.path, inbound_id) for item, inbound_id in together.unserved])
+        for item, _ in together.unserved:
+            if item.done is not None:
+                item.done()
+        for receipt in started:
+            if receipt.progress.finished:
+                self._done(receipt)
+            else:
+                self._receipts.append(receipt)
+                self._waiting.setdefault((receipt.doc.operator, receipt.doc.tenant), collections.deque())
+        for receipt, error in together.failed:  # nothing of it was committed: kept aside whole
+            self._quarantine(receipt.doc, receipt.path, error, now)
+            receipt.inbound_id = -1
+            self._done(receipt)
+        for item in together.replays + together.deferred:  # in order, behind what their tenants wait for
+            self._process(item)
+
+    def _answer_run(self, run: list[Any], now: datetime, together: _Together) -> None:
+        """The transaction of `_answer_together`: each note journaled, each file's first slice under a savepoint."""
+        started, failed, deferred, sliced = together.started, together.failed, together.deferred, together.sliced
+        for item in run:
+            if isinstance(item, Finding):
+                self._journal(item, now)
+                continue
+            doc = item.doc
+            key = (doc.operator, doc.tenant)
+            if key in self._waiting or key in sliced:
+                deferred.append(item)
+                continue
+            sha = hashlib.sha256(doc.content).hexdigest()
+            if item.path is not None and self.store.unremoved_inbound(doc.tenant, doc.location, doc.filename, sha,
+                                                                      doc.operator) is not None:
+                together.replays.append(item)  # may go on in slices: its tenant's next files wait behind it
+                sliced.add(key)
+                continue
+            receiver = self._receiver(doc)
+            if receiver is None:
+                together.unserved.append((item, self._refuse_unserved(doc, sha, now)))
+                continue
+            progress = SliceProgress()
+            receipt = _Receipt(doc, item.path, receiver, now, progress,
+                               receiver.receive_slices(doc, now, progress), sha,
+                               done=[item.done] if item.done is not None else [])
+            try:
+                with self.store.savepoint():
+                    self._slice_work(receipt)
+            except Exception as e:
+                log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
+                failed.append((receipt, e))
+                continue
+            if not progress.finished:
+                sliced.add(key)
+            started.append(receipt)
 
     def _record(self, doc: InboundDocument, sha: str, now: datetime) -> int:
         # The bytes are kept with the virtual time: the conformance checks read what the OC sent.
         return self.store.record_inbound(doc.tenant, doc.location, doc.filename, sha, doc.operator, doc.content,
                                          now.isoformat(timespec="seconds"), doc.channel)
 
-    def _resume(self, inbound_id: int, path: Path | None) -> None:
+    def _resume(self, inbound_id: int, path: Path | None, done: Callable[[], None] | None = None) -> None:
         """Go on with a file a stop cut between two slices, from the store: its bytes, time and progress."""
         row = self.store.in_progress(inbound_id)
         if row is None:
@@ -317,38 +462,29 @@ class Engine:
         for receipt in self._receipts:
             if receipt.inbound_id == inbound_id:  # already going on: the IN file is removed when it is done
                 receipt.path = receipt.path or path
+                if done is not None:
+                    receipt.done.append(done)
                 return
         receiver = self._receiver(doc)
         if receiver is None:
             log.error("engine: no capability takes %s any more, left unfinished", doc.filename)
+            if done is not None:
+                done()
             return
         now = datetime.fromisoformat(row["at_virtual"])  # the file's answers keep the time it came at
         progress = SliceProgress(row["lines"], row["carry"])
         receipt = _Receipt(doc, path, receiver, now, progress, receiver.receive_slices(doc, now, progress),
-                           "", inbound_id)
+                           "", inbound_id, done=[done] if done is not None else [])
         self._waiting.setdefault(key, collections.deque())
         self._slice(receipt)
 
     def _slice(self, receipt: _Receipt) -> None:
         """Answer the next slice of a file in one transaction; the file's last slice also emits its answer."""
-        doc, receiver, now = receipt.doc, receipt.receiver, receipt.now
+        doc, now = receipt.doc, receipt.now
         first = receipt.inbound_id == 0
         try:
             with self.store.transaction():
-                if first:
-                    receipt.inbound_id = self._record(doc, receipt.sha, now)
-                with receiver.batch():
-                    effects = next(receipt.slices)
-                progress = receipt.progress
-                if first and progress.finished:  # the whole file in one slice: as any other effects
-                    self._apply(effects, now, receiver)
-                else:
-                    self._hold(receipt.inbound_id, effects, now, receiver)
-                    if progress.finished:
-                        self._emit_held(receipt.inbound_id, now, receiver)
-                    else:
-                        self.store.save_progress(receipt.inbound_id, doc.network, doc.area, progress.lines,
-                                                 progress.carry)
+                self._slice_work(receipt)
         except Exception as e:
             log.exception("engine: cannot process %s from %s", doc.filename, doc.tenant)
             if first:  # nothing of it was committed: kept aside whole
@@ -365,8 +501,30 @@ class Engine:
         self._deliver(receipt.path, receipt.inbound_id)
         self._done(receipt)
 
+    def _slice_work(self, receipt: _Receipt) -> None:
+        """The next slice of a file, inside the caller's transaction: its first records the file."""
+        doc, receiver, now = receipt.doc, receipt.receiver, receipt.now
+        first = receipt.inbound_id == 0
+        if first:
+            receipt.inbound_id = self._record(doc, receipt.sha, now)
+        with receiver.batch():
+            effects = next(receipt.slices)
+        progress = receipt.progress
+        if first and progress.finished:  # the whole file in one slice: as any other effects
+            self._apply(effects, now, receiver)
+        else:
+            self._hold(receipt.inbound_id, effects, now, receiver)
+            if progress.finished:
+                self._emit_held(receipt.inbound_id, now, receiver)
+            else:
+                self.store.save_progress(receipt.inbound_id, doc.network, doc.area, progress.lines, progress.carry)
+
     def _done(self, receipt: _Receipt) -> None:
-        """A tenant's file is answered: its next files, held meanwhile, go on in order."""
+        """A tenant's file is answered: whoever waits for it is told, and its next files, held meanwhile, go on
+        in order."""
+        for done in receipt.done:
+            done()
+        receipt.done.clear()
         waiting = self._waiting.pop((receipt.doc.operator, receipt.doc.tenant), None)
         while waiting:
             item = waiting.popleft()
@@ -443,7 +601,7 @@ class Engine:
         # stay evidence (GET /api/inbound) like any other inbound file's.
         with self.store.transaction():
             inbound_id = self._record(doc, hashlib.sha256(doc.content).hexdigest(), now)
-            self.store.mark_inbound_removed(inbound_id)
+            self.store.mark_inbound_removed([inbound_id])
             self._journal(Finding(doc.tenant, doc.channel, "in", "", doc.filename, "internal error",
                                   f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
 
@@ -543,19 +701,44 @@ class Engine:
         """Hand the committed answer files to the delivery port; `read`, the inbound file they answer, leaves IN
         first (the reader of a folder deletes what it has read). Marking both is one commit: until it is made,
         a restart recognises the file by its inbox row and delivers again what is not yet in OUT."""
+        self._deliver_all([(read, inbound_id)])
+
+    def _deliver_all(self, reads: list[tuple[Path | None, int]]) -> None:
+        """`_deliver` for the inbound files of a run answered together (path in IN, inbox row): one commit."""
+        removed = [(path, inbound_id) for path, inbound_id in reads if path is not None]
         delivered: list[int] = []
         try:
-            if read is not None:
-                read.unlink(missing_ok=True)
+            for path, _ in removed:
+                path.unlink(missing_ok=True)
             for out in self.store.undelivered():
                 self.delivery.deliver(out)
                 delivered.append(out.id)
         finally:
-            if delivered or read is not None:
+            if delivered or removed:
                 with self.store.transaction():
                     self.store.mark_delivered(delivered)
-                    if read is not None:
-                        self.store.mark_inbound_removed(inbound_id)
+                    self.store.mark_inbound_removed([inbound_id for _, inbound_id in removed])
+
+
+def _batchable(item: Any) -> bool:
+    """Queued work answered with the inbound files around it (Engine._answer_together): small inbound files and
+    the transports' journal notes."""
+    return isinstance(item, Finding) or (isinstance(item, _Inbound) and len(item.doc.content) <= FILE_BATCH_BYTES)
+
+
+def _once(fn: Callable[[], None]) -> Callable[[], None]:
+    """`fn`, called at most once whatever the paths that reach it (a callback that errs is logged, not raised)."""
+    called = False
+
+    def call() -> None:
+        nonlocal called
+        if not called:
+            called = True
+            try:
+                fn()
+            except Exception:
+                log.exception("engine: a transport's callback failed")
+    return call
 
 
 @contextmanager

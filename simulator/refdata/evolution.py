@@ -93,7 +93,7 @@ def attach(store: Store, network: ReferenceNetwork) -> None:
     alias = _alias(network)
     attached = {row[1] for row in store.execute("PRAGMA database_list").fetchall()}
     if alias not in attached:
-        store.execute(f"ATTACH DATABASE ? AS {alias}", (str(network.path),))
+        store.attach_readonly(alias, network.path)
     signature = ";".join(network.meta.get(k, "") for k in _SIGNATURE_KEYS)
     rows = store.query("SELECT signature FROM net_state WHERE network = ?", (network.network,))
     if rows and rows[0][0] == signature:

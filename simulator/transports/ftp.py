@@ -13,6 +13,7 @@ import collections
 import contextlib
 import logging
 import os
+import re
 import shutil
 import socket
 import stat
@@ -57,14 +58,21 @@ SWEEP_EVERY = 5.0  # seconds between two sweeps of IN for files that waited too 
 # a client that lists, acts and lists again (an OC's sync, the harness's checks) must not wait for it (at 0.5 s,
 # a conformance run of 31 file scenarios took 113 s instead of 14 s).
 LISTING_INTERVAL = 0.02
+# While a tenant's files are with the engine, a listing of one of its OUT folders that would show nothing new is
+# held until the folder changes (the answer is delivered) or the engine is through with them, at most this long: an
+# OC polling OUT for its answer gets it with its first listing rather than one empty listing every interval.
+ANSWER_WAIT = 0.5
 LISTED_MAX = 256  # folders whose last listing a session remembers
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def bad_name(name: str) -> str | None:
     """Why `name` cannot be a file name in IN, or None."""
     if len(os.fsencode(name)) > NAME_MAX:
         return f"longer than {NAME_MAX} bytes"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _CONTROL.search(name):
         return "control characters in the name"
     return None
 
@@ -490,7 +498,7 @@ class TenantFTPHandler(FTPHandler):
             document = drop.read(path, self.channel, self.mailboxes.file_max_bytes)
         except OSError:  # deleted or renamed by the OC meanwhile: nothing to process
             return
-        self.engine.submit(document, path)
+        self.engine.submit(document, path, self.mailboxes.handed(drop.tenant))
 
     # ------------------------------------------------------------------ listings
     def ftp_LIST(self, path: str):  # noqa: ANN201 - pyftpdlib API
@@ -508,6 +516,9 @@ class TenantFTPHandler(FTPHandler):
         last = self._listed.get(path)
         if last is not None and last[1] == self.mailboxes.change_stamp(path):
             wait = last[0] + self.listing_interval - time.monotonic()
+            tenant = self._tenant()
+            if self.mailboxes.answering(tenant) and self.mailboxes.zone(tenant, path) == "out":
+                wait = max(wait, ANSWER_WAIT)
             if wait > 0:
                 self._held = HeldListing(self, listing, path, wait)
                 return None
@@ -548,14 +559,14 @@ class TenantFTPHandler(FTPHandler):
 
     # ------------------------------------------------------------------ downloads, journal
     def on_file_sent(self, file: str) -> None:
-        self.engine.note(Finding(self._tenant(), self.channel, "out", "", Path(file).name, "downloaded"))
+        self.engine.note(Finding(self._tenant(), self.channel, "out", "", os.path.basename(file), "downloaded"))
 
     def ftp_DELE(self, path: str):  # noqa: ANN201 - pyftpdlib API
         result = super().ftp_DELE(path)
         if result is not None:
             self._changed(os.path.dirname(path))
             direction = "in" if self.mailboxes.drop_of(Path(path)) else "out"
-            self.engine.note(Finding(self._tenant(), self.channel, direction, "", Path(path).name, "deleted"))
+            self.engine.note(Finding(self._tenant(), self.channel, direction, "", os.path.basename(path), "deleted"))
         return result
 
     def handle_auth_failed(self, msg: str, password: str) -> None:
@@ -651,7 +662,8 @@ class FtpTransport:
             self.engine.note(Finding(tenant, "ftp", "in", "", "", "upload aborted",
                                      "transfer cut by a server stop (never acknowledged): the file is ignored"))
         for drop, path in self.mailboxes.inbound_files():
-            self.engine.submit(drop.read(path, "ftp", self.mailboxes.file_max_bytes), path)
+            self.engine.submit(drop.read(path, "ftp", self.mailboxes.file_max_bytes), path,
+                               self.mailboxes.handed(drop.tenant))
 
     def _serve(self) -> None:
         # One poll at a time, so stop() is seen within 50 ms and close_all runs on this thread; sooner when a

@@ -62,17 +62,19 @@ def attachments_beside(path: Path) -> dict[str, bytes]:
     nor partial uploads: what came with it (PM 2.2: the photo and technical sheet of a Notif_Adduction,
     uploaded before it). They stay where they are: the sweep removes what is never processed."""
     found: dict[str, bytes] = {}
-    try:
-        entries = sorted(path.parent.iterdir())
+    try:  # names first, and only those that may be attachments: most folders hold the document alone
+        with os.scandir(path.parent) as listing:
+            entries = sorted((e.name, e) for e in listing
+                             if not e.name.lower().endswith(".csv") and not e.name.startswith("."))
     except OSError:
         return found
-    for entry in entries:
-        name = entry.name
-        if name.lower().endswith(".csv") or name.startswith(".") or len(found) >= ATTACHMENTS_MAX:
-            continue
+    for name, entry in entries:
+        if len(found) >= ATTACHMENTS_MAX:
+            break
         try:
             if entry.is_file() and entry.stat().st_size <= ATTACHMENT_MAX_BYTES:
-                found[name] = entry.read_bytes()
+                with open(entry.path, "rb") as f:
+                    found[name] = f.read()
         except OSError:  # removed meanwhile
             continue
     return found
@@ -121,6 +123,7 @@ class Mailboxes:
         self.file_max_bytes = file_max_bytes
         for folder in (self.homes, self.spool, self.tmp, self.shared):
             folder.mkdir(parents=True, exist_ok=True)
+        self._homes_str, self._tmp_str = str(self.homes), str(self.tmp)
         self._homes_real = self.homes.resolve()  # resolved once: permission checks run on every command
         self._homes_prefix = str(self._homes_real) + os.sep
         # The last change opsim made to each folder (a stamp from one counter) and who wants to know: a
@@ -134,6 +137,9 @@ class Mailboxes:
         # within the quota the walk is not needed; a refusal always walks first.
         self._usage_bounds: dict[str, Usage] = {}
         self._usage_lock = threading.Lock()
+        # Per tenant, the files handed to the engine and not yet answered: a listing of OUT that would show nothing
+        # new is held while one is (transports/ftp.py), and released when the last is answered.
+        self._answering: dict[str, int] = {}
 
     def home(self, tenant: str) -> Path:
         return self.homes / tenant
@@ -256,6 +262,32 @@ class Mailboxes:
             watcher(key)
         return before, stamp
 
+    def handed(self, tenant: str) -> Callable[[], None]:
+        """A transport hands one of the tenant's files to the engine: what to call once the engine is through with
+        it (Engine.submit's `done`); then, if none of the tenant's files is left, its OUT folders' watchers are
+        told, as if they changed (a listing held for an answer that went elsewhere, or none)."""
+        with self._stamp_lock:
+            self._answering[tenant] = self._answering.get(tenant, 0) + 1
+
+        def answered() -> None:
+            with self._stamp_lock:
+                left = self._answering.get(tenant, 1) - 1
+                if left > 0:
+                    self._answering[tenant] = left
+                else:
+                    self._answering.pop(tenant, None)
+            if left <= 0:
+                for folder in self.layout.folders.values():
+                    if folder.direction == "out":
+                        key = os.path.normpath(os.fspath(self.home(tenant) / folder.path))
+                        for watcher in self._change_watchers:
+                            watcher(key)
+        return answered
+
+    def answering(self, tenant: str) -> bool:
+        """Whether files of the tenant were handed to the engine and are not answered yet."""
+        return tenant in self._answering
+
     def change_stamp(self, folder: str) -> int:
         """The stamp of the last change opsim made to `folder` (a normalized absolute path); 0 if none."""
         return self._change_stamps.get(folder, 0)
@@ -309,14 +341,15 @@ class Mailboxes:
     def deliver(self, out: Outbound) -> None:
         """Put an answer file in OUT; a file already there was written before a stop that came before
         the outbox row was marked delivered: it is not written twice."""
-        target = self.out_path(out.tenant, out.location, out.filename)
-        if target.exists():
+        folder = os.path.join(self._homes_str, out.tenant, out.location)  # strings: once per answer file
+        target = os.path.join(folder, out.filename)
+        if os.path.exists(target):
             return
         if out.shared:
-            self.link_shared(target, out.shared, out.content)
+            self.link_shared(Path(target), out.shared, out.content)
         else:
             self.write_atomically(target, out.content)
-        self.changed(target.parent)
+        self.changed(folder)
 
     def link_shared(self, target: Path, sha: str, content: bytes) -> None:
         """A broadcast (the same bytes to every tenant) is written and fsynced once, under shared/, and each
@@ -344,14 +377,17 @@ class Mailboxes:
                 if path != keep and path.stat().st_nlink == 1:
                     path.unlink()
 
-    def write_atomically(self, target: Path, content: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.tmp / f"{uuid.uuid4().hex}.tmp"
+    def write_atomically(self, target: Path | str, content: bytes) -> None:
+        tmp = os.path.join(self._tmp_str, f"{uuid.uuid4().hex}.tmp")
         with open(tmp, "wb") as f:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:  # its folder is not there yet (checked only then: a syscall less per file)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(tmp, target)
 
 
 def is_document(filename: str) -> bool:

@@ -448,6 +448,12 @@ class Engine:
                                   f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
 
     def _run_due_events(self) -> None:
+        # The batches of one run (an advance: each order's CR, then its Cmd_STOC a few batches later) keep the
+        # orders they wrote decoded for the next ones (Store.keeping_orders): nothing else runs between them.
+        with self.store.keeping_orders():
+            self._run_due_batches()
+
+    def _run_due_batches(self) -> None:
         told = time.monotonic()
         while True:
             now = self.clock.timestamp()

@@ -754,7 +754,7 @@ class AccessDesk(Capability):
         socket = order.data.get("ReferencePrise", "")
         states = [s.value for s in AFTER_MAD]
         rows = self.store.query(
-            "SELECT tenant, ref FROM orders WHERE tenant != ? AND json_extract(data, '$.ReferencePrise') = ? "
+            "SELECT tenant, ref FROM orders WHERE tenant != ? AND socket = ? "
             f"AND state IN ({','.join('?' * len(states))})", (order.tenant, socket, *states)) if socket else []
         for row in rows:
             holder = self.store.get_order(row["tenant"], row["ref"])

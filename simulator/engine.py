@@ -483,15 +483,19 @@ class Engine:
                 # a frozen clock was advanced past them.
                 at = from_timestamp(due)
                 by_source: dict[int, tuple[Capability, Effects]] = {}
+                handlers: dict[str, tuple[Capability, str, Effects]] = {}  # stored kind -> who handles it
                 done: list[int] = []
                 with ExitStack() as scopes:  # each capability's batch scope, opened when it first handles one
                     for event in group:
-                        capability, kind = self.operators.event_handler(event.kind)
-                        if id(capability) not in by_source:
-                            scopes.enter_context(capability.batch())
-                            by_source[id(capability)] = (capability, Effects())
-                        by_source[id(capability)][1].extend(
-                            capability.on_event(kind, event.tenant, event.ref, event.payload, at))
+                        handler = handlers.get(event.kind)
+                        if handler is None:
+                            capability, kind = self.operators.event_handler(event.kind)
+                            if id(capability) not in by_source:
+                                scopes.enter_context(capability.batch())
+                                by_source[id(capability)] = (capability, Effects())
+                            handler = handlers[event.kind] = (capability, kind, by_source[id(capability)][1])
+                        capability, kind, effects = handler
+                        effects.extend(capability.on_event(kind, event.tenant, event.ref, event.payload, at))
                         done.append(event.id)
                 self.store.mark_events_done(done)
                 for capability, effects in by_source.values():

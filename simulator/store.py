@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -140,8 +140,9 @@ def _socket(order: Order) -> str:
     return str(order.data.get(SOCKET_FIELD) or "")
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """A due event as stored (a tuple: thousands are read for each batch of an advance)."""
+
     id: int
     due: float
     kind: str
@@ -581,7 +582,9 @@ class Store:
         rows = self._db.execute(
             "SELECT id, due, kind, tenant, ref, payload FROM events WHERE done = 0 AND due <= ? "
             "ORDER BY due, id LIMIT ?", (now, limit))
-        return [Event(r[0], r[1], r[2], r[3], r[4], {} if r[5] == "{}" else _DECODE(r[5])) for r in rows]
+        rows.row_factory = None  # plain tuples
+        return [Event(i, due, kind, tenant, ref, {} if payload == "{}" else _DECODE(payload))
+                for i, due, kind, tenant, ref, payload in rows]
 
     def due_count(self, now: float, reader: bool = False) -> int:
         """Events due at `now` and not yet run."""

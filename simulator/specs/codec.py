@@ -242,12 +242,12 @@ class FlowSpec:
 
     @cached_property
     def _column_checks(self) -> tuple[re.Pattern[str], list[tuple[int, Column, frozenset[str]]]]:
-        """What `_clean` looks at: a pattern finding a cell whose first character may start a formula, and each
-        ruled column with the position its value is read from (the last of its name, as in a record's values)."""
-        suspects = "".join(sorted(self.guard.suspects))
+        """What `_clean` looks at: a line break followed by a character that may start a formula (in the cells
+        joined by line breaks, a cell starting with one follows a line break), and each ruled column with the
+        position its value is read from (the last of its name, as in a record's values)."""
         position = {name: i for i, name in enumerate(self.column_names)}
-        return (re.compile(f"(?:^|\n)[{re.escape(suspects)}]"),
-                [(position[c.name], c, frozenset(c.values)) for c in self._ruled])
+        suspects = "".join(re.escape(c) for c in sorted(self.guard.suspects))
+        return (re.compile(f"\n[{suspects}]"), [(position[c.name], c, frozenset(c.values)) for c in self._ruled])
 
     def _clean(self, rows: list[list[str]]) -> bool:
         """True when no cell of these rows (stripped, `width` of them each) has a field error: one pass per column
@@ -256,7 +256,7 @@ class FlowSpec:
         if not rows:
             return True
         suspect, ruled = self._column_checks
-        if suspect.search("\n".join(chain.from_iterable(rows))):  # a formula, or a number with a sign
+        if suspect.search("\n" + "\n".join(chain.from_iterable(rows))):  # a formula, or a number with a sign
             return False
         columns = list(zip(*rows, strict=True))  # each of `width` cells
         for i, column, allowed in ruled:

@@ -134,6 +134,8 @@ class _UnitOfWork:
     #: The last number taken of each sequence read in the scope, and those that moved.
     sequences: dict[str, int] = field(default_factory=dict)
     sequences_changed: set[str] = field(default_factory=set)
+    #: The socket column of each order as stored, when read: an UPDATE that leaves it out costs its index nothing.
+    sockets: dict[_OrderKey, str] = field(default_factory=dict)
 
 
 def _socket(order: Order) -> str:
@@ -316,6 +318,7 @@ class Store:
                 order = kept.pop(key, None)  # back in the kept ones only if this unit saves it
                 if order is not None:
                     unit.orders[key] = order
+                    unit.sockets[key] = _socket(order)  # a kept order is as its last flush wrote it
                 else:
                     by_tenant.setdefault(key[0], []).append(key[1])
         for tenant, refs in by_tenant.items():
@@ -324,12 +327,13 @@ class Store:
                 for ref in chunk:
                     unit.orders[(tenant, ref)] = None
                 rows = self._db.execute(
-                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE tenant = ? AND ref IN ({','.join('?' * len(chunk))})",
-                    (tenant, *chunk))
+                    f"SELECT {_ORDER_COLUMNS}, socket FROM orders WHERE tenant = ? "
+                    f"AND ref IN ({','.join('?' * len(chunk))})", (tenant, *chunk))
                 rows.row_factory = None  # plain tuples: thousands of rows
-                for t, ref, prestation, network, state, data, created, updated in rows:
+                for t, ref, prestation, network, state, data, created, updated, socket in rows:
                     unit.orders[(tenant, ref)] = Order(t, ref, prestation, network, state, _DECODE(data), created,
                                                        updated)
+                    unit.sockets[(tenant, ref)] = socket
 
     def _flush_orders(self) -> None:
         """Write the orders saved in the unit of work and their history lines."""
@@ -337,9 +341,20 @@ class Store:
         if unit is None:
             return
         if unit.changed:
-            self._db.executemany(
-                "UPDATE orders SET state = ?, data = ?, updated = ?, socket = ? WHERE tenant = ? AND ref = ?",
-                [(o.state, _ENCODE(o.data), o.updated, _socket(o), o.tenant, o.ref) for o in unit.changed.values()])
+            moved, same = [], []  # orders whose socket changed, and the others (most: their index entry stays)
+            for key, o in unit.changed.items():
+                socket = _socket(o)
+                if unit.sockets.get(key) == socket:
+                    same.append((o.state, _ENCODE(o.data), o.updated, o.tenant, o.ref))
+                else:
+                    moved.append((o.state, _ENCODE(o.data), o.updated, socket, o.tenant, o.ref))
+                    unit.sockets[key] = socket
+            if moved:
+                self._db.executemany("UPDATE orders SET state = ?, data = ?, updated = ?, socket = ? "
+                                     "WHERE tenant = ? AND ref = ?", moved)
+            if same:
+                self._db.executemany("UPDATE orders SET state = ?, data = ?, updated = ? WHERE tenant = ? AND ref = ?",
+                                     same)
             kept = self._kept_orders()
             if kept is not None:
                 if len(kept) + len(unit.changed) > KEEP_LIMIT:
@@ -477,6 +492,8 @@ class Store:
         order = _order(row) if row else None
         if unit is not None:
             unit.orders[(tenant, ref)] = order
+            if row:
+                unit.sockets[(tenant, ref)] = row["socket"]
         return order
 
     def save_order(self, order: Order, step: str, detail: str = "", new: bool = False) -> None:

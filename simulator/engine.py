@@ -395,8 +395,7 @@ class Engine:
             self.store.add_part(inbound_id, out.tenant, out.network, out.flow, out.area, out.channel, out.pm,
                                 operator.render_lines(source, out, self.store.answer_style(out.tenant)),
                                 len(out.records), ok, ko)
-        self.store.hold_events(inbound_id, [(to_timestamp(e.due), qualified_kind(source, e.kind), e.tenant, e.ref,
-                                             e.payload) for e in effects.events])
+        self.store.hold_events(inbound_id, _scheduled(effects, source))
 
     def _emit_held(self, inbound_id: int, now: datetime, source: Capability) -> None:
         """The answer files of a file answered in slices, each written once from its parts; then its events."""
@@ -531,18 +530,7 @@ class Engine:
             self._journal(Finding(out.tenant, out.channel, "out", out.flow, file.filename,
                                   _summary(out.records) if out.content is None else f"{out.lines} lines",
                                   file.location), now)
-        timestamps: dict[datetime, float] = {}  # the events of a batch share a few due times
-        kinds: dict[str, str] = {}
-        scheduled = []
-        for e in effects.events:
-            due = timestamps.get(e.due)
-            if due is None:
-                due = timestamps[e.due] = to_timestamp(e.due)
-            kind = kinds.get(e.kind)
-            if kind is None:
-                kind = kinds[e.kind] = qualified_kind(source, e.kind)
-            scheduled.append((due, kind, e.tenant, e.ref, e.payload))
-        self.store.schedule(scheduled)
+        self.store.schedule(_scheduled(effects, source))
 
     def _journal(self, finding: Finding, now: datetime) -> None:
         self.store.add_journal(now.isoformat(timespec="seconds"), finding.tenant, finding.channel,
@@ -566,6 +554,22 @@ class Engine:
                     self.store.mark_delivered(delivered)
                     if read is not None:
                         self.store.mark_inbound_removed(inbound_id)
+
+
+def _scheduled(effects: Effects, source: Capability) -> list[tuple[float, str, str, str, dict[str, Any]]]:
+    """The events of `effects` as stored: (due timestamp, kind qualified by their capability, tenant, ref, payload)."""
+    timestamps: dict[datetime, float] = {}  # the events of a batch or a slice share a few due times
+    kinds: dict[str, str] = {}
+    scheduled = []
+    for e in effects.events:
+        due = timestamps.get(e.due)
+        if due is None:
+            due = timestamps[e.due] = to_timestamp(e.due)
+        kind = kinds.get(e.kind)
+        if kind is None:
+            kind = kinds[e.kind] = qualified_kind(source, e.kind)
+        scheduled.append((due, kind, e.tenant, e.ref, e.payload))
+    return scheduled
 
 
 @contextmanager

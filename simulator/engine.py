@@ -448,28 +448,29 @@ class Engine:
 
     def _run_due_events(self) -> None:
         # The batches of one run (an advance: each order's CR, then its Cmd_STOC a few batches later) keep the
-        # orders they wrote decoded for the next ones (Store.keeping_orders): nothing else runs between them.
-        with self.store.keeping_orders():
+        # orders they wrote decoded for the next ones (Store.keeping_orders): nothing else runs between them. The
+        # cyclic GC waits for the run's end: those orders outlive their batch, and each collection between two
+        # batches walked them all (as much time as keeping them saved).
+        with _collector_paused(), self.store.keeping_orders():  # the kept orders go before collection resumes
             self._run_due_batches()
 
     def _run_due_batches(self) -> None:
         told = time.monotonic()
         while True:
             now = self.clock.timestamp()
-            with _collector_paused():
-                events = self.store.due_events(now, limit=DUE_BATCH)
-                if not events:
-                    return
-                if self._progress is not None and time.monotonic() - told > PROGRESS_EVERY:
-                    told = time.monotonic()
-                    self._progress(f"recovering: {self.store.due_count(now)} due events left")
-                try:
-                    with self.store.transaction():
-                        self._fire(events)
-                except Exception:
-                    log.exception("engine: a batch of %d events failed, retrying one by one", len(events))
-                    for event in events:
-                        self._fire_alone(event)
+            events = self.store.due_events(now, limit=DUE_BATCH)
+            if not events:
+                return
+            if self._progress is not None and time.monotonic() - told > PROGRESS_EVERY:
+                told = time.monotonic()
+                self._progress(f"recovering: {self.store.due_count(now)} due events left")
+            try:
+                with self.store.transaction():
+                    self._fire(events)
+            except Exception:
+                log.exception("engine: a batch of %d events failed, retrying one by one", len(events))
+                for event in events:
+                    self._fire_alone(event)
             self._deliver()
 
     def _fire(self, events: list[Event]) -> None:
@@ -574,9 +575,9 @@ def _scheduled(effects: Effects, source: Capability) -> list[tuple[float, str, s
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a batch of due events: its thousands of short-lived objects (orders,
+    """No cyclic garbage collection during a run of due events: its thousands of short-lived objects (orders,
     answer lines) would start several collections that walk the whole heap (a tenth of an advance's time), and
-    a batch makes next to no reference cycles. Collection resumes when the batch ends."""
+    a batch makes next to no reference cycles. Collection resumes when the run ends."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -12,10 +12,11 @@
 
 Each measure alternates with its floor (floor, opsim, floor, opsim...), so the ratio holds on a loaded
 machine. The CPU time of each is printed beside it (the sandbox process's, every thread; the floor's in this
-process): on a shared machine it moves far less than the wall time, which the targets are stated in. The sandbox is a real `opsim up` subprocess, one per measure (a fresh data dir), and the OC side
-(building the files, ftplib, the floors) is this process: its peak RSS (VmHWM in /proc) is the sandbox's own;
-tracemalloc is not used (it slows Python down several times). Nothing here fails a build on a
-timing: the exit code is 1 only if an answer is wrong (a missing CR or AR line, a KO line).
+process): on a shared machine it moves far less than the wall time, which the targets are stated in. The
+sandbox is a real `opsim up` subprocess, one per measure (a fresh data dir), and the OC side (building the
+files, ftplib, the floors) is this process: its peak RSS (VmHWM in /proc) is the sandbox's own; tracemalloc is
+not used (it slows Python down several times). Nothing here fails a build on a timing: the exit code is 1
+only if an answer is wrong (a missing CR or AR line, a KO line).
 
     python -m bench.scale_bench [--advance-orders 10000] [--files 10000,100000] [--neighbour-orders 16000]
                                 [--rounds 2] [--json]

@@ -11,10 +11,12 @@
    1 s; the large file is answered in slices and other tenants' files go between two).
 
 Each measure alternates with its floor (floor, opsim, floor, opsim...), so the ratio holds on a loaded
-machine. The sandbox is a real `opsim up` subprocess, one per measure (a fresh data dir), and the OC side
-(building the files, ftplib, the floors) is this process: its peak RSS (VmHWM in /proc) is the sandbox's own;
-tracemalloc is not used (it slows Python down several times). Nothing here fails a build on a
-timing: the exit code is 1 only if an answer is wrong (a missing CR or AR line, a KO line).
+machine. The CPU time of each is printed beside it (the sandbox process's, every thread; the floor's in this
+process): on a shared machine it moves far less than the wall time, which the targets are stated in. The
+sandbox is a real `opsim up` subprocess, one per measure (a fresh data dir), and the OC side (building the
+files, ftplib, the floors) is this process: its peak RSS (VmHWM in /proc) is the sandbox's own; tracemalloc is
+not used (it slows Python down several times). Nothing here fails a build on a timing: the exit code is 1
+only if an answer is wrong (a missing CR or AR line, a KO line).
 
     python -m bench.scale_bench [--advance-orders 10000] [--files 10000,100000] [--neighbour-orders 16000]
                                 [--rounds 2] [--json]
@@ -110,6 +112,12 @@ class OpsimUp:
     def out_of(self, tenant: str) -> Path:
         return self.data_dir / "ftp" / "covage" / tenant / "OUT" / "COVA" / "CV"
 
+    def cpu_s(self) -> float:
+        """CPU seconds the sandbox process has used so far (user + system, every thread): on a shared machine
+        its difference around a measure moves far less with the load than the wall time does."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def memory_mib(self, field: str) -> float:
         """VmRSS (now) or VmHWM (peak) of the sandbox process, in MiB."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -161,7 +169,8 @@ def _ar_ok(box: OpsimUp, path: Path) -> int:
 def measured_sandbox(orders: int, extra_config: str = "") -> Iterator[tuple[OpsimUp, dict[str, Any], Path]]:
     """A fresh `opsim up` in a temporary folder and the result its measures fill: its RSS once started and
     its peak once done (the sandbox's own memory), then it stops."""
-    result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": []}
+    result: dict[str, Any] = {"orders": orders, "floor_s": [], "opsim_s": [], "problems": [], "floor_cpu_s": [],
+                              "opsim_cpu_s": []}
     with tempfile.TemporaryDirectory(prefix="opsim-scale-") as tmp:
         box = OpsimUp(Path(tmp), extra_config)
         try:
@@ -182,7 +191,7 @@ def measure_advance(orders: int, rounds: int, progress: Progress) -> dict[str, A
                 result["problems"].append(f"round {r}: AR {_ar_ok(box, ar)} OK of {orders}")
             ar.unlink()
             progress.step(f"advance round {r + 1}/{rounds}: {orders} orders pending, advancing 1 working day")
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), box.cpu_s()
             try:
                 state = box.api("POST", "/clock/advance", {"working_days": 1, "wait": 5})
             except urllib.error.HTTPError as e:  # a sandbox before the 202 handle: it answers when done
@@ -193,6 +202,7 @@ def measure_advance(orders: int, rounds: int, progress: Progress) -> dict[str, A
                 time.sleep(0.05)
                 state = box.api("GET", state["poll"].removeprefix("/api"))
             opsim = time.perf_counter() - t0
+            result["opsim_cpu_s"].append(box.cpu_s() - cpu0)
             answers = sorted(p for p in box.out.iterdir() if p.suffix == ".csv")
             written = [(box.pack.check_filename(p.name).flow, p.read_bytes()) for p in answers]
             files = [(flow, [rec.values for rec in flow.parse(content).records]) for flow, content in written]
@@ -205,7 +215,9 @@ def measure_advance(orders: int, rounds: int, progress: Progress) -> dict[str, A
             result["cr_ok"] = sum(rec.get("EtatCrCommandePrise") == "OK" for f in crs for rec in f)
             result["answer_files"] = {flow.name: sum(1 for fl, _ in files if fl is flow) for flow, _ in files}
             result["answer_lines"] = sum(len(records) for _, records in files)
+            cpu0 = time.process_time()
             floor = answers_floor(files, tmp)
+            result["floor_cpu_s"].append(time.process_time() - cpu0)
             for p in answers:
                 p.unlink()
             result["floor_s"].append(floor)
@@ -221,13 +233,16 @@ def measure_file(orders: int, rounds: int, progress: Progress) -> dict[str, Any]
         for r in range(rounds):
             content = box.pack.flow("Cmd_Acces").write(_records(box, orders, f"F{r}"))
             result["bytes"] = len(content)
+            cpu0 = time.process_time()
             floor = file_floor(content, box.pack.write_encoding, tmp)
+            result["floor_cpu_s"].append(time.process_time() - cpu0)
             progress.step(f"file round {r + 1}/{rounds}: {orders} orders ({len(content) / 1e6:.1f} MB), "
                           f"floor {floor:.2f} s")
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), box.cpu_s()
             box.drop(_filename(box, 200 + r), content)
             ar = _wait_files(box.out, "ARCMD", 1, 1800)[0]
             opsim = time.perf_counter() - t0
+            result["opsim_cpu_s"].append(box.cpu_s() - cpu0)
             ok = _ar_ok(box, ar)
             if ok != orders:
                 result["problems"].append(f"round {r}: AR {ok} OK of {orders}")
@@ -304,7 +319,14 @@ def table(r: dict[str, Any]) -> str:
         verdict = "met" if ratio <= target else "MISSED"
         opsim = ", ".join(f"{v:.2f}" for v in m["opsim_s"])
         floor = ", ".join(f"{v:.3f}" for v in m["floor_s"])
-        return f"{label:<44}{opsim:>16}{floor:>16}{ratio:>7.1f}x  <= {target:g}x {verdict}"
+        line = f"{label:<44}{opsim:>16}{floor:>16}{ratio:>7.1f}x  <= {target:g}x {verdict}"
+        if m.get("opsim_cpu_s") and sum(m.get("floor_cpu_s", ())):
+            # CPU beside the wall time (not the target's ratio): the sandbox's process CPU (every thread, the
+            # FTP and HTTP servers' too), the floor's CPU in this process.
+            cpu_ratio = sum(m["opsim_cpu_s"]) / sum(m["floor_cpu_s"])
+            line += (f"\n  CPU: opsim {', '.join(f'{v:.2f}' for v in m['opsim_cpu_s'])} s, floor "
+                     f"{', '.join(f'{v:.3f}' for v in m['floor_cpu_s'])} s: {cpu_ratio:.1f}x")
+        return line
 
     if "advance" in r:
         a = r["advance"]

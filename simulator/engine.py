@@ -553,8 +553,7 @@ class Engine:
             self.store.add_part(inbound_id, out.tenant, out.network, out.flow, out.area, out.channel, out.pm,
                                 operator.render_lines(source, out, self.store.answer_style(out.tenant)),
                                 len(out.records), ok, ko)
-        self.store.hold_events(inbound_id, [(to_timestamp(e.due), qualified_kind(source, e.kind), e.tenant, e.ref,
-                                             e.payload) for e in effects.events])
+        self.store.hold_events(inbound_id, _scheduled(effects, source))
 
     def _emit_held(self, inbound_id: int, now: datetime, source: Capability) -> None:
         """The answer files of a file answered in slices, each written once from its parts; then its events."""
@@ -606,23 +605,30 @@ class Engine:
                                   f"{type(error).__name__}: {error}; file kept in quarantine/"), now)
 
     def _run_due_events(self) -> None:
+        # The batches of one run (an advance: each order's CR, then its Cmd_STOC a few batches later) keep the
+        # orders they wrote decoded for the next ones (Store.keeping_orders): nothing else runs between them. The
+        # cyclic GC waits for the run's end: those orders outlive their batch, and each collection between two
+        # batches walked them all (as much time as keeping them saved).
+        with _collector_paused(), self.store.keeping_orders():  # the kept orders go before collection resumes
+            self._run_due_batches()
+
+    def _run_due_batches(self) -> None:
         told = time.monotonic()
         while True:
             now = self.clock.timestamp()
-            with _collector_paused():
-                events = self.store.due_events(now, limit=DUE_BATCH)
-                if not events:
-                    return
-                if self._progress is not None and time.monotonic() - told > PROGRESS_EVERY:
-                    told = time.monotonic()
-                    self._progress(f"recovering: {self.store.due_count(now)} due events left")
-                try:
-                    with self.store.transaction():
-                        self._fire(events)
-                except Exception:
-                    log.exception("engine: a batch of %d events failed, retrying one by one", len(events))
-                    for event in events:
-                        self._fire_alone(event)
+            events = self.store.due_events(now, limit=DUE_BATCH)
+            if not events:
+                return
+            if self._progress is not None and time.monotonic() - told > PROGRESS_EVERY:
+                told = time.monotonic()
+                self._progress(f"recovering: {self.store.due_count(now)} due events left")
+            try:
+                with self.store.transaction():
+                    self._fire(events)
+            except Exception:
+                log.exception("engine: a batch of %d events failed, retrying one by one", len(events))
+                for event in events:
+                    self._fire_alone(event)
             self._deliver()
 
     def _fire(self, events: list[Event]) -> None:
@@ -635,15 +641,19 @@ class Engine:
                 # a frozen clock was advanced past them.
                 at = from_timestamp(due)
                 by_source: dict[int, tuple[Capability, Effects]] = {}
+                handlers: dict[str, tuple[Capability, str, Effects]] = {}  # stored kind -> who handles it
                 done: list[int] = []
                 with ExitStack() as scopes:  # each capability's batch scope, opened when it first handles one
                     for event in group:
-                        capability, kind = self.operators.event_handler(event.kind)
-                        if id(capability) not in by_source:
-                            scopes.enter_context(capability.batch())
-                            by_source[id(capability)] = (capability, Effects())
-                        by_source[id(capability)][1].extend(
-                            capability.on_event(kind, event.tenant, event.ref, event.payload, at))
+                        handler = handlers.get(event.kind)
+                        if handler is None:
+                            capability, kind = self.operators.event_handler(event.kind)
+                            if id(capability) not in by_source:
+                                scopes.enter_context(capability.batch())
+                                by_source[id(capability)] = (capability, Effects())
+                            handler = handlers[event.kind] = (capability, kind, by_source[id(capability)][1])
+                        capability, kind, effects = handler
+                        effects.extend(capability.on_event(kind, event.tenant, event.ref, event.payload, at))
                         done.append(event.id)
                 self.store.mark_events_done(done)
                 for capability, effects in by_source.values():
@@ -679,18 +689,7 @@ class Engine:
             self._journal(Finding(out.tenant, out.channel, "out", out.flow, file.filename,
                                   _summary(out.records) if out.content is None else f"{out.lines} lines",
                                   file.location), now)
-        timestamps: dict[datetime, float] = {}  # the events of a batch share a few due times
-        kinds: dict[str, str] = {}
-        scheduled = []
-        for e in effects.events:
-            due = timestamps.get(e.due)
-            if due is None:
-                due = timestamps[e.due] = to_timestamp(e.due)
-            kind = kinds.get(e.kind)
-            if kind is None:
-                kind = kinds[e.kind] = qualified_kind(source, e.kind)
-            scheduled.append((due, kind, e.tenant, e.ref, e.payload))
-        self.store.schedule(scheduled)
+        self.store.schedule(_scheduled(effects, source))
 
     def _journal(self, finding: Finding, now: datetime) -> None:
         self.store.add_journal(now.isoformat(timespec="seconds"), finding.tenant, finding.channel,
@@ -741,11 +740,27 @@ def _once(fn: Callable[[], None]) -> Callable[[], None]:
     return call
 
 
+def _scheduled(effects: Effects, source: Capability) -> list[tuple[float, str, str, str, dict[str, Any]]]:
+    """The events of `effects` as stored: (due timestamp, kind qualified by their capability, tenant, ref, payload)."""
+    timestamps: dict[datetime, float] = {}  # the events of a batch or a slice share a few due times
+    kinds: dict[str, str] = {}
+    scheduled = []
+    for e in effects.events:
+        due = timestamps.get(e.due)
+        if due is None:
+            due = timestamps[e.due] = to_timestamp(e.due)
+        kind = kinds.get(e.kind)
+        if kind is None:
+            kind = kinds[e.kind] = qualified_kind(source, e.kind)
+        scheduled.append((due, kind, e.tenant, e.ref, e.payload))
+    return scheduled
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a batch of due events: its thousands of short-lived objects (orders,
+    """No cyclic garbage collection during a run of due events: its thousands of short-lived objects (orders,
     answer lines) would start several collections that walk the whole heap (a tenth of an advance's time), and
-    a batch makes next to no reference cycles. Collection resumes when the batch ends."""
+    a batch makes next to no reference cycles. Collection resumes when the run ends."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

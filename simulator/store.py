@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -30,6 +30,13 @@ def _encode(value: Any) -> str:
 _ENCODE = _encode
 _DECODE = orjson.loads
 _ORDER_COLUMNS = "tenant, ref, prestation, network, state, data, created, updated"
+#: The order field kept in its own column, `socket`, indexed: the queries on a socket (is it held? by whom?) find
+#: their orders there. An index on json_extract(data, ...) made SQLite parse each order's JSON twice at every
+#: write (the old and the new row's key), about half the cost of an UPDATE.
+SOCKET_FIELD = "ReferencePrise"
+#: Orders kept decoded from one unit of work to the next within `keeping_orders` (the due events of an advance
+#: read each order two or three times, a few batches apart), at most this many; then it starts again.
+KEEP_LIMIT = 20_000
 #: The bytes of an inbound file: in inbox_content, or in the inbox row itself (data dirs written before).
 _INBOUND_BYTES = "coalesce((SELECT c.content FROM inbox_content c WHERE c.inbox_id = inbox.id), inbox.content)"
 
@@ -41,11 +48,10 @@ CREATE TABLE IF NOT EXISTS tenants (
 CREATE TABLE IF NOT EXISTS orders (
     tenant TEXT NOT NULL, ref TEXT NOT NULL, prestation TEXT NOT NULL UNIQUE, network TEXT NOT NULL,
     state TEXT NOT NULL, data TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
-    PRIMARY KEY (tenant, ref));
--- The API's listing walks this index in its order (no sort of every order of the tenant), and the queries
--- on a socket (is it held? by whom?) find their orders through the second instead of decoding every order.
+    socket TEXT NOT NULL DEFAULT '', PRIMARY KEY (tenant, ref));
+-- The API's listing walks this index in its order (no sort of every order of the tenant); the queries on a
+-- socket use orders_prise (created in Store._migrate: older data dirs get the column first).
 CREATE INDEX IF NOT EXISTS orders_listing ON orders (tenant, created, ref);
-CREATE INDEX IF NOT EXISTS orders_socket ON orders (json_extract(data, '$.ReferencePrise'));
 CREATE TABLE IF NOT EXISTS order_history (
     id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, ref TEXT NOT NULL, at_virtual TEXT NOT NULL,
     at_real REAL NOT NULL, step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
@@ -128,10 +134,17 @@ class _UnitOfWork:
     #: The last number taken of each sequence read in the scope, and those that moved.
     sequences: dict[str, int] = field(default_factory=dict)
     sequences_changed: set[str] = field(default_factory=set)
+    #: The socket column of each order as stored, when read: an UPDATE that leaves it out costs its index nothing.
+    sockets: dict[_OrderKey, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Event:
+def _socket(order: Order) -> str:
+    return str(order.data.get(SOCKET_FIELD) or "")
+
+
+class Event(NamedTuple):
+    """A due event as stored (a tuple: thousands are read for each batch of an advance)."""
+
     id: int
     due: float
     kind: str
@@ -164,6 +177,8 @@ class Store:
         self._migrate()
         self._local = threading.local()
         self._unit: _UnitOfWork | None = None
+        #: Orders as written by the last units of work of `keeping_orders` (thread, orders), or None.
+        self._kept: tuple[int, dict[_OrderKey, Order]] | None = None
 
     def _migrate(self) -> None:
         """Bring a data dir written by an older version up to this schema (columns added since)."""
@@ -191,6 +206,12 @@ class Store:
             self._db.execute("ALTER TABLE outbox ADD COLUMN at_real REAL NOT NULL DEFAULT 0")
         if "shared" not in outbox:  # the sha256 of a broadcast's content, kept once in shared_content
             self._db.execute("ALTER TABLE outbox ADD COLUMN shared TEXT NOT NULL DEFAULT ''")
+        # The socket of each order in its own column (SOCKET_FIELD), indexed, instead of an index on the JSON.
+        if "socket" not in {r["name"] for r in self._db.execute("PRAGMA table_info(orders)")}:
+            self._db.execute("ALTER TABLE orders ADD COLUMN socket TEXT NOT NULL DEFAULT ''")
+            self._db.execute(f"UPDATE orders SET socket = coalesce(json_extract(data, '$.{SOCKET_FIELD}'), '')")
+        self._db.execute("DROP INDEX IF EXISTS orders_socket")
+        self._db.execute("CREATE INDEX IF NOT EXISTS orders_prise ON orders (socket)")
 
     def adopt_legacy(self, operator: str, capability: str) -> None:
         """Data dirs written before operators were composed knew one operator and one capability: their files are
@@ -230,8 +251,13 @@ class Store:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._forget_kept()
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._forget_kept()
+            raise
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -267,8 +293,36 @@ class Store:
             yield
             self._flush_orders()
             self._flush_sequences()
+        except BaseException:
+            self._forget_kept()  # what was kept may be what the rolled back transaction wrote
+            raise
         finally:
             self._unit = None
+
+    @contextmanager
+    def keeping_orders(self) -> Iterator[None]:
+        """Units of work opened in this scope (by this thread) keep the orders they wrote, decoded, for the next
+        ones: the due events of an advance read each order two or three times, a few transactions apart. Only
+        orders saved in a unit are kept (the object is then exactly what its flush wrote), at most KEEP_LIMIT; a
+        unit that fails drops them all. Nothing else may write orders within the scope (the engine runs one
+        batch of due events after another in it)."""
+        if self._kept is not None:
+            yield
+            return
+        self._kept = (threading.get_ident(), {})
+        try:
+            yield
+        finally:
+            self._kept = None
+
+    def _forget_kept(self) -> None:
+        kept = self._kept_orders()
+        if kept is not None:
+            kept.clear()
+
+    def _kept_orders(self) -> dict[_OrderKey, Order] | None:
+        kept = self._kept
+        return kept[1] if kept is not None and kept[0] == threading.get_ident() else None
 
     def _active_unit(self) -> _UnitOfWork | None:
         """The unit of work of the calling thread, if it opened one."""
@@ -281,21 +335,28 @@ class Store:
         if unit is None:
             return
         by_tenant: dict[str, list[str]] = {}
+        kept = self._kept_orders() or {}
         for key in dict.fromkeys(keys):
             if key not in unit.orders:
-                by_tenant.setdefault(key[0], []).append(key[1])
+                order = kept.pop(key, None)  # back in the kept ones only if this unit saves it
+                if order is not None:
+                    unit.orders[key] = order
+                    unit.sockets[key] = _socket(order)  # a kept order is as its last flush wrote it
+                else:
+                    by_tenant.setdefault(key[0], []).append(key[1])
         for tenant, refs in by_tenant.items():
             for start in range(0, len(refs), 500):  # SQLite caps the number of parameters
                 chunk = refs[start:start + 500]
                 for ref in chunk:
                     unit.orders[(tenant, ref)] = None
                 rows = self._db.execute(
-                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE tenant = ? AND ref IN ({','.join('?' * len(chunk))})",
-                    (tenant, *chunk))
+                    f"SELECT {_ORDER_COLUMNS}, socket FROM orders WHERE tenant = ? "
+                    f"AND ref IN ({','.join('?' * len(chunk))})", (tenant, *chunk))
                 rows.row_factory = None  # plain tuples: thousands of rows
-                for t, ref, prestation, network, state, data, created, updated in rows:
+                for t, ref, prestation, network, state, data, created, updated, socket in rows:
                     unit.orders[(tenant, ref)] = Order(t, ref, prestation, network, state, _DECODE(data), created,
                                                        updated)
+                    unit.sockets[(tenant, ref)] = socket
 
     def _flush_orders(self) -> None:
         """Write the orders saved in the unit of work and their history lines."""
@@ -303,9 +364,25 @@ class Store:
         if unit is None:
             return
         if unit.changed:
-            self._db.executemany(
-                "UPDATE orders SET state = ?, data = ?, updated = ? WHERE tenant = ? AND ref = ?",
-                [(o.state, _ENCODE(o.data), o.updated, o.tenant, o.ref) for o in unit.changed.values()])
+            moved, same = [], []  # orders whose socket changed, and the others (most: their index entry stays)
+            for key, o in unit.changed.items():
+                socket = _socket(o)
+                if unit.sockets.get(key) == socket:
+                    same.append((o.state, _ENCODE(o.data), o.updated, o.tenant, o.ref))
+                else:
+                    moved.append((o.state, _ENCODE(o.data), o.updated, socket, o.tenant, o.ref))
+                    unit.sockets[key] = socket
+            if moved:
+                self._db.executemany("UPDATE orders SET state = ?, data = ?, updated = ?, socket = ? "
+                                     "WHERE tenant = ? AND ref = ?", moved)
+            if same:
+                self._db.executemany("UPDATE orders SET state = ?, data = ?, updated = ? WHERE tenant = ? AND ref = ?",
+                                     same)
+            kept = self._kept_orders()
+            if kept is not None:
+                if len(kept) + len(unit.changed) > KEEP_LIMIT:
+                    kept.clear()
+                kept.update(unit.changed)
             unit.changed.clear()
         if unit.history:
             self._db.executemany(
@@ -438,6 +515,8 @@ class Store:
         order = _order(row) if row else None
         if unit is not None:
             unit.orders[(tenant, ref)] = order
+            if row:
+                unit.sockets[(tenant, ref)] = row["socket"]
         return order
 
     def save_order(self, order: Order, step: str, detail: str = "", new: bool = False) -> None:
@@ -455,12 +534,13 @@ class Store:
             self._flush_orders()  # a new order is inserted at once: a duplicate fails here, as outside a scope
         data = _ENCODE(order.data)
         if new:
-            self._db.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            self._db.execute(f"INSERT INTO orders ({_ORDER_COLUMNS}, socket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              (order.tenant, order.ref, order.prestation, order.network, order.state, data,
-                              order.created, order.updated))
+                              order.created, order.updated, _socket(order)))
         else:
-            self._db.execute("UPDATE orders SET state = ?, data = ?, updated = ? WHERE tenant = ? AND ref = ?",
-                             (order.state, data, order.updated, order.tenant, order.ref))
+            self._db.execute("UPDATE orders SET state = ?, data = ?, updated = ?, socket = ? "
+                             "WHERE tenant = ? AND ref = ?",
+                             (order.state, data, order.updated, _socket(order), order.tenant, order.ref))
         self._db.execute(
             "INSERT INTO order_history (tenant, ref, at_virtual, at_real, step, state, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -476,8 +556,8 @@ class Store:
             for o in orders:
                 unit.orders.pop((o.tenant, o.ref), None)
         now = time.time()
-        self._db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-            (o.tenant, o.ref, o.prestation, o.network, o.state, _ENCODE(o.data), o.created, o.updated)
+        self._db.executemany(f"INSERT INTO orders ({_ORDER_COLUMNS}, socket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (o.tenant, o.ref, o.prestation, o.network, o.state, _ENCODE(o.data), o.created, o.updated, _socket(o))
             for o in orders])
         self._db.executemany(
             "INSERT INTO order_history (tenant, ref, at_virtual, at_real, step, state, detail) "
@@ -497,7 +577,7 @@ class Store:
         """Orders (of `tenant`, or of anyone) in one of `states` that use socket `reference`."""
         self._flush_orders()
         rows = self._db.execute(
-            f"SELECT ref FROM orders WHERE (? IS NULL OR tenant = ?) AND json_extract(data, '$.ReferencePrise') = ? "
+            f"SELECT ref FROM orders WHERE (? IS NULL OR tenant = ?) AND socket = ? "
             f"AND state IN ({','.join('?' * len(states))})", (tenant, tenant, reference, *states))
         return [r[0] for r in rows]
 
@@ -542,7 +622,9 @@ class Store:
         rows = self._db.execute(
             "SELECT id, due, kind, tenant, ref, payload FROM events WHERE done = 0 AND due <= ? "
             "ORDER BY due, id LIMIT ?", (now, limit))
-        return [Event(r[0], r[1], r[2], r[3], r[4], {} if r[5] == "{}" else _DECODE(r[5])) for r in rows]
+        rows.row_factory = None  # plain tuples
+        return [Event(i, due, kind, tenant, ref, {} if payload == "{}" else _DECODE(payload))
+                for i, due, kind, tenant, ref, payload in rows]
 
     def due_count(self, now: float, reader: bool = False) -> int:
         """Events due at `now` and not yet run."""

@@ -302,3 +302,27 @@ def test_a_pack_with_a_misspelt_formula_key_says_so(tmp_path: Path):
                                        encoding="utf-8")
     with pytest.raises(ValueError, match="formula has unknown keys escpae"):
         load_pack(tmp_path)
+
+
+_CELLS = st.sampled_from(["", " ", "60000", "6000", "60057", "2A004", "20261124", "20261399", "20261124103000",
+                          "STOC", "OI", "AUTO", "N", "O", "x" * 300, "=1+1", "+33 6", "-12", "-x", "@SUM", " =A1",
+                          "a\nb", "\n=1", "É", "PMCV0001", "REF1"])
+
+
+@given(data=st.data())
+def test_rows_checked_column_by_column_get_the_errors_of_rows_checked_one_by_one(data):
+    flow = data.draw(st.sampled_from(sorted(PACK.flows.values(), key=lambda f: f.name)))
+    width = len(flow.columns)
+    valid = [v for k, v in valid_cmd().items()] if flow is CMD else None
+    rows = []
+    for _ in range(data.draw(st.integers(1, 6))):
+        if valid is not None and data.draw(st.booleans()):  # mostly right rows, sometimes one cell off
+            row = list(valid)
+            if data.draw(st.booleans()):
+                row[data.draw(st.integers(0, width - 1))] = data.draw(_CELLS)
+        else:
+            row = data.draw(st.lists(_CELLS, min_size=max(0, width - 2), max_size=width + 2))
+        rows.append(row)
+    together = flow.records_of(rows, 2)
+    one_by_one = [flow.record(row, n) for n, row in enumerate(rows, 2)]
+    assert [(r.values, r.line, r.errors) for r in together] == [(r.values, r.line, r.errors) for r in one_by_one]

@@ -86,3 +86,59 @@ def test_orders_added_in_a_batch_are_read_back(store: Store):
         added = store.get_order("T", "NEW")
         assert added is not None and added.prestation == "PNEW"
         assert store.existing_refs("T", ["NEW", "R0", "GONE"]) == {"NEW", "R0"}
+
+
+def test_units_keep_the_orders_they_wrote_for_the_next_ones(store: Store):
+    with store.keeping_orders():
+        with store.transaction(), store.unit_of_work(prefetch=[("T", "R0"), ("T", "R1")]):
+            written = store.get_order("T", "R0")
+            read_only = store.get_order("T", "R1")
+            assert written is not None and read_only is not None
+            written.state = "CR_OK"
+            store.save_order(written, "CR OK")
+            read_only.data["n"] = 99  # changed and never saved: not kept, the next unit reads the row again
+        with store.transaction(), store.unit_of_work(prefetch=[("T", "R0"), ("T", "R1")]):
+            assert store.get_order("T", "R0") is written  # kept, decoded, as its flush wrote it
+            again = store.get_order("T", "R1")
+            assert again is not read_only and again is not None and again.data["n"] == 1
+            written.state = "STOC_COMMANDE"
+            store.save_order(written, "Cmd STOC")
+        with pytest.raises(RuntimeError), store.transaction(), store.unit_of_work(prefetch=[("T", "R0")]):
+            assert store.get_order("T", "R0") is written
+            written.state = "CR_KO"
+            store.save_order(written, "CR KO")
+            raise RuntimeError("the batch fails")
+        with store.transaction(), store.unit_of_work(prefetch=[("T", "R0")]):  # a failure drops what was kept
+            fresh = store.get_order("T", "R0")
+            assert fresh is not written and fresh is not None and fresh.state == "STOC_COMMANDE"
+    assert _steps(store, "R0") == [("AR OK", "AR_OK"), ("CR OK", "CR_OK"), ("Cmd STOC", "STOC_COMMANDE")]
+
+
+def test_the_socket_column_follows_the_order_and_old_data_dirs_get_it(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)  # the orders table before the socket column, with its index on the JSON
+    old.executescript(
+        "CREATE TABLE orders (tenant TEXT NOT NULL, ref TEXT NOT NULL, prestation TEXT NOT NULL UNIQUE, "
+        "network TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL, created TEXT NOT NULL, "
+        "updated TEXT NOT NULL, PRIMARY KEY (tenant, ref));"
+        "CREATE INDEX orders_socket ON orders (json_extract(data, '$.ReferencePrise'));"
+        "INSERT INTO orders VALUES ('T', 'A', 'PA', 'N', 'MAD', '{\"ReferencePrise\": \"S1\"}', 'x', 'x');"
+        "INSERT INTO orders VALUES ('T', 'B', 'PB', 'N', 'MAD', '{}', 'x', 'x');")
+    old.close()
+    store = Store(path)
+    try:
+        assert store.orders_on_socket(None, "S1", ["MAD"]) == ["A"]
+        assert {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")} >= {"orders_prise"}
+        assert "orders_socket" not in {r[0] for r in store.query("SELECT name FROM sqlite_master")}
+        order = store.get_order("T", "B")
+        assert order is not None
+        order.data["ReferencePrise"] = "S2"
+        with store.transaction(), store.unit_of_work():
+            store.save_order(order, "CR OK")
+        assert store.orders_on_socket("T", "S2", ["MAD"]) == ["B"]
+        store.add_orders([Order("T", "C", "PC", "N", "MAD", {"ReferencePrise": "S3"}, "x", "x")], "AR OK")
+        assert store.orders_on_socket(None, "S3", ["MAD"]) == ["C"]
+    finally:
+        store.close()

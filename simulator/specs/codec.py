@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +241,64 @@ class FlowSpec:
         """The file checked as a whole (encoding, CSV, header), its records to be read slice by slice."""
         return FlowReader(self, content)
 
+    @cached_property
+    def _column_checks(self) -> tuple[re.Pattern[str], list[tuple[int, Column, frozenset[str]]]]:
+        """What `_clean` looks at: a line break followed by a character that may start a formula (in the cells
+        joined by line breaks, a cell starting with one follows a line break), and each ruled column with the
+        position its value is read from (the last of its name, as in a record's values)."""
+        position = {name: i for i, name in enumerate(self.column_names)}
+        suspects = "".join(re.escape(c) for c in sorted(self.guard.suspects))
+        return (re.compile(f"\n[{suspects}]"), [(position[c.name], c, frozenset(c.values)) for c in self._ruled])
+
+    def _clean(self, rows: list[list[str]]) -> bool:
+        """True when no cell of these rows (stripped, `width` of them each) has a field error: one pass per column
+        in C (joins, sets, len over the column) instead of a check per cell. False says only that some cell may
+        have one: the records are then checked one by one (`validate`), which says which and why."""
+        if not rows:
+            return True
+        suspect, ruled = self._column_checks
+        if suspect.search("\n" + "\n".join(chain.from_iterable(rows))):  # a formula, or a number with a sign
+            return False
+        columns = list(zip(*rows, strict=True))  # each of `width` cells
+        for i, column, allowed in ruled:
+            cells = columns[i]
+            if column.required and "" in cells:
+                return False
+            if column.max is not None and max(map(len, cells)) > column.max:
+                return False
+            if column.exact is not None and not set(map(len, cells)) <= {0, column.exact}:
+                return False
+            if column.values or column.format:
+                distinct = set(cells)
+                distinct.discard("")
+                if column.values and not distinct <= allowed:
+                    return False
+                if column.format and not all(map(FORMATS[column.format], distinct)):
+                    return False
+        return True
+
+    def records_of(self, rows: list[list[str]], first: int) -> list[Record]:
+        """Data rows (numbered from `first`) as records of this flow with their field errors, as `record` gives
+        them one by one; the rows are checked column by column first, and one by one only if a cell may be
+        wrong (a large file's lines are nearly all right)."""
+        width = len(self.columns)
+        names = self.column_names
+        records = []
+        cells_of = []
+        blank = [""] * width
+        for number, row in enumerate(rows, first):
+            cells = [c.strip() for c in row]
+            fitted = cells if len(cells) == width else (cells + blank)[:width]
+            record = Record(dict(zip(names, fitted, strict=True)), number)
+            if len(cells) > width and any(cells[width:]):
+                record.errors.append(FieldError("*", INVALID, f"{len(row)} columns where {width} are expected"))
+            records.append(record)
+            cells_of.append(fitted)
+        if not self._clean(cells_of):
+            for record in records:
+                record.errors.extend(self.validate(record.values))
+        return records
+
     def record(self, row: list[str], number: int) -> Record:
         """One data row as a record of this flow, with its field errors."""
         width = len(self.columns)
@@ -329,12 +387,18 @@ class FlowReader:
         return (row for row in csv.reader(text, delimiter=self.flow.separator)
                 if row and (row[0].strip() or any(c.strip() for c in row)))
 
-    def records(self, skip: int = 0) -> Iterator[Record]:
+    def records(self, skip: int = 0, chunk: int = 500) -> Iterator[Record]:
         """The records in file order, after the first `skip` (already answered: a file resumed after a stop).
-        A record's line is its rank among the file's non-blank lines, the header being line 1."""
-        record = self.flow.record
-        for number, row in enumerate(islice(self._rows(), 1 + skip, None), start=2 + skip):
-            yield record(row, number)
+        A record's line is its rank among the file's non-blank lines, the header being line 1. Read `chunk`
+        rows at a time, checked column by column (FlowSpec.records_of)."""
+        rows = islice(self._rows(), 1 + skip, None)
+        number = 2 + skip
+        while True:
+            block = list(islice(rows, chunk))
+            if not block:
+                return
+            yield from self.flow.records_of(block, number)
+            number += len(block)
 
 
 @dataclass(frozen=True)

@@ -68,15 +68,22 @@ def day(moment: datetime) -> str:
 def route_block(route: Route | dict[str, str], oc: str, n: int = 1) -> dict[str, str]:
     """The n-th route optique block of a CR / Cmd_STOC / Notif_Reprov line."""
     r = route if isinstance(route, dict) else route_fields(route)
-    block = {f"OC{n}": oc}
+    numbered = _NUMBERED.get(n)
+    if numbered is None:
+        numbered = _NUMBERED[n] = {}
+    block = {numbered.get("OC") or numbered.setdefault("OC", f"OC{n}"): oc}
     for k, v in r.items():
-        block[_numbered(k, n)] = v
+        block[numbered.get(k) or numbered.setdefault(k, f"{k}{n}")] = v
     return block
 
 
-@lru_cache(maxsize=128)  # a few column names, asked for every answer line
-def _numbered(column: str, n: int) -> str:
-    return f"{column}{n}"
+#: n -> column -> its name in the n-th route block: a few names, asked for every answer line.
+_NUMBERED: dict[int, dict[str, str]] = {}
+
+
+@lru_cache(maxsize=256)  # the events of one moment all stamp their orders with it
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
 
 
 def route_fields(route: Route) -> dict[str, str]:
@@ -754,7 +761,7 @@ class AccessDesk(Capability):
         socket = order.data.get("ReferencePrise", "")
         states = [s.value for s in AFTER_MAD]
         rows = self.store.query(
-            "SELECT tenant, ref FROM orders WHERE tenant != ? AND json_extract(data, '$.ReferencePrise') = ? "
+            "SELECT tenant, ref FROM orders WHERE tenant != ? AND socket = ? "
             f"AND state IN ({','.join('?' * len(states))})", (order.tenant, socket, *states)) if socket else []
         for row in rows:
             holder = self.store.get_order(row["tenant"], row["ref"])
@@ -853,7 +860,7 @@ class AccessDesk(Capability):
 
     # ------------------------------------------------------------------ helpers
     def _touch(self, order: Order, now: datetime, step: str, detail: str = "") -> None:
-        order.updated = now.isoformat(timespec="seconds")
+        order.updated = _iso(now)
         self.store.save_order(order, step, detail)
 
     def _due(self, timing: str, now: datetime) -> datetime:

@@ -281,8 +281,7 @@ class OrderHelp(Capability):
         if not sockets:
             return set()
         rows = self.store.query(
-            f"SELECT json_extract(data, '$.ReferencePrise') FROM orders WHERE "
-            f"json_extract(data, '$.ReferencePrise') IN ({','.join('?' * len(sockets))}) "
+            f"SELECT socket FROM orders WHERE socket IN ({','.join('?' * len(sockets))}) "
             f"AND state IN ({','.join('?' * len(LIVE_STATES))})", (*sockets, *LIVE_STATES), reader=True)
         return {r[0] for r in rows}
 

@@ -365,7 +365,7 @@ class SavDesk(Capability):
             rows = self.store.query("SELECT * FROM orders WHERE tenant = ? AND prestation = ?", (tenant, prestation))
         elif socket:
             rows = self.store.query(
-                "SELECT * FROM orders WHERE tenant = ? AND json_extract(data, '$.ReferencePrise') = ? "
+                "SELECT * FROM orders WHERE tenant = ? AND socket = ? "
                 "ORDER BY state = ? DESC, updated DESC", (tenant, socket, OrderState.IN_SERVICE))
         else:
             raise TicketError("illegal_argument", "give the line: ReferencePrestationPrise or ReferencePrise")

@@ -6,14 +6,25 @@ brings the steps (steps/), the OC's checks (checks.py, pm_checks.py, ws_checks.p
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from conformance.plugin import ScenarioRecord, Target, Tenant
     from conformance.results import Finding
 
-pytest_plugins = [*(f"{__name__}.steps.{name}" for name in ("access", "eligibility", "rejects", "pm")),
-                  f"{__name__}.fuzz"]
+
+def step_modules() -> list[str]:
+    """Every module of steps/, by name: a capability's steps plug in by being there (`opsim new capability`
+    writes one), with no list to edit. The names are sorted, so every worker loads them in the same order."""
+    folder = Path(__file__).parent / "steps"
+    return sorted(m.name for m in pkgutil.iter_modules([str(folder)]) if not m.name.startswith("_"))
+
+
+pytest_plugins = [*(f"{__name__}.steps.{name}" for name in step_modules()), f"{__name__}.fuzz"]
 
 OPERATOR = "covage"
 SPEC_PACK = "acces-1.2"
@@ -60,10 +71,15 @@ def pytest_conformance_clause(check: str) -> str | None:
 
     if check in CHECKS:
         return CHECKS[check].clause
-    for catalogue in (PM_CHECKS, WS_CHECKS):
+    for catalogue in (PM_CHECKS, WS_CHECKS, *(getattr(m, "STEP_CHECKS", {}) for m in _steps())):
         if check in catalogue:
-            return catalogue[check][0]
+            return str(catalogue[check][0])
     return None
+
+
+def _steps() -> list[ModuleType]:
+    # A steps module may bring its own check ids (STEP_CHECKS: id -> (clause, title)), as a scaffolded one does.
+    return [importlib.import_module(f"{__name__}.steps.{name}") for name in step_modules()]
 
 
 def pytest_conformance_findings(record: ScenarioRecord) -> list[Finding]:
@@ -76,7 +92,30 @@ def checks_on_the_oc(record: ScenarioRecord) -> list[Finding]:
     from simulator.operators.covage.harness.checks import observe, run_checks
 
     assert record.admin is not None
-    return run_checks(observe(record.admin, record.tenant, record.statuses, oc_code=record.tenant))
+    observation = observe(record.admin, record.tenant, record.statuses, oc_code=record.tenant)
+    # The Accès checks judge the Accès area's files: another capability's (a scaffolded one's folder beside
+    # IN/<OI>/<ARCEP>/PM) are its own checks' business, as the PM files always were.
+    others = other_areas(record.admin.get("/operators"))
+    observation.sent = [f for f in observation.sent if _place(f.location) not in others]
+    observation.answers = [f for f in observation.answers if _place(f.location) not in others]
+    return run_checks(observation)
+
+
+#: The areas whose files the Accès checks judge (the PM area's are excluded by their own rules, as before).
+ACCES_AREAS = ("acces", "pm")
+
+
+def other_areas(operators: list[dict[str, Any]]) -> set[str]:
+    """The folders (without their leading slash) and `mail:<address>` mailboxes of Covage's areas that are
+    neither Accès's nor PM's, from GET /api/operators."""
+    [covage] = [o for o in operators if o["operator"] == OPERATOR]
+    return ({f["path"].strip("/") for f in covage["folders"] if f["area"] not in ACCES_AREAS}
+            | {f"mail:{address}" for area, address in covage.get("mailboxes", {}).items()
+               if area not in ACCES_AREAS})
+
+
+def _place(location: str) -> str:
+    return location if location.startswith("mail:") else location.strip("/")
 
 
 def web_service_findings(record: ScenarioRecord) -> list[Finding]:

@@ -26,6 +26,7 @@ from conformance.client.admin import SandboxAdmin
 from conformance.client.ftp import FtpSession
 from simulator.operators.covage.harness.client.oc import ReceivedFile
 from simulator.operators.covage.harness.client.pm import MailAccount, OcPmClient
+from simulator.operators.covage.harness.verbs import VerbMixin
 
 #: Within one synchronisation the answers are handled in the protocol's order, whatever their names' order.
 PM_FLOW_RANK = {flow: rank for rank, flow in enumerate((
@@ -70,7 +71,9 @@ class Works:
     info: dict[str, str] = field(default_factory=dict)  # CR_InfoSyndic: manager, access code...
 
 
-class PmVerbs:
+class PmVerbs(VerbMixin):
+    SYNC = "sync_pm"  # the PM folder and the PM answer mails
+    CLOSE = "close_pm"
     context: Context
     _pm: OcPmClient | None = None
 

@@ -8,7 +8,9 @@ what it understood of each order (state, ReferencePrestationPrise, reject code, 
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -19,8 +21,7 @@ from typing import Any
 
 from conformance.adapters import Context
 from simulator.operators.covage.harness.client import OcFtpClient, ReceivedFile, orders
-from simulator.operators.covage.harness.pm_reference import PmVerbs
-from simulator.operators.covage.harness.ws_reference import WsVerbs
+from simulator.operators.covage.harness.verbs import VerbMixin
 
 #: The columns of the CR_Cmd_Acces that make the route of an order (also carried by a Notif_Reprov).
 ROUTE_COLUMNS = ("ReferencePrise", "ReferencePBO", "NomModulePm1", "PositionModulePm1", "ReferenceCableModulePm1",
@@ -60,9 +61,25 @@ class Order:
     hotline_called: bool = False  # its technician called the hotline: the CR_STOC says NotificationReprovisioningHL
 
 
-class ReferenceOc(WsVerbs, PmVerbs):
-    """One OC per scenario (PythonAdapter builds it with the first call's context); the web-service verbs
-    come from WsVerbs, the Protocole PM 2.2 ones from PmVerbs."""
+def verb_mixins() -> tuple[type[VerbMixin], ...]:
+    """The verb mixins of every `*_reference` module beside this one, by module name (pm_reference: PmVerbs,
+    ws_reference: WsVerbs, and a scaffolded capability's): a capability adds its verbs with its module, no
+    list to edit."""
+    found: list[type[VerbMixin]] = []
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if info.name.endswith("_reference"):
+            module = importlib.import_module(f"{__package__}.{info.name}")
+            found += [c for c in vars(module).values()
+                      if isinstance(c, type) and issubclass(c, VerbMixin) and c.__module__ == module.__name__]
+    return tuple(found)
+
+
+VERB_MIXINS = verb_mixins()
+
+
+class ReferenceOc(*VERB_MIXINS):  # type: ignore[misc]  # bases found at import: mypy cannot follow them
+    """One OC per scenario (PythonAdapter builds it with the first call's context); the Accès verbs are its own,
+    the others come from the mixins (VERB_MIXINS: the web services' WsVerbs, Protocole PM 2.2's PmVerbs...)."""
 
     def __init__(self, context: Context):
         self.context = context
@@ -77,8 +94,9 @@ class ReferenceOc(WsVerbs, PmVerbs):
     # PythonAdapter sets self.context before each call: its `today` and `now` follow the virtual clock.
     def close(self) -> None:
         self.client.close()
-        self.close_ws()
-        self.close_pm()
+        for mixin in VERB_MIXINS:
+            if mixin.CLOSE:
+                getattr(self, mixin.CLOSE)()
 
     def _today(self) -> date:
         return date.fromisoformat(self.context.today)
@@ -183,7 +201,9 @@ class ReferenceOc(WsVerbs, PmVerbs):
         for file in sorted(received, key=lambda f: (self._name_date(f), FLOW_RANK.get(f.flow_name or "", 99))):
             for line in file.records:
                 self._handle(file, line)
-        self.sync_pm()  # the PM folder and the PM answer mails
+        for mixin in VERB_MIXINS:  # their folders and mails: PmVerbs reads the PM folder and answer mails
+            if mixin.SYNC:
+                getattr(self, mixin.SYNC)()
         self._save()
         return {}
 

@@ -7,9 +7,11 @@ from typing import Any
 
 from conformance.adapters import Context
 from simulator.operators.covage.harness.client.soap import OcSoapClient, WsFault
+from simulator.operators.covage.harness.verbs import VerbMixin
 
 
-class WsVerbs:
+class WsVerbs(VerbMixin):
+    CLOSE = "close_ws"
     context: Context
     orders: dict[str, Any]
     _ws: OcSoapClient | None = None

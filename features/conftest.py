@@ -4,4 +4,10 @@ network interfaces (FTP, admin API). The operator's harness (its steps, its chec
 its reference OC) lives with the operator, in simulator/operators/covage/harness/.
 """
 
+from pathlib import Path
+
 pytest_plugins = ["conformance.plugin", "simulator.operators.covage.harness"]
+
+# A folder with a conftest of its own holds another operator's scenarios (`opsim new operator` writes one), played
+# with its harness: `opsim conformance run --features features/<operator>`, not with Covage's.
+collect_ignore = sorted(p.parent.name for p in Path(__file__).parent.glob("*/conftest.py"))

@@ -168,6 +168,31 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the scenarios' folder (default: the ones shipped with opsim); its "
                            "conftest.py names the operator's harness (docs/architecture.md)")
     crun.set_defaults(run=cmd_conformance_run)
+
+    new = sub.add_parser("new", help="write a new capability or operator into this checkout, passing at once",
+                         description="Write what docs/architecture.md's recipe (\"Adding a capability\") asks "
+                                     "for, rendered from simulator/scaffold/templates/, into the checkout opsim "
+                                     "runs from. Nothing is written when a name is refused (exit 2).")
+    new.set_defaults(help_of=new)
+    new_sub = new.add_subparsers(dest="new_command", metavar="WHAT")
+    ncap = new_sub.add_parser(
+        "capability", help="a capability of an operator: module, spec pack, profile lines, scenario, steps, "
+                           "reference OC verbs, check ids, docs",
+        description="A working capability NAME of OPERATOR (a file dropped in its area is answered at once, "
+                    "confirmed later by a due event, notified by an admin action), enabled in the operator's "
+                    "profile, with a scenario its reference OC passes: `opsim conformance run --only NAME`.")
+    ncap.add_argument("operator", metavar="OPERATOR", help="an operator of simulator/operators/ (e.g. covage)")
+    ncap.add_argument("name", metavar="NAME", help="a lower-case Python identifier (e.g. ping)")
+    ncap.add_argument("--dry-run", action="store_true", help="list the files it would write and edit")
+    ncap.set_defaults(run=cmd_new)
+    nop = new_sub.add_parser(
+        "operator", help="an operator: profile, harness, features folder and a starter capability",
+        description="An operator NAME in simulator/operators/NAME/ (a profile with its own FTP port, 0: a free "
+                    "one kept for the data dir), its conformance harness, features/NAME/ and a starter "
+                    "capability NAME; served by default as a packaged operator ([operators] enabled selects).")
+    nop.add_argument("name", metavar="NAME", help="a lower-case Python identifier (e.g. origyne)")
+    nop.add_argument("--dry-run", action="store_true", help="list the files it would write and edit")
+    nop.set_defaults(run=cmd_new)
     return parser
 
 
@@ -411,6 +436,22 @@ def cmd_conformance_run(args: argparse.Namespace) -> int:
     return run(adapter=args.adapter, target=args.target, report_dir=args.report_dir, only=args.only,
                seed=args.seed, features=args.features, fuzz=args.fuzz, jobs=args.jobs,
                sandbox_dir=args.sandbox_dir, sandbox_config=args.sandbox_config)
+
+
+# ---------------------------------------------------------------------------------------------- new
+def cmd_new(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, new_capability, new_operator
+
+    try:
+        plan = new_operator(args.name) if args.new_command == "operator" else new_capability(args.operator, args.name)
+    except ScaffoldError as e:
+        _error(str(e))
+        return 2
+    if not args.dry_run:
+        plan.apply()
+    for line in plan.lines():
+        print(("would " if args.dry_run else "") + line)
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------- remote

@@ -14,6 +14,20 @@ from typing import Any
 from conformance.waiting import poll_until
 from simulator.launch import READY_WITHIN, LaunchError, OpsimUp
 from simulator.operators.covage.harness.client.orders import cmd_acces
+from simulator.profile import packaged_profiles, read_profile
+
+
+def nested_in_acces() -> list[str]:
+    """The folders Covage's layout nests right inside the Accès area's (PM, and a capability's that `opsim new
+    capability covage <name>` adds): what a listing of IN/<OI>/<ARCEP> or OUT/<OI>/<ARCEP> shows beside files."""
+    layout = read_profile(packaged_profiles()["covage"]).layout
+    base = layout["acces"]["in"] + "/"
+    return sorted(t["in"][len(base):] for t in layout.values()
+                  if t["in"].startswith(base) and "/" not in t["in"][len(base):])
+
+
+#: What the FTP tests see in a tenant's IN/COVA/CV and OUT/COVA/CV before any file: ["PM"] as shipped.
+NESTED = nested_in_acces()
 
 #: The longest an `opsim up` may take to print its ready line before a test gives up (a loaded CI machine).
 

@@ -79,6 +79,10 @@ def test_a_new_capability_of_covage_passes_at_once(tmp_path: Path) -> None:
     [scenario] = results["scenarios"]
     assert scenario["outcome"] == "passed" and scenario["feature"].startswith("Ping"), scenario
     assert scenario["flows"] == ["Ping", "AR_Ping", "CR_Ping", "Notif_Ping"] and scenario["findings"] == []
+    clause = subprocess.run([sys.executable, "-c", "from simulator.operators.covage.harness import "
+                             "pytest_conformance_clause as c; print(c('PING-READ'), c('ACCES-STATE'))"],
+                            cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True)
+    assert clause.stdout.startswith("Ping 1.0 (scaffolded)") and "Accès 1.2" in clause.stdout, clause.stderr
     again = opsim(copy, "new", "capability", "covage", "ping")
     assert again.returncode == 2 and "exists already" in again.stderr
 

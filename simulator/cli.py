@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A working capability NAME of OPERATOR (a file dropped in its area is answered at once, "
                     "confirmed later by a due event, notified by an admin action), enabled in the operator's "
                     "profile, with a scenario its reference OC passes: `opsim conformance run --only NAME`.")
-    ncap.add_argument("operator", metavar="OPERATOR", help="an operator of simulator/operators/ (e.g. covage)")
+    ncap.add_argument("operator", metavar="OPERATOR", help="an operator of simulator/operators/: its folder's name")
     ncap.add_argument("name", metavar="NAME", help="a lower-case Python identifier (e.g. ping)")
     ncap.add_argument("--dry-run", action="store_true", help="list the files it would write and edit")
     ncap.set_defaults(run=cmd_new)

@@ -60,13 +60,23 @@ class EngineProbe:
         """The engine answers a file in slices (`_slice`, one transaction each, other work between two): a file
         starts with its first slice and finishes when its answer is delivered and it leaves IN."""
         engine = self.engine
-        submit, one_slice, apply, deliver = engine.submit, engine._slice, engine._apply, engine._deliver
+        submit, one_slice, apply, deliver = engine.submit, engine._slice, engine._apply, engine._deliver_all
+        together = engine._answer_together
         desk = engine.operators.capability("covage", "access")
         receive_slices = desk.receive_slices
 
-        def timed_submit(doc: Any, path: Any = None) -> None:
+        def timed_submit(doc: Any, path: Any = None, done: Any = None) -> None:
             self._timing(doc.filename).submitted = time.perf_counter()
-            submit(doc, path)
+            submit(doc, path, done)
+
+        def timed_together(run: list[Any]) -> None:
+            """Small files that waited together start in one transaction (Engine._answer_together)."""
+            now = time.perf_counter()
+            for item in run:
+                if getattr(item, "doc", None) is not None:
+                    timing = self._timing(item.doc.filename)
+                    timing.started = timing.started or now
+            together(run)
 
         def timed_slice(receipt: Any) -> None:
             timing = self._timing(receipt.doc.filename)
@@ -84,11 +94,13 @@ class EngineProbe:
             finally:
                 self._current = None
 
-        def timed_deliver(read: Any = None, inbound_id: int = 0) -> None:
+        def timed_deliver(reads: list[tuple[Any, int]]) -> None:
+            """Every delivery round (Engine._deliver_all): the files whose answers it delivers are finished."""
             timed = self._part("deliver", deliver)
-            timed(read, inbound_id)
-            if read is not None:
-                self._timing(read.name).finished = time.perf_counter()
+            timed(reads)
+            for read, _ in reads:
+                if read is not None:
+                    self._timing(read.name).finished = time.perf_counter()
 
         def timed_slices(doc: Any, now: Any, progress: Any) -> Any:
             timing, slices = self._timing(doc.filename), receive_slices(doc, now, progress)
@@ -114,7 +126,8 @@ class EngineProbe:
                 self._applying = False
 
         engine._apply = applying  # type: ignore[method-assign]
-        engine._deliver = timed_deliver  # type: ignore[method-assign]
+        engine._deliver_all = timed_deliver  # type: ignore[method-assign]
+        engine._answer_together = timed_together  # type: ignore[method-assign]
         desk.receive_slices = timed_slices  # type: ignore[method-assign]
         assert desk.pack is not None
         for flow in desk.pack.flows.values():  # frozen dataclasses: set the shadowing attribute directly

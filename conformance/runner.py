@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shlex
 import signal
 import subprocess
@@ -83,6 +84,28 @@ MAX_FUZZ = 1000
 MAX_JOBS = 32
 
 
+_HARNESS = re.compile(r"simulator\.operators\.(\w+)\.harness")
+
+
+def operators_with_scenarios(features: Path) -> dict[str, Path]:
+    """Each operator whose scenarios are in `features`, and their folder: the one the features' conftest names the
+    harness of, and each subfolder with a conftest of its own (`opsim new operator` writes features/<operator>/)."""
+    found: dict[str, Path] = {}
+    for conftest in [features / "conftest.py", *sorted(features.glob("*/conftest.py"))]:
+        if conftest.is_file() and (m := _HARNESS.search(conftest.read_text(encoding="utf-8"))):
+            found.setdefault(m[1], conftest.parent)
+    return found
+
+
+def operator_features(features: Path, operator: str) -> Path:
+    """The folder of one operator's scenarios (`--operator`)."""
+    known = operators_with_scenarios(features)
+    if operator not in known:
+        raise UsageError(f"--operator {operator}: no scenarios of it under {features} (operators with scenarios: "
+                         f"{', '.join(known) or 'none'})")
+    return known[operator]
+
+
 def selection(features: Path, only: str | None) -> tuple[Path, list[str]]:
     """What `--only` selects: a folder of the features (`access`), a tag (`@smoke`), else a `-k` expression."""
     if not only:
@@ -111,12 +134,14 @@ def child_command(features: Path, path: Path, select: list[str], adapter: str, t
 def run(adapter: str = "reference", target: str | None = None, report_dir: Path = Path("opsim-report"),
         only: str | None = None, seed: int | None = None, features: Path | None = None,
         out: IO[str] = sys.stdout, err: IO[str] = sys.stderr, fuzz: int = 0, jobs: int = 1,
-        sandbox_dir: Path | None = None, sandbox_config: Path | None = None) -> int:
+        sandbox_dir: Path | None = None, sandbox_config: Path | None = None, operator: str | None = None) -> int:
     """Run the scenarios, print progress and a summary, write the reports; the exit status."""
     try:
         features = (features or default_features()).resolve()
         if not features.is_dir():
             raise UsageError(f"--features {features}: no such folder")
+        if operator is not None:
+            features = operator_features(features, operator)
         if target is not None and not target.startswith(("http://", "https://")):
             raise UsageError(f"--target {target}: expected the sandbox's admin API address, http://HOST:PORT")
         check_adapter(adapter)

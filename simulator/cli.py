@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     crun.add_argument("--sandbox-config", type=Path, default=None, metavar="FILE",
                       help="start the harness's sandbox with this configuration file (an operator of your own: "
                            "its [operators] profiles); not with --target")
+    crun.add_argument("--operator", default=None, metavar="KEY",
+                      help="play the scenarios of this operator (its folder of the features: the one whose "
+                           "conftest.py names its harness); default: the features folder's own")
     crun.add_argument("--features", type=Path, default=None, metavar="DIR",
                       help="the scenarios' folder (default: the ones shipped with opsim); its "
                            "conftest.py names the operator's harness (docs/architecture.md)")
@@ -435,7 +438,7 @@ def cmd_conformance_run(args: argparse.Namespace) -> int:
 
     return run(adapter=args.adapter, target=args.target, report_dir=args.report_dir, only=args.only,
                seed=args.seed, features=args.features, fuzz=args.fuzz, jobs=args.jobs,
-               sandbox_dir=args.sandbox_dir, sandbox_config=args.sandbox_config)
+               sandbox_dir=args.sandbox_dir, sandbox_config=args.sandbox_config, operator=args.operator)
 
 
 # ---------------------------------------------------------------------------------------------- new

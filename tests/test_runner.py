@@ -312,3 +312,24 @@ def test_help_documents_the_options():
     done = subprocess.run([*OPSIM, "conformance", "run", "--help"], capture_output=True, text=True, timeout=60)
     for option in ("--adapter", "--target", "--report-dir", "--only", "--seed", "--features", "Exit codes"):
         assert option in done.stdout
+
+
+def test_operator_selects_the_folder_whose_conftest_names_its_harness(tmp_path: Path):
+    """`--operator`: the shipped features are Covage's; a folder with a conftest of its own is another operator's
+    (`opsim new operator` writes features/<operator>/); an operator with no scenarios is a usage error."""
+    from conformance.runner import UsageError, operator_features, operators_with_scenarios
+
+    assert operators_with_scenarios(default_features())["covage"] == default_features()
+    (tmp_path / "zeta").mkdir()
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["conformance.plugin", '
+                                          '"simulator.operators.covage.harness"]\n', encoding="utf-8")
+    (tmp_path / "zeta" / "conftest.py").write_text('pytest_plugins = ["conformance.plugin", '
+                                                   '"simulator.operators.zeta.harness"]\n', encoding="utf-8")
+    assert operator_features(tmp_path, "zeta") == tmp_path / "zeta"
+    assert operator_features(tmp_path, "covage") == tmp_path
+    with pytest.raises(UsageError, match=r"--operator nobody: no scenarios of it .* \(operators with scenarios: "
+                                         r"covage, zeta\)"):
+        operator_features(tmp_path, "nobody")
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "conformance", "run", "--operator", "nobody"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--operator nobody: no scenarios of it" in done.stderr, done.stderr

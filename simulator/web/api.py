@@ -401,7 +401,14 @@ def operator_action(operator: str, capability: str, action: str):  # noqa: ANN20
 @api.get("/journal")
 @access(SCOPED)
 def journal():  # noqa: ANN201
-    """Newest first by pages (each page oldest first, as before): the cursor walks back in time."""
+    """Newest first by pages (each page oldest first, as before): the cursor walks back in time. With
+    `settled=true`, once the engine has taken what was submitted before the call (the transports journal an OC's
+    downloads and deletions through the engine: an OC that just deleted a file finds it journaled)."""
+    settled = request.args.get("settled", "false").lower()
+    if settled not in ("true", "false", "1", "0"):
+        abort(400, "settled must be true or false")
+    if settled in ("true", "1"):
+        _engine_call(lambda: None)  # the engine's queue is in order: what came before is committed after this
     tenant = _optional_tenant()
     limit = _limit(200)
     since = _int_arg("since", 0, 0, 2**63 - 1)

@@ -313,7 +313,10 @@ PATHS: dict[str, Any] = {
          "400": BAD, **COMMON},
         parameters=[TENANT_OPTIONAL, LIMIT, CURSOR,
                     _param("since", "query", "only lines with a greater id (to follow the journal)",
-                           {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})])},
+                           {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}),
+                    _param("settled", "query", "true: answered once the engine has taken what was submitted "
+                           "before the call (an OC's last downloads and deletions are journaled)",
+                           {"type": "string", "enum": ["true", "false", "1", "0"], "default": "false"})])},
     "/api/files": {"get": _operation(
         "files: every answer file emitted, delivered or not",
         "with tenant: admin token or the tenant's token; without: admin token",

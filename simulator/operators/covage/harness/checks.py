@@ -241,7 +241,8 @@ def observe(admin: SandboxAdmin, tenant: str, statuses: Mapping[str, Any] | None
                           raw(f"/files/{f['id']}/content?tenant={tenant}"), f.get("channel", ""),
                           f.get("at_real", 0.0))
                for f in admin.get_all("/files", tenant=tenant)]
-    journal = sorted(admin.get_all("/journal", tenant=tenant), key=lambda line: line["id"])
+    # settled: the OC's last downloads and deletions, journaled through the sandbox's engine, are in it.
+    journal = sorted(admin.get_all("/journal", tenant=tenant, settled="true"), key=lambda line: line["id"])
     return Observation(tenant, oc_code or tenant, pack if isinstance(pack, SpecPack) else load_pack(pack), now,
                        journal, sent, answers, normalise_statuses(statuses or {}, now))
 

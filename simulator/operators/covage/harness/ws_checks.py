@@ -75,4 +75,4 @@ def ws_checks_hook(record: Any) -> list[Finding]:
     """End-of-scenario hook of the conformance plugin: the web-service checks on the scenario's tenant."""
     if record.admin is None:
         return []
-    return check_ws(record.admin.get_all("/journal", tenant=record.tenant))
+    return check_ws(record.admin.get_all("/journal", tenant=record.tenant, settled="true"))

@@ -103,7 +103,7 @@ class AccessWorld:
 
     # ------------------------------------------------------------------ the sandbox
     def journal(self) -> list[dict[str, Any]]:
-        lines = self.admin.get_all("/journal", tenant=self.tenant, since=self.journal_mark)
+        lines = self.admin.get_all("/journal", tenant=self.tenant, since=self.journal_mark, settled="true")
         return sorted(lines, key=lambda line: line["id"])
 
     def mark(self) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,12 @@ def ping_file(lines: list[dict[str, str]], seq: int = 1) -> tuple[str, bytes]:
     return PACK.render_filename(flow, "ECHO", "DEMO", "20261124", seq), flow.write(lines)
 
 
+def operators_of(box: Any) -> dict[str, dict[str, Any]]:
+    """GET /api/operators by key (other packaged operators, such as one `opsim new operator` wrote, may be
+    served beside Covage and echo)."""
+    return {o["operator"]: o for o in Api(box.http_url).get("/operators")}
+
+
 def read(ftp: ftplib.FTP, folder: str, name: str) -> list[dict[str, str]]:
     buf = io.BytesIO()
     ftp.retrbinary(f"RETR {folder}/{name}", buf.write)
@@ -67,8 +74,9 @@ def read(ftp: ftplib.FTP, folder: str, name: str) -> list[dict[str, str]]:
 
 def test_a_capability_of_a_test_operator_gets_files_events_and_actions(box):
     api = Api(box.http_url)
-    [covage, echo] = api.get("/operators")
-    assert (covage["operator"], echo["operator"]) == ("covage", "echo")
+    served = [o["operator"] for o in api.get("/operators")]
+    assert served.index("covage") < served.index("echo")  # the packaged operators first, then one's own
+    echo = operators_of(box)["echo"]
     assert echo["capabilities"] == [{"name": "echo", "areas": ["echo"], "channels": ["ftp"], "events": ["ring"],
                                      "actions": ["shout"]}]
     port = int(echo["endpoints"]["ftp"].rsplit(":", 1)[1])
@@ -249,7 +257,7 @@ def test_the_harness_reads_each_operators_folders_from_the_api(box):
     """No client or step of the harness builds a folder path: it reads them from GET /api/operators."""
     from conformance.plugin import connect, folders_of
 
-    covage, echo = Api(box.http_url).get("/operators")
+    covage, echo = operators_of(box)["covage"], operators_of(box)["echo"]
     assert folders_of(echo, "") == {"echo": {"in": "/inbox", "out": "/outbox"}}
     folders = folders_of(covage, "COVB")
     assert {area: folders[area] for area in ("acces", "pm")} == {
